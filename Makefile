@@ -1,0 +1,36 @@
+# The two commands: `make demo` and `make test`. Both set up everything they need.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test services lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+## Run the fraud-detection example end to end on the embedded engine.
+demo: $(BIN)/.installed
+	$(BIN)/python examples/fraud/demo.py
+
+## Services the tests use (PostgreSQL), installed and started idempotently.
+services:
+	scripts/services/postgres start
+
+## Lint, type-check and run the whole suite against real services.
+test: $(BIN)/.installed services lint
+	ASSAY_PG_URL=$$(scripts/services/postgres url) $(BIN)/pytest -q
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check src tests examples benchmarks
+	$(BIN)/ruff format --check src tests examples benchmarks
+	$(BIN)/mypy
+
+## Benchmarks: the fraud pipeline against plain pandas (writes benchmarks/RESULTS.md).
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/pipeline_vs_pandas.py
+
+clean:
+	rm -rf $(VENV) .services examples/fraud/data examples/fraud/warehouse examples/fraud/.assay

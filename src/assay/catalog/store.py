@@ -1,0 +1,281 @@
+"""The catalog's tables and queries, over SQLite (default) or PostgreSQL by URL.
+
+The catalog is a fast index of what the Delta logs already say (intervals done, files
+ingested, cursors) plus the run records only it keeps (durations, errors, row counts).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from assay.errors import ProjectError
+from assay.pipelines.intervals import Interval
+
+metadata = sa.MetaData()
+
+runs = sa.Table(
+    "assay_runs",
+    metadata,
+    sa.Column("run_id", sa.String(40), primary_key=True),
+    sa.Column("command", sa.String(200), nullable=False),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime),
+    sa.Column("status", sa.String(20), nullable=False),
+)
+
+dataset_runs = sa.Table(
+    "assay_dataset_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(40), nullable=False, index=True),
+    sa.Column("dataset", sa.String(200), nullable=False, index=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime),
+    sa.Column("rows_in", sa.BigInteger),
+    sa.Column("rows_written", sa.BigInteger),
+    sa.Column("rows_quarantined", sa.BigInteger),
+    sa.Column("version", sa.Integer),
+    sa.Column("fingerprint", sa.String(40)),
+    sa.Column("error", sa.Text),
+)
+
+intervals = sa.Table(
+    "assay_intervals",
+    metadata,
+    sa.Column("dataset", sa.String(200), primary_key=True),
+    sa.Column("fingerprint", sa.String(40), primary_key=True),
+    sa.Column("start", sa.DateTime, primary_key=True),
+    sa.Column("end", sa.DateTime, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("inputs", sa.Text, nullable=False),
+    sa.Column("run_id", sa.String(40)),
+)
+
+ingested_files = sa.Table(
+    "assay_ingested_files",
+    metadata,
+    sa.Column("dataset", sa.String(200), primary_key=True),
+    sa.Column("path", sa.String(1000), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("mtime_ns", sa.BigInteger, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+sync_state = sa.Table(
+    "assay_sync_state",
+    metadata,
+    sa.Column("dataset", sa.String(200), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class IntervalRecord:
+    """One done interval: written at `version` from these input versions."""
+
+    interval: Interval
+    fingerprint: str
+    version: int
+    inputs: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class DatasetRun:
+    """The outcome of one dataset within one run, as `assay status` shows it."""
+
+    run_id: str
+    dataset: str
+    status: str
+    reason: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    rows_in: int | None
+    rows_written: int | None
+    rows_quarantined: int | None
+    version: int | None
+    error: str | None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Catalog:
+    """Reads and writes assay's metadata through one SQLAlchemy engine.
+
+    Example:
+        >>> cat = Catalog("sqlite://")
+        >>> cat.done_intervals("silver.x", "abc")
+        []
+    """
+
+    def __init__(self, url: str):
+        self.url = url
+        try:
+            self.engine = sa.create_engine(url, future=True)
+            metadata.create_all(self.engine)
+        except ModuleNotFoundError as exc:
+            raise ProjectError(
+                f"the catalog driver is missing: {exc.name}",
+                hint="pip install 'assay[postgres]' for PostgreSQL URLs",
+            ) from exc
+        except sa.exc.OperationalError as exc:
+            raise ProjectError(
+                f"cannot open the catalog at {sa.make_url(url).render_as_string()}: {exc.orig}",
+                hint="check the `catalog:` URL in assay.yaml and that the database is up",
+            ) from exc
+
+    # -- runs ---------------------------------------------------------------------------
+
+    def start_run(self, run_id: str, command: str) -> None:
+        with self.engine.begin() as con:
+            con.execute(
+                runs.insert().values(
+                    run_id=run_id, command=command[:200], started_at=utcnow(), status="running"
+                )
+            )
+
+    def finish_run(self, run_id: str, status: str) -> None:
+        with self.engine.begin() as con:
+            con.execute(
+                runs.update()
+                .where(runs.c.run_id == run_id)
+                .values(finished_at=utcnow(), status=status)
+            )
+
+    def record_dataset_run(self, **values: Any) -> None:
+        with self.engine.begin() as con:
+            con.execute(dataset_runs.insert().values(**values))
+
+    def last_dataset_runs(self) -> dict[str, DatasetRun]:
+        """The latest run record of each dataset that did work or failed."""
+        query = (
+            sa.select(dataset_runs)
+            .where(dataset_runs.c.status.in_(["success", "failed"]))
+            .order_by(dataset_runs.c.id)
+        )
+        latest: dict[str, DatasetRun] = {}
+        with self.engine.connect() as con:
+            for row in con.execute(query).mappings():
+                latest[row["dataset"]] = DatasetRun(
+                    **{k: row[k] for k in DatasetRun.__dataclass_fields__}
+                )
+        return latest
+
+    def run_records(self, run_id: str) -> list[DatasetRun]:
+        query = (
+            sa.select(dataset_runs)
+            .where(dataset_runs.c.run_id == run_id)
+            .order_by(dataset_runs.c.id)
+        )
+        with self.engine.connect() as con:
+            return [
+                DatasetRun(**{k: row[k] for k in DatasetRun.__dataclass_fields__})
+                for row in con.execute(query).mappings()
+            ]
+
+    # -- intervals ----------------------------------------------------------------------
+
+    def done_intervals(self, dataset: str, fingerprint: str) -> list[IntervalRecord]:
+        query = (
+            sa.select(intervals)
+            .where(intervals.c.dataset == dataset, intervals.c.fingerprint == fingerprint)
+            .order_by(intervals.c.start)
+        )
+        with self.engine.connect() as con:
+            return [
+                IntervalRecord(
+                    Interval(r["start"], r["end"]),
+                    r["fingerprint"],
+                    r["version"],
+                    json.loads(r["inputs"]),
+                )
+                for r in con.execute(query).mappings()
+            ]
+
+    def upsert_intervals(
+        self,
+        con: sa.Connection,
+        dataset: str,
+        records: Iterable[IntervalRecord],
+        run_id: str | None,
+    ) -> None:
+        for rec in records:
+            con.execute(
+                intervals.delete().where(
+                    intervals.c.dataset == dataset,
+                    intervals.c.fingerprint == rec.fingerprint,
+                    intervals.c.start == rec.interval.start,
+                )
+            )
+            con.execute(
+                intervals.insert().values(
+                    dataset=dataset,
+                    fingerprint=rec.fingerprint,
+                    start=rec.interval.start,
+                    end=rec.interval.end,
+                    version=rec.version,
+                    inputs=json.dumps(dict(rec.inputs)),
+                    run_id=run_id,
+                )
+            )
+
+    # -- ingested files -----------------------------------------------------------------
+
+    def ingested_files(self, dataset: str) -> dict[str, tuple[int, int]]:
+        """Files already ingested into `dataset`: path -> (size, mtime_ns)."""
+        query = sa.select(ingested_files).where(ingested_files.c.dataset == dataset)
+        with self.engine.connect() as con:
+            return {r["path"]: (r["size"], r["mtime_ns"]) for r in con.execute(query).mappings()}
+
+    def add_ingested_files(
+        self, con: sa.Connection, dataset: str, files: Iterable[Mapping[str, Any]], version: int
+    ) -> None:
+        for f in files:
+            con.execute(
+                ingested_files.delete().where(
+                    ingested_files.c.dataset == dataset, ingested_files.c.path == f["path"]
+                )
+            )
+            con.execute(
+                ingested_files.insert().values(
+                    dataset=dataset,
+                    path=f["path"],
+                    size=f["size"],
+                    mtime_ns=f["mtime_ns"],
+                    version=version,
+                )
+            )
+
+    # -- sync state ---------------------------------------------------------------------
+
+    def sync_point(self, dataset: str) -> tuple[int, dict[str, Any]]:
+        """The last Delta version folded into the catalog (-1: none) and its state."""
+        query = sa.select(sync_state).where(sync_state.c.dataset == dataset)
+        with self.engine.connect() as con:
+            row = con.execute(query).mappings().first()
+        return (row["version"], json.loads(row["state"])) if row else (-1, {})
+
+    def set_sync_point(
+        self, con: sa.Connection, dataset: str, version: int, state: Mapping[str, Any]
+    ) -> None:
+        con.execute(sync_state.delete().where(sync_state.c.dataset == dataset))
+        con.execute(
+            sync_state.insert().values(
+                dataset=dataset, version=version, state=json.dumps(dict(state), default=str)
+            )
+        )
+
+    def reset_dataset(self, con: sa.Connection, dataset: str) -> None:
+        """Forget everything derived from `dataset`'s Delta log (before a resync)."""
+        for table in (intervals, ingested_files, sync_state):
+            con.execute(table.delete().where(table.c.dataset == dataset))

@@ -1,0 +1,294 @@
+"""The `assay` command line: thin wrappers that call the Project API and render results."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from assay.errors import AssayError
+
+app = typer.Typer(
+    help="assay: refine raw data into bronze, silver and gold Delta tables, idempotently.\n\n"
+    "Start with `assay init my-project`, then `assay run --project my-project`.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    pretty_exceptions_enable=False,
+)
+
+ProjectOpt = Annotated[
+    Path, typer.Option("--project", "-p", help="Project folder.", show_default="current folder")
+]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handles_errors(func: F) -> F:
+    """Turn AssayErrors into a red message and the error's exit code (1 or 2)."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from assay.cli.render import err_console
+
+        try:
+            return func(*args, **kwargs)
+        except AssayError as exc:
+            err_console.print(
+                f"[bold red]error:[/] {exc.where + ': ' if exc.where else ''}{exc.message}"
+            )
+            if exc.hint:
+                err_console.print(f"[cyan]hint:[/] {exc.hint}")
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _project(path: Path, engine: str | None = None) -> Any:
+    from assay.project import Project
+
+    return Project(path, engine=engine)
+
+
+@app.command()
+@handles_errors
+def init(directory: Annotated[Path, typer.Argument(help="Folder to create.")]) -> None:
+    """Scaffold a working project.
+
+    Example: `assay init shop && assay run --project shop`
+    """
+    from assay.cli.render import console
+    from assay.scaffold import init_project
+
+    root = init_project(directory)
+    console.print(f"Created project in [bold]{root}[/]. Next: [cyan]assay run --project {root}[/]")
+
+
+@app.command()
+@handles_errors
+def run(
+    project: ProjectOpt = Path("."),
+    select: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--select",
+            "-s",
+            help="Datasets to run: `name`, `+name` (with upstream), "
+            "`name+` (with downstream) or a layer. Repeatable.",
+        ),
+    ] = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild the selected tables from scratch.")
+    ] = False,
+    engine: Annotated[str | None, typer.Option(help="Override the engine in assay.yaml.")] = None,
+) -> None:
+    """Run the pipeline DAG in dependency order; retries transient errors with backoff.
+
+    Example: `assay run --select silver.transactions+`
+    """
+    from assay.cli.render import RichReporter, console, failure_summary, progress_bar, run_summary
+
+    proj = _project(project, engine)
+    with progress_bar() as bar:
+        result = proj.run(select or (), full_refresh=full_refresh, reporter=RichReporter(bar))
+    console.print(run_summary(result, "run"))
+    if not result.ok:
+        failure_summary(result)
+        raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
+def backfill(
+    name: Annotated[str, typer.Argument(help="Incremental dataset, as layer.name.")],
+    start: Annotated[str, typer.Option(help="First day (inclusive), YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Last day (exclusive), YYYY-MM-DD.")],
+    workers: Annotated[int, typer.Option(min=1, help="Intervals computed in parallel.")] = 1,
+    project: ProjectOpt = Path("."),
+) -> None:
+    """Fill exactly the missing or stale intervals of a dataset and its downstream.
+
+    Resumable: intervals already done are skipped, so re-run after a crash.
+
+    Example: `assay backfill silver.transactions --start 2026-01-01 --end 2026-02-01 --workers 2`
+    """
+    from assay.cli.render import RichReporter, console, failure_summary, progress_bar, run_summary
+
+    proj = _project(project)
+    with progress_bar() as bar:
+        result = proj.backfill(name, start, end, workers=workers, reporter=RichReporter(bar))
+    console.print(run_summary(result, "backfill"))
+    if not result.ok:
+        failure_summary(result)
+        raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
+def plan(
+    project: ProjectOpt = Path("."),
+    select: Annotated[list[str] | None, typer.Option("--select", "-s")] = None,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh")] = False,
+) -> None:
+    """Show what `assay run` would do and why, without writing anything.
+
+    Example: `assay plan --project examples/fraud`
+    """
+    from assay.cli.render import console, rows_table
+    from assay.pipelines.intervals import group_contiguous
+
+    works = _project(project).plan(select or (), full_refresh)
+    rows = []
+    for w in works:
+        spans = ", ".join(
+            f"{s.date()}..{e.date()}" if (e - s).days >= 1 else f"{s}..{e}"
+            for s, e in group_contiguous(w.intervals)
+        )
+        rows.append(
+            (
+                w.dataset,
+                "[yellow]run[/]" if w.needed else "[dim]up to date[/]",
+                "; ".join(w.reasons) or "-",
+                spans or "-",
+            )
+        )
+    console.print(rows_table("plan", ["dataset", "action", "why", "intervals"], rows))
+
+
+@app.command()
+@handles_errors
+def status(project: ProjectOpt = Path(".")) -> None:
+    """List datasets with last run, version, rows, quarantined rows and intervals.
+
+    Example: `assay status --project examples/fraud`
+    """
+    from assay.cli.render import console, rows_table
+
+    rows = []
+    for s in _project(project).status():
+        intervals = (
+            "-"
+            if s.intervals_done is None
+            else (f"{s.intervals_done} done, {s.intervals_missing} missing")
+        )
+        rows.append(
+            (
+                s.name,
+                s.kind,
+                s.version,
+                f"{s.rows:,}" if s.rows is not None else None,
+                f"{s.quarantined:,}" if s.quarantined else "0",
+                s.last_run.strftime("%Y-%m-%d %H:%M:%S") if s.last_run else None,
+                s.last_status,
+                intervals,
+            )
+        )
+    console.print(
+        rows_table(
+            "status",
+            [
+                "dataset",
+                "kind",
+                "version",
+                "rows",
+                "quarantined",
+                "last run (UTC)",
+                "last status",
+                "intervals",
+            ],
+            rows,
+        )
+    )
+
+
+@app.command()
+@handles_errors
+def history(
+    name: Annotated[str, typer.Argument(help="Table, as layer.name.")],
+    limit: Annotated[int | None, typer.Option(help="Newest versions to show.")] = None,
+    project: ProjectOpt = Path("."),
+) -> None:
+    """List a table's versions with run id, operation, rows added and interval.
+
+    Example: `assay history silver.transactions --limit 5`
+    """
+    from assay.cli.render import console, rows_table
+
+    rows = [
+        (
+            c.version,
+            c.timestamp.strftime("%Y-%m-%d %H:%M:%S"),
+            c.operation,
+            c.metadata.get("run_id"),
+            c.rows_added,
+            c.metadata.get("interval"),
+            len(c.metadata.get("files", [])) or None,
+        )
+        for c in _project(project).history(name, limit)
+    ]
+    console.print(
+        rows_table(
+            f"history of {name}",
+            ["version", "time", "operation", "run id", "rows added", "interval", "files"],
+            rows,
+        )
+    )
+
+
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+@app.command()
+@handles_errors
+def show(
+    name: Annotated[str, typer.Argument(help="Table, as layer.name.")],
+    version: Annotated[int | None, typer.Option(help="Time travel to this version.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows to print.")] = 20,
+    project: ProjectOpt = Path("."),
+) -> None:
+    """Print rows of a table, optionally at an earlier version.
+
+    Example: `assay show gold.card_daily --version 3 --limit 10`
+    """
+    from assay.cli.render import arrow_table, console
+
+    proj = _project(project)
+    data = proj.warehouse.dataset(name, version).head(limit)
+    v = version if version is not None else proj.warehouse.version(name)
+    console.print(arrow_table(data, title=f"{name} @ v{v} (first {limit} rows)"))
+
+
+@app.command()
+@handles_errors
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL; name tables as layer.name.")],
+    format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    project: ProjectOpt = Path("."),
+) -> None:
+    """Query any tables by `layer.name` on the project's engine.
+
+    Example: `assay sql "SELECT card_id, count(*) FROM silver.transactions GROUP BY 1" -f csv`
+    """
+    from assay.cli.render import arrow_table, console, to_csv, to_json
+
+    data = _project(project).sql(query)
+    if format is Format.csv:
+        sys.stdout.write(to_csv(data))
+    elif format is Format.json:
+        sys.stdout.write(to_json(data) + "\n")
+    else:
+        console.print(arrow_table(data, limit=1000))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""Rendering helpers for the CLI: tables, progress bars and run summaries (rich)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+import pyarrow as pa
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from assay.pipelines.runner import DatasetResult, RunResult
+
+console = Console()
+err_console = Console(stderr=True)
+
+_STATUS_STYLE = {"success": "green", "up_to_date": "dim", "failed": "bold red", "skipped": "yellow"}
+
+
+class RichReporter:
+    """Draws one progress bar per dataset that has work."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+
+    def dataset_started(self, dataset: str, units: int, reasons: list[str]) -> None:
+        label = f"{dataset} [dim]({'; '.join(reasons)})[/]" if reasons else dataset
+        self.tasks[dataset] = self.progress.add_task(label, total=units)
+
+    def unit_done(self, dataset: str, label: str) -> None:
+        if dataset in self.tasks:
+            self.progress.advance(self.tasks[dataset])
+
+    def dataset_finished(self, result: DatasetResult) -> None:
+        if result.dataset in self.tasks:
+            task = self.tasks[result.dataset]
+            self.progress.update(task, completed=self.progress.tasks[task].total)
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def run_summary(result: RunResult, title: str) -> Table:
+    table = Table(
+        title=f"{title} {result.run_id} - {result.seconds:.1f}s, {result.commits} commit(s)"
+    )
+    for col in (
+        "dataset",
+        "status",
+        "commits",
+        "intervals",
+        "rows in",
+        "written",
+        "quarantined",
+        "seconds",
+        "why",
+    ):
+        table.add_column(
+            col,
+            justify="right"
+            if col in ("commits", "intervals", "rows in", "written", "quarantined", "seconds")
+            else "left",
+        )
+    for r in result.results:
+        style = _STATUS_STYLE.get(r.status, "")
+        table.add_row(
+            r.dataset,
+            f"[{style}]{r.status}[/]",
+            str(r.commits),
+            str(r.intervals),
+            f"{r.rows_in:,}",
+            f"{r.rows_written:,}",
+            f"{r.rows_quarantined:,}",
+            f"{r.seconds:.2f}",
+            "; ".join(r.reasons),
+        )
+    return table
+
+
+def failure_summary(result: RunResult) -> None:
+    for r in result.failed:
+        err_console.print(f"[bold red]FAILED[/] {r.dataset}: {r.error}")
+    skipped = [r.dataset for r in result.results if r.status == "skipped"]
+    if skipped:
+        err_console.print(f"[yellow]skipped[/] (upstream failed): {', '.join(skipped)}")
+
+
+def arrow_table(data: pa.Table, title: str | None = None, limit: int | None = None) -> Table:
+    table = Table(title=title)
+    for name in data.column_names:
+        table.add_column(name, overflow="fold")
+    rows = data.slice(0, limit).to_pylist() if limit is not None else data.to_pylist()
+    for row in rows:
+        table.add_row(*[_cell(v) for v in row.values()])
+    return table
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "[dim]null[/]"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def rows_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*[_cell(v) for v in row])
+    return table
+
+
+def to_csv(data: pa.Table) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(data.column_names)
+    for row in data.to_pylist():
+        writer.writerow(["" if v is None else v for v in row.values()])
+    return out.getvalue()
+
+
+def to_json(data: pa.Table) -> str:
+    def default(v: Any) -> Any:
+        return v.isoformat() if isinstance(v, datetime | date) else str(v)
+
+    return json.dumps(data.to_pylist(), default=default, indent=1)

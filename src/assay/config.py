@@ -1,0 +1,66 @@
+"""Project settings from assay.yaml (pydantic v2, unknown keys rejected)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from assay.errors import ProjectError
+
+CONFIG_FILE = "assay.yaml"
+
+
+class RetrySettings(BaseModel):
+    """How transient failures are retried: attempts and exponential backoff in seconds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    attempts: int = Field(default=3, ge=1)
+    backoff_initial: float = Field(default=0.5, ge=0)
+    backoff_max: float = Field(default=10.0, ge=0)
+
+
+class ProjectConfig(BaseModel):
+    """The contents of assay.yaml.
+
+    Example:
+        >>> ProjectConfig(name="fraud").warehouse
+        'warehouse'
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    warehouse: str = "warehouse"
+    engine: str = "duckdb"
+    #: SQLAlchemy URL of the metadata catalog; default: SQLite inside `.assay/`.
+    catalog: str | None = None
+    retries: RetrySettings = RetrySettings()
+    #: Seconds a second `assay run` waits for the project lock before failing.
+    lock_timeout: float = Field(default=30.0, ge=0)
+    #: Free-form settings passed to user code as `ctx.vars`.
+    vars: dict[str, Any] = Field(default_factory=dict)
+
+
+def load_config(root: Path) -> ProjectConfig:
+    """Read and validate `root/assay.yaml`, naming the offending key on error."""
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        raise ProjectError(
+            f"no {CONFIG_FILE} in {root}",
+            hint="run `assay init DIR` to scaffold a project, or pass --project DIR",
+        )
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ProjectError(f"invalid YAML: {exc}", where=str(path)) from exc
+    if not isinstance(raw, dict):
+        raise ProjectError("expected a mapping of settings", where=str(path))
+    try:
+        return ProjectConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ProjectError(problems, where=str(path), hint="fix the key named above") from exc

@@ -1,0 +1,5 @@
+"""Compute engines behind one small interface, found through a registry by name."""
+
+from assay.engines.base import Engine, Source, TableRef, get_engine, register_engine
+
+__all__ = ["Engine", "Source", "TableRef", "get_engine", "register_engine"]

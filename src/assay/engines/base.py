@@ -1,0 +1,85 @@
+"""The engine interface: run SQL (and Python transforms) over warehouse tables and Arrow data.
+
+Engines are plug-ins: a class with a `name`, registered with `register_engine`, created with
+`get_engine(name, warehouse)`. Nothing above this room imports duckdb or pyspark.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeAlias
+
+import pyarrow as pa
+import pyarrow.dataset as pads
+
+from assay.errors import UsageError
+from assay.tables import Warehouse
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """A warehouse table at a pinned version (None: latest)."""
+
+    name: str
+    version: int | None = None
+
+
+#: What a query can read under a `layer.name` (or plain) alias.
+Source: TypeAlias = TableRef | pa.Table | pads.Dataset | pa.RecordBatchReader
+
+
+class Engine(ABC):
+    """Runs SQL in the engine's dialect over named sources and returns Arrow."""
+
+    name: ClassVar[str]
+    #: Optional capabilities, as flags rather than methods that raise.
+    supports_python_relations: ClassVar[bool] = False
+
+    def __init__(self, warehouse: Warehouse):
+        self.warehouse = warehouse
+
+    @abstractmethod
+    def query(self, sql: str, sources: Mapping[str, Source]) -> pa.Table:
+        """Run `sql`, where each key of `sources` names a readable table, and collect it."""
+
+    @abstractmethod
+    def call_python(
+        self, func: Callable[..., Any], sources: Mapping[str, Source], as_relations: bool, ctx: Any
+    ) -> Any:
+        """Call a Python transform with its inputs as engine-native relations or Arrow."""
+
+    def resolve(self, source: Source) -> pa.Table | pads.Dataset | pa.RecordBatchReader:
+        """Turn a TableRef into a lazy Arrow dataset; pass Arrow data through."""
+        if isinstance(source, TableRef):
+            return self.warehouse.dataset(source.name, source.version)
+        return source
+
+
+_ENGINES: dict[str, str | type[Engine]] = {"duckdb": "assay.engines.duckdb:DuckDBEngine"}
+
+
+def register_engine(name: str, engine: str | type[Engine]) -> None:
+    """Register an engine class (or a lazy `module:Class` path) under `name`."""
+    _ENGINES[name] = engine
+
+
+def get_engine(name: str, warehouse: Warehouse) -> Engine:
+    """Create the engine registered as `name`.
+
+    Example:
+        >>> get_engine("duckdb", Warehouse("/tmp/wh")).name
+        'duckdb'
+    """
+    if name not in _ENGINES:
+        raise UsageError(
+            f"unknown engine {name!r}", hint=f"choose one of: {', '.join(sorted(_ENGINES))}"
+        )
+    target = _ENGINES[name]
+    if isinstance(target, str):
+        module, _, cls_name = target.partition(":")
+        target = getattr(importlib.import_module(module), cls_name)
+        _ENGINES[name] = target
+    return target(warehouse)

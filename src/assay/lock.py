@@ -1,0 +1,46 @@
+"""A per-project lock, so two `assay run` processes never write the same tables at once."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from assay.errors import LockedError
+
+
+@contextmanager
+def project_lock(state_dir: Path, timeout: float) -> Iterator[None]:
+    """Hold `state_dir/lock` exclusively; wait up to `timeout` seconds, then fail clearly.
+
+    The lock is an OS file lock: it is released when the process dies, even by kill -9.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "lock"
+    fh = open(path, "a+")  # noqa: SIM115 - held for the duration of the context
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    fh.seek(0)
+                    holder = fh.read().strip() or "unknown"
+                    raise LockedError(
+                        f"another assay process (pid {holder}) is running on this project",
+                        where=str(path),
+                        hint="wait for it to finish, or raise lock_timeout in assay.yaml",
+                    ) from None
+                time.sleep(0.1)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield
+    finally:
+        fh.close()

@@ -1,0 +1,137 @@
+"""Conform a batch of source records to the dataset's table schema, one SQL pass.
+
+Decides the target columns under the dataset's schema policy, casts every value with
+TRY_CAST, and splits rows into good rows and quarantined rows (with the reason in words).
+Rows in = rows out + rows quarantined, by construction: the split is one boolean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from assay.engines import Engine
+from assay.errors import SchemaDriftError
+from assay.pipelines.producers import INGESTED_AT, LINE, SOURCE_FILE
+from assay.pipelines.spec import SchemaPolicy
+from assay.pipelines.types import INTEGRAL, compatible
+
+RAW = "_raw"
+_REASON = "__reason"
+
+
+@dataclass
+class ColumnPlan:
+    """Target column types plus what drifted from the table."""
+
+    target: dict[str, str]
+    new: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    retyped: list[str] = field(default_factory=list)
+    quarantine_if_present: list[str] = field(default_factory=list)
+
+
+def plan_columns(
+    dataset: str,
+    observed: Mapping[str, str],
+    table_types: Mapping[str, str] | None,
+    declared: Mapping[str, str],
+    policy: SchemaPolicy,
+    has_rows: bool,
+) -> ColumnPlan:
+    """Apply the schema policy to observed vs. existing (or declared) columns."""
+    base = dict(table_types) if table_types is not None else dict(declared)
+    plan = ColumnPlan(target=dict(base))
+    plan.new = [c for c in observed if c not in base]
+    if table_types is not None and has_rows:
+        plan.removed = [c for c in base if c not in observed]
+    plan.retyped = [c for c in observed if c in base and not compatible(observed[c], base[c])]
+    has_baseline = table_types is not None or bool(declared)
+    if (
+        policy is SchemaPolicy.FREEZE
+        and has_baseline
+        and (plan.new or plan.removed or plan.retyped)
+    ):
+        _fail(dataset, "frozen schema changed", plan)
+    if policy is SchemaPolicy.EVOLVE and (plan.removed or plan.retyped):
+        _fail(dataset, "schema changed", plan)
+    if policy is SchemaPolicy.EVOLVE or not has_baseline:
+        plan.target.update({c: observed[c] for c in plan.new})
+    elif policy is SchemaPolicy.QUARANTINE:
+        plan.quarantine_if_present = list(plan.new)
+    return plan
+
+
+def _fail(dataset: str, what: str, plan: ColumnPlan) -> None:
+    parts = []
+    if plan.new:
+        parts.append(f"new column(s) {', '.join(plan.new)}")
+    if plan.removed:
+        parts.append(f"removed column(s) {', '.join(plan.removed)}")
+    if plan.retyped:
+        parts.append(
+            "retyped column(s) "
+            + ", ".join(f"{c} ({plan.target[c]} in the table)" for c in plan.retyped)
+        )
+    raise SchemaDriftError(
+        f"{what}: {'; '.join(parts)}",
+        where=dataset,
+        hint="set schema_policy='discard' or 'quarantine' on the dataset to accept such "
+        "batches, or rebuild the table with `assay run --full-refresh`",
+    )
+
+
+def conform(
+    engine: Engine,
+    batch: pa.Table,
+    observed: Mapping[str, str],
+    plan: ColumnPlan,
+    ingested_at: object,
+) -> tuple[pa.Table, pa.Table]:
+    """Cast `batch` to `plan.target`; return (good rows, rejected rows with `reason`)."""
+    selects, errors = [], []
+    for column, target in plan.target.items():
+        if column not in observed:
+            selects.append(f'CAST(NULL AS {target}) AS "{_q(column)}"')
+            continue
+        selects.append(f'TRY_CAST("{_q(column)}" AS {target}) AS "{_q(column)}"')
+        if observed[column] != target:
+            errors.append(_cast_error(column, target))
+    for column in plan.quarantine_if_present:
+        errors.append(
+            f"""CASE WHEN "{_q(column)}" IS NOT NULL THEN 'unexpected column {_lit(column)}' END"""
+        )
+    reason = f"concat_ws('; ', {', '.join(errors)})" if errors else "''"
+    sql = f"""
+        SELECT {", ".join([*selects, SOURCE_FILE, LINE])},
+               CAST(? AS TIMESTAMP) AS {INGESTED_AT}, {RAW}, {reason} AS {_REASON}
+        FROM batch
+    """.replace("?", f"'{ingested_at}'")
+    checked = engine.query(sql, {"batch": batch})
+    bad_mask = pc.not_equal(checked[_REASON], "")
+    good = checked.filter(pc.invert(bad_mask)).drop_columns([RAW, _REASON])
+    bad = checked.filter(bad_mask).select([SOURCE_FILE, LINE, RAW, _REASON])
+    return good, bad
+
+
+def _cast_error(column: str, target: str) -> str:
+    col = f'"{_q(column)}"'
+    failed = f"TRY_CAST({col} AS {target}) IS NULL"
+    if target in INTEGRAL:
+        # DuckDB rounds '2.5' to 3 when casting to an integer; a fraction is a bad value.
+        failed += f" OR TRY_CAST({col} AS DOUBLE) IS DISTINCT FROM TRY_CAST({col} AS {target})"
+    return (
+        f"CASE WHEN {col} IS NOT NULL AND ({failed}) THEN 'column {_lit(column)}: ' || "
+        f"left(CAST({col} AS VARCHAR), 60) || ' is not {target}' END"
+    )
+
+
+def _q(name: str) -> str:
+    return name.replace('"', '""')
+
+
+def _lit(text: str) -> str:
+    return text.replace("'", "''")

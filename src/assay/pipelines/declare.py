@@ -1,0 +1,269 @@
+"""The declaration API users write in `pipelines/*.py`: files, source, transform, sql_table.
+
+Declarations build immutable `DatasetSpec`s and register them with the project being
+loaded; outside a project load they are simply built and returned (useful in tests).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from assay.errors import DefinitionError
+from assay.pipelines.files import FileSource, Format
+from assay.pipelines.intervals import Grain, to_naive_utc
+from assay.pipelines.sources import PythonSource, SqlTableSource
+from assay.pipelines.spec import DatasetSpec, Kind, SchemaPolicy
+from assay.pipelines.transforms import PythonTransform
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_collector: ContextVar[list[DatasetSpec] | None] = ContextVar("assay_collector", default=None)
+
+
+@contextmanager
+def collecting() -> Iterator[list[DatasetSpec]]:
+    """Collect every dataset declared while the block runs (used by the project loader)."""
+    found: list[DatasetSpec] = []
+    token = _collector.set(found)
+    try:
+        yield found
+    finally:
+        _collector.reset(token)
+
+
+def register(spec: DatasetSpec) -> DatasetSpec:
+    found = _collector.get()
+    if found is not None:
+        found.append(spec)
+    return spec
+
+
+def _origin(depth: int = 2) -> str:
+    frame = inspect.stack()[depth]
+    return f"{frame.filename}:{frame.lineno}"
+
+
+def _common(**options: Any) -> dict[str, Any]:
+    out = {k: v for k, v in options.items() if v is not None}
+    for key in ("keys", "partition_by", "inputs"):
+        if key in out:
+            value = out[key]
+            out[key] = (value,) if isinstance(value, str) else tuple(value)
+    if "tags" in out:
+        tags = out["tags"]
+        out["tags"] = {t: "true" for t in tags} if isinstance(tags, list | tuple) else dict(tags)
+    if "grain" in out:
+        out["grain"] = _enum(Grain, out["grain"], "grain")
+    if "schema_policy" in out:
+        out["schema_policy"] = _enum(SchemaPolicy, out["schema_policy"], "schema_policy")
+    if "start" in out:
+        out["start"] = to_naive_utc(_parse_date(out["start"]))
+    return out
+
+
+def _enum(cls: Any, value: Any, what: str) -> Any:
+    try:
+        return cls(value)
+    except ValueError:
+        choices = ", ".join(m.value for m in cls)
+        raise DefinitionError(f"invalid {what} {value!r}", hint=f"use one of: {choices}") from None
+
+
+def _parse_date(value: Any) -> datetime | date:
+    if isinstance(value, datetime | date):
+        return value
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        raise DefinitionError(f"invalid date {value!r}", hint="use YYYY-MM-DD") from None
+
+
+def files(
+    name: str,
+    path: str,
+    format: Format,
+    *,
+    columns: Mapping[str, str] | None = None,
+    time_column: str | None = None,
+    schema_policy: str = "evolve",
+    delimiter: str = ",",
+    owner: str | None = None,
+    tags: Mapping[str, str] | Sequence[str] | None = None,
+    description: str | None = None,
+    partition_by: Sequence[str] | None = None,
+) -> DatasetSpec:
+    """Declare a bronze dataset fed by files matching a glob.
+
+    Args:
+        name: the table, as `layer.name`.
+        path: a glob relative to the project folder (`**` recurses).
+        format: "csv", "jsonl" or "parquet".
+        columns: optional SQL types per column (`{"amount": "DOUBLE"}`); values that do not
+            cast are quarantined. Undeclared columns get types inferred from the data.
+        time_column: the event-time column downstream incremental datasets slice on.
+        schema_policy: "evolve" (default), "freeze", "discard" or "quarantine".
+
+    Example:
+        >>> import assay
+        >>> spec = assay.files("bronze.tx", path="data/*.jsonl", format="jsonl")
+        >>> spec.kind.value
+        'append'
+    """
+    opts = _common(
+        owner=owner,
+        tags=tags,
+        description=description,
+        time_column=time_column,
+        schema_policy=schema_policy,
+        partition_by=partition_by,
+    )
+    producer = FileSource(
+        path=path,
+        format=format,
+        columns=dict(columns or {}),
+        csv_delimiter=delimiter,
+        schema_policy=opts["schema_policy"],
+    )
+    return register(
+        DatasetSpec(name=name, kind=Kind.APPEND, producer=producer, origin=_origin(), **opts)
+    )
+
+
+def source(
+    name: str,
+    *,
+    keys: Sequence[str] | None = None,
+    time_column: str | None = None,
+    owner: str | None = None,
+    tags: Mapping[str, str] | Sequence[str] | None = None,
+    description: str | None = None,
+    partition_by: Sequence[str] | None = None,
+) -> Callable[[F], F]:
+    """Declare a bronze dataset produced by a Python function `f(ctx)`.
+
+    The function returns or yields Arrow tables, pandas or polars DataFrames, or dicts.
+    With `keys`, rows are merged (upserted) on them; without, the table is replaced when
+    the content changed, and nothing is committed when it did not.
+
+    Example:
+        >>> import assay
+        >>> @assay.source("bronze.customers", keys=["customer_id"])
+        ... def customers(ctx):
+        ...     return [{"customer_id": 1, "name": "Ada"}]
+        >>> customers.dataset.kind.value
+        'merge'
+    """
+
+    def decorate(func: F) -> F:
+        opts = _common(
+            keys=keys,
+            owner=owner,
+            tags=tags,
+            time_column=time_column,
+            description=description or inspect.getdoc(func),
+            partition_by=partition_by,
+        )
+        kind = Kind.MERGE if keys else Kind.FULL
+        spec = DatasetSpec(
+            name=name, kind=kind, producer=PythonSource(func), origin=_origin(), **opts
+        )
+        func.dataset = register(spec)  # type: ignore[attr-defined]
+        return func
+
+    return decorate
+
+
+def transform(
+    name: str,
+    *,
+    inputs: Sequence[str],
+    kind: str = "full",
+    time_column: str | None = None,
+    grain: str = "day",
+    start: str | date | None = None,
+    lookback: int = 0,
+    keys: Sequence[str] | None = None,
+    as_arrow: bool = False,
+    owner: str | None = None,
+    tags: Mapping[str, str] | Sequence[str] | None = None,
+    description: str | None = None,
+    partition_by: Sequence[str] | None = None,
+) -> Callable[[F], F]:
+    """Declare a dataset computed by a Python function `f(ctx, *inputs)`.
+
+    Inputs arrive as DuckDB relations (or Arrow tables with `as_arrow=True`), in the order
+    of `inputs`. Incremental transforms see `ctx.start`/`ctx.end` and their output is
+    limited to that interval.
+
+    Example:
+        >>> import assay
+        >>> @assay.transform("gold.card_daily", inputs=["silver.transactions"])
+        ... def card_daily(ctx, transactions):
+        ...     return transactions.aggregate("card_id, count(*) AS n")
+        >>> card_daily.dataset.inputs
+        ('silver.transactions',)
+    """
+
+    def decorate(func: F) -> F:
+        opts = _common(
+            inputs=inputs,
+            time_column=time_column,
+            grain=grain,
+            start=start,
+            keys=keys,
+            owner=owner,
+            tags=tags,
+            partition_by=partition_by,
+            description=description or inspect.getdoc(func),
+        )
+        spec = DatasetSpec(
+            name=name,
+            kind=_enum(Kind, kind, "kind"),
+            lookback=lookback,
+            producer=PythonTransform(func, as_relations=not as_arrow),
+            origin=_origin(),
+            **opts,
+        )
+        func.dataset = register(spec)  # type: ignore[attr-defined]
+        return func
+
+    return decorate
+
+
+def sql_table(
+    name: str,
+    *,
+    url: str,
+    table: str,
+    cursor: str | None = None,
+    keys: Sequence[str] | None = None,
+    columns: Sequence[str] | None = None,
+    db_schema: str | None = None,
+    owner: str | None = None,
+    tags: Mapping[str, str] | Sequence[str] | None = None,
+    description: str | None = None,
+) -> DatasetSpec:
+    """Declare a bronze dataset copied from a database table through SQLAlchemy.
+
+    With `cursor` (an `updated_at`-style column) each run reads only rows changed since the
+    last run; with `keys` those rows are merged, which is change data capture for tables
+    that update in place.
+
+    Example:
+        >>> import assay
+        >>> spec = assay.sql_table("bronze.accounts", url="sqlite://", table="accounts",
+        ...                        cursor="updated_at", keys=["id"])
+        >>> spec.kind.value
+        'merge'
+    """
+    opts = _common(keys=keys, owner=owner, tags=tags, description=description)
+    producer = SqlTableSource(
+        url=url, table=table, cursor=cursor, columns=tuple(columns or ()), db_schema=db_schema
+    )
+    kind = Kind.MERGE if keys else (Kind.APPEND if cursor else Kind.FULL)
+    return register(DatasetSpec(name=name, kind=kind, producer=producer, origin=_origin(), **opts))

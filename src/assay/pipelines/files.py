@@ -1,0 +1,338 @@
+"""`assay.files`: ingest CSV, JSON-lines and Parquet files from a glob into a bronze table.
+
+Each file is ingested once (tracked by path, size and modification time in the commit
+metadata); a changed file replaces exactly its own rows. Every row records its source file,
+line and ingest time. Lines that are not JSON objects, CSV rows with the wrong number of
+fields, unreadable files and values that do not cast go to quarantine with the raw record.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from assay.engines import Engine
+from assay.errors import DefinitionError
+from assay.pipelines.conform import RAW, conform, plan_columns
+from assay.pipelines.producers import (
+    LINE,
+    SOURCE_FILE,
+    SYSTEM_COLUMNS,
+    Output,
+    Producer,
+    RunContext,
+    function_fingerprint,
+)
+from assay.pipelines.spec import SchemaPolicy
+from assay.pipelines.types import arrow_to_sql, json_types_to_sql
+
+Format = Literal["csv", "jsonl", "parquet"]
+#: New files are committed in chunks of about this many bytes, so memory stays bounded
+#: and a crash loses at most one chunk of work.
+CHUNK_BYTES = 256 * 1024 * 1024
+
+
+@dataclass
+class RawBatch:
+    """Records read from files: user columns plus _source_file, _line and _raw."""
+
+    table: pa.Table
+    observed: dict[str, str]
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+    rows_in: int = 0
+
+
+@dataclass(frozen=True)
+class FileSource(Producer):
+    """Reads files matching `path` (relative to the project) in `format`."""
+
+    path: str
+    format: Format
+    columns: Mapping[str, str] = field(default_factory=dict)
+    csv_delimiter: str = ","
+    schema_policy: SchemaPolicy = SchemaPolicy.EVOLVE
+    is_source = True
+
+    def __post_init__(self) -> None:
+        if self.format not in ("csv", "jsonl", "parquet"):
+            raise DefinitionError(
+                f"unknown file format {self.format!r}", hint="use csv, jsonl or parquet"
+            )
+
+    def code_fingerprint(self) -> str:
+        return function_fingerprint(None, self.path, self.format, dict(self.columns))
+
+    def describe(self) -> str:
+        return f"{self.format} files {self.path}"
+
+    def list_files(self, root: str) -> list[dict[str, Any]]:
+        pattern = self.path if os.path.isabs(self.path) else os.path.join(root, self.path)
+        found = []
+        for full in sorted(glob.glob(pattern, recursive=True)):
+            if os.path.isfile(full):
+                st = os.stat(full)
+                found.append(
+                    {
+                        "path": os.path.relpath(full, root),
+                        "size": st.st_size,
+                        "mtime_ns": st.st_mtime_ns,
+                    }
+                )
+        return found
+
+    def pending_files(
+        self, root: str, ingested: Mapping[str, tuple[int, int]], full_refresh: bool
+    ) -> list[dict[str, Any]]:
+        """Files that are new or changed since they were ingested."""
+        return [
+            f
+            for f in self.list_files(root)
+            if full_refresh or ingested.get(f["path"]) != (f["size"], f["mtime_ns"])
+        ]
+
+    def produce(self, ctx: RunContext) -> Iterator[Output]:
+        pending = self.pending_files(
+            ctx.project_root, ctx.state.get("ingested", {}), ctx.full_refresh
+        )
+        for chunk in _chunks(pending):
+            batch = _concat([self._read(ctx, f["path"]) for f in chunk])
+            table_types = _table_types(ctx)
+            plan = plan_columns(
+                ctx.dataset.name,
+                batch.observed,
+                table_types,
+                self.columns,
+                self.schema_policy,
+                batch.table.num_rows > 0,
+            )
+            good, bad = conform(ctx.engine, batch.table, batch.observed, plan, ctx.ingested_at)
+            rejects = batch.rejects + [
+                {
+                    "batch_key": r[SOURCE_FILE],
+                    "source_file": r[SOURCE_FILE],
+                    "line": r[LINE],
+                    "raw_record": r[RAW],
+                    "rule": "cast",
+                    "reason": r["__reason"],
+                }
+                for r in bad.to_pylist()
+            ]
+            yield Output(
+                data=good,
+                quarantine=_rejects_table(rejects, ctx),
+                rows_in=batch.rows_in,
+                metadata={"files": chunk},
+                batch_keys=tuple(f["path"] for f in chunk),
+            )
+
+    def _read(self, ctx: RunContext, rel_path: str) -> RawBatch:
+        full = os.path.join(ctx.project_root, rel_path)
+        try:
+            if self.format == "jsonl":
+                return read_jsonl(ctx.engine, full, rel_path)
+            if self.format == "csv":
+                return read_csv(ctx.engine, full, rel_path, self.csv_delimiter)
+            return read_parquet(ctx.engine, full, rel_path)
+        except (OSError, pa.ArrowException, UnicodeDecodeError, csv.Error) as exc:
+            reject = {
+                "batch_key": rel_path,
+                "source_file": rel_path,
+                "line": None,
+                "raw_record": None,
+                "rule": "unreadable_file",
+                "reason": f"cannot read {rel_path}: {exc}",
+            }
+            return RawBatch(_empty_raw(), {}, [reject], rows_in=1)
+
+
+def _chunks(files: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    size = 0
+    for f in files:
+        if chunk and size + f["size"] > CHUNK_BYTES:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(f)
+        size += f["size"]
+    if chunk:
+        yield chunk
+
+
+def _table_types(ctx: RunContext) -> dict[str, str] | None:
+    name = ctx.dataset.name
+    if ctx.replace_table or not ctx.warehouse.exists(name):
+        return None
+    schema = ctx.warehouse.dataset(name).schema
+    return {f.name: arrow_to_sql(f.type) for f in schema if f.name not in SYSTEM_COLUMNS}
+
+
+def _rejects_table(rejects: list[dict[str, Any]], ctx: RunContext) -> pa.Table | None:
+    from assay.pipelines.quarantine import rows_to_table
+
+    return (
+        rows_to_table(rejects, ctx.run_id, ctx.dataset.name, ctx.ingested_at) if rejects else None
+    )
+
+
+def _empty_raw() -> pa.Table:
+    return pa.table(
+        {
+            SOURCE_FILE: pa.array([], pa.string()),
+            LINE: pa.array([], pa.int64()),
+            RAW: pa.array([], pa.string()),
+        }
+    )
+
+
+def _concat(batches: list[RawBatch]) -> RawBatch:
+    observed: dict[str, str] = {}
+    for b in batches:
+        for col, typ in b.observed.items():
+            # Two files disagreeing on a type: keep the text form, cast per value later.
+            observed[col] = typ if observed.get(col, typ) == typ else "VARCHAR"
+    tables = [b.table for b in batches if b.table.num_rows]
+    table = pa.concat_tables(tables, promote_options="permissive") if tables else _empty_raw()
+    return RawBatch(
+        table, observed, [r for b in batches for r in b.rejects], sum(b.rows_in for b in batches)
+    )
+
+
+def _lines(full_path: str) -> tuple[list[int], pa.Array]:
+    """Non-blank lines of a file and their 1-based numbers, as an Arrow string array."""
+    with open(full_path, "rb") as fh:
+        raw_lines = fh.read().split(b"\n")
+    numbered = [(i, line) for i, line in enumerate(raw_lines, 1) if line.strip()]
+    texts = [line for _, line in numbered]
+    try:
+        array = pa.array(texts, pa.binary()).cast(pa.string())
+    except pa.ArrowInvalid:
+        # Some line is not UTF-8: keep it, with the bad bytes replaced, so it can be quarantined.
+        array = pa.array([t.decode("utf-8", errors="replace") for t in texts], pa.string())
+    return [i for i, _ in numbered], array
+
+
+def read_jsonl(engine: Engine, full_path: str, rel_path: str) -> RawBatch:
+    """Read a JSON-lines file: objects become rows; other lines become rejects."""
+    numbers, texts = _lines(full_path)
+    lines = pa.table(
+        {
+            SOURCE_FILE: pa.array([rel_path] * len(numbers), pa.string()),
+            LINE: pa.array(numbers, pa.int64()),
+            RAW: texts,
+        }
+    )
+    checked = engine.query(
+        f"""SELECT *, CASE WHEN json_valid({RAW}) THEN json_type({RAW}::JSON) = 'OBJECT'
+                      ELSE false END AS __ok FROM lines""",
+        {"lines": lines},
+    )
+    ok = checked["__ok"].to_pylist()
+    rejects = [
+        {
+            "batch_key": rel_path,
+            "source_file": rel_path,
+            "line": line,
+            "raw_record": raw,
+            "rule": "malformed_record",
+            "reason": "line is not a JSON object",
+        }
+        for line, raw, good in zip(
+            checked[LINE].to_pylist(), checked[RAW].to_pylist(), ok, strict=True
+        )
+        if not good
+    ]
+    valid = checked.filter(checked["__ok"]).drop_columns(["__ok"])
+    observed = _json_types(engine, valid)
+    paths = ", ".join("'$.\"" + c.replace("'", "''").replace('"', '\\"') + "\"'" for c in observed)
+    fields = ", ".join(f'__v[{i + 1}] AS "{c}"' for i, c in enumerate(observed))
+    extracted = (
+        valid
+        if not observed
+        else engine.query(
+            f"SELECT {fields}, {SOURCE_FILE}, {LINE}, {RAW} FROM "
+            f"(SELECT *, json_extract_string({RAW}, [{paths}]) AS __v FROM valid)",
+            {"valid": valid},
+        )
+    )
+    return RawBatch(extracted, observed, rejects, rows_in=len(numbers))
+
+
+def _json_types(engine: Engine, valid: pa.Table) -> dict[str, str]:
+    if not valid.num_rows:
+        return {}
+    counts = engine.query(
+        f"SELECT key, json_type(value) AS t, count(*) AS n, min({LINE}) AS first_line "
+        f"FROM valid, json_each({RAW}) GROUP BY ALL",
+        {"valid": valid},
+    ).to_pylist()
+    per_key: dict[str, dict[str, int]] = {}
+    first_seen: dict[str, int] = {}
+    for row in counts:
+        per_key.setdefault(row["key"], {})[row["t"]] = row["n"]
+        first_seen[row["key"]] = min(
+            first_seen.get(row["key"], row["first_line"]), row["first_line"]
+        )
+    # Columns in the order the file first shows them, so tables read naturally.
+    ordered = sorted(per_key, key=lambda k: (first_seen[k], k))
+    return {key: json_types_to_sql(per_key[key]) for key in ordered}
+
+
+def read_csv(engine: Engine, full_path: str, rel_path: str, delimiter: str) -> RawBatch:
+    """Read a CSV file with a header; every field stays text until conform casts it."""
+    with open(full_path, newline="", encoding="utf-8") as fh:
+        header = next(csv.reader(io.StringIO(fh.readline()), delimiter=delimiter), [])
+    rejects: list[dict[str, Any]] = []
+
+    def on_invalid(row: Any) -> str:
+        rejects.append(
+            {
+                "batch_key": rel_path,
+                "source_file": rel_path,
+                "line": row.number,
+                "raw_record": row.text,
+                "rule": "malformed_record",
+                "reason": f"expected {row.expected_columns} fields, found {row.actual_columns}",
+            }
+        )
+        return "skip"
+
+    table = pcsv.read_csv(
+        full_path,
+        parse_options=pcsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
+        convert_options=pcsv.ConvertOptions(
+            column_types={c: pa.string() for c in header}, strings_can_be_null=True
+        ),
+    )
+    return _typed_batch(engine, table, rel_path, {c: "VARCHAR" for c in header}, rejects)
+
+
+def read_parquet(engine: Engine, full_path: str, rel_path: str) -> RawBatch:
+    """Read a Parquet file; its own types are the observed types."""
+    table = pq.read_table(full_path)
+    observed = {f.name: arrow_to_sql(f.type) for f in table.schema}
+    return _typed_batch(engine, table, rel_path, observed, [])
+
+
+def _typed_batch(
+    engine: Engine,
+    table: pa.Table,
+    rel_path: str,
+    observed: dict[str, str],
+    rejects: list[dict[str, Any]],
+) -> RawBatch:
+    n = table.num_rows
+    table = table.append_column(SOURCE_FILE, pa.array([rel_path] * n, pa.string()))
+    table = table.append_column(LINE, pa.array(range(1, n + 1), pa.int64()))
+    cols = ", ".join(f'"{c}"' for c in observed)
+    raw_expr = f"to_json(struct_pack({cols}))::VARCHAR" if observed else "'{}'"
+    with_raw = engine.query(f"SELECT *, {raw_expr} AS {RAW} FROM t", {"t": table})
+    return RawBatch(with_raw, observed, rejects, rows_in=n + len(rejects))

@@ -1,0 +1,201 @@
+"""Decide what a dataset needs: which intervals are missing or stale, and why.
+
+Staleness is read from the Delta logs, not guessed: the files an input added or removed
+since the version an interval was built from carry min/max statistics of the time column,
+which say exactly which time ranges changed (plus `lookback` intervals after them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from assay.catalog import Catalog, IntervalRecord
+from assay.errors import DefinitionError
+from assay.pipelines.intervals import Interval, to_naive_utc
+from assay.pipelines.spec import DatasetSpec
+from assay.tables import Warehouse
+
+#: A changed time range, or None meaning "unknown: treat everything as changed".
+ChangedRanges = list[tuple[datetime, datetime]] | None
+
+
+@dataclass
+class Work:
+    """What running a dataset would do, and the reasons, for `assay plan` and the runner."""
+
+    dataset: str
+    needed: bool
+    reasons: list[str] = field(default_factory=list)
+    intervals: list[Interval] = field(default_factory=list)
+    missing: list[Interval] = field(default_factory=list)
+    stale: list[Interval] = field(default_factory=list)
+
+
+class Planner:
+    """Computes `Work` for datasets from the warehouse and the (synced) catalog."""
+
+    def __init__(self, warehouse: Warehouse, catalog: Catalog):
+        self.warehouse = warehouse
+        self.catalog = catalog
+        self._changed_cache: dict[tuple[str, str, int], ChangedRanges] = {}
+
+    def input_versions(self, spec: DatasetSpec) -> dict[str, int]:
+        return {name: v for name in spec.inputs if (v := self.warehouse.version(name)) is not None}
+
+    def table_work(self, spec: DatasetSpec, state: Mapping[str, Any], full_refresh: bool) -> Work:
+        """Work for full and merge transforms: rebuild when code or inputs changed."""
+        work = Work(spec.name, needed=False)
+        if full_refresh:
+            work.reasons.append("full refresh requested")
+        elif not self.warehouse.exists(spec.name):
+            work.reasons.append("never built")
+        elif state.get("fingerprint") != spec.fingerprint:
+            work.reasons.append("code changed")
+        else:
+            recorded = state.get("inputs", {})
+            for name, version in self.input_versions(spec).items():
+                if recorded.get(name) != version:
+                    work.reasons.append(f"new data in {name} (v{recorded.get(name)} -> v{version})")
+            missing_inputs = [n for n in spec.inputs if not self.warehouse.exists(n)]
+            if missing_inputs:
+                work.reasons.append(f"inputs not built yet: {', '.join(missing_inputs)}")
+        work.needed = bool(work.reasons)
+        return work
+
+    def interval_work(
+        self, spec: DatasetSpec, full_refresh: bool, window: tuple[datetime, datetime] | None = None
+    ) -> Work:
+        """Work for an incremental dataset: missing and stale intervals within `window`
+        (default: the range of its driving input's data)."""
+        work = Work(spec.name, needed=False)
+        wanted = spec.grain.span(*window) if window else self.universe(spec)
+        done = [] if full_refresh else self.catalog.done_intervals(spec.name, spec.fingerprint)
+        done_by_interval = {rec.interval: rec for rec in done}
+        work.missing = [i for i in wanted if i not in done_by_interval]
+        work.stale = sorted(
+            rec.interval
+            for rec in done
+            if rec.interval in set(wanted) and self._is_stale(spec, rec)
+        )
+        work.intervals = sorted(set(work.missing) | set(work.stale))
+        if full_refresh:
+            work.reasons.append("full refresh requested")
+        if work.missing and not full_refresh:
+            work.reasons.append(f"{len(work.missing)} missing interval(s)")
+        if work.stale:
+            work.reasons.append(f"{len(work.stale)} stale interval(s): upstream changed")
+        work.needed = bool(work.intervals)
+        return work
+
+    def universe(self, spec: DatasetSpec) -> list[Interval]:
+        """All intervals from `start` (or the driving input's first event) to its last event."""
+        bounds = self.data_bounds(spec)
+        if bounds is None:
+            return []
+        low, high = bounds
+        start = spec.start or low
+        return spec.grain.span(start, spec.grain.ceil(high) if high >= start else start)
+
+    def data_bounds(self, spec: DatasetSpec) -> tuple[datetime, datetime] | None:
+        """Min and max event time of the first input that has the time column."""
+        for name in spec.inputs:
+            if not self.warehouse.exists(name):
+                continue
+            column = self._time_column_of(name, spec.time_column or "")
+            if column is None:
+                continue
+            stats = self._file_stats(name, column, None)
+            if stats is None:
+                return None
+            lows = [lo for lo, _ in stats.values() if lo is not None]
+            highs = [hi for _, hi in stats.values() if hi is not None]
+            return (min(lows), max(highs)) if lows else None
+        return None
+
+    def _time_column_of(self, name: str, fallback: str) -> str | None:
+        schema = self.warehouse.dataset(name).schema
+        return fallback if fallback in schema.names else None
+
+    def _is_stale(self, spec: DatasetSpec, record: IntervalRecord) -> bool:
+        reach = record.interval.start - spec.grain.step * spec.lookback
+        for name, version in self.input_versions(spec).items():
+            recorded = record.inputs.get(name)
+            if recorded == version:
+                continue
+            if recorded is None:
+                return True
+            changed = self.changed_ranges(name, spec.time_column or "", recorded)
+            if changed is None:
+                return True
+            if any(lo < record.interval.end and hi >= reach for lo, hi in changed):
+                return True
+        return False
+
+    def changed_ranges(self, name: str, column: str, since: int) -> ChangedRanges:
+        """Time ranges of rows `name` added or removed after version `since`."""
+        key = (name, column, since)
+        if key not in self._changed_cache:
+            self._changed_cache[key] = self._compute_changed(name, column, since)
+        return self._changed_cache[key]
+
+    def _compute_changed(self, name: str, column: str, since: int) -> ChangedRanges:
+        if self._time_column_of(name, column) is None:
+            return None
+        try:
+            before = self._file_stats(name, column, since)
+        except Exception:  # an old version that cannot be loaded any more
+            return None
+        now = self._file_stats(name, column, None)
+        if before is None or now is None:
+            return None
+        changed_files = set(before) ^ set(now)
+        ranges = []
+        for path in changed_files:
+            lo, hi = before.get(path) or now[path]
+            if lo is None or hi is None:
+                if (before.get(path) or now[path]) == (None, None):
+                    continue  # a file with no rows in the column: nothing changed there
+                return None
+            ranges.append((lo, hi))
+        return ranges
+
+    def _file_stats(
+        self, name: str, column: str, version: int | None
+    ) -> dict[str, tuple[datetime | None, datetime | None]] | None:
+        actions = pa.table(self.warehouse.table(name, version).get_add_actions(flatten=True))
+        cols = set(actions.column_names)
+        for lo_col, hi_col in (
+            (f"min.{column}", f"max.{column}"),
+            (f"partition.{column}", f"partition.{column}"),
+        ):
+            if lo_col in cols and hi_col in cols:
+                return {
+                    path: (_as_dt(lo), _as_dt(hi))
+                    for path, lo, hi in zip(
+                        actions["path"].to_pylist(),
+                        actions[lo_col].to_pylist(),
+                        actions[hi_col].to_pylist(),
+                        strict=True,
+                    )
+                }
+        return None if actions.num_rows else {}
+
+
+def _as_dt(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return to_naive_utc(datetime.fromisoformat(value))
+        except ValueError:
+            raise DefinitionError(
+                f"time value {value!r} is text, not a timestamp",
+                hint="give the input's time column a TIMESTAMP type, e.g. "
+                "columns={'event_time': 'TIMESTAMP'} on an assay.files source",
+            ) from None
+    return to_naive_utc(value)

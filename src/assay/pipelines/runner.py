@@ -1,0 +1,300 @@
+"""Run datasets in dependency order: plan, produce, commit, record; retry what is transient.
+
+A dataset that fails does not stop the run: its downstream datasets are skipped and the
+others go on; the result lists every failure with its reason.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from assay import _faults
+from assay.catalog import Catalog
+from assay.catalog.store import utcnow
+from assay.catalog.sync import sync
+from assay.config import ProjectConfig
+from assay.engines import Engine, TableRef
+from assay.errors import AssayError
+from assay.pipelines.commit import Committer
+from assay.pipelines.dag import Dag
+from assay.pipelines.files import FileSource
+from assay.pipelines.intervals import Interval
+from assay.pipelines.plan import Planner, Work
+from assay.pipelines.producers import Output, RunContext
+from assay.pipelines.spec import DatasetSpec, Kind
+from assay.tables import Warehouse
+
+
+@dataclass
+class DatasetResult:
+    """What happened to one dataset in a run."""
+
+    dataset: str
+    status: str  # success | up_to_date | failed | skipped
+    reasons: list[str] = field(default_factory=list)
+    commits: int = 0
+    intervals: int = 0
+    rows_in: int = 0
+    rows_written: int = 0
+    rows_quarantined: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class RunResult:
+    """The outcome of `assay run` or `assay backfill`."""
+
+    run_id: str
+    results: list[DatasetResult]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def failed(self) -> list[DatasetResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def commits(self) -> int:
+        return sum(r.commits for r in self.results)
+
+    def result(self, dataset: str) -> DatasetResult:
+        return next(r for r in self.results if r.dataset == dataset)
+
+
+class Reporter(Protocol):
+    """Receives progress events (the CLI draws rich progress bars from them)."""
+
+    def dataset_started(self, dataset: str, units: int, reasons: list[str]) -> None: ...
+    def unit_done(self, dataset: str, label: str) -> None: ...
+    def dataset_finished(self, result: DatasetResult) -> None: ...
+
+
+class SilentReporter:
+    def dataset_started(self, dataset: str, units: int, reasons: list[str]) -> None:
+        pass
+
+    def unit_done(self, dataset: str, label: str) -> None:
+        pass
+
+    def dataset_finished(self, result: DatasetResult) -> None:
+        pass
+
+
+@dataclass
+class Runtime:
+    """Everything a run needs from the project."""
+
+    root: str
+    config: ProjectConfig
+    dag: Dag
+    warehouse: Warehouse
+    engine: Engine
+    catalog: Catalog
+
+
+class Runner:
+    """Executes one run (or backfill) with one run id."""
+
+    def __init__(
+        self, rt: Runtime, run_id: str, reporter: Reporter | None = None, full_refresh: bool = False
+    ):
+        self.rt = rt
+        self.run_id = run_id
+        self.reporter = reporter or SilentReporter()
+        self.full_refresh = full_refresh
+        self.planner = Planner(rt.warehouse, rt.catalog)
+        self.committer = Committer(rt.warehouse, rt.engine)
+        self.started_at = utcnow()
+
+    def run(
+        self, names: list[str], window: tuple[datetime, datetime] | None = None, workers: int = 1
+    ) -> RunResult:
+        began = time.monotonic()
+        results: list[DatasetResult] = []
+        broken: set[str] = set()
+        for name in names:
+            spec = self.rt.dag[name]
+            blocked = [i for i in spec.inputs if i in broken]
+            if blocked:
+                result = DatasetResult(name, "skipped", [f"upstream failed: {', '.join(blocked)}"])
+                broken.add(name)
+            else:
+                result = self._run_dataset(spec, window, workers)
+                if result.status == "failed":
+                    broken.add(name)
+            results.append(result)
+            self.reporter.dataset_finished(result)
+        return RunResult(self.run_id, results, time.monotonic() - began)
+
+    def _run_dataset(
+        self, spec: DatasetSpec, window: tuple[datetime, datetime] | None, workers: int
+    ) -> DatasetResult:
+        began, started_at = time.monotonic(), utcnow()
+        result = DatasetResult(spec.name, "success")
+        retry = self.rt.config.retries
+        try:
+            for attempt in Retrying(
+                stop=stop_after_attempt(retry.attempts),
+                wait=wait_exponential(multiplier=retry.backoff_initial, max=retry.backoff_max),
+                retry=retry_if_exception(lambda e: isinstance(e, AssayError) and e.transient),
+                reraise=True,
+            ):
+                with attempt:
+                    result = DatasetResult(spec.name, "success")
+                    self._build(spec, result, window, workers)
+        except Exception as exc:  # one dataset's failure must not stop the others
+            result.status = "failed"
+            result.error = (
+                str(exc)
+                if isinstance(exc, AssayError)
+                else (f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
+            )
+        result.seconds = time.monotonic() - began
+        self.rt.catalog.record_dataset_run(
+            run_id=self.run_id,
+            dataset=spec.name,
+            status=result.status,
+            reason="; ".join(result.reasons),
+            started_at=started_at,
+            finished_at=utcnow(),
+            rows_in=result.rows_in,
+            rows_written=result.rows_written,
+            rows_quarantined=result.rows_quarantined,
+            version=self.rt.warehouse.version(spec.name) if result.commits else None,
+            fingerprint=spec.fingerprint,
+            error=result.error,
+        )
+        return result
+
+    def _build(
+        self,
+        spec: DatasetSpec,
+        result: DatasetResult,
+        window: tuple[datetime, datetime] | None,
+        workers: int,
+    ) -> None:
+        state = sync(self.rt.catalog, self.rt.warehouse, spec.name)
+        missing = [n for n in spec.inputs if not self.rt.warehouse.exists(n)]
+        if missing:
+            result.status, result.reasons = "skipped", [f"inputs not built: {', '.join(missing)}"]
+            return
+        work = self.work(spec, state, window)
+        result.reasons = work.reasons
+        if not work.needed:
+            result.status = "up_to_date"
+            return
+        ctx = self._context(spec, state)
+        if spec.kind is Kind.INCREMENTAL:
+            self.reporter.dataset_started(spec.name, len(work.intervals), work.reasons)
+            self._build_intervals(ctx, work.intervals, result, workers)
+        else:
+            self.reporter.dataset_started(spec.name, 1, work.reasons)
+            for output in spec.producer.produce(ctx):
+                self._commit(ctx, output, None, result)
+            self.reporter.unit_done(spec.name, spec.name)
+        if not result.commits:
+            result.status = "up_to_date"
+            result.reasons = [*result.reasons, "no changes to commit"]
+        sync(self.rt.catalog, self.rt.warehouse, spec.name)
+        _faults.point("after_catalog")
+
+    def work(
+        self,
+        spec: DatasetSpec,
+        state: dict[str, Any],
+        window: tuple[datetime, datetime] | None = None,
+    ) -> Work:
+        """What the dataset needs now, and why."""
+        if spec.kind is Kind.INCREMENTAL:
+            return self.planner.interval_work(spec, self.full_refresh, window)
+        if isinstance(spec.producer, FileSource):
+            pending = spec.producer.pending_files(
+                self.rt.root, self.rt.catalog.ingested_files(spec.name), self.full_refresh
+            )
+            return Work(
+                spec.name,
+                bool(pending),
+                [f"{len(pending)} new or changed file(s)"] if pending else [],
+            )
+        if spec.producer.is_source:
+            return Work(spec.name, True, ["sources are read on every run"])
+        return self.planner.table_work(spec, state, self.full_refresh)
+
+    def _context(self, spec: DatasetSpec, state: dict[str, Any]) -> RunContext:
+        inputs = {n: TableRef(n, self.rt.warehouse.version(n)) for n in spec.inputs}
+        if isinstance(spec.producer, FileSource):
+            state = {**state, "ingested": self.rt.catalog.ingested_files(spec.name)}
+        return RunContext(
+            run_id=self.run_id,
+            dataset=spec,
+            engine=self.rt.engine,
+            warehouse=self.rt.warehouse,
+            project_root=self.rt.root,
+            ingested_at=self.started_at,
+            inputs=inputs,
+            state=state,
+            vars=self.rt.config.vars,
+            full_refresh=self.full_refresh,
+            replace_table=self.full_refresh,
+        )
+
+    def _commit(
+        self, ctx: RunContext, output: Output, interval: Interval | None, result: DatasetResult
+    ) -> None:
+        version = self.committer.commit(ctx, output, interval)
+        result.rows_in += output.rows_in
+        result.rows_written += output.rows_written if version is not None else 0
+        result.rows_quarantined += output.rows_quarantined
+        if version is not None:
+            result.commits += 1
+            ctx.replace_table = False
+
+    def _build_intervals(
+        self, ctx: RunContext, intervals: list[Interval], result: DatasetResult, workers: int
+    ) -> None:
+        for interval, outputs in self._interval_outputs(ctx, intervals, workers):
+            for output in outputs:
+                self._commit(ctx, output, interval, result)
+            result.intervals += 1
+            self.reporter.unit_done(ctx.dataset.name, str(interval))
+
+    def _interval_outputs(
+        self, ctx: RunContext, intervals: list[Interval], workers: int
+    ) -> Iterator[tuple[Interval, list[Output]]]:
+        """Compute intervals (in parallel with workers > 1) and yield them in time order,
+        so commits stay ordered and a crash leaves a clean prefix done."""
+
+        def compute(interval: Interval) -> list[Output]:
+            sub = replace(ctx, start=interval.start, end=interval.end)
+            return list(ctx.dataset.producer.produce(sub))
+
+        if workers <= 1:
+            for interval in intervals:
+                yield interval, compute(interval)
+            return
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            pending: deque[tuple[Interval, Future[list[Output]]]] = deque()
+            queue = iter(intervals)
+            for interval in queue:
+                pending.append((interval, pool.submit(compute, interval)))
+                if len(pending) >= workers * 2:
+                    break
+            while pending:
+                interval, future = pending.popleft()
+                nxt = next(queue, None)
+                if nxt is not None:
+                    pending.append((nxt, pool.submit(compute, nxt)))
+                yield interval, future.result()

@@ -1,0 +1,113 @@
+"""Immutable dataset specifications: what a user declared, independent of how it runs."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from assay.errors import DefinitionError
+from assay.pipelines.intervals import Grain
+
+if TYPE_CHECKING:
+    from assay.pipelines.producers import Producer
+
+LAYERS = ("bronze", "silver", "gold")
+
+
+class Kind(StrEnum):
+    """How a dataset's table is written on each run."""
+
+    FULL = "full"  # recomputed and replaced as a whole
+    INCREMENTAL = "incremental"  # by time range: each interval replaced on its own
+    MERGE = "merge"  # upserted by key
+    APPEND = "append"  # new input appended (file sources)
+
+
+class SchemaPolicy(StrEnum):
+    """What happens when a source's columns change (dlt's schema contracts)."""
+
+    EVOLVE = "evolve"  # new columns are added; removed or retyped columns fail
+    FREEZE = "freeze"  # any change fails
+    DISCARD = "discard"  # new columns are dropped; removed ones become null
+    QUARANTINE = "quarantine"  # rows with new columns or bad types are quarantined
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """Split `layer.name`, rejecting names that are not two identifiers.
+
+    Example:
+        >>> split_name("silver.transactions")
+        ('silver', 'transactions')
+    """
+    parts = name.split(".")
+    if len(parts) != 2 or not all(p.isidentifier() for p in parts):
+        raise DefinitionError(
+            f"dataset name {name!r} is not of the form layer.name",
+            hint="use names like 'bronze.transactions' or 'gold.card_daily'",
+        )
+    return parts[0], parts[1]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One dataset: a Delta table `layer.name` and the recipe that produces it."""
+
+    name: str
+    kind: Kind
+    producer: Producer
+    inputs: tuple[str, ...] = ()
+    time_column: str | None = None
+    grain: Grain = Grain.DAY
+    start: datetime | None = None
+    lookback: int = 0
+    keys: tuple[str, ...] = ()
+    partition_by: tuple[str, ...] = ()
+    owner: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    description: str | None = None
+    schema_policy: SchemaPolicy = SchemaPolicy.EVOLVE
+    allow_widening: bool = True
+    origin: str = "<python>"
+
+    def __post_init__(self) -> None:
+        split_name(self.name)
+        if self.kind is Kind.INCREMENTAL and not self.time_column:
+            raise DefinitionError(
+                "incremental datasets need a time column",
+                where=self.where,
+                hint="declare time_column (SQL header: `-- time_column: event_time`)",
+            )
+        if self.kind is Kind.MERGE and not self.keys:
+            raise DefinitionError(
+                "merge datasets need keys",
+                where=self.where,
+                hint="declare keys (SQL header: `-- keys: customer_id`)",
+            )
+        if self.name in self.inputs:
+            raise DefinitionError("a dataset cannot read itself", where=self.where)
+
+    @property
+    def layer(self) -> str:
+        return split_name(self.name)[0]
+
+    @property
+    def where(self) -> str:
+        return f"{self.name} ({self.origin})"
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of everything that changes the data: code plus write semantics."""
+        parts: list[Any] = [
+            self.producer.code_fingerprint(),
+            self.kind.value,
+            self.inputs,
+            self.time_column,
+            self.grain.value,
+            self.keys,
+            self.lookback,
+        ]
+        return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]

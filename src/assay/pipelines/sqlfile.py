@@ -1,0 +1,126 @@
+"""Parse `.sql` dataset files: a header of `-- key: value` comments, then a SELECT.
+
+    -- name: silver.transactions
+    -- kind: incremental
+    -- time_column: event_time
+    -- grain: day
+    SELECT ... FROM {{ ref('bronze.transactions') }}
+
+Header keys: name, layer, kind (full | incremental | merge), time_column, grain, start,
+lookback, keys, partition_by, owner, tags, description.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from assay.errors import DefinitionError
+from assay.pipelines.declare import _common, _enum
+from assay.pipelines.spec import DatasetSpec, Kind
+from assay.pipelines.transforms import SqlTransform, template_refs
+
+_KIND_ALIASES = {
+    "incremental_by_time_range": "incremental",
+    "merge_by_key": "merge",
+    "table": "full",
+    "view": "full",
+}
+_LIST_KEYS = {"keys", "partition_by"}
+_KNOWN = {
+    "name",
+    "layer",
+    "kind",
+    "time_column",
+    "grain",
+    "start",
+    "lookback",
+    "keys",
+    "partition_by",
+    "owner",
+    "tags",
+    "description",
+}
+
+
+def parse_header(text: str, path: str) -> tuple[dict[str, str], str]:
+    """Split the leading `-- key: value` comments from the SQL body.
+
+    Example:
+        >>> parse_header("-- name: a.b\\n-- kind: full\\nSELECT 1", "x.sql")
+        ({'name': 'a.b', 'kind': 'full'}, 'SELECT 1')
+    """
+    header: dict[str, str] = {}
+    lines = text.splitlines()
+    body_start = len(lines)
+    for number, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if not stripped.startswith("--"):
+            body_start = number - 1
+            break
+        content = stripped[2:].strip()
+        if ":" not in content:
+            continue  # an ordinary comment
+        key, _, value = content.partition(":")
+        key = key.strip().lower()
+        if key not in _KNOWN:
+            raise DefinitionError(
+                f"unknown header key {key!r}",
+                where=f"{path}:{number}",
+                hint=f"known keys: {', '.join(sorted(_KNOWN))}",
+            )
+        header[key] = value.strip()
+    return header, "\n".join(lines[body_start:]).strip()
+
+
+def load_sql_file(path: Path) -> DatasetSpec:
+    """Build the DatasetSpec a `.sql` file declares."""
+    where = str(path)
+    header, body = parse_header(path.read_text(), where)
+    if not body:
+        raise DefinitionError("the file has no SQL body", where=where)
+    name = header.pop("name", None)
+    layer = header.pop("layer", None)
+    if not name:
+        raise DefinitionError("missing `-- name: layer.name` header", where=where)
+    if layer and "." not in name:
+        name = f"{layer}.{name}"
+    elif layer and not name.startswith(f"{layer}."):
+        raise DefinitionError(f"layer {layer!r} does not match name {name!r}", where=where)
+    kind_text = header.pop("kind", "full").lower()
+    kind = _enum(Kind, _KIND_ALIASES.get(kind_text, kind_text), "kind")
+    options: dict[str, Any] = {}
+    for key, value in header.items():
+        if key in _LIST_KEYS:
+            options[key] = [v.strip() for v in value.split(",") if v.strip()]
+        elif key == "tags":
+            options[key] = _parse_tags(value)
+        elif key == "lookback":
+            options[key] = int(value)
+        else:
+            options[key] = value
+    lookback = options.pop("lookback", 0)
+    inputs = tuple(dict.fromkeys(template_refs(body)))
+    try:
+        return DatasetSpec(
+            name=name,
+            kind=kind,
+            producer=SqlTransform(body),
+            inputs=inputs,
+            lookback=lookback,
+            origin=where,
+            **_common(**options),
+        )
+    except DefinitionError as exc:
+        raise DefinitionError(exc.message, where=where, hint=exc.hint) from exc
+
+
+def _parse_tags(value: str) -> dict[str, str]:
+    tags = {}
+    for item in (v.strip() for v in value.split(",")):
+        if item:
+            key, _, val = item.partition("=")
+            tags[key.strip()] = val.strip() or "true"
+    return tags

@@ -1,0 +1,133 @@
+"""SQL transforms (`.sql` files with `{{ ref('layer.name') }}`) and Python transforms."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from assay.errors import AssayError, DefinitionError
+from assay.pipelines.producers import Output, Producer, RunContext, function_fingerprint, to_arrow
+
+_TEMPLATE = re.compile(r"\{\{\s*(\w+)\s*(?:\(\s*'([^']*)'\s*\))?\s*\}\}")
+
+
+def template_refs(sql: str) -> list[str]:
+    """The datasets a SQL body refers to with `{{ ref('...') }}`, in order of appearance.
+
+    Example:
+        >>> template_refs("SELECT * FROM {{ ref('bronze.t') }} JOIN {{ref('silver.u')}}")
+        ['bronze.t', 'silver.u']
+    """
+    return [arg for name, arg in _TEMPLATE.findall(sql) if name == "ref"]
+
+
+def render_sql(sql: str, ctx_values: Mapping[str, Any], where: str) -> str:
+    """Fill `{{ ref('x') }}`, `{{ start }}`, `{{ end }}` and `{{ var('k') }}` placeholders.
+
+    Example:
+        >>> render_sql("SELECT * FROM {{ ref('a.b') }} WHERE t >= {{ start }}",
+        ...            {"start": "2026-01-01 00:00:00", "vars": {}}, "x")
+        "SELECT * FROM a.b WHERE t >= TIMESTAMP '2026-01-01 00:00:00'"
+    """
+
+    def fill(match: re.Match[str]) -> str:
+        name, arg = match.group(1), match.group(2)
+        if name == "ref" and arg:
+            return arg
+        if name in ("start", "end") and arg is None:
+            value = ctx_values.get(name)
+            if value is None:
+                raise DefinitionError(
+                    f"{{{{ {name} }}}} is only defined for incremental datasets", where=where
+                )
+            return f"TIMESTAMP '{value}'"
+        if name == "var" and arg:
+            if arg not in ctx_values.get("vars", {}):
+                raise DefinitionError(
+                    f"unknown var {arg!r}",
+                    where=where,
+                    hint="define it under `vars:` in assay.yaml",
+                )
+            return str(ctx_values["vars"][arg])
+        raise DefinitionError(
+            f"unknown template expression {match.group(0)!r}",
+            where=where,
+            hint="use ref('layer.name'), start, end or var('name')",
+        )
+
+    return _TEMPLATE.sub(fill, sql)
+
+
+@dataclass(frozen=True)
+class SqlTransform(Producer):
+    """A SELECT over upstream tables, written once in DuckDB's dialect."""
+
+    sql: str
+
+    def code_fingerprint(self) -> str:
+        normalized = " ".join(self.sql.split())
+        return hashlib.sha256(normalized.encode()).hexdigest()[:16]
+
+    def describe(self) -> str:
+        return "SQL transform"
+
+    def produce(self, ctx: RunContext) -> Iterator[Output]:
+        values = {"start": ctx.start, "end": ctx.end, "vars": ctx.vars}
+        sql = render_sql(self.sql, values, ctx.dataset.where)
+        spec = ctx.dataset
+        if spec.time_column and ctx.start is not None:
+            # Keep only rows of the interval being built: other rows belong to other intervals,
+            # which compute them themselves. DuckDB pushes this filter into the scans.
+            sql = (
+                f'SELECT * FROM ({sql}) AS __interval WHERE "{spec.time_column}" >= '
+                f"TIMESTAMP '{ctx.start}' AND \"{spec.time_column}\" < TIMESTAMP '{ctx.end}'"
+            )
+        try:
+            table = ctx.engine.query(sql, ctx.inputs)
+        except AssayError as exc:
+            raise AssayError(
+                exc.message,
+                where=spec.where,
+                hint="check the SQL against the upstream tables' columns",
+            ) from exc
+        yield Output(data=table, rows_in=table.num_rows)
+
+
+@dataclass(frozen=True)
+class PythonTransform(Producer):
+    """A function `f(ctx, *inputs)` over upstream tables given as relations or Arrow."""
+
+    func: Callable[..., Any]
+    as_relations: bool = True
+
+    def code_fingerprint(self) -> str:
+        return function_fingerprint(self.func, self.as_relations)
+
+    def describe(self) -> str:
+        return f"python transform {self.func.__module__}.{self.func.__qualname__}"
+
+    def produce(self, ctx: RunContext) -> Iterator[Output]:
+        try:
+            result = ctx.engine.call_python(self.func, ctx.inputs, self.as_relations, ctx)
+            table = to_arrow(result, ctx.dataset.where)
+        except AssayError:
+            raise
+        except Exception as exc:  # user code: report where it failed
+            raise AssayError(
+                f"transform failed: {type(exc).__name__}: {exc}", where=ctx.dataset.where
+            ) from exc
+        column = ctx.dataset.time_column
+        if column and ctx.start is not None and table.num_rows:
+            kind = table[column].type
+            start, end = pa.scalar(ctx.start).cast(kind), pa.scalar(ctx.end).cast(kind)
+            in_interval = pc.and_(
+                pc.greater_equal(table[column], start), pc.less(table[column], end)
+            )
+            table = table.filter(in_interval)
+        yield Output(data=table, rows_in=table.num_rows)

@@ -1,0 +1,316 @@
+"""`assay.Project`: load a project folder and run, plan, backfill and query it.
+
+Example:
+    >>> import assay, tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> _ = assay.init_project(root)
+    >>> project = assay.Project(root)
+    >>> result = project.run()
+    >>> result.ok, project.table("gold.daily_totals").num_rows > 0
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from assay.catalog import Catalog
+from assay.catalog.sync import sync
+from assay.config import ProjectConfig, load_config
+from assay.engines import Engine, TableRef, get_engine
+from assay.errors import DefinitionError, TableNotFoundError, UsageError
+from assay.lock import project_lock
+from assay.pipelines.dag import Dag
+from assay.pipelines.declare import collecting
+from assay.pipelines.intervals import Interval, to_naive_utc
+from assay.pipelines.plan import Planner, Work
+from assay.pipelines.quarantine import quarantine_name
+from assay.pipelines.runner import Reporter, Runner, RunResult, Runtime
+from assay.pipelines.spec import DatasetSpec, Kind
+from assay.pipelines.sqlfile import load_sql_file
+from assay.tables import CommitInfo, Warehouse
+
+STATE_DIR = ".assay"
+
+
+@dataclass(frozen=True)
+class DatasetStatus:
+    """One row of `assay status`."""
+
+    name: str
+    kind: str
+    version: int | None
+    rows: int | None
+    last_run: datetime | None
+    last_status: str | None
+    intervals_done: int | None
+    intervals_missing: int | None
+    quarantined: int | None
+
+
+class Project:
+    """A project folder: assay.yaml, pipelines/, contracts/, features/.
+
+    Args:
+        path: the project folder.
+        engine: overrides `engine:` from assay.yaml.
+    """
+
+    def __init__(self, path: str | Path = ".", engine: str | None = None):
+        self.root = Path(path).resolve()
+        self.config: ProjectConfig = load_config(self.root)
+        self.state_dir = self.root / STATE_DIR
+        self.warehouse = Warehouse(self._warehouse_uri())
+        self.engine: Engine = get_engine(engine or self.config.engine, self.warehouse)
+        self.dag = Dag(self._load_definitions())
+        self._catalog: Catalog | None = None
+
+    # -- loading ------------------------------------------------------------------------
+
+    def _warehouse_uri(self) -> str:
+        uri = self.config.warehouse
+        return uri if "://" in uri else str((self.root / uri).resolve())
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            self.state_dir.mkdir(exist_ok=True)
+            url = self.config.catalog or f"sqlite:///{self.state_dir / 'catalog.db'}"
+            self._catalog = Catalog(url)
+        return self._catalog
+
+    def _load_definitions(self) -> list[DatasetSpec]:
+        folder = self.root / "pipelines"
+        specs: list[DatasetSpec] = []
+        if not folder.is_dir():
+            return specs
+        for path in sorted(folder.rglob("*.sql")):
+            specs.append(load_sql_file(path))
+        for path in sorted(folder.rglob("*.py")):
+            specs.extend(self._load_python(path))
+        return specs
+
+    def _load_python(self, path: Path) -> list[DatasetSpec]:
+        module_name = f"assay_project_{abs(hash(str(self.root)))}.{path.stem}"
+        module_spec = importlib.util.spec_from_file_location(module_name, path)
+        if module_spec is None or module_spec.loader is None:
+            raise DefinitionError("cannot import the file", where=str(path))
+        module = importlib.util.module_from_spec(module_spec)
+        sys.path.insert(0, str(self.root))
+        try:
+            with collecting() as found:
+                module_spec.loader.exec_module(module)
+        except DefinitionError:
+            raise
+        except Exception as exc:
+            line = _user_line(exc, path)
+            raise DefinitionError(
+                f"{type(exc).__name__}: {exc}",
+                where=f"{path}:{line}",
+                hint="fix the definition file",
+            ) from exc
+        finally:
+            sys.path.remove(str(self.root))
+        return found
+
+    @property
+    def datasets(self) -> dict[str, DatasetSpec]:
+        return dict(self.dag.items())
+
+    def _runtime(self) -> Runtime:
+        return Runtime(
+            str(self.root), self.config, self.dag, self.warehouse, self.engine, self.catalog
+        )
+
+    # -- running ------------------------------------------------------------------------
+
+    def run(
+        self,
+        select: Sequence[str] = (),
+        full_refresh: bool = False,
+        reporter: Reporter | None = None,
+    ) -> RunResult:
+        """Build the selected datasets (default: all) in dependency order.
+
+        Returns a RunResult; `result.ok` is False when any dataset failed.
+        """
+        names = self.dag.select(select) if select else self.dag.order()
+        return self._execute(names, "run", full_refresh, reporter)
+
+    def backfill(
+        self,
+        name: str,
+        start: date | datetime | str,
+        end: date | datetime | str,
+        workers: int = 1,
+        reporter: Reporter | None = None,
+    ) -> RunResult:
+        """Fill missing or stale intervals of `name` in `[start, end)`, then its downstream.
+
+        Example: ``project.backfill("silver.transactions", "2026-01-01", "2026-02-01")``
+        """
+        spec = self.dag[name]
+        if spec.kind is not Kind.INCREMENTAL:
+            raise UsageError(
+                f"{name} is a {spec.kind.value} dataset, not incremental",
+                hint="backfill works on incremental datasets; use `assay run`",
+            )
+        window = (_as_datetime(start), _as_datetime(end))
+        if window[0] >= window[1]:
+            raise UsageError("--start must be before --end")
+        names = [name, *self.dag.downstream(name)]
+        return self._execute(names, "backfill", False, reporter, window, workers)
+
+    def _execute(
+        self,
+        names: list[str],
+        command: str,
+        full_refresh: bool,
+        reporter: Reporter | None,
+        window: tuple[datetime, datetime] | None = None,
+        workers: int = 1,
+    ) -> RunResult:
+        run_id = uuid.uuid4().hex[:12]
+        with project_lock(self.state_dir, self.config.lock_timeout):
+            self.catalog.start_run(run_id, command)
+            runner = Runner(self._runtime(), run_id, reporter, full_refresh)
+            result = runner.run(names, window, workers)
+            self.catalog.finish_run(run_id, "success" if result.ok else "failed")
+        return result
+
+    def plan(self, select: Sequence[str] = (), full_refresh: bool = False) -> list[Work]:
+        """What `run` would do, per dataset, and why (nothing is written)."""
+        names = self.dag.select(select) if select else self.dag.order()
+        runner = Runner(self._runtime(), "plan", None, full_refresh)
+        out: list[Work] = []
+        changing: set[str] = set()
+        for name in names:
+            spec = self.dag[name]
+            state = sync(self.catalog, self.warehouse, name)
+            work = runner.work(spec, state)
+            upstream = [i for i in spec.inputs if i in changing]
+            if (upstream and not work.needed) or (upstream and spec.kind is not Kind.INCREMENTAL):
+                work.reasons = [r for r in work.reasons if not r.startswith("new data")]
+                work.reasons.append(f"upstream will change: {', '.join(upstream)}")
+                work.needed = True
+            elif upstream:
+                work.reasons.append(
+                    f"upstream will change: {', '.join(upstream)} "
+                    "(its changed intervals are re-checked after it runs)"
+                )
+            if work.needed:
+                changing.add(name)
+            out.append(work)
+        return out
+
+    # -- reading ------------------------------------------------------------------------
+
+    def table(self, name: str, version: int | None = None) -> pa.Table:
+        """The table `layer.name` as Arrow, at `version` (latest by default)."""
+        return self.warehouse.read(name, version)
+
+    def sql(self, query: str) -> pa.Table:
+        """Run a query in the engine's dialect where tables are named `layer.name`.
+
+        Example: ``project.sql("SELECT count(*) FROM silver.transactions")``
+        """
+        return self.engine.query(query, {n: TableRef(n) for n in self._referenced(query)})
+
+    def _referenced(self, query: str) -> list[str]:
+        import sqlglot
+        from sqlglot import exp
+
+        try:
+            tree = sqlglot.parse(query, read="duckdb")
+        except sqlglot.errors.ParseError as exc:
+            raise UsageError(f"cannot parse the query: {exc}") from exc
+        ctes = {cte.alias for stmt in tree if stmt for cte in stmt.find_all(exp.CTE)}
+        names = []
+        known = set(self.warehouse.list_tables())
+        for stmt in tree:
+            for table in stmt.find_all(exp.Table) if stmt else []:
+                if not table.db or table.name in ctes:
+                    continue
+                name = f"{table.db}.{table.name}"
+                if name not in known and not self.warehouse.exists(name):
+                    raise TableNotFoundError(
+                        "no such table",
+                        where=name,
+                        hint=f"tables: {', '.join(sorted(known)) or 'none yet; run `assay run`'}",
+                    )
+                names.append(name)
+        return list(dict.fromkeys(names))
+
+    def history(self, name: str, limit: int | None = None) -> list[CommitInfo]:
+        """Versions of a table, newest first, with run id, operation, rows and interval."""
+        if name not in self.dag.specs and not self.warehouse.exists(name):
+            raise TableNotFoundError("no such table", where=name)
+        return self.warehouse.history(name, limit)
+
+    def status(self) -> list[DatasetStatus]:
+        """Every dataset with its version, rows, last run and intervals."""
+        last_runs = self.catalog.last_dataset_runs()
+        planner = Planner(self.warehouse, self.catalog)
+        rows = []
+        for name, spec in self.dag.items().items():
+            sync(self.catalog, self.warehouse, name)
+            exists = self.warehouse.exists(name)
+            done = missing = None
+            if spec.kind is Kind.INCREMENTAL:
+                work = planner.interval_work(spec, False)
+                done = len(self.catalog.done_intervals(name, spec.fingerprint))
+                missing = len(work.missing)
+            run = last_runs.get(name)
+            rows.append(
+                DatasetStatus(
+                    name=name,
+                    kind=spec.kind.value,
+                    version=self.warehouse.version(name) if exists else None,
+                    rows=self.row_count(name) if exists else None,
+                    last_run=run.finished_at if run else None,
+                    last_status=run.status if run else None,
+                    intervals_done=done,
+                    intervals_missing=missing,
+                    quarantined=self.row_count(quarantine_name(name))
+                    if self.warehouse.exists(quarantine_name(name))
+                    else 0,
+                )
+            )
+        return rows
+
+    def row_count(self, name: str) -> int:
+        """Rows in a table, from the Delta log's file statistics (no scan)."""
+        actions = pa.table(self.warehouse.table(name).get_add_actions(flatten=True))
+        return int(pa.compute.sum(actions["num_records"]).as_py() or 0) if actions.num_rows else 0
+
+    def intervals(self, name: str) -> list[Interval]:
+        spec = self.dag[name]
+        return [r.interval for r in self.catalog.done_intervals(name, spec.fingerprint)]
+
+
+def _as_datetime(value: date | datetime | str) -> datetime:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise UsageError(f"invalid date {value!r}", hint="use YYYY-MM-DD") from None
+    return to_naive_utc(value)
+
+
+def _user_line(exc: BaseException, path: Path) -> Any:
+    tb = exc.__traceback__
+    line: Any = "?"
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == str(path):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line

@@ -1,0 +1,222 @@
+"""Delta Lake tables in a warehouse folder (or object-store URL), one commit per write.
+
+Every commit carries assay's metadata (`assay.*` keys: run id, fingerprint, interval, inputs,
+ingested files), so the Delta log alone can rebuild the catalog's state after a crash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as pads
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import CommitFailedError
+from deltalake.exceptions import TableNotFoundError as DeltaNotFound
+
+from assay.errors import TableNotFoundError, TransientError
+from assay.pipelines.spec import split_name
+
+META_PREFIX = "assay."
+
+
+class WriteMode(StrEnum):
+    APPEND = "append"
+    OVERWRITE = "overwrite"
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """One version of a table as `assay history` shows it."""
+
+    version: int
+    timestamp: datetime
+    operation: str
+    rows_added: int | None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Warehouse:
+    """The set of Delta tables of a project.
+
+    Example:
+        >>> wh = Warehouse("/tmp/wh")
+        >>> wh.uri("silver.transactions")
+        '/tmp/wh/silver/transactions'
+    """
+
+    def __init__(self, root: str, storage_options: Mapping[str, str] | None = None):
+        self.root = root.rstrip("/")
+        self.storage_options = dict(storage_options or {})
+        self._is_local = "://" not in root
+
+    def uri(self, name: str) -> str:
+        layer, table = split_name(name)
+        return f"{self.root}/{layer}/{table}"
+
+    def exists(self, name: str) -> bool:
+        return DeltaTable.is_deltatable(self.uri(name), self.storage_options or None)
+
+    def table(self, name: str, version: int | None = None) -> DeltaTable:
+        """The Delta table `name`, at `version` (latest when None)."""
+        try:
+            return DeltaTable(
+                self.uri(name), version=version, storage_options=self.storage_options or None
+            )
+        except DeltaNotFound as exc:
+            raise TableNotFoundError(
+                "table does not exist yet", where=name, hint="run `assay run` to build it"
+            ) from exc
+        except Exception as exc:  # an out-of-range version raises a generic DeltaError
+            if version is not None:
+                raise TableNotFoundError(
+                    f"version {version} does not exist",
+                    where=name,
+                    hint=f"see `assay history {name}` for the versions",
+                ) from exc
+            raise
+
+    def version(self, name: str) -> int | None:
+        """The latest version of `name`, or None when it does not exist."""
+        return self.table(name).version() if self.exists(name) else None
+
+    def dataset(self, name: str, version: int | None = None) -> pads.Dataset:
+        """A lazy Arrow dataset over the table (filter and projection push down)."""
+        return self.table(name, version).to_pyarrow_dataset()
+
+    def read(self, name: str, version: int | None = None) -> pa.Table:
+        return self.dataset(name, version).to_table()
+
+    def list_tables(self) -> list[str]:
+        """`layer.name` of every table in a local warehouse, sorted."""
+        if not self._is_local or not os.path.isdir(self.root):
+            return []
+        names = []
+        for layer in sorted(os.listdir(self.root)):
+            layer_dir = os.path.join(self.root, layer)
+            if not os.path.isdir(layer_dir):
+                continue
+            for table in sorted(os.listdir(layer_dir)):
+                if os.path.isdir(os.path.join(layer_dir, table, "_delta_log")):
+                    names.append(f"{layer}.{table}")
+        return names
+
+    def write(
+        self,
+        name: str,
+        data: Any,
+        *,
+        mode: WriteMode,
+        metadata: Mapping[str, Any],
+        predicate: str | None = None,
+        partition_by: Sequence[str] = (),
+        evolve_schema: bool = True,
+    ) -> int:
+        """Write `data` (Arrow table or stream) as one commit; return the new version."""
+        uri = self.uri(name)
+        if self._is_local:
+            os.makedirs(uri, exist_ok=True)
+        try:
+            write_deltalake(  # type: ignore[call-overload, misc]
+                uri,
+                data,
+                mode=mode.value,
+                predicate=predicate,
+                partition_by=list(partition_by) or None,
+                schema_mode=_schema_mode(mode, predicate, evolve_schema),
+                storage_options=self.storage_options or None,
+                commit_properties=_commit_properties(metadata),
+            )
+        except CommitFailedError as exc:
+            raise TransientError(f"concurrent commit conflict: {exc}", where=name) from exc
+        return self.table(name).version()
+
+    def merge(
+        self, name: str, data: pa.Table, *, keys: Sequence[str], metadata: Mapping[str, Any]
+    ) -> int:
+        """Upsert `data` on `keys`: changed rows update, new rows insert; one commit."""
+        if not self.exists(name):
+            return self.write(name, data, mode=WriteMode.OVERWRITE, metadata=metadata)
+        on = " AND ".join(f't."{k}" = s."{k}"' for k in keys)
+        changed = (
+            " OR ".join(f'NOT (t."{c}" <=> s."{c}")' for c in data.column_names if c not in keys)
+            or "false"
+        )
+        try:
+            (
+                self.table(name)
+                .merge(
+                    data,
+                    predicate=on,
+                    source_alias="s",
+                    target_alias="t",
+                    merge_schema=True,
+                    commit_properties=_commit_properties(metadata),
+                )
+                .when_matched_update_all(predicate=changed)
+                .when_not_matched_insert_all()
+                .execute()
+            )
+        except CommitFailedError as exc:
+            raise TransientError(f"concurrent commit conflict: {exc}", where=name) from exc
+        return self.table(name).version()
+
+    def history(self, name: str, limit: int | None = None) -> list[CommitInfo]:
+        """Commits of `name`, newest first, with assay's metadata decoded."""
+        out = []
+        for entry in self.table(name).history(limit):
+            metrics = entry.get("operationMetrics") or {}
+            out.append(
+                CommitInfo(
+                    version=int(entry["version"]),
+                    timestamp=datetime.fromtimestamp(entry["timestamp"] / 1000),
+                    operation=str(entry.get("operation", "")),
+                    rows_added=metrics.get(
+                        "num_added_rows", metrics.get("num_target_rows_inserted")
+                    ),
+                    metadata=_decode_metadata(entry),
+                )
+            )
+        return out
+
+    def last_commit(self, name: str) -> CommitInfo | None:
+        if not self.exists(name):
+            return None
+        found = self.history(name, limit=1)
+        return found[0] if found else None
+
+
+def _schema_mode(mode: WriteMode, predicate: str | None, evolve: bool) -> str | None:
+    # A whole-table overwrite replaces the schema too (a full refresh); partial writes
+    # (append, replace-where) may only add columns, and only when the policy evolves.
+    if mode is WriteMode.OVERWRITE and predicate is None:
+        return "overwrite"
+    return "merge" if evolve else None
+
+
+def _commit_properties(metadata: Mapping[str, Any]) -> CommitProperties:
+    encoded = {
+        f"{META_PREFIX}{key}": value if isinstance(value, str) else json.dumps(value, default=str)
+        for key, value in metadata.items()
+    }
+    return CommitProperties(custom_metadata=encoded)
+
+
+def _decode_metadata(entry: Mapping[str, Any]) -> dict[str, Any]:
+    decoded: dict[str, Any] = {}
+    for key, value in entry.items():
+        if not key.startswith(META_PREFIX):
+            continue
+        short = key[len(META_PREFIX) :]
+        if isinstance(value, str) and value[:1] in "[{":
+            with contextlib.suppress(json.JSONDecodeError):
+                value = json.loads(value)
+        decoded[short] = value
+    return decoded
