@@ -259,7 +259,7 @@ class Project:
     def status(self) -> list[DatasetStatus]:
         """Every dataset with its version, rows, last run and intervals."""
         last_runs = self.catalog.last_dataset_runs()
-        planner = Planner(self.warehouse, self.catalog)
+        planner = Planner(self.warehouse, self.catalog, self.dag.time_columns())
         rows = []
         for name, spec in self.dag.items().items():
             sync(self.catalog, self.warehouse, name)

@@ -38,14 +38,17 @@ def sync(catalog: Catalog, warehouse: Warehouse, dataset: str) -> dict[str, Any]
             if meta.get("reset"):
                 catalog.reset_dataset(con, dataset)
                 state = {}
-            if "interval" in meta:
-                record = IntervalRecord(
-                    Interval.parse(meta["interval"]),
-                    meta["fingerprint"],
-                    commit.version,
-                    meta.get("inputs", {}),
-                )
-                catalog.upsert_intervals(con, dataset, [record], meta.get("run_id"))
+            if "intervals" in meta:
+                records = [
+                    IntervalRecord(
+                        Interval.parse(key),
+                        meta["fingerprint"],
+                        commit.version,
+                        meta.get("inputs", {}),
+                    )
+                    for key in meta["intervals"]
+                ]
+                catalog.upsert_intervals(con, dataset, records, meta.get("run_id"))
             if "files" in meta:
                 catalog.add_ingested_files(con, dataset, meta["files"], commit.version)
             for key in ("fingerprint", "inputs", "cursor", "content_hash", "run_id"):

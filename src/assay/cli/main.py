@@ -224,7 +224,7 @@ def history(
             c.operation,
             c.metadata.get("run_id"),
             c.rows_added,
-            c.metadata.get("interval"),
+            _interval_span(c.metadata.get("intervals")),
             len(c.metadata.get("files", [])) or None,
         )
         for c in _project(project).history(name, limit)
@@ -236,6 +236,13 @@ def history(
             rows,
         )
     )
+
+
+def _interval_span(keys: list[str] | None) -> str | None:
+    if not keys:
+        return None
+    first, last = keys[0].split("/")[0], keys[-1].split("/")[1]
+    return f"{first} .. {last} ({len(keys)})"
 
 
 class Format(StrEnum):

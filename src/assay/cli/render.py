@@ -16,8 +16,15 @@ from rich.table import Table
 
 from assay.pipelines.runner import DatasetResult, RunResult
 
-console = Console()
-err_console = Console(stderr=True)
+
+def _console(stderr: bool = False) -> Console:
+    # Piped output (CI logs, `| less`) gets a wide fixed width instead of rich's 80 columns.
+    probe = Console(stderr=stderr)
+    return probe if probe.is_terminal else Console(stderr=stderr, width=160)
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 _STATUS_STYLE = {"success": "green", "up_to_date": "dim", "failed": "bold red", "skipped": "yellow"}
 
@@ -30,7 +37,9 @@ class RichReporter:
         self.tasks: dict[str, Any] = {}
 
     def dataset_started(self, dataset: str, units: int, reasons: list[str]) -> None:
-        label = f"{dataset} [dim]({'; '.join(reasons)})[/]" if reasons else dataset
+        why = "; ".join(reasons)
+        why = why if len(why) <= 48 else why[:47] + "…"
+        label = f"{dataset} [dim]({why})[/]" if why else dataset
         self.tasks[dataset] = self.progress.add_task(label, total=units)
 
     def unit_done(self, dataset: str, label: str) -> None:

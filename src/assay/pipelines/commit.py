@@ -54,7 +54,7 @@ class Committer:
         self.engine = engine
 
     def commit(
-        self, ctx: RunContext, output: Output, interval: Interval | None = None
+        self, ctx: RunContext, output: Output, intervals: list[Interval] | None = None
     ) -> int | None:
         """Write `output`; return the new table version, or None when nothing changed."""
         spec = ctx.dataset
@@ -64,8 +64,8 @@ class Committer:
             "inputs": {name: ref.version for name, ref in ctx.inputs.items()},
             **output.metadata,
         }
-        if interval is not None:
-            metadata["interval"] = interval.key()
+        if intervals:
+            metadata["intervals"] = [i.key() for i in intervals]
         if ctx.replace_table:
             metadata["reset"] = True
         data = output.data
@@ -79,7 +79,7 @@ class Committer:
         _faults.point("after_quarantine")
         if data is None:
             return None
-        version = self._write_data(ctx, data, metadata, interval)
+        version = self._write_data(ctx, data, metadata, intervals)
         _faults.point("after_commit")
         return version
 
@@ -105,7 +105,11 @@ class Committer:
             self.warehouse.write(name, rows, mode=WriteMode.APPEND, metadata=meta)
 
     def _write_data(
-        self, ctx: RunContext, data: pa.Table, metadata: dict[str, Any], interval: Interval | None
+        self,
+        ctx: RunContext,
+        data: pa.Table,
+        metadata: dict[str, Any],
+        intervals: list[Interval] | None,
     ) -> int:
         spec, wh = ctx.dataset, self.warehouse
         exists = wh.exists(spec.name) and not ctx.replace_table
@@ -115,11 +119,10 @@ class Committer:
             return wh.write(spec.name, data, mode=WriteMode.OVERWRITE, **common)
         if spec.kind is Kind.MERGE:
             return wh.merge(spec.name, data, keys=spec.keys, metadata=metadata)
-        if spec.kind is Kind.INCREMENTAL and interval is not None:
-            column = spec.time_column
+        if spec.kind is Kind.INCREMENTAL and intervals:
+            column, start, end = spec.time_column, intervals[0].start, intervals[-1].end
             predicate = (
-                f"{column} >= '{interval.start.isoformat(' ')}' AND "
-                f"{column} < '{interval.end.isoformat(' ')}'"
+                f"{column} >= '{start.isoformat(' ')}' AND {column} < '{end.isoformat(' ')}'"
             )
             return wh.write(
                 spec.name,

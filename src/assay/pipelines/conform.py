@@ -50,6 +50,11 @@ def plan_columns(
         plan.removed = [c for c in base if c not in observed]
     plan.retyped = [c for c in observed if c in base and not compatible(observed[c], base[c])]
     has_baseline = table_types is not None or bool(declared)
+    if table_types is None and policy is SchemaPolicy.EVOLVE:
+        # A new table takes the data's column order, with declared types where given.
+        ordered = [*observed, *(c for c in declared if c not in observed)]
+        plan.target = {c: declared.get(c) or observed[c] for c in ordered}
+        return plan
     if (
         policy is SchemaPolicy.FREEZE
         and has_baseline
@@ -98,7 +103,10 @@ def conform(
             selects.append(f'CAST(NULL AS {target}) AS "{_q(column)}"')
             continue
         selects.append(f'TRY_CAST("{_q(column)}" AS {target}) AS "{_q(column)}"')
-        if observed[column] != target:
+        # Text values (JSON, CSV) are checked even when the column's usual type matches:
+        # one "N/A" among numbers must be quarantined, not silently nulled.
+        as_text = pa.types.is_string(batch.schema.field(column).type) and target != "VARCHAR"
+        if observed[column] != target or as_text:
             errors.append(_cast_error(column, target))
     for column in plan.quarantine_if_present:
         errors.append(

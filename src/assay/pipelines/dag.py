@@ -120,5 +120,9 @@ class Dag:
             )
         return self.specs[name]
 
+    def time_columns(self) -> dict[str, str | None]:
+        """Each dataset's declared time column."""
+        return {name: spec.time_column for name, spec in self.specs.items()}
+
     def items(self) -> Mapping[str, DatasetSpec]:
         return {n: self.specs[n] for n in self._order}

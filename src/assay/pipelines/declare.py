@@ -187,6 +187,7 @@ def transform(
     grain: str = "day",
     start: str | date | None = None,
     lookback: int = 0,
+    batch_size: int = 30,
     keys: Sequence[str] | None = None,
     as_arrow: bool = False,
     owner: str | None = None,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
@@ -104,7 +105,7 @@ class FileSource(Producer):
             ctx.project_root, ctx.state.get("ingested", {}), ctx.full_refresh
         )
         for chunk in _chunks(pending):
-            batch = _concat([self._read(ctx, f["path"]) for f in chunk])
+            batch = self._read_chunk(ctx, [f["path"] for f in chunk])
             table_types = _table_types(ctx)
             plan = plan_columns(
                 ctx.dataset.name,
@@ -134,24 +135,42 @@ class FileSource(Producer):
                 batch_keys=tuple(f["path"] for f in chunk),
             )
 
-    def _read(self, ctx: RunContext, rel_path: str) -> RawBatch:
+    def _read_chunk(self, ctx: RunContext, rel_paths: list[str]) -> RawBatch:
+        if self.format != "jsonl":
+            return _concat([self._read_typed(ctx, rel) for rel in rel_paths])
+        # JSON lines of all files are parsed together: a few queries per chunk, not per file.
+        tables, unreadable = [], []
+        for rel in rel_paths:
+            try:
+                tables.append(_lines_table(os.path.join(ctx.project_root, rel), rel))
+            except OSError as exc:
+                unreadable.append(_unreadable(rel, exc))
+        lines = pa.concat_tables(tables) if tables else _empty_raw()
+        batch = parse_jsonl(ctx.engine, lines)
+        batch.rejects += unreadable
+        batch.rows_in += len(unreadable)
+        return batch
+
+    def _read_typed(self, ctx: RunContext, rel_path: str) -> RawBatch:
         full = os.path.join(ctx.project_root, rel_path)
         try:
-            if self.format == "jsonl":
-                return read_jsonl(ctx.engine, full, rel_path)
             if self.format == "csv":
                 return read_csv(ctx.engine, full, rel_path, self.csv_delimiter)
             return read_parquet(ctx.engine, full, rel_path)
         except (OSError, pa.ArrowException, UnicodeDecodeError, csv.Error) as exc:
-            reject = {
-                "batch_key": rel_path,
-                "source_file": rel_path,
-                "line": None,
-                "raw_record": None,
-                "rule": "unreadable_file",
-                "reason": f"cannot read {rel_path}: {exc}",
-            }
-            return RawBatch(_empty_raw(), {}, [reject], rows_in=1)
+            return RawBatch(_empty_raw(), {}, [_unreadable(rel_path, exc)], rows_in=1)
+
+
+def _unreadable(rel_path: str, exc: Exception) -> dict[str, Any]:
+    """A quarantine row for a file that cannot be read at all (one row per file)."""
+    return {
+        "batch_key": rel_path,
+        "source_file": rel_path,
+        "line": None,
+        "raw_record": None,
+        "rule": "unreadable_file",
+        "reason": f"cannot read {rel_path}: {exc}",
+    }
 
 
 def _chunks(files: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
@@ -206,8 +225,8 @@ def _concat(batches: list[RawBatch]) -> RawBatch:
     )
 
 
-def _lines(full_path: str) -> tuple[list[int], pa.Array]:
-    """Non-blank lines of a file and their 1-based numbers, as an Arrow string array."""
+def _lines_table(full_path: str, rel_path: str) -> pa.Table:
+    """Non-blank lines of a file with their 1-based numbers and the file's path."""
     with open(full_path, "rb") as fh:
         raw_lines = fh.read().split(b"\n")
     numbered = [(i, line) for i, line in enumerate(raw_lines, 1) if line.strip()]
@@ -217,42 +236,37 @@ def _lines(full_path: str) -> tuple[list[int], pa.Array]:
     except pa.ArrowInvalid:
         # Some line is not UTF-8: keep it, with the bad bytes replaced, so it can be quarantined.
         array = pa.array([t.decode("utf-8", errors="replace") for t in texts], pa.string())
-    return [i for i, _ in numbered], array
-
-
-def read_jsonl(engine: Engine, full_path: str, rel_path: str) -> RawBatch:
-    """Read a JSON-lines file: objects become rows; other lines become rejects."""
-    numbers, texts = _lines(full_path)
-    lines = pa.table(
+    return pa.table(
         {
-            SOURCE_FILE: pa.array([rel_path] * len(numbers), pa.string()),
-            LINE: pa.array(numbers, pa.int64()),
-            RAW: texts,
+            SOURCE_FILE: pa.array([rel_path] * len(texts), pa.string()),
+            LINE: pa.array([i for i, _ in numbered], pa.int64()),
+            RAW: array,
         }
     )
+
+
+def parse_jsonl(engine: Engine, lines: pa.Table) -> RawBatch:
+    """Parse JSON lines: objects become rows of text values; other lines become rejects."""
     checked = engine.query(
         f"""SELECT *, CASE WHEN json_valid({RAW}) THEN json_type({RAW}::JSON) = 'OBJECT'
                       ELSE false END AS __ok FROM lines""",
         {"lines": lines},
     )
-    ok = checked["__ok"].to_pylist()
+    ok = checked["__ok"]
     rejects = [
         {
-            "batch_key": rel_path,
-            "source_file": rel_path,
-            "line": line,
-            "raw_record": raw,
+            "batch_key": r[SOURCE_FILE],
+            "source_file": r[SOURCE_FILE],
+            "line": r[LINE],
+            "raw_record": r[RAW],
             "rule": "malformed_record",
             "reason": "line is not a JSON object",
         }
-        for line, raw, good in zip(
-            checked[LINE].to_pylist(), checked[RAW].to_pylist(), ok, strict=True
-        )
-        if not good
+        for r in checked.filter(pc.invert(ok)).to_pylist()
     ]
-    valid = checked.filter(checked["__ok"]).drop_columns(["__ok"])
+    valid = checked.filter(ok).drop_columns(["__ok"])
     observed = _json_types(engine, valid)
-    paths = ", ".join("'$.\"" + c.replace("'", "''").replace('"', '\\"') + "\"'" for c in observed)
+    paths = _json_paths(list(observed))
     fields = ", ".join(f'__v[{i + 1}] AS "{c}"' for i, c in enumerate(observed))
     extracted = (
         valid
@@ -263,27 +277,39 @@ def read_jsonl(engine: Engine, full_path: str, rel_path: str) -> RawBatch:
             {"valid": valid},
         )
     )
-    return RawBatch(extracted, observed, rejects, rows_in=len(numbers))
+    return RawBatch(extracted, observed, rejects, rows_in=lines.num_rows)
 
 
 def _json_types(engine: Engine, valid: pa.Table) -> dict[str, str]:
+    """Every key seen in the objects (in order of first appearance) and its SQL type."""
     if not valid.num_rows:
         return {}
-    counts = engine.query(
-        f"SELECT key, json_type(value) AS t, count(*) AS n, min({LINE}) AS first_line "
-        f"FROM valid, json_each({RAW}) GROUP BY ALL",
+    keys = engine.query(
+        "SELECT k, min(o * 100000 + pos) AS first FROM (SELECT unnest(json_keys(_raw)) AS k, "
+        "generate_subscripts(json_keys(_raw), 1) AS pos, o FROM "
+        f"(SELECT {RAW}, row_number() OVER () AS o FROM valid)) GROUP BY k ORDER BY first, k",
         {"valid": valid},
-    ).to_pylist()
-    per_key: dict[str, dict[str, int]] = {}
-    first_seen: dict[str, int] = {}
-    for row in counts:
-        per_key.setdefault(row["key"], {})[row["t"]] = row["n"]
-        first_seen[row["key"]] = min(
-            first_seen.get(row["key"], row["first_line"]), row["first_line"]
-        )
-    # Columns in the order the file first shows them, so tables read naturally.
-    ordered = sorted(per_key, key=lambda k: (first_seen[k], k))
-    return {key: json_types_to_sql(per_key[key]) for key in ordered}
+    )["k"].to_pylist()
+    if not keys:
+        return {}
+    histograms = ", ".join(f"histogram(t[{i + 1}]) AS h{i}" for i in range(len(keys)))
+    counts = engine.query(
+        f"SELECT {histograms} FROM (SELECT json_type({RAW}, [{_json_paths(keys)}]) AS t "
+        "FROM valid)",
+        {"valid": valid},
+    ).to_pylist()[0]
+    return {key: json_types_to_sql(_as_dict(counts[f"h{i}"])) for i, key in enumerate(keys)}
+
+
+def _json_paths(keys: list[str]) -> str:
+    """A DuckDB list literal of JSON paths, one per key (quoted, so any key works)."""
+    return ", ".join("'$.\"" + k.replace("'", "''").replace('"', '\\"') + "\"'" for k in keys)
+
+
+def _as_dict(histogram: Any) -> dict[str, int]:
+    if isinstance(histogram, dict):
+        return {k: v for k, v in histogram.items() if k is not None}
+    return {k: v for k, v in (histogram or []) if k is not None}
 
 
 def read_csv(engine: Engine, full_path: str, rel_path: str, delimiter: str) -> RawBatch:

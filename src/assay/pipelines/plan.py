@@ -39,9 +39,17 @@ class Work:
 class Planner:
     """Computes `Work` for datasets from the warehouse and the (synced) catalog."""
 
-    def __init__(self, warehouse: Warehouse, catalog: Catalog):
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        catalog: Catalog,
+        time_columns: Mapping[str, str | None] | None = None,
+    ):
         self.warehouse = warehouse
         self.catalog = catalog
+        #: Each dataset's declared time column: an input's changes are located on its own
+        #: time column (falling back to a column named like the consumer's).
+        self.time_columns = dict(time_columns or {})
         self._changed_cache: dict[tuple[str, str, int], ChangedRanges] = {}
 
     def input_versions(self, spec: DatasetSpec) -> dict[str, int]:
@@ -77,10 +85,11 @@ class Planner:
         done = [] if full_refresh else self.catalog.done_intervals(spec.name, spec.fingerprint)
         done_by_interval = {rec.interval: rec for rec in done}
         work.missing = [i for i in wanted if i not in done_by_interval]
+        wanted_set, versions = set(wanted), self.input_versions(spec)
         work.stale = sorted(
             rec.interval
             for rec in done
-            if rec.interval in set(wanted) and self._is_stale(spec, rec)
+            if rec.interval in wanted_set and self._is_stale(spec, rec, versions)
         )
         work.intervals = sorted(set(work.missing) | set(work.stale))
         if full_refresh:
@@ -119,11 +128,16 @@ class Planner:
 
     def _time_column_of(self, name: str, fallback: str) -> str | None:
         schema = self.warehouse.dataset(name).schema
-        return fallback if fallback in schema.names else None
+        for column in (self.time_columns.get(name), fallback):
+            if column and column in schema.names:
+                return column
+        return None
 
-    def _is_stale(self, spec: DatasetSpec, record: IntervalRecord) -> bool:
+    def _is_stale(
+        self, spec: DatasetSpec, record: IntervalRecord, versions: Mapping[str, int]
+    ) -> bool:
         reach = record.interval.start - spec.grain.step * spec.lookback
-        for name, version in self.input_versions(spec).items():
+        for name, version in versions.items():
             recorded = record.inputs.get(name)
             if recorded == version:
                 continue
@@ -143,8 +157,9 @@ class Planner:
             self._changed_cache[key] = self._compute_changed(name, column, since)
         return self._changed_cache[key]
 
-    def _compute_changed(self, name: str, column: str, since: int) -> ChangedRanges:
-        if self._time_column_of(name, column) is None:
+    def _compute_changed(self, name: str, fallback: str, since: int) -> ChangedRanges:
+        column = self._time_column_of(name, fallback)
+        if column is None:
             return None
         try:
             before = self._file_stats(name, column, since)

@@ -115,7 +115,7 @@ class Runner:
         self.run_id = run_id
         self.reporter = reporter or SilentReporter()
         self.full_refresh = full_refresh
-        self.planner = Planner(rt.warehouse, rt.catalog)
+        self.planner = Planner(rt.warehouse, rt.catalog, rt.dag.time_columns())
         self.committer = Committer(rt.warehouse, rt.engine)
         self.started_at = utcnow()
 
@@ -252,9 +252,13 @@ class Runner:
         )
 
     def _commit(
-        self, ctx: RunContext, output: Output, interval: Interval | None, result: DatasetResult
+        self,
+        ctx: RunContext,
+        output: Output,
+        intervals: list[Interval] | None,
+        result: DatasetResult,
     ) -> None:
-        version = self.committer.commit(ctx, output, interval)
+        version = self.committer.commit(ctx, output, intervals)
         result.rows_in += output.rows_in
         result.rows_written += output.rows_written if version is not None else 0
         result.rows_quarantined += output.rows_quarantined
@@ -265,36 +269,57 @@ class Runner:
     def _build_intervals(
         self, ctx: RunContext, intervals: list[Interval], result: DatasetResult, workers: int
     ) -> None:
-        for interval, outputs in self._interval_outputs(ctx, intervals, workers):
+        batches = list(batched_intervals(intervals, ctx.dataset.batch_size))
+        for batch, outputs in self._batch_outputs(ctx, batches, workers):
             for output in outputs:
-                self._commit(ctx, output, interval, result)
-            result.intervals += 1
-            self.reporter.unit_done(ctx.dataset.name, str(interval))
+                self._commit(ctx, output, batch, result)
+            result.intervals += len(batch)
+            for interval in batch:
+                self.reporter.unit_done(ctx.dataset.name, str(interval))
 
-    def _interval_outputs(
-        self, ctx: RunContext, intervals: list[Interval], workers: int
-    ) -> Iterator[tuple[Interval, list[Output]]]:
-        """Compute intervals (in parallel with workers > 1) and yield them in time order,
+    def _batch_outputs(
+        self, ctx: RunContext, batches: list[list[Interval]], workers: int
+    ) -> Iterator[tuple[list[Interval], list[Output]]]:
+        """Compute batches (in parallel with workers > 1) and yield them in time order,
         so commits stay ordered and a crash leaves a clean prefix done."""
 
-        def compute(interval: Interval) -> list[Output]:
-            sub = replace(ctx, start=interval.start, end=interval.end)
+        def compute(batch: list[Interval]) -> list[Output]:
+            sub = replace(ctx, start=batch[0].start, end=batch[-1].end)
             return list(ctx.dataset.producer.produce(sub))
 
         if workers <= 1:
-            for interval in intervals:
-                yield interval, compute(interval)
+            for batch in batches:
+                yield batch, compute(batch)
             return
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            pending: deque[tuple[Interval, Future[list[Output]]]] = deque()
-            queue = iter(intervals)
-            for interval in queue:
-                pending.append((interval, pool.submit(compute, interval)))
+            pending: deque[tuple[list[Interval], Future[list[Output]]]] = deque()
+            queue = iter(batches)
+            for batch in queue:
+                pending.append((batch, pool.submit(compute, batch)))
                 if len(pending) >= workers * 2:
                     break
             while pending:
-                interval, future = pending.popleft()
+                batch, future = pending.popleft()
                 nxt = next(queue, None)
                 if nxt is not None:
                     pending.append((nxt, pool.submit(compute, nxt)))
-                yield interval, future.result()
+                yield batch, future.result()
+
+
+def batched_intervals(intervals: list[Interval], size: int) -> Iterator[list[Interval]]:
+    """Split sorted intervals into contiguous runs of at most `size` intervals.
+
+    Example:
+        >>> from datetime import datetime as dt
+        >>> days = [Interval(dt(2026, 1, d), dt(2026, 1, d + 1)) for d in (1, 2, 3, 5)]
+        >>> [len(b) for b in batched_intervals(days, 2)]
+        [2, 1, 1]
+    """
+    batch: list[Interval] = []
+    for interval in sorted(intervals):
+        if batch and (len(batch) >= size or batch[-1].end != interval.start):
+            yield batch
+            batch = []
+        batch.append(interval)
+    if batch:
+        yield batch

@@ -64,6 +64,8 @@ class DatasetSpec:
     grain: Grain = Grain.DAY
     start: datetime | None = None
     lookback: int = 0
+    #: Contiguous intervals computed by one query and written in one commit.
+    batch_size: int = 30
     keys: tuple[str, ...] = ()
     partition_by: tuple[str, ...] = ()
     owner: str | None = None

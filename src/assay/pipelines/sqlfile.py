@@ -53,6 +53,7 @@ def parse_header(text: str, path: str) -> tuple[dict[str, str], str]:
     header: dict[str, str] = {}
     lines = text.splitlines()
     body_start = len(lines)
+    last_key: str | None = None
     for number, line in enumerate(lines, 1):
         stripped = line.strip()
         if not stripped:
@@ -60,11 +61,15 @@ def parse_header(text: str, path: str) -> tuple[dict[str, str], str]:
         if not stripped.startswith("--"):
             body_start = number - 1
             break
-        content = stripped[2:].strip()
-        if ":" not in content:
-            continue  # an ordinary comment
-        key, _, value = content.partition(":")
+        content = stripped[2:]
+        if last_key and content.startswith("  ") and content.strip():
+            header[last_key] += " " + content.strip()  # an indented continuation line
+            continue
+        key, sep, value = content.strip().partition(":")
         key = key.strip().lower()
+        if not sep or not key.replace("_", "").isalnum():
+            last_key = None
+            continue  # an ordinary comment
         if key not in _KNOWN:
             raise DefinitionError(
                 f"unknown header key {key!r}",
@@ -72,6 +77,7 @@ def parse_header(text: str, path: str) -> tuple[dict[str, str], str]:
                 hint=f"known keys: {', '.join(sorted(_KNOWN))}",
             )
         header[key] = value.strip()
+        last_key = key
     return header, "\n".join(lines[body_start:]).strip()
 
 
@@ -97,11 +103,13 @@ def load_sql_file(path: Path) -> DatasetSpec:
             options[key] = [v.strip() for v in value.split(",") if v.strip()]
         elif key == "tags":
             options[key] = _parse_tags(value)
-        elif key == "lookback":
+        elif key in ("lookback", "batch_size"):
             options[key] = int(value)
         else:
             options[key] = value
     lookback = options.pop("lookback", 0)
+    if "batch_size" in options:
+        options["batch_size"] = max(1, options["batch_size"])
     inputs = tuple(dict.fromkeys(template_refs(body)))
     try:
         return DatasetSpec(

@@ -1,0 +1,180 @@
+"""`.sql` dataset files: header parsing, references, templates and kinds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from assay.errors import DefinitionError
+from assay.pipelines.intervals import Grain
+from assay.pipelines.spec import Kind
+from assay.pipelines.sqlfile import load_sql_file, parse_header
+from assay.pipelines.transforms import render_sql, template_refs
+
+
+def sql_file(tmp_path: Path, text: str, name: str = "model.sql") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_parse_header_splits_keys_from_body() -> None:
+    text = (
+        "-- name: silver.tx\n"
+        "--KIND :  incremental  \n"
+        "\n"
+        "-- an ordinary comment without a colon\n"
+        "-- keys: a, b\n"
+        "SELECT 1\n"
+        "-- trailing: comment in the body is not header\n"
+    )
+    header, body = parse_header(text, "x.sql")
+    assert header == {"name": "silver.tx", "kind": "incremental", "keys": "a, b"}
+    assert body == "SELECT 1\n-- trailing: comment in the body is not header"
+
+
+def test_indented_comment_lines_continue_the_previous_key() -> None:
+    text = "-- description: card transactions,\n--   deduplicated\n-- owner: risk\nSELECT 1"
+    header, _ = parse_header(text, "x.sql")
+    assert header == {"description": "card transactions, deduplicated", "owner": "risk"}
+
+
+def test_header_only_file_has_empty_body() -> None:
+    assert parse_header("-- name: a.b\n", "x.sql") == ({"name": "a.b"}, "")
+
+
+def test_unknown_header_key_names_file_and_line(tmp_path: Path) -> None:
+    path = sql_file(tmp_path, "-- name: silver.tx\n\n-- colour: red\nSELECT 1\n")
+    with pytest.raises(DefinitionError) as info:
+        load_sql_file(path)
+    assert info.value.where == f"{path}:3"
+    assert "'colour'" in info.value.message
+    assert f"{path}:3" in str(info.value)
+
+
+def test_full_header_builds_the_spec(tmp_path: Path) -> None:
+    path = sql_file(
+        tmp_path,
+        """-- name: transactions
+-- layer: silver
+-- kind: incremental_by_time_range
+-- time_column: event_time
+-- grain: hour
+-- start: 2026-01-01
+-- lookback: 2
+-- keys: tx_id, card_id
+-- partition_by: day
+-- owner: risk-team
+-- tags: pii, tier=1
+-- description: cleaned transactions
+SELECT * FROM {{ ref('bronze.transactions') }} t
+JOIN {{ref('bronze.cards')}} c USING (card_id)
+WHERE t.event_time >= {{ start }} AND t.event_time < {{ end }}
+  AND t.card_id IN (SELECT card_id FROM {{ ref( 'bronze.cards' ) }})
+""",
+    )
+    spec = load_sql_file(path)
+    assert spec.name == "silver.transactions"
+    assert spec.kind is Kind.INCREMENTAL
+    assert spec.time_column == "event_time"
+    assert spec.grain is Grain.HOUR
+    assert spec.start == datetime(2026, 1, 1)
+    assert spec.lookback == 2
+    assert spec.keys == ("tx_id", "card_id")
+    assert spec.partition_by == ("day",)
+    assert spec.owner == "risk-team"
+    assert dict(spec.tags) == {"pii": "true", "tier": "1"}
+    assert spec.description == "cleaned transactions"
+    assert spec.inputs == ("bronze.transactions", "bronze.cards")  # deduplicated, in order
+    assert spec.origin == str(path)
+
+
+def test_template_refs_in_order_of_appearance() -> None:
+    sql = "SELECT * FROM {{ ref('b.x') }} JOIN {{ref('a.y')}} ON 1 WHERE t > {{ start }}"
+    assert template_refs(sql) == ["b.x", "a.y"]
+    assert template_refs("SELECT 1") == []
+
+
+def test_render_sql_fills_refs_times_and_vars() -> None:
+    sql = (
+        "SELECT * FROM {{ ref('bronze.t') }} WHERE ts >= {{ start }} AND ts < {{end}} "
+        "AND country = '{{ var('country') }}' LIMIT {{ var('n') }}"
+    )
+    values = {
+        "start": datetime(2026, 1, 1),
+        "end": datetime(2026, 1, 2),
+        "vars": {"country": "GB", "n": 5},
+    }
+    assert render_sql(sql, values, "x.sql") == (
+        "SELECT * FROM bronze.t WHERE ts >= TIMESTAMP '2026-01-01 00:00:00' "
+        "AND ts < TIMESTAMP '2026-01-02 00:00:00' AND country = 'GB' LIMIT 5"
+    )
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELECT {{ start }}", "only defined for incremental"),
+        ("SELECT {{ var('missing') }}", "unknown var 'missing'"),
+        ("SELECT {{ source('x') }}", "unknown template expression"),
+    ],
+)
+def test_render_sql_errors(sql: str, message: str) -> None:
+    with pytest.raises(DefinitionError, match=message) as info:
+        render_sql(sql, {"start": None, "end": None, "vars": {}}, "model.sql")
+    assert info.value.where == "model.sql"
+
+
+@pytest.mark.parametrize(
+    ("written", "kind"),
+    [
+        ("incremental_by_time_range", Kind.INCREMENTAL),
+        ("incremental", Kind.INCREMENTAL),
+        ("merge_by_key", Kind.MERGE),
+        ("merge", Kind.MERGE),
+        ("table", Kind.FULL),
+        ("view", Kind.FULL),
+        ("FULL", Kind.FULL),
+    ],
+)
+def test_kind_aliases(tmp_path: Path, written: str, kind: Kind) -> None:
+    path = sql_file(
+        tmp_path,
+        f"-- name: silver.x\n-- kind: {written}\n-- time_column: t\n-- keys: id\nSELECT 1\n",
+    )
+    assert load_sql_file(path).kind is kind
+
+
+def test_default_kind_is_full(tmp_path: Path) -> None:
+    assert load_sql_file(sql_file(tmp_path, "-- name: gold.x\nSELECT 1")).kind is Kind.FULL
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("-- name: silver.x\n-- kind: snapshot\nSELECT 1", "invalid kind 'snapshot'"),
+        ("-- kind: full\nSELECT 1", "missing `-- name: layer.name` header"),
+        ("-- name: silver.x\n", "no SQL body"),
+        ("-- name: gold.x\n-- layer: silver\nSELECT 1", "does not match"),
+        ("-- name: x\nSELECT 1", "not of the form layer.name"),
+        ("-- name: silver.x\n-- kind: incremental\nSELECT 1", "need a time column"),
+        ("-- name: silver.x\n-- kind: merge\nSELECT 1", "need keys"),
+        ("-- name: silver.x\n-- grain: week\nSELECT 1", "invalid grain 'week'"),
+        ("-- name: silver.x\n-- lookback: two\nSELECT 1", "lookback"),
+    ],
+)
+def test_invalid_files_name_the_file(tmp_path: Path, text: str, message: str) -> None:
+    path = sql_file(tmp_path, text)
+    with pytest.raises(DefinitionError, match=message) as info:
+        load_sql_file(path)
+    assert str(path) in str(info.value)
+
+
+def test_fingerprint_ignores_whitespace_but_not_code(tmp_path: Path) -> None:
+    a = load_sql_file(sql_file(tmp_path, "-- name: gold.x\nSELECT 1 AS a", "a.sql"))
+    b = load_sql_file(sql_file(tmp_path, "-- name: gold.x\nSELECT   1\n  AS a", "b.sql"))
+    c = load_sql_file(sql_file(tmp_path, "-- name: gold.x\nSELECT 2 AS a", "c.sql"))
+    assert a.fingerprint == b.fingerprint
+    assert a.fingerprint != c.fingerprint
