@@ -10,10 +10,35 @@ Example:
     'bronze'
 """
 
-from assay.errors import AssayError
-from assay.pipelines.declare import files, source, sql_table, transform
-from assay.project import Project
-from assay.scaffold import init_project
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from assay.errors import AssayError
+    from assay.pipelines.declare import files, source, sql_table, transform
+    from assay.project import Project
+    from assay.scaffold import init_project
 
 __all__ = ["AssayError", "Project", "files", "init_project", "source", "sql_table", "transform"]
 __version__ = "0.1.0"
+
+# Public names resolve on first use, so `assay --help` does not pay for pyarrow and deltalake.
+_LAZY = {
+    "AssayError": "assay.errors",
+    "Project": "assay.project",
+    "files": "assay.pipelines.declare",
+    "source": "assay.pipelines.declare",
+    "sql_table": "assay.pipelines.declare",
+    "transform": "assay.pipelines.declare",
+    "init_project": "assay.scaffold",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'assay' has no attribute {name!r}")

@@ -289,7 +289,7 @@ class Project:
 
     def row_count(self, name: str) -> int:
         """Rows in a table, from the Delta log's file statistics (no scan)."""
-        actions = pa.table(self.warehouse.table(name).get_add_actions(flatten=True))
+        actions = self.warehouse.file_actions(name)
         return int(pa.compute.sum(actions["num_records"]).as_py() or 0) if actions.num_rows else 0
 
     def intervals(self, name: str) -> list[Interval]:

@@ -10,13 +10,15 @@ import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 import pyarrow as pa
-import pyarrow.dataset as pads
 
 from assay.errors import UsageError
 from assay.tables import Warehouse
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as pads
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class TableRef:
 
 
 #: What a query can read under a `layer.name` (or plain) alias.
-Source: TypeAlias = TableRef | pa.Table | pads.Dataset | pa.RecordBatchReader
+Source: TypeAlias = "TableRef | pa.Table | pads.Dataset | pa.RecordBatchReader"
 
 
 class Engine(ABC):

@@ -18,8 +18,6 @@ from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pcsv
-import pyarrow.parquet as pq
 
 from assay.engines import Engine
 from assay.errors import DefinitionError
@@ -190,7 +188,7 @@ def _table_types(ctx: RunContext) -> dict[str, str] | None:
     name = ctx.dataset.name
     if ctx.replace_table or not ctx.warehouse.exists(name):
         return None
-    schema = ctx.warehouse.dataset(name).schema
+    schema = ctx.warehouse.schema(name)
     return {f.name: arrow_to_sql(f.type) for f in schema if f.name not in SYSTEM_COLUMNS}
 
 
@@ -331,6 +329,8 @@ def read_csv(engine: Engine, full_path: str, rel_path: str, delimiter: str) -> R
         )
         return "skip"
 
+    import pyarrow.csv as pcsv
+
     table = pcsv.read_csv(
         full_path,
         parse_options=pcsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
@@ -343,6 +343,8 @@ def read_csv(engine: Engine, full_path: str, rel_path: str, delimiter: str) -> R
 
 def read_parquet(engine: Engine, full_path: str, rel_path: str) -> RawBatch:
     """Read a Parquet file; its own types are the observed types."""
+    import pyarrow.parquet as pq
+
     table = pq.read_table(full_path)
     observed = {f.name: arrow_to_sql(f.type) for f in table.schema}
     return _typed_batch(engine, table, rel_path, observed, [])

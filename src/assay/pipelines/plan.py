@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import pyarrow as pa
-
 from assay.catalog import Catalog, IntervalRecord
 from assay.errors import DefinitionError
 from assay.pipelines.intervals import Interval, to_naive_utc
@@ -127,7 +125,7 @@ class Planner:
         return None
 
     def _time_column_of(self, name: str, fallback: str) -> str | None:
-        schema = self.warehouse.dataset(name).schema
+        schema = self.warehouse.schema(name)
         for column in (self.time_columns.get(name), fallback):
             if column and column in schema.names:
                 return column
@@ -182,7 +180,7 @@ class Planner:
     def _file_stats(
         self, name: str, column: str, version: int | None
     ) -> dict[str, tuple[datetime | None, datetime | None]] | None:
-        actions = pa.table(self.warehouse.table(name, version).get_add_actions(flatten=True))
+        actions = self.warehouse.file_actions(name, version)
         cols = set(actions.column_names)
         for lo_col, hi_col in (
             (f"min.{column}", f"max.{column}"),

@@ -13,16 +13,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.dataset as pads
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError
 from deltalake.exceptions import TableNotFoundError as DeltaNotFound
 
 from assay.errors import TableNotFoundError, TransientError
 from assay.pipelines.spec import split_name
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as pads
 
 META_PREFIX = "assay."
 
@@ -86,6 +88,16 @@ class Warehouse:
     def version(self, name: str) -> int | None:
         """The latest version of `name`, or None when it does not exist."""
         return self.table(name).version() if self.exists(name) else None
+
+    def schema(self, name: str) -> pa.Schema:
+        """The table's latest Arrow schema, from the Delta log alone."""
+        return pa.schema(self.table(name).schema().to_arrow())
+
+    def file_actions(self, name: str, version: int | None = None) -> pa.Table:
+        """The table's data files with their row counts and min/max statistics."""
+        actions = self.table(name, version).get_add_actions(flatten=True)
+        # Through the C stream: `pa.table()` would import pandas to sniff the type (~0.2s).
+        return pa.RecordBatchReader.from_stream(actions).read_all()
 
     def dataset(self, name: str, version: int | None = None) -> pads.Dataset:
         """A lazy Arrow dataset over the table (filter and projection push down)."""
