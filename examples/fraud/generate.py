@@ -227,17 +227,14 @@ def _write_transactions(
     """
     _write_day(con, path, query)
     lines = path.read_text().splitlines()
-    # A few broken records: truncated JSON, a non-object line, an amount that is not a number.
-    for k in range(3):
-        victim = int(rng.integers(0, len(lines)))
-        record = json.loads(lines[victim])
-        if k == 0:
-            lines[victim] = lines[victim][: len(lines[victim]) // 2]
-        elif k == 1:
-            lines.insert(victim, '["not", "an", "object"]')
-        else:
-            record["amount"] = "N/A"
-            lines[victim] = json.dumps(record)
+    # A few broken records: an amount that is not a number, a truncated line, and a line
+    # that is JSON but not an object. Victims are distinct, chosen before any edit.
+    na_victim, cut_victim, insert_at = (int(i) for i in rng.choice(len(lines), 3, replace=False))
+    record = json.loads(lines[na_victim])
+    record["amount"] = "N/A"
+    lines[na_victim] = json.dumps(record)
+    lines[cut_victim] = lines[cut_victim][: len(lines[cut_victim]) // 2]
+    lines.insert(insert_at, '["not", "an", "object"]')
     path.write_text("\n".join(lines) + "\n")
     return len(lines)
 

@@ -33,6 +33,9 @@ class ProjectConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str
     warehouse: str = "warehouse"
+    #: Passed to deltalake for object-store warehouses (s3://, gs://, az://), e.g.
+    #: {"AWS_REGION": "eu-west-1"}; credentials usually come from the environment.
+    storage_options: dict[str, str] = Field(default_factory=dict)
     engine: str = "duckdb"
     #: SQLAlchemy URL of the metadata catalog; default: SQLite inside `.assay/`.
     catalog: str | None = None

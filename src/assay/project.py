@@ -69,7 +69,7 @@ class Project:
         self.root = Path(path).resolve()
         self.config: ProjectConfig = load_config(self.root)
         self.state_dir = self.root / STATE_DIR
-        self.warehouse = Warehouse(self._warehouse_uri())
+        self.warehouse = Warehouse(self._warehouse_uri(), self.config.storage_options)
         self.engine: Engine = get_engine(engine or self.config.engine, self.warehouse)
         self.dag = Dag(self._load_definitions())
         self._catalog: Catalog | None = None

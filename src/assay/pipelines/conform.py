@@ -114,10 +114,11 @@ def conform(
         )
     reason = f"concat_ws('; ', {', '.join(errors)})" if errors else "''"
     sql = f"""
-        SELECT {", ".join([*selects, SOURCE_FILE, LINE])},
-               CAST(? AS TIMESTAMP) AS {INGESTED_AT}, {RAW}, {reason} AS {_REASON}
-        FROM batch
-    """.replace("?", f"'{ingested_at}'")
+        SELECT * EXCLUDE ({RAW}), CASE WHEN {_REASON} <> '' THEN {RAW} END AS {RAW} FROM (
+            SELECT {", ".join(selects + [SOURCE_FILE, LINE])},
+                   TIMESTAMP '{ingested_at}' AS {INGESTED_AT}, {RAW}, {reason} AS {_REASON}
+            FROM batch)
+    """
     checked = engine.query(sql, {"batch": batch})
     bad_mask = pc.not_equal(checked[_REASON], "")
     good = checked.filter(pc.invert(bad_mask)).drop_columns([RAW, _REASON])
