@@ -115,7 +115,7 @@ def conform(
     reason = f"concat_ws('; ', {', '.join(errors)})" if errors else "''"
     sql = f"""
         SELECT * EXCLUDE ({RAW}), CASE WHEN {_REASON} <> '' THEN {RAW} END AS {RAW} FROM (
-            SELECT {", ".join(selects + [SOURCE_FILE, LINE])},
+            SELECT {", ".join([*selects, SOURCE_FILE, LINE])},
                    TIMESTAMP '{ingested_at}' AS {INGESTED_AT}, {RAW}, {reason} AS {_REASON}
             FROM batch)
     """
