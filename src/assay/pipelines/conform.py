@@ -15,9 +15,9 @@ import pyarrow.compute as pc
 
 from assay.engines import Engine
 from assay.errors import SchemaDriftError
-from assay.pipelines.producers import INGESTED_AT, LINE, SOURCE_FILE
+from assay.pipelines.producers import INGESTED_AT, LINE, SOURCE_FILE, SYSTEM_COLUMNS
 from assay.pipelines.spec import SchemaPolicy
-from assay.pipelines.types import INTEGRAL, compatible
+from assay.pipelines.types import INTEGRAL, arrow_to_sql, compatible
 
 RAW = "_raw"
 _REASON = "__reason"
@@ -144,3 +144,41 @@ def _q(name: str) -> str:
 
 def _lit(text: str) -> str:
     return text.replace("'", "''")
+
+
+def conform_typed(
+    dataset: str, table: pa.Table, table_schema: pa.Schema | None, policy: SchemaPolicy
+) -> pa.Table:
+    """Apply the schema policy to typed data (Python and database sources).
+
+    New columns evolve (or are dropped / fail, per policy); removed columns fail or become
+    nulls; columns are cast to the table's types so appends and merges line up.
+    """
+    if table_schema is None or not table.num_columns:
+        return table
+    observed = {f.name: arrow_to_sql(f.type) for f in table.schema}
+    existing = {f.name: arrow_to_sql(f.type) for f in table_schema if f.name not in SYSTEM_COLUMNS}
+    plan = plan_columns(dataset, observed, existing, {}, policy, table.num_rows > 0)
+    if policy is SchemaPolicy.QUARANTINE and plan.new:
+        # Typed sources have no raw record to quarantine: treat new columns as discarded.
+        plan.quarantine_if_present = []
+    columns, fields = [], []
+    for name in plan.target:
+        target_type = (
+            table_schema.field(name).type
+            if name in table_schema.names
+            else table.schema.field(name).type
+        )
+        if name in table.column_names:
+            try:
+                columns.append(table[name].cast(target_type))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise SchemaDriftError(
+                    f"column {name} cannot be stored as {target_type}: {exc}",
+                    where=dataset,
+                    hint="fix the source's type or rebuild with `assay run --full-refresh`",
+                ) from exc
+        else:
+            columns.append(pa.nulls(table.num_rows, target_type))
+        fields.append(pa.field(name, target_type))
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))

@@ -138,6 +138,7 @@ def source(
     name: str,
     *,
     keys: Sequence[str] | None = None,
+    schema_policy: str = "evolve",
     time_column: str | None = None,
     owner: str | None = None,
     tags: Mapping[str, str] | Sequence[str] | None = None,
@@ -165,6 +166,7 @@ def source(
             owner=owner,
             tags=tags,
             time_column=time_column,
+            schema_policy=schema_policy,
             description=description or inspect.getdoc(func),
             partition_by=partition_by,
         )
@@ -243,6 +245,7 @@ def sql_table(
     table: str,
     cursor: str | None = None,
     keys: Sequence[str] | None = None,
+    schema_policy: str = "evolve",
     columns: Sequence[str] | None = None,
     db_schema: str | None = None,
     owner: str | None = None,
@@ -262,7 +265,9 @@ def sql_table(
         >>> spec.kind.value
         'merge'
     """
-    opts = _common(keys=keys, owner=owner, tags=tags, description=description)
+    opts = _common(
+        keys=keys, owner=owner, tags=tags, description=description, schema_policy=schema_policy
+    )
     producer = SqlTableSource(
         url=url, table=table, cursor=cursor, columns=tuple(columns or ()), db_schema=db_schema
     )

@@ -32,7 +32,7 @@ class PythonSource(Producer):
     def produce(self, ctx: RunContext) -> Iterator[Output]:
         try:
             result = self.func(ctx)
-            table = to_arrow(result, ctx.dataset.where)
+            table = conform_typed_for(ctx, to_arrow(result, ctx.dataset.where))
         except AssayError:
             raise
         except Exception as exc:  # user code: report where it failed
@@ -94,6 +94,7 @@ class SqlTableSource(Producer):
             ) from exc
         finally:
             engine.dispose()
+        data = conform_typed_for(ctx, data)
         metadata: dict[str, Any] = {}
         if self.cursor and data.num_rows:
             metadata["cursor"] = _json_value(
@@ -110,6 +111,19 @@ class SqlTableSource(Producer):
             while rows := result.fetchmany(FETCH_ROWS):
                 parts.append(pa.Table.from_pylist([dict(zip(names, r, strict=True)) for r in rows]))
         return pa.concat_tables(parts, promote_options="permissive") if parts else pa.table({})
+
+
+def conform_typed_for(ctx: RunContext, table: pa.Table) -> pa.Table:
+    """Check a typed batch against the dataset's table under its schema policy."""
+    from assay.pipelines.conform import conform_typed
+
+    name = ctx.dataset.name
+    existing = (
+        None
+        if ctx.replace_table or not ctx.warehouse.exists(name)
+        else (ctx.warehouse.schema(name))
+    )
+    return conform_typed(name, table, existing, ctx.dataset.schema_policy)
 
 
 def _json_value(value: Any) -> Any:

@@ -157,10 +157,14 @@ class Warehouse:
         if not self.exists(name):
             return self.write(name, data, mode=WriteMode.OVERWRITE, metadata=metadata)
         on = " AND ".join(f't."{k}" = s."{k}"' for k in keys)
-        changed = (
-            " OR ".join(f'NOT (t."{c}" <=> s."{c}")' for c in data.column_names if c not in keys)
-            or "false"
-        )
+        target_columns = set(self.schema(name).names)
+        # A row changed if any shared column differs, or it brings a value in a new column.
+        changes = [
+            f'NOT (t."{c}" <=> s."{c}")' if c in target_columns else f's."{c}" IS NOT NULL'
+            for c in data.column_names
+            if c not in keys
+        ]
+        changed = " OR ".join(changes) or "false"
         try:
             (
                 self.table(name)
