@@ -56,7 +56,9 @@ def rows(table: pa.Table, exclude: Iterable[str] = VOLATILE) -> list[dict[str, A
     (nulls last)."""
     drop = set(exclude)
     out = [{k: v for k, v in r.items() if k not in drop} for r in table.to_pylist()]
-    return sorted(out, key=lambda r: tuple((v is None, v if v is not None else 0) for v in r.values()))
+    return sorted(
+        out, key=lambda r: tuple((v is None, v if v is not None else 0) for v in r.values())
+    )
 
 
 def checksum(table: pa.Table, exclude: Iterable[str] = VOLATILE) -> str:
@@ -98,19 +100,21 @@ def copy_project(src: Path, dst: Path) -> Path:
     return dst
 
 
-def run_in_subprocess(root: Path, env: Mapping[str, str] | None = None, timeout: float = 120):
+def run_in_subprocess(
+    root: Path, env: Mapping[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """`assay.Project(root).run()` in a fresh interpreter; returns the CompletedProcess."""
     code = f"import assay; assay.Project({str(root)!r}).run()"
     return subprocess.run(
         [sys.executable, "-c", code],
-        env={**_base_env(), **(env or {})},
+        env={**base_env(), **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,
     )
 
 
-def _base_env() -> dict[str, str]:
+def base_env() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if k != "ASSAY_FAULT"}

@@ -123,7 +123,9 @@ def test_plan_says_what_run_would_do_without_writing(events: assay.Project) -> N
 
 def test_new_csv_file_ingests_only_that_file(shop: assay.Project) -> None:
     shop.run()
-    first_ingest = {r["order_id"]: r["_ingested_at"] for r in shop.table("bronze.orders").to_pylist()}
+    first_ingest = {
+        r["order_id"]: r["_ingested_at"] for r in shop.table("bronze.orders").to_pylist()
+    }
     (shop.root / "data/orders/2026-01-03.csv").write_text(
         "order_id,customer_id,amount,ordered_at\n"
         "5,2,1.00,2026-01-03 12:00:00\n"
@@ -141,7 +143,10 @@ def test_new_csv_file_ingests_only_that_file(shop: assay.Project) -> None:
     assert shop.table("quarantine.bronze_orders").num_rows == 1
     assert shop.intervals("silver.orders") == [day(1), day(2), day(3)]
     assert sorted(r["order_id"] for r in shop.table("silver.orders").to_pylist()) == [1, 2, 3, 5, 6]
-    gold = {(r["day"].day, r["country"]): r["orders"] for r in shop.table("gold.daily_totals").to_pylist()}
+    gold = {
+        (r["day"].day, r["country"]): r["orders"]
+        for r in shop.table("gold.daily_totals").to_pylist()
+    }
     assert gold == {(1, "GB"): 1, (1, "US"): 1, (2, "GB"): 1, (3, "US"): 1, (3, "GB"): 1}
 
 
@@ -182,6 +187,15 @@ def test_new_jsonl_file_recomputes_only_the_intervals_it_touches(events: assay.P
     silver = result.result("silver.events")
     assert silver.status == "success"
     assert silver.intervals == 2  # day 3 (changed) and day 4 (new); days 1 and 2 untouched
+    # the Delta log says the same: this run's commits wrote exactly days 3 and 4
+    written = [
+        key
+        for c in events.history("silver.events")
+        if c.version > silver_version
+        for key in c.metadata["intervals"]
+    ]
+    assert sorted(written) == [day(3).key(), day(4).key()]
+    assert {c.metadata["run_id"] for c in events.history("silver.events")[:1]} == {result.run_id}
     now = interval_versions(events, "silver.events")
     assert sorted(now) == [day(1), day(2), day(3), day(4)]
     assert now[day(1)] == built[day(1)] and now[day(2)] == built[day(2)]
@@ -261,7 +275,7 @@ def test_sql_reads_tables_by_layer_and_name(events: assay.Project) -> None:
         {"user_id": 11, "n": 1},
         {"user_id": 12, "n": 1},
     ]
-    with pytest.raises(TableNotFoundError, match="silver.nope"):
+    with pytest.raises(TableNotFoundError, match=r"silver\.nope"):
         events.sql("SELECT * FROM silver.nope")
 
 

@@ -66,7 +66,7 @@ def test_cycle_is_an_error_naming_the_cycle() -> None:
 
 
 def test_unknown_input_is_an_error_naming_it() -> None:
-    with pytest.raises(DefinitionError, match="unknown input 'bronze.missing'") as info:
+    with pytest.raises(DefinitionError, match=r"unknown input 'bronze\.missing'") as info:
         Dag([spec("bronze.a"), spec("silver.b", "bronze.a", "bronze.missing")])
     assert "silver.b" in str(info.value)
 
@@ -110,5 +110,5 @@ def test_upstream_and_downstream() -> None:
     assert dag.upstream("gold.f") == ["bronze.a", "bronze.b", "silver.c"]
     assert dag.downstream("bronze.b") == ["silver.c", "gold.e", "gold.f"]
     assert dag.downstream("bronze.z") == []
-    with pytest.raises(UsageError, match="unknown dataset 'gold.x'"):
+    with pytest.raises(UsageError, match=r"unknown dataset 'gold\.x'"):
         dag["gold.x"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from itertools import pairwise
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -58,7 +59,7 @@ def test_span_covers_the_range_exactly(grain: Grain, start: datetime, seconds: i
     for interval in spans:
         assert aligned(grain, interval.start)
         assert interval.end - interval.start == grain.step
-    for a, b in zip(spans, spans[1:], strict=False):
+    for a, b in pairwise(spans):
         assert a.end == b.start
     # the union is [floor(start), ceil(end)) and so covers [start, end)
     assert spans[0].start == grain.floor(start) <= start
@@ -112,7 +113,7 @@ def test_group_contiguous_round_trips(case) -> None:
     intervals = set(cells(grain, start, picks))
     groups = list(group_contiguous(intervals))
     # maximal: groups are in order, disjoint and never touch
-    for (_, end_a), (start_b, _) in zip(groups, groups[1:], strict=False):
+    for (_, end_a), (start_b, _) in pairwise(groups):
         assert end_a < start_b
     expanded = [iv for lo, hi in groups for iv in grain.span(lo, hi)]
     assert expanded == sorted(intervals)

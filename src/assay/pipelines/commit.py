@@ -8,6 +8,7 @@ identically) or done.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pyarrow as pa
@@ -19,6 +20,7 @@ from assay.pipelines.intervals import Interval
 from assay.pipelines.producers import SOURCE_FILE, Output, RunContext
 from assay.pipelines.quarantine import batch_predicate, quarantine_name
 from assay.pipelines.spec import Kind, SchemaPolicy
+from assay.pipelines.types import arrow_to_sql
 from assay.tables import Warehouse, WriteMode
 
 
@@ -43,7 +45,10 @@ def content_hash(engine: Engine, table: pa.Table) -> str:
         .to_pylist()[0]
         .values()
     )
-    return f"{rows}:{total}:{hash(str(table.schema)) & 0xFFFFFFFF:x}"
+    # Column names and SQL types only: pandas metadata or string vs large_string must not
+    # make equal content look different.
+    shape = ",".join(f"{f.name}:{arrow_to_sql(f.type)}" for f in table.schema)
+    return f"{rows}:{total}:{hashlib.sha256(shape.encode()).hexdigest()[:12]}"
 
 
 class Committer:
@@ -69,8 +74,10 @@ class Committer:
         if ctx.replace_table:
             metadata["reset"] = True
         data = output.data
-        if data is None or (not data.num_columns and not output.metadata):
-            data = None
+        if data is not None and not data.num_columns:
+            data = None  # a source that returned nothing at all
+        if data is not None and not data.num_rows and not self._must_record(ctx, output):
+            data = None  # nothing new: commit nothing
         if spec.kind in (Kind.FULL, Kind.MERGE) and data is not None and not ctx.replace_table:
             metadata["content_hash"] = digest = content_hash(self.engine, data)
             if digest == ctx.state.get("content_hash") and self.warehouse.exists(spec.name):
@@ -82,6 +89,14 @@ class Committer:
         version = self._write_data(ctx, data, metadata, intervals)
         _faults.point("after_commit")
         return version
+
+    def _must_record(self, ctx: RunContext, output: Output) -> bool:
+        """An empty batch still commits when it marks files or intervals as done, or when
+        it is the first or a replacing write of a full table."""
+        spec = ctx.dataset
+        if "files" in output.metadata or spec.kind is Kind.INCREMENTAL or ctx.replace_table:
+            return True
+        return spec.kind is Kind.FULL or not self.warehouse.exists(spec.name)
 
     def _write_quarantine(self, ctx: RunContext, output: Output) -> None:
         name = quarantine_name(ctx.dataset.name)
@@ -110,7 +125,7 @@ class Committer:
         data: pa.Table,
         metadata: dict[str, Any],
         intervals: list[Interval] | None,
-    ) -> int:
+    ) -> int | None:
         spec, wh = ctx.dataset, self.warehouse
         exists = wh.exists(spec.name) and not ctx.replace_table
         evolve = spec.schema_policy is SchemaPolicy.EVOLVE

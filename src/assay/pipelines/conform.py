@@ -17,7 +17,7 @@ from assay.engines import Engine
 from assay.errors import SchemaDriftError
 from assay.pipelines.producers import INGESTED_AT, LINE, SOURCE_FILE, SYSTEM_COLUMNS
 from assay.pipelines.spec import SchemaPolicy
-from assay.pipelines.types import INTEGRAL, arrow_to_sql, compatible
+from assay.pipelines.types import INTEGRAL, arrow_to_sql, compatible, storage_type
 
 RAW = "_raw"
 _REASON = "__reason"
@@ -53,7 +53,7 @@ def plan_columns(
     if table_types is None and policy is SchemaPolicy.EVOLVE:
         # A new table takes the data's column order, with declared types where given.
         ordered = [*observed, *(c for c in declared if c not in observed)]
-        plan.target = {c: declared.get(c) or observed[c] for c in ordered}
+        plan.target = {c: declared.get(c) or storage_type(observed[c]) for c in ordered}
         return plan
     if (
         policy is SchemaPolicy.FREEZE
@@ -64,7 +64,7 @@ def plan_columns(
     if policy is SchemaPolicy.EVOLVE and (plan.removed or plan.retyped):
         _fail(dataset, "schema changed", plan)
     if policy is SchemaPolicy.EVOLVE or not has_baseline:
-        plan.target.update({c: observed[c] for c in plan.new})
+        plan.target.update({c: storage_type(observed[c]) for c in plan.new})
     elif policy is SchemaPolicy.QUARANTINE:
         plan.quarantine_if_present = list(plan.new)
     return plan
@@ -114,7 +114,9 @@ def conform(
         )
     reason = f"concat_ws('; ', {', '.join(errors)})" if errors else "''"
     sql = f"""
-        SELECT * EXCLUDE ({RAW}), CASE WHEN {_REASON} <> '' THEN {RAW} END AS {RAW} FROM (
+        SELECT * EXCLUDE ({RAW}),
+               CASE WHEN {_REASON} <> '' THEN rtrim({RAW}, chr(13) || chr(10)) END AS {RAW}
+        FROM (
             SELECT {", ".join([*selects, SOURCE_FILE, LINE])},
                    TIMESTAMP '{ingested_at}' AS {INGESTED_AT}, {RAW}, {reason} AS {_REASON}
             FROM batch)

@@ -39,6 +39,8 @@ Format = Literal["csv", "jsonl", "parquet"]
 #: New files are committed in chunks of about this many bytes, so memory stays bounded
 #: and a crash loses at most one chunk of work.
 CHUNK_BYTES = 64 * 1024 * 1024
+#: Flags lines whose bytes were not UTF-8 (present only when a file has such lines).
+NOT_UTF8 = "__not_utf8"
 
 
 @dataclass
@@ -144,7 +146,7 @@ class FileSource(Producer):
                 tables.append(_lines_table(os.path.join(ctx.project_root, rel), rel))
             except OSError as exc:
                 unreadable.append(_unreadable(rel, exc))
-        lines = pa.concat_tables(tables) if tables else _empty_raw()
+        lines = pa.concat_tables(tables, promote_options="permissive") if tables else _empty_raw()
         batch = parse_jsonl(ctx.engine, lines)
         batch.rejects += unreadable
         batch.rows_in += len(unreadable)
@@ -225,7 +227,8 @@ def _concat(batches: list[RawBatch]) -> RawBatch:
 
 
 def _lines_table(full_path: str, rel_path: str) -> pa.Table:
-    """Non-blank lines of a file with their 1-based numbers and the file's path.
+    """Every line of a file with its 1-based number and the file's path (blank lines too:
+    the parser skips them).
 
     Vectorized: newline offsets found with numpy become an Arrow array over the file's
     own bytes (no Python object per line).
@@ -233,58 +236,70 @@ def _lines_table(full_path: str, rel_path: str) -> pa.Table:
     with open(full_path, "rb") as fh:
         data = fh.read()
     ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-    if not len(data) or data.endswith(b"\n"):
-        ends = ends[:-1] if len(data) else ends
+    if data.endswith(b"\n"):
+        ends = ends[:-1]
     offsets = np.concatenate(([0], ends + 1, [len(data)])).astype(np.int64)
     raw = pa.LargeBinaryArray.from_buffers(
         pa.large_binary(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
     )
+    columns = {
+        SOURCE_FILE: pa.repeat(pa.scalar(rel_path, pa.string()), len(raw)),
+        LINE: pa.array(np.arange(1, len(raw) + 1, dtype=np.int64)),
+    }
     try:
-        text = raw.cast(pa.large_string())
+        return pa.table({**columns, RAW: raw.cast(pa.large_string())})
     except pa.ArrowInvalid:
-        # Some line is not UTF-8: keep it, with the bad bytes replaced, so it can be quarantined.
-        text = pa.array(
-            [b.decode("utf-8", errors="replace") for b in raw.to_pylist()], pa.large_string()
+        # Some line is not UTF-8: keep it (bad bytes replaced) and flag it for quarantine.
+        decoded, broken = [], []
+        for line in raw.to_pylist():
+            try:
+                decoded.append(line.decode("utf-8"))
+                broken.append(False)
+            except UnicodeDecodeError:
+                decoded.append(line.decode("utf-8", errors="replace"))
+                broken.append(True)
+        return pa.table(
+            {**columns, RAW: pa.array(decoded, pa.large_string()), NOT_UTF8: pa.array(broken)}
         )
-    text = pc.utf8_trim_whitespace(text)
-    numbers = pa.array(np.arange(1, len(text) + 1, dtype=np.int64))
-    keep = pc.greater(pc.utf8_length(text), 0)
-    return pa.table(
-        {
-            SOURCE_FILE: pa.repeat(pa.scalar(rel_path, pa.string()), len(text)),
-            LINE: numbers,
-            RAW: text.cast(pa.string()),
-        }
-    ).filter(keep)
 
 
 def parse_jsonl(engine: Engine, lines: pa.Table) -> RawBatch:
-    """Parse JSON lines: objects become rows of text values; other lines become rejects.
+    """Parse JSON lines: objects become rows of text values; blank lines are skipped; any
+    other line becomes a reject.
 
     Only computed columns come back from the engine; the raw text is re-attached from the
     input's buffers (DuckDB keeps row order for projections), so it is never copied.
     """
-    ok = engine.query(
-        f"""SELECT CASE WHEN json_valid({RAW}) THEN json_type({RAW}::JSON) = 'OBJECT'
-                   ELSE false END AS ok FROM lines""",
+    # A valid JSON text that starts with "{" is an object: no second parse needed.
+    not_utf8 = f"{NOT_UTF8} OR " if NOT_UTF8 in lines.column_names else ""
+    kind = engine.query(
+        f"""SELECT CASE WHEN {not_utf8}false THEN 3
+                        WHEN json_valid({RAW}) THEN
+                            CASE WHEN json_type({RAW}) = 'OBJECT' THEN 1 ELSE 2 END
+                        WHEN trim({RAW}, ' \t\r\n') = '' THEN 0
+                        ELSE 2 END::TINYINT AS kind FROM lines""",
         {"lines": lines},
-    )["ok"]
-    n_ok = pc.sum(ok).as_py() or 0
+    )["kind"]
+    ok, bad = pc.equal(kind, 1), pc.greater_equal(kind, 2)
+    n_ok, n_bad = pc.sum(ok).as_py() or 0, pc.sum(bad).as_py() or 0
+    bad_kinds = kind.filter(bad).to_pylist() if n_bad else []
     rejects = [
         {
             "batch_key": r[SOURCE_FILE],
             "source_file": r[SOURCE_FILE],
             "line": r[LINE],
-            "raw_record": r[RAW],
+            "raw_record": r[RAW].rstrip("\r\n"),
             "rule": "malformed_record",
-            "reason": "line is not a JSON object",
+            "reason": "line is not valid UTF-8" if why == 3 else "line is not a JSON object",
         }
-        for r in (lines.filter(pc.invert(ok)).to_pylist() if n_ok < lines.num_rows else [])
+        for r, why in zip(lines.filter(bad).to_pylist() if n_bad else [], bad_kinds, strict=True)
     ]
     valid = lines if n_ok == lines.num_rows else lines.filter(ok)
+    if NOT_UTF8 in valid.column_names:
+        valid = valid.drop_columns([NOT_UTF8])
     observed = _json_types(engine, valid)
     if not observed:
-        return RawBatch(valid, observed, rejects, rows_in=lines.num_rows)
+        return RawBatch(valid, observed, rejects, rows_in=n_ok + n_bad)
     fields = ", ".join(f'__v[{i + 1}] AS "{c}"' for i, c in enumerate(observed))
     values = engine.query(
         f"SELECT {fields} FROM (SELECT json_extract_string({RAW}, "
@@ -295,26 +310,38 @@ def parse_jsonl(engine: Engine, lines: pa.Table) -> RawBatch:
     extracted = values
     for column in (SOURCE_FILE, LINE, RAW):
         extracted = extracted.append_column(column, valid[column])
-    return RawBatch(extracted, observed, rejects, rows_in=lines.num_rows)
+    return RawBatch(extracted, observed, rejects, rows_in=n_ok + n_bad)
+
+
+#: Rows sampled to find each JSON field's usual type (values are still checked one by one).
+TYPE_SAMPLE_ROWS = 50_000
 
 
 def _json_types(engine: Engine, valid: pa.Table) -> dict[str, str]:
-    """Every key seen in the objects (in order of first appearance) and its SQL type."""
+    """Every key seen in the objects (in order of first appearance) and its usual SQL type.
+
+    Keys come from every row (a field present in one row still becomes a column); the
+    type histogram comes from a sample, since each value is cast and checked later anyway.
+    """
     if not valid.num_rows:
         return {}
-    keys = engine.query(
-        f"SELECT k, min({LINE} * 100000 + pos) AS first FROM (SELECT {LINE}, "
-        f"unnest(json_keys({RAW})) AS k, generate_subscripts(json_keys({RAW}), 1) AS pos "
-        "FROM valid) GROUP BY k ORDER BY first, k",
+    shapes = engine.query(
+        f"SELECT json_keys({RAW}) AS ks, min({LINE}) AS first FROM valid GROUP BY ks "
+        "ORDER BY first",
         {"valid": valid},
-    )["k"].to_pylist()
+    )["ks"].to_pylist()
+    keys = list(dict.fromkeys(k for shape in shapes for k in shape))
     if not keys:
         return {}
+    sample = valid.select([RAW])
+    if sample.num_rows > TYPE_SAMPLE_ROWS:
+        step = sample.num_rows // TYPE_SAMPLE_ROWS
+        sample = sample.take(pa.array(np.arange(0, sample.num_rows, step, dtype=np.int64)))
     histograms = ", ".join(f"histogram(t[{i + 1}]) AS h{i}" for i in range(len(keys)))
     counts = engine.query(
         f"SELECT {histograms} FROM (SELECT json_type({RAW}, [{_json_paths(keys)}]) AS t "
-        "FROM valid)",
-        {"valid": valid},
+        "FROM sample)",
+        {"sample": sample},
     ).to_pylist()[0]
     return {key: json_types_to_sql(_as_dict(counts[f"h{i}"])) for i, key in enumerate(keys)}
 

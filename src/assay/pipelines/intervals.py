@@ -42,6 +42,8 @@ class Grain(StrEnum):
     def span(self, start: datetime, end: datetime) -> list[Interval]:
         """All intervals overlapping `[start, end)`, aligned to the grain."""
         cursor, stop = self.floor(start), to_naive_utc(end)
+        if to_naive_utc(start) >= stop:
+            return []
         out = []
         while cursor < stop:
             out.append(Interval(cursor, cursor + self.step))

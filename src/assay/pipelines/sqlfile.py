@@ -82,19 +82,26 @@ def parse_header(text: str, path: str) -> tuple[dict[str, str], str]:
 
 
 def load_sql_file(path: Path) -> DatasetSpec:
-    """Build the DatasetSpec a `.sql` file declares."""
+    """Build the DatasetSpec a `.sql` file declares; every error names the file."""
     where = str(path)
     header, body = parse_header(path.read_text(), where)
+    try:
+        return _spec_from_header(header, body, where)
+    except DefinitionError as exc:
+        raise DefinitionError(exc.message, where=where, hint=exc.hint) from exc
+
+
+def _spec_from_header(header: dict[str, str], body: str, origin: str) -> DatasetSpec:
     if not body:
-        raise DefinitionError("the file has no SQL body", where=where)
+        raise DefinitionError("the file has no SQL body")
     name = header.pop("name", None)
     layer = header.pop("layer", None)
     if not name:
-        raise DefinitionError("missing `-- name: layer.name` header", where=where)
+        raise DefinitionError("missing `-- name: layer.name` header")
     if layer and "." not in name:
         name = f"{layer}.{name}"
     elif layer and not name.startswith(f"{layer}."):
-        raise DefinitionError(f"layer {layer!r} does not match name {name!r}", where=where)
+        raise DefinitionError(f"layer {layer!r} does not match name {name!r}")
     kind_text = header.pop("kind", "full").lower()
     kind = _enum(Kind, _KIND_ALIASES.get(kind_text, kind_text), "kind")
     options: dict[str, Any] = {}
@@ -104,25 +111,32 @@ def load_sql_file(path: Path) -> DatasetSpec:
         elif key == "tags":
             options[key] = _parse_tags(value)
         elif key in ("lookback", "batch_size"):
-            options[key] = int(value)
+            options[key] = _positive_int(key, value)
         else:
             options[key] = value
     lookback = options.pop("lookback", 0)
     if "batch_size" in options:
         options["batch_size"] = max(1, options["batch_size"])
     inputs = tuple(dict.fromkeys(template_refs(body)))
+    return DatasetSpec(
+        name=name,
+        kind=kind,
+        producer=SqlTransform(body),
+        inputs=inputs,
+        lookback=lookback,
+        origin=origin,
+        **_common(**options),
+    )
+
+
+def _positive_int(key: str, value: str) -> int:
     try:
-        return DatasetSpec(
-            name=name,
-            kind=kind,
-            producer=SqlTransform(body),
-            inputs=inputs,
-            lookback=lookback,
-            origin=where,
-            **_common(**options),
-        )
-    except DefinitionError as exc:
-        raise DefinitionError(exc.message, where=where, hint=exc.hint) from exc
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise DefinitionError(f"{key} must be a whole number >= 0, not {value!r}")
+    return number
 
 
 def _parse_tags(value: str) -> dict[str, str]:

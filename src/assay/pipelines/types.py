@@ -13,8 +13,8 @@ _JSON_TO_SQL = {
     "DOUBLE": "DOUBLE",
     "BOOLEAN": "BOOLEAN",
     "VARCHAR": "VARCHAR",
-    "OBJECT": "VARCHAR",
-    "ARRAY": "VARCHAR",
+    "OBJECT": "JSON",
+    "ARRAY": "JSON",
 }
 
 
@@ -81,3 +81,13 @@ def compatible(observed: str, target: str) -> bool:
     if observed == "FLOAT" and target == "DOUBLE":
         return True
     return observed in {"DATE", "TIMESTAMP"} and target in {"TIMESTAMP", "TIMESTAMPTZ"}
+
+
+def storage_type(observed: str) -> str:
+    """The column type a newly seen field gets: nested JSON is stored as its text.
+
+    Example:
+        >>> storage_type("JSON"), storage_type("BIGINT")
+        ('VARCHAR', 'BIGINT')
+    """
+    return "VARCHAR" if observed == "JSON" else observed

@@ -152,10 +152,14 @@ class Warehouse:
 
     def merge(
         self, name: str, data: pa.Table, *, keys: Sequence[str], metadata: Mapping[str, Any]
-    ) -> int:
-        """Upsert `data` on `keys`: changed rows update, new rows insert; one commit."""
+    ) -> int | None:
+        """Upsert `data` on `keys`: changed rows update, new rows insert; one commit.
+
+        Returns the new version, or None when no row changed (delta-rs then commits nothing).
+        """
         if not self.exists(name):
             return self.write(name, data, mode=WriteMode.OVERWRITE, metadata=metadata)
+        before = self.table(name).version()
         on = " AND ".join(f't."{k}" = s."{k}"' for k in keys)
         target_columns = set(self.schema(name).names)
         # A row changed if any shared column differs, or it brings a value in a new column.
@@ -182,7 +186,8 @@ class Warehouse:
             )
         except CommitFailedError as exc:
             raise TransientError(f"concurrent commit conflict: {exc}", where=name) from exc
-        return self.table(name).version()
+        after = self.table(name).version()
+        return after if after != before else None  # no row changed: no commit
 
     def history(self, name: str, limit: int | None = None) -> list[CommitInfo]:
         """Commits of `name`, newest first, with assay's metadata decoded."""
