@@ -20,8 +20,10 @@ import pandas as pd
 
 
 def read_jsonl(pattern: str) -> tuple[pd.DataFrame, int]:
-    records, bad = [], 0
+    """Parse each file's lines (setting aside malformed ones) into a frame; concat them."""
+    frames, bad = [], 0
     for path in sorted(glob.glob(pattern)):
+        records = []
         with open(path, encoding="utf-8", errors="replace") as fh:
             for line in fh:
                 if not line.strip():
@@ -32,11 +34,13 @@ def read_jsonl(pattern: str) -> tuple[pd.DataFrame, int]:
                     bad += 1
                     continue
                 if isinstance(record, dict):
-                    record["_source_file"] = path
                     records.append(record)
                 else:
                     bad += 1
-    return pd.DataFrame.from_records(records), bad
+        frame = pd.DataFrame.from_records(records)
+        frame["_source_file"] = path
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True), bad
 
 
 def main(root: str, out: str) -> None:

@@ -153,8 +153,12 @@ class Project:
         end: date | datetime | str,
         workers: int = 1,
         reporter: Reporter | None = None,
+        restate: bool = False,
     ) -> RunResult:
         """Fill missing or stale intervals of `name` in `[start, end)`, then its downstream.
+
+        With `restate=True`, every interval of `name` in the window is recomputed even if
+        done (after fixing bad upstream data, say); downstream intervals follow as stale.
 
         Example: ``project.backfill("silver.transactions", "2026-01-01", "2026-02-01")``
         """
@@ -168,7 +172,8 @@ class Project:
         if window[0] >= window[1]:
             raise UsageError("--start must be before --end")
         names = [name, *self.dag.downstream(name)]
-        return self._execute(names, "backfill", False, reporter, window, workers)
+        restated = {name} if restate else set()
+        return self._execute(names, "backfill", False, reporter, window, workers, restated)
 
     def _execute(
         self,
@@ -178,11 +183,12 @@ class Project:
         reporter: Reporter | None,
         window: tuple[datetime, datetime] | None = None,
         workers: int = 1,
+        restated: set[str] | None = None,
     ) -> RunResult:
         run_id = uuid.uuid4().hex[:12]
         with project_lock(self.state_dir, self.config.lock_timeout):
             self.catalog.start_run(run_id, command)
-            runner = Runner(self._runtime(), run_id, reporter, full_refresh)
+            runner = Runner(self._runtime(), run_id, reporter, full_refresh, restated)
             result = runner.run(names, window, workers)
             self.catalog.finish_run(run_id, "success" if result.ok else "failed")
         return result
@@ -197,6 +203,11 @@ class Project:
             spec = self.dag[name]
             state = sync(self.catalog, self.warehouse, name)
             work = runner.work(spec, state)
+            if spec.producer.is_source and not work.reasons[0].endswith("file(s)"):
+                # A Python or database source is only known to change once it has run.
+                work.reasons = ["re-read on every run; commits only if its data changed"]
+                out.append(work)
+                continue
             upstream = [i for i in spec.inputs if i in changing]
             if (upstream and not work.needed) or (upstream and spec.kind is not Kind.INCREMENTAL):
                 work.reasons = [r for r in work.reasons if not r.startswith("new data")]

@@ -107,11 +107,15 @@ def backfill(
     start: Annotated[str, typer.Option(help="First day (inclusive), YYYY-MM-DD.")],
     end: Annotated[str, typer.Option(help="Last day (exclusive), YYYY-MM-DD.")],
     workers: Annotated[int, typer.Option(min=1, help="Intervals computed in parallel.")] = 1,
+    restate: Annotated[
+        bool, typer.Option(help="Recompute the window's intervals of NAME even if done.")
+    ] = False,
     project: ProjectOpt = Path("."),
 ) -> None:
     """Fill exactly the missing or stale intervals of a dataset and its downstream.
 
-    Resumable: intervals already done are skipped, so re-run after a crash.
+    Resumable: intervals already done are skipped, so re-run after a crash. With
+    `--restate`, NAME's intervals in the window are recomputed; downstream follows as stale.
 
     Example: `assay backfill silver.transactions --start 2026-01-01 --end 2026-02-01 --workers 2`
     """
@@ -119,7 +123,9 @@ def backfill(
 
     proj = _project(project)
     with progress_bar() as bar:
-        result = proj.backfill(name, start, end, workers=workers, reporter=RichReporter(bar))
+        result = proj.backfill(
+            name, start, end, workers=workers, reporter=RichReporter(bar), restate=restate
+        )
     console.print(run_summary(result, "backfill"))
     if not result.ok:
         failure_summary(result)

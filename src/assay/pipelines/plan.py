@@ -74,13 +74,19 @@ class Planner:
         return work
 
     def interval_work(
-        self, spec: DatasetSpec, full_refresh: bool, window: tuple[datetime, datetime] | None = None
+        self,
+        spec: DatasetSpec,
+        full_refresh: bool,
+        window: tuple[datetime, datetime] | None = None,
+        force: bool = False,
     ) -> Work:
         """Work for an incremental dataset: missing and stale intervals within `window`
-        (default: the range of its driving input's data)."""
+        (default: the range of its driving input's data); all of them when `force`."""
         work = Work(spec.name, needed=False)
         wanted = spec.grain.span(*window) if window else self.universe(spec)
-        done = [] if full_refresh else self.catalog.done_intervals(spec.name, spec.fingerprint)
+        done = self.catalog.done_intervals(spec.name, spec.fingerprint)
+        if full_refresh or force:
+            done = []
         done_by_interval = {rec.interval: rec for rec in done}
         work.missing = [i for i in wanted if i not in done_by_interval]
         wanted_set, versions = set(wanted), self.input_versions(spec)
@@ -90,9 +96,9 @@ class Planner:
             if rec.interval in wanted_set and self._is_stale(spec, rec, versions)
         )
         work.intervals = sorted(set(work.missing) | set(work.stale))
-        if full_refresh:
-            work.reasons.append("full refresh requested")
-        if work.missing and not full_refresh:
+        if full_refresh or force:
+            work.reasons.append("full refresh requested" if full_refresh else "restated")
+        if work.missing and not (full_refresh or force):
             work.reasons.append(f"{len(work.missing)} missing interval(s)")
         if work.stale:
             work.reasons.append(f"{len(work.stale)} stale interval(s): upstream changed")

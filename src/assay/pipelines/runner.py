@@ -109,12 +109,19 @@ class Runner:
     """Executes one run (or backfill) with one run id."""
 
     def __init__(
-        self, rt: Runtime, run_id: str, reporter: Reporter | None = None, full_refresh: bool = False
+        self,
+        rt: Runtime,
+        run_id: str,
+        reporter: Reporter | None = None,
+        full_refresh: bool = False,
+        restated: set[str] | None = None,
     ):
         self.rt = rt
         self.run_id = run_id
         self.reporter = reporter or SilentReporter()
         self.full_refresh = full_refresh
+        #: Incremental datasets whose intervals in the window are recomputed even if done.
+        self.restated = restated or set()
         self.planner = Planner(rt.warehouse, rt.catalog, rt.dag.time_columns())
         self.committer = Committer(rt.warehouse, rt.engine)
         self.started_at = utcnow()
@@ -219,7 +226,9 @@ class Runner:
     ) -> Work:
         """What the dataset needs now, and why."""
         if spec.kind is Kind.INCREMENTAL:
-            return self.planner.interval_work(spec, self.full_refresh, window)
+            return self.planner.interval_work(
+                spec, self.full_refresh, window, force=spec.name in self.restated
+            )
         if isinstance(spec.producer, FileSource):
             pending = spec.producer.pending_files(
                 self.rt.root, self.rt.catalog.ingested_files(spec.name), self.full_refresh
