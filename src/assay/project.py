@@ -31,6 +31,7 @@ from assay.errors import DefinitionError, TableNotFoundError, UsageError
 from assay.lock import project_lock
 from assay.pipelines.dag import Dag
 from assay.pipelines.declare import collecting
+from assay.pipelines.files import FileSource
 from assay.pipelines.intervals import Interval, to_naive_utc
 from assay.pipelines.plan import Planner, Work
 from assay.pipelines.quarantine import quarantine_name
@@ -203,7 +204,7 @@ class Project:
             spec = self.dag[name]
             state = sync(self.catalog, self.warehouse, name)
             work = runner.work(spec, state)
-            if spec.producer.is_source and not work.reasons[0].endswith("file(s)"):
+            if spec.producer.is_source and not isinstance(spec.producer, FileSource):
                 # A Python or database source is only known to change once it has run.
                 work.reasons = ["re-read on every run; commits only if its data changed"]
                 out.append(work)

@@ -86,7 +86,7 @@ class Committer:
         _faults.point("after_quarantine")
         if data is None:
             return None
-        version = self._write_data(ctx, data, metadata, intervals)
+        version = self._write_data(ctx, data, metadata, intervals, output.append_only)
         _faults.point("after_commit")
         return version
 
@@ -125,6 +125,7 @@ class Committer:
         data: pa.Table,
         metadata: dict[str, Any],
         intervals: list[Interval] | None,
+        append_only: bool = False,
     ) -> int | None:
         spec, wh = ctx.dataset, self.warehouse
         exists = wh.exists(spec.name) and not ctx.replace_table
@@ -147,7 +148,7 @@ class Committer:
                 evolve_schema=evolve,
                 **common,
             )
-        if spec.kind is Kind.APPEND and "files" in metadata:
+        if spec.kind is Kind.APPEND and "files" in metadata and not append_only:
             files = [f["path"] for f in metadata["files"]]
             predicate = batch_predicate(files).replace("batch_key", SOURCE_FILE)
             return wh.write(

@@ -95,8 +95,15 @@ def conform(
     observed: Mapping[str, str],
     plan: ColumnPlan,
     ingested_at: object,
+    source_sql: str = "SELECT * FROM batch",
+    text_values: bool = False,
 ) -> tuple[pa.Table, pa.Table]:
-    """Cast `batch` to `plan.target`; return (good rows, rejected rows with `reason`)."""
+    """Cast `batch` to `plan.target`; return (good rows, rejected rows with `reason`).
+
+    `source_sql` selects the observed columns (plus _source_file, _line, _raw) from `batch`,
+    so a parser can hand over raw records and extract their fields in this same pass;
+    `text_values` says every observed value is text (JSON, CSV) and must be cast-checked.
+    """
     selects, errors = [], []
     for column, target in plan.target.items():
         if column not in observed:
@@ -105,7 +112,8 @@ def conform(
         selects.append(f'TRY_CAST("{_q(column)}" AS {target}) AS "{_q(column)}"')
         # Text values (JSON, CSV) are checked even when the column's usual type matches:
         # one "N/A" among numbers must be quarantined, not silently nulled.
-        as_text = pa.types.is_string(batch.schema.field(column).type) and target != "VARCHAR"
+        is_text = text_values or pa.types.is_string(batch.schema.field(column).type)
+        as_text = is_text and target != "VARCHAR"
         if observed[column] != target or as_text:
             errors.append(_cast_error(column, target))
     for column in plan.quarantine_if_present:
@@ -119,7 +127,7 @@ def conform(
         FROM (
             SELECT {", ".join([*selects, SOURCE_FILE, LINE])},
                    TIMESTAMP '{ingested_at}' AS {INGESTED_AT}, {RAW}, {reason} AS {_REASON}
-            FROM batch)
+            FROM ({source_sql}) AS __source)
     """
     checked = engine.query(sql, {"batch": batch})
     bad_mask = pc.not_equal(checked[_REASON], "")

@@ -66,6 +66,9 @@ class Output:
     metadata: dict[str, Any] = field(default_factory=dict)
     #: Keys of the quarantine rows this output replaces (files or intervals).
     batch_keys: tuple[str, ...] = ()
+    #: True when none of the batch's rows can already be in the table (never-seen files):
+    #: a plain append, with no replace-where scan of the existing table.
+    append_only: bool = False
 
     @property
     def rows_written(self) -> int:
