@@ -6,8 +6,10 @@ DuckDB cannot download its Delta extension here, so tables are read through
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import duckdb
@@ -18,7 +20,11 @@ from assay.errors import AssayError
 
 
 class DuckDBEngine(Engine):
-    """Runs DuckDB SQL; `layer.name` in queries resolves to schema-qualified views."""
+    """Runs DuckDB SQL; `layer.name` in queries resolves to schema-qualified views.
+
+    Each thread keeps one connection (opening one costs ~20 ms, more than most queries);
+    a query's sources are registered for that query only and dropped after it.
+    """
 
     name = "duckdb"
     supports_python_relations = True
@@ -27,48 +33,73 @@ class DuckDBEngine(Engine):
         super().__init__(warehouse)
         self._threads = threads
         self._local = threading.local()
+        self._names = itertools.count()
 
-    def connect(self, sources: Mapping[str, Source]) -> duckdb.DuckDBPyConnection:
-        """A fresh in-memory connection with every source visible under its name."""
-        con = duckdb.connect(config={"threads": self._threads} if self._threads else {})
-        for index, (alias, source) in enumerate(sources.items()):
-            hidden = f"__assay_src_{index}"
-            con.register(hidden, self.resolve(source))
-            schema, _, table = alias.rpartition(".")
-            if schema:
-                con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-                con.execute(f'CREATE VIEW "{schema}"."{table}" AS SELECT * FROM {hidden}')
+    def _connection(self) -> tuple[duckdb.DuckDBPyConnection, bool]:
+        """This thread's idle connection, or a fresh one when it is busy (nested use)."""
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = self._local.con = self._connect()
+        if getattr(self._local, "busy", False):
+            return self._connect(), True
+        return con, False
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        return duckdb.connect(config={"threads": self._threads} if self._threads else {})
+
+    @contextmanager
+    def session(self, sources: Mapping[str, Source]) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection where every source is visible under its name, for one piece of work."""
+        con, private = self._connection()
+        registered, views = [], []
+        if not private:
+            self._local.busy = True
+        try:
+            for alias, source in sources.items():
+                hidden = f"__assay_src_{next(self._names)}"
+                con.register(hidden, self.resolve(source))
+                registered.append(hidden)
+                schema, _, table = alias.rpartition(".")
+                view = f'"{schema}"."{table}"' if schema else f'"{table}"'
+                if schema:
+                    con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+                con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {hidden}")
+                views.append(view)
+            yield con
+        finally:
+            if private:
+                con.close()
             else:
-                con.execute(f'CREATE VIEW "{table}" AS SELECT * FROM {hidden}')
-        return con
+                for view in views:
+                    con.execute(f"DROP VIEW IF EXISTS {view}")
+                for hidden in registered:
+                    con.unregister(hidden)
+                self._local.busy = False
 
     def query(self, sql: str, sources: Mapping[str, Source]) -> pa.Table:
-        con = self.connect(sources)
-        try:
-            return con.sql(sql).to_arrow_table() if _returns_rows(sql) else _execute(con, sql)
-        except duckdb.Error as exc:
-            raise AssayError(f"SQL failed: {exc}") from exc
-        finally:
-            con.close()
+        with self.session(sources) as con:
+            try:
+                return con.sql(sql).to_arrow_table() if _returns_rows(sql) else _execute(con, sql)
+            except duckdb.Error as exc:
+                raise AssayError(f"SQL failed: {exc}") from exc
 
     def call_python(
         self, func: Callable[..., Any], sources: Mapping[str, Source], as_relations: bool, ctx: Any
     ) -> Any:
-        con = self.connect(sources)
-        try:
+        with self.session(sources) as con:
             if as_relations:
                 args = [con.table(name) for name in sources]
             else:
                 args = [con.table(name).to_arrow_table() for name in sources]
             ctx.duckdb = con
-            result = func(ctx, *args)
-            # A relation dies with its connection: collect it before closing.
-            if isinstance(result, duckdb.DuckDBPyRelation):
-                return result.to_arrow_table()
-            return result
-        finally:
-            ctx.duckdb = None
-            con.close()
+            try:
+                result = func(ctx, *args)
+                # A relation dies with its views: collect it before they are dropped.
+                if isinstance(result, duckdb.DuckDBPyRelation):
+                    return result.to_arrow_table()
+                return result
+            finally:
+                ctx.duckdb = None
 
 
 def _returns_rows(sql: str) -> bool:
