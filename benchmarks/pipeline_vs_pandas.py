@@ -24,9 +24,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 EXAMPLE = REPO / "examples" / "fraud"
-sys.path.insert(0, str(EXAMPLE))
-
-import generate  # noqa: E402
 
 
 def measure(cmd: list[str]) -> tuple[float, int, str]:
@@ -50,7 +47,19 @@ def run_size(n: int, work: Path) -> dict[str, float]:
     if not (data_root / "data" / "transactions").exists():
         print(f"generating {n:,} transactions ...", flush=True)
         data_root.mkdir(parents=True, exist_ok=True)
-        generate.generate(data_root, n_transactions=n)
+        # In a child process: a forked child's max RSS starts from its parent's, so the
+        # parent must stay small for the measurements below to be the children's own.
+        subprocess.run(
+            [
+                sys.executable,
+                str(EXAMPLE / "generate.py"),
+                "--root",
+                str(data_root),
+                "--transactions",
+                str(n),
+            ],
+            check=True,
+        )
     project = work / f"project_{n}"
     shutil.rmtree(project, ignore_errors=True)
     project.mkdir(parents=True)
