@@ -88,3 +88,7 @@ class MissingExtraError(AssayError):
             f"the optional package {package!r} is not installed",
             hint=f"pip install 'assay[{extra}]'",
         )
+
+
+class ContractViolationError(AssayError):
+    """A batch broke an error-severity batch rule: nothing was committed."""

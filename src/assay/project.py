@@ -19,26 +19,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from assay.catalog import Catalog
 from assay.catalog.sync import sync
 from assay.config import ProjectConfig, load_config
+from assay.contracts import load_contracts
 from assay.engines import Engine, TableRef, get_engine
 from assay.errors import DefinitionError, TableNotFoundError, UsageError
+from assay.intervals import Interval, to_naive_utc
 from assay.lock import project_lock
 from assay.pipelines.dag import Dag
 from assay.pipelines.declare import collecting
 from assay.pipelines.files import FileSource
-from assay.pipelines.intervals import Interval, to_naive_utc
 from assay.pipelines.plan import Planner, Work
 from assay.pipelines.quarantine import quarantine_name
 from assay.pipelines.runner import Reporter, Runner, RunResult, Runtime
 from assay.pipelines.spec import DatasetSpec, Kind
 from assay.pipelines.sqlfile import load_sql_file
 from assay.tables import CommitInfo, Warehouse
+
+if TYPE_CHECKING:
+    from assay.contracts.enforce import CheckResult
+    from assay.pipelines.replay import ReplayOutcome
 
 STATE_DIR = ".assay"
 
@@ -73,6 +78,7 @@ class Project:
         self.warehouse = Warehouse(self._warehouse_uri(), self.config.storage_options)
         self.engine: Engine = get_engine(engine or self.config.engine, self.warehouse)
         self.dag = Dag(self._load_definitions())
+        self.contracts = load_contracts(self.root / "contracts", set(self.dag.specs))
         self._catalog: Catalog | None = None
 
     # -- loading ------------------------------------------------------------------------
@@ -129,7 +135,13 @@ class Project:
 
     def _runtime(self) -> Runtime:
         return Runtime(
-            str(self.root), self.config, self.dag, self.warehouse, self.engine, self.catalog
+            str(self.root),
+            self.config,
+            self.dag,
+            self.warehouse,
+            self.engine,
+            self.catalog,
+            self.contracts,
         )
 
     # -- running ------------------------------------------------------------------------
@@ -298,6 +310,70 @@ class Project:
                 )
             )
         return rows
+
+    def check(self, names: Sequence[str] = (), sensitivity: float = 3.5) -> list[CheckResult]:
+        """Run the contracts of `names` (default: every dataset with a contract) against the
+        tables as they are; results and metrics are stored, anomalies flagged as warnings."""
+        from assay.contracts.check import check_dataset
+        from assay.contracts.enforce import CheckResult as Result
+
+        targets = list(names) or sorted(self.contracts)
+        for name in targets:
+            if name not in self.contracts:
+                raise UsageError(
+                    f"no contract binds to {name}",
+                    hint=f"contracts bind to: {', '.join(sorted(self.contracts))}",
+                )
+        run_id = "check-" + uuid.uuid4().hex[:8]
+        results: list[CheckResult] = []
+        for name in targets:
+            if not self.warehouse.exists(name):
+                results.append(
+                    Result(
+                        name,
+                        "table exists",
+                        "schema",
+                        "error",
+                        "fail",
+                        None,
+                        "a table",
+                        "the table has not been built; run `assay run`",
+                    )
+                )
+                continue
+            results.extend(
+                check_dataset(
+                    self.engine,
+                    self.warehouse,
+                    self.catalog,
+                    run_id,
+                    name,
+                    self.contracts[name],
+                    sensitivity,
+                )
+            )
+        return results
+
+    def replay_quarantine(self, name: str) -> ReplayOutcome:
+        """Re-validate `name`'s quarantined rows; move those that now pass into its table."""
+        from assay.pipelines.replay import replay_quarantine
+
+        self.dag[name]
+        with project_lock(self.state_dir, self.config.lock_timeout):
+            return replay_quarantine(
+                self.engine,
+                self.warehouse,
+                name,
+                self.contracts.get(name, []),
+                uuid.uuid4().hex[:12],
+            )
+
+    def infer_contract(self, name: str) -> dict[str, Any]:
+        """A starting ODCS contract for table `name`, from its data."""
+        from assay.contracts.infer import infer_contract
+
+        self.dag[name]
+        return infer_contract(self.engine, name, self.warehouse.schema(name))
 
     def row_count(self, name: str) -> int:
         """Rows in a table, from the Delta log's file statistics (no scan)."""

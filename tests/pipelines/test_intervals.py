@@ -8,7 +8,7 @@ from itertools import pairwise
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assay.pipelines.intervals import Grain, Interval, group_contiguous, missing, to_naive_utc
+from assay.intervals import Grain, Interval, group_contiguous, missing, to_naive_utc
 
 grains = st.sampled_from([Grain.HOUR, Grain.DAY])
 moments = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from assay.errors import DefinitionError
-from assay.pipelines.intervals import Grain
+from assay.intervals import Grain
 from assay.pipelines.spec import Kind
 from assay.pipelines.sqlfile import load_sql_file, parse_header
 from assay.pipelines.transforms import render_sql, template_refs

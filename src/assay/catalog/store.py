@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from assay.errors import ProjectError
-from assay.pipelines.intervals import Interval
+from assay.intervals import Interval
 
 metadata = sa.MetaData()
 
@@ -279,3 +279,89 @@ class Catalog:
         """Forget everything derived from `dataset`'s Delta log (before a resync)."""
         for table in (intervals, ingested_files, sync_state):
             con.execute(table.delete().where(table.c.dataset == dataset))
+
+
+check_results = sa.Table(
+    "assay_check_results",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(40), nullable=False, index=True),
+    sa.Column("dataset", sa.String(200), nullable=False, index=True),
+    sa.Column("rule", sa.String(300), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("severity", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("observed", sa.Float),
+    sa.Column("expected", sa.String(300)),
+    sa.Column("detail", sa.Text),
+    sa.Column("measured_at", sa.DateTime, nullable=False),
+)
+
+metrics = sa.Table(
+    "assay_metrics",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(40), nullable=False, index=True),
+    sa.Column("dataset", sa.String(200), nullable=False, index=True),
+    sa.Column("metric", sa.String(300), nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("measured_at", sa.DateTime, nullable=False, index=True),
+)
+
+
+def record_checks(
+    catalog: Catalog,
+    run_id: str,
+    results: Iterable[Any],
+    measured: Mapping[str, float | None],
+    at: datetime | None = None,
+) -> None:
+    """Store rule results and batch metrics of one dataset's batch."""
+    at = at or utcnow()
+    rows = [
+        {
+            "run_id": run_id,
+            "dataset": r.dataset,
+            "rule": r.rule[:300],
+            "kind": r.kind,
+            "severity": r.severity,
+            "status": r.status,
+            "observed": r.observed,
+            "expected": (r.expected or "")[:300],
+            "detail": r.detail,
+            "measured_at": at,
+        }
+        for r in results
+    ]
+    with catalog.engine.begin() as con:
+        if rows:
+            con.execute(check_results.insert(), rows)
+        dataset = rows[0]["dataset"] if rows else None
+        values = [
+            {
+                "run_id": run_id,
+                "dataset": dataset,
+                "metric": name,
+                "value": value,
+                "measured_at": at,
+            }
+            for name, value in measured.items()
+        ]
+        if values and dataset:
+            con.execute(metrics.insert(), values)
+
+
+def metric_history(
+    catalog: Catalog, dataset: str, metric: str, limit: int = 60
+) -> list[tuple[datetime, float]]:
+    """The newest `limit` values of one metric, oldest first."""
+    query = (
+        sa.select(metrics.c.measured_at, metrics.c.value)
+        .where(
+            metrics.c.dataset == dataset, metrics.c.metric == metric, metrics.c.value.is_not(None)
+        )
+        .order_by(metrics.c.measured_at.desc(), metrics.c.id.desc())
+        .limit(limit)
+    )
+    with catalog.engine.connect() as con:
+        return [(r[0], float(r[1])) for r in con.execute(query)][::-1]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from assay.catalog.store import Catalog, IntervalRecord
-from assay.pipelines.intervals import Interval
+from assay.intervals import Interval
 from assay.tables import Warehouse
 
 

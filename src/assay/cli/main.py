@@ -144,7 +144,7 @@ def plan(
     Example: `assay plan --project examples/fraud`
     """
     from assay.cli.render import console, rows_table
-    from assay.pipelines.intervals import group_contiguous
+    from assay.intervals import group_contiguous
 
     works = _project(project).plan(select or (), full_refresh)
     rows = []
@@ -297,6 +297,91 @@ def sql(
         sys.stdout.write(to_json(data) + "\n")
     else:
         console.print(arrow_table(data, limit=1000))
+
+
+@app.command()
+@handles_errors
+def check(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Datasets (default: all with a contract).")
+    ] = None,
+    format: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.table,
+    sensitivity: Annotated[float, typer.Option(help="Anomaly threshold in robust std devs.")] = 3.5,
+    project: ProjectOpt = Path("."),
+) -> None:
+    """Run data contracts against the tables now; exit 1 when an error rule fails.
+
+    Example: `assay check silver.transactions --format json`
+    """
+    import dataclasses
+    import json
+
+    from assay.cli.render import check_table, console
+
+    results = _project(project).check(names or (), sensitivity)
+    if format is Format.json:
+        sys.stdout.write(json.dumps([dataclasses.asdict(r) for r in results], indent=1) + "\n")
+    else:
+        console.print(check_table(results))
+    if any(r.blocks for r in results):
+        raise typer.Exit(1)
+
+
+contract_app = typer.Typer(help="Data contracts (ODCS v3) in contracts/.", no_args_is_help=True)
+app.add_typer(contract_app, name="contract")
+
+
+@contract_app.command("infer")
+@handles_errors
+def contract_infer(
+    name: Annotated[str, typer.Argument(help="Table, as layer.name.")],
+    force: Annotated[bool, typer.Option(help="Overwrite an existing contract file.")] = False,
+    project: ProjectOpt = Path("."),
+) -> None:
+    """Write a starting contract for a table from its data (types, nulls, ranges, values).
+
+    Example: `assay contract infer silver.transactions` writes
+    contracts/silver_transactions.yaml
+    """
+    import yaml
+
+    from assay.cli.render import console
+    from assay.errors import UsageError
+
+    proj = _project(project)
+    target = proj.root / "contracts" / f"{name.replace('.', '_')}.yaml"
+    if target.exists() and not force:
+        raise UsageError(f"{target} exists", hint="pass --force to overwrite it")
+    document = proj.infer_contract(name)
+    target.parent.mkdir(exist_ok=True)
+    target.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    console.print(
+        f"Wrote [bold]{target}[/] ({len(document['schema'][0]['properties'])} "
+        "properties). Review it, then `assay check`."
+    )
+
+
+quarantine_app = typer.Typer(help="Rows set aside by contracts and parsers.", no_args_is_help=True)
+app.add_typer(quarantine_app, name="quarantine")
+
+
+@quarantine_app.command("replay")
+@handles_errors
+def quarantine_replay(
+    name: Annotated[str, typer.Argument(help="Dataset whose quarantine to replay.")],
+    project: ProjectOpt = Path("."),
+) -> None:
+    """Re-validate quarantined rows after a fix and move those that now pass into the table.
+
+    Example: `assay quarantine replay bronze.transactions`
+    """
+    from assay.cli.render import console
+
+    outcome = _project(project).replay_quarantine(name)
+    console.print(
+        f"{name}: {outcome.replayed:,} row(s) moved into the table, "
+        f"{outcome.remaining:,} still quarantined."
+    )
 
 
 def main() -> None:

@@ -149,3 +149,24 @@ def to_json(data: pa.Table) -> str:
         return v.isoformat() if isinstance(v, datetime | date) else str(v)
 
     return json.dumps(data.to_pylist(), default=default, indent=1)
+
+
+def check_table(results: Sequence[Any]) -> Table:
+    """Contract results: one row per rule, failures first."""
+    table = Table(title="contract checks")
+    for col in ("dataset", "rule", "kind", "severity", "status", "observed", "expected", "detail"):
+        table.add_column(col, overflow="fold")
+    style = {"pass": "green", "warn": "yellow", "fail": "bold red"}
+    order = {"fail": 0, "warn": 1, "pass": 2}
+    for r in sorted(results, key=lambda r: (order[r.status], r.dataset, r.rule)):
+        table.add_row(
+            r.dataset,
+            r.rule,
+            r.kind,
+            r.severity,
+            f"[{style[r.status]}]{r.status}[/]",
+            _cell(r.observed),
+            r.expected or "",
+            r.detail or "",
+        )
+    return table

@@ -9,19 +9,26 @@ identically) or done.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from assay import _faults
 from assay.engines import Engine
-from assay.errors import AssayError
-from assay.pipelines.intervals import Interval
+from assay.engines.types import arrow_to_sql
+from assay.errors import AssayError, ContractViolationError
+from assay.intervals import Interval, to_naive_utc
 from assay.pipelines.producers import SOURCE_FILE, Output, RunContext
-from assay.pipelines.quarantine import batch_predicate, quarantine_name
+from assay.pipelines.quarantine import batch_predicate, quarantine_name, rows_to_table
 from assay.pipelines.spec import Kind, SchemaPolicy
-from assay.pipelines.types import arrow_to_sql
 from assay.tables import Warehouse, WriteMode
+
+if TYPE_CHECKING:
+    from assay.catalog import Catalog
+    from assay.contracts.model import Contract
 
 
 def content_hash(engine: Engine, table: pa.Table) -> str:
@@ -54,14 +61,23 @@ def content_hash(engine: Engine, table: pa.Table) -> str:
 class Committer:
     """Writes Outputs of one dataset to the warehouse, one commit each."""
 
-    def __init__(self, warehouse: Warehouse, engine: Engine):
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        engine: Engine,
+        contracts: Mapping[str, Sequence[Contract]] | None = None,
+        catalog: Catalog | None = None,
+    ):
         self.warehouse = warehouse
         self.engine = engine
+        self.contracts: Mapping[str, Sequence[Contract]] = contracts or {}
+        self.catalog = catalog
 
     def commit(
         self, ctx: RunContext, output: Output, intervals: list[Interval] | None = None
-    ) -> int | None:
-        """Write `output`; return the new table version, or None when nothing changed."""
+    ) -> tuple[int | None, Output]:
+        """Write `output`; return the new table version (None when nothing changed) and the
+        output as written (contracts may have moved rows to quarantine)."""
         spec = ctx.dataset
         metadata: dict[str, Any] = {
             "run_id": ctx.run_id,
@@ -81,14 +97,43 @@ class Committer:
         if spec.kind in (Kind.FULL, Kind.MERGE) and data is not None and not ctx.replace_table:
             metadata["content_hash"] = digest = content_hash(self.engine, data)
             if digest == ctx.state.get("content_hash") and self.warehouse.exists(spec.name):
-                return None  # the same content again: commit nothing
+                return None, output  # the same content again: commit nothing
+        if data is not None and data.num_columns and self.contracts.get(spec.name):
+            data, output = self._enforce(ctx, data, output, intervals)
         self._write_quarantine(ctx, output)
         _faults.point("after_quarantine")
         if data is None:
-            return None
+            return None, output
         version = self._write_data(ctx, data, metadata, intervals, output.append_only)
         _faults.point("after_commit")
-        return version
+        return version, replace(output, data=data)
+
+    def _enforce(
+        self, ctx: RunContext, data: pa.Table, output: Output, intervals: list[Interval] | None
+    ) -> tuple[pa.Table, Output]:
+        """Apply the dataset's contracts: quarantine broken rows, block on error rules."""
+        from assay.catalog.store import record_checks
+        from assay.contracts.enforce import enforce
+
+        spec = ctx.dataset
+        result = enforce(self.engine, self.contracts[spec.name], data)
+        if self.catalog is not None:
+            record_checks(self.catalog, ctx.run_id, result.results, result.metrics)
+        if result.blocked:
+            raise ContractViolationError(
+                "contract failed, nothing committed: "
+                + "; ".join(r.detail or r.rule for r in result.blocked),
+                where=spec.name,
+                hint="fix the data or the contract; `assay check` shows every rule",
+            )
+        if not result.rejected.num_rows:
+            return result.good, output
+        rows, keys = contract_rejects(ctx, result.rejected, result.reasons, intervals)
+        quarantine = rows_to_table(rows, ctx.run_id, spec.name, ctx.ingested_at)
+        if output.quarantine is not None and output.quarantine.num_rows:
+            quarantine = pa.concat_tables([output.quarantine, quarantine])
+        batch_keys = tuple(dict.fromkeys([*output.batch_keys, *keys]))
+        return result.good, replace(output, quarantine=quarantine, batch_keys=batch_keys)
 
     def _must_record(self, ctx: RunContext, output: Output) -> bool:
         """An empty batch still commits when it marks files or intervals as done, or when
@@ -164,6 +209,52 @@ class Committer:
         if spec.kind is Kind.FULL:
             return wh.write(spec.name, data, mode=WriteMode.OVERWRITE, **common)
         raise AssayError(f"cannot write kind {spec.kind.value}", where=spec.where)
+
+
+def contract_rejects(
+    ctx: RunContext, rejected: pa.Table, reasons: list[str], intervals: list[Interval] | None
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Quarantine rows for rows a contract rejected, keyed so a re-run replaces them: by
+    source file, by interval, by merge key, or as the whole of a full table."""
+    from assay.contracts.enforce import rows_as_json
+
+    spec = ctx.dataset
+    raws = rows_as_json(rejected)
+    records = rejected.to_pylist()
+    keys: list[str] = []
+    rows = []
+    for record, raw, reason in zip(records, raws, reasons, strict=True):
+        if SOURCE_FILE in record:
+            key = str(record[SOURCE_FILE])
+        elif intervals and spec.time_column:
+            key = _interval_key(intervals, record.get(spec.time_column))
+        elif spec.kind is Kind.MERGE:
+            key = "key:" + json.dumps([record.get(k) for k in spec.keys], default=str)
+        else:
+            key = "full"
+        keys.append(key)
+        rows.append(
+            {
+                "batch_key": key,
+                "source_file": record.get(SOURCE_FILE),
+                "line": record.get("_line"),
+                "raw_record": raw,
+                "rule": reason.split(":", 1)[0],
+                "reason": reason,
+            }
+        )
+    if intervals and spec.time_column:
+        keys.extend(i.key() for i in intervals)  # clear old rejects of every interval redone
+    if spec.kind is Kind.FULL:
+        keys.append("full")
+    return rows, keys
+
+
+def _interval_key(intervals: list[Interval], value: Any) -> str:
+    for interval in intervals:
+        if value is not None and interval.start <= to_naive_utc(value) < interval.end:
+            return interval.key()
+    return intervals[0].key()
 
 
 def _empty_quarantine() -> pa.Table:

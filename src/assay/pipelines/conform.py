@@ -14,10 +14,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assay.engines import Engine
+from assay.engines.types import INTEGRAL, arrow_to_sql, compatible, storage_type
 from assay.errors import SchemaDriftError
 from assay.pipelines.producers import INGESTED_AT, LINE, SOURCE_FILE, SYSTEM_COLUMNS
 from assay.pipelines.spec import SchemaPolicy
-from assay.pipelines.types import INTEGRAL, arrow_to_sql, compatible, storage_type
 
 RAW = "_raw"
 _REASON = "__reason"

@@ -14,8 +14,8 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from assay.errors import DefinitionError
+from assay.intervals import Grain, to_naive_utc
 from assay.pipelines.files import FileSource, Format
-from assay.pipelines.intervals import Grain, to_naive_utc
 from assay.pipelines.sources import PythonSource, SqlTableSource
 from assay.pipelines.spec import DatasetSpec, Kind, SchemaPolicy
 from assay.pipelines.transforms import PythonTransform

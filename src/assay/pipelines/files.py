@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assay.engines import Engine
+from assay.engines.types import arrow_to_sql, json_types_to_sql
 from assay.errors import DefinitionError
 from assay.pipelines.conform import RAW, conform, plan_columns
 from assay.pipelines.producers import (
@@ -33,7 +34,6 @@ from assay.pipelines.producers import (
     function_fingerprint,
 )
 from assay.pipelines.spec import SchemaPolicy
-from assay.pipelines.types import arrow_to_sql, json_types_to_sql
 
 Format = Literal["csv", "jsonl", "parquet"]
 #: New files are committed in chunks of about this many bytes, so memory stays bounded

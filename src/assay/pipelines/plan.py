@@ -14,7 +14,7 @@ from typing import Any
 
 from assay.catalog import Catalog, IntervalRecord
 from assay.errors import DefinitionError
-from assay.pipelines.intervals import Interval, to_naive_utc
+from assay.intervals import Interval, to_naive_utc
 from assay.pipelines.spec import DatasetSpec
 from assay.tables import Warehouse
 

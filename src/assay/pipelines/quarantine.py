@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from assay.pipelines.spec import split_name
+from assay.naming import split_name
 
 SCHEMA = pa.schema(
     [

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -22,12 +22,13 @@ from assay.catalog import Catalog
 from assay.catalog.store import utcnow
 from assay.catalog.sync import sync
 from assay.config import ProjectConfig
+from assay.contracts import Contract
 from assay.engines import Engine, TableRef
 from assay.errors import AssayError
+from assay.intervals import Interval
 from assay.pipelines.commit import Committer
 from assay.pipelines.dag import Dag
 from assay.pipelines.files import FileSource
-from assay.pipelines.intervals import Interval
 from assay.pipelines.plan import Planner, Work
 from assay.pipelines.producers import Output, RunContext
 from assay.pipelines.spec import DatasetSpec, Kind
@@ -103,6 +104,8 @@ class Runtime:
     warehouse: Warehouse
     engine: Engine
     catalog: Catalog
+    #: Contracts by the dataset they bind to.
+    contracts: Mapping[str, Sequence[Contract]] = field(default_factory=dict)
 
 
 class Runner:
@@ -123,7 +126,7 @@ class Runner:
         #: Incremental datasets whose intervals in the window are recomputed even if done.
         self.restated = restated or set()
         self.planner = Planner(rt.warehouse, rt.catalog, rt.dag.time_columns())
-        self.committer = Committer(rt.warehouse, rt.engine)
+        self.committer = Committer(rt.warehouse, rt.engine, rt.contracts, rt.catalog)
         self.started_at = utcnow()
 
     def run(
@@ -267,10 +270,10 @@ class Runner:
         intervals: list[Interval] | None,
         result: DatasetResult,
     ) -> None:
-        version = self.committer.commit(ctx, output, intervals)
+        version, written = self.committer.commit(ctx, output, intervals)
         result.rows_in += output.rows_in
-        result.rows_written += output.rows_written if version is not None else 0
-        result.rows_quarantined += output.rows_quarantined
+        result.rows_written += written.rows_written if version is not None else 0
+        result.rows_quarantined += written.rows_quarantined
         if version is not None:
             result.commits += 1
             ctx.replace_table = False

@@ -10,7 +10,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from assay.errors import DefinitionError
-from assay.pipelines.intervals import Grain
+from assay.intervals import Grain
+from assay.naming import split_name
 
 if TYPE_CHECKING:
     from assay.pipelines.producers import Producer
@@ -34,22 +35,6 @@ class SchemaPolicy(StrEnum):
     FREEZE = "freeze"  # any change fails
     DISCARD = "discard"  # new columns are dropped; removed ones become null
     QUARANTINE = "quarantine"  # rows with new columns or bad types are quarantined
-
-
-def split_name(name: str) -> tuple[str, str]:
-    """Split `layer.name`, rejecting names that are not two identifiers.
-
-    Example:
-        >>> split_name("silver.transactions")
-        ('silver', 'transactions')
-    """
-    parts = name.split(".")
-    if len(parts) != 2 or not all(p.isidentifier() for p in parts):
-        raise DefinitionError(
-            f"dataset name {name!r} is not of the form layer.name",
-            hint="use names like 'bronze.transactions' or 'gold.card_daily'",
-        )
-    return parts[0], parts[1]
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from deltalake.exceptions import CommitFailedError
 from deltalake.exceptions import TableNotFoundError as DeltaNotFound
 
 from assay.errors import TableNotFoundError, TransientError
-from assay.pipelines.spec import split_name
+from assay.naming import split_name
 
 if TYPE_CHECKING:
     import pyarrow.dataset as pads

@@ -1,0 +1,127 @@
+"""`assay quarantine replay`: re-validate quarantined rows after a fix (a declared type, a
+relaxed contract) and move the rows that now pass into the dataset's table.
+
+Crash-safe in two commits: the data commit names the quarantine version it replayed and
+the rows it took; if the process dies before the quarantine is rewritten, the next replay
+finishes that rewrite instead of appending the rows again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from assay.catalog.store import utcnow
+from assay.contracts import Contract
+from assay.engines import Engine
+from assay.engines.types import arrow_to_sql
+from assay.pipelines.conform import RAW, conform, plan_columns
+from assay.pipelines.files import parse_jsonl
+from assay.pipelines.producers import INGESTED_AT, LINE, SOURCE_FILE, SYSTEM_COLUMNS
+from assay.pipelines.quarantine import quarantine_name
+from assay.pipelines.spec import SchemaPolicy
+from assay.tables import Warehouse, WriteMode
+
+
+@dataclass(frozen=True)
+class ReplayOutcome:
+    replayed: int
+    remaining: int
+
+
+def row_id(row: Mapping[str, Any]) -> str:
+    """A stable id of a quarantine row: its batch, line and raw record."""
+    text = f"{row.get('batch_key')}|{row.get('line')}|{row.get('raw_record')}"
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def replay_quarantine(
+    engine: Engine,
+    warehouse: Warehouse,
+    dataset: str,
+    contracts: Sequence[Contract],
+    run_id: str,
+) -> ReplayOutcome:
+    """Move the quarantined rows of `dataset` that now pass into its table."""
+    qname = quarantine_name(dataset)
+    if not warehouse.exists(qname) or not warehouse.exists(dataset):
+        return ReplayOutcome(0, 0)
+    q_version = warehouse.version(qname)
+    rows = warehouse.read(qname)
+    ids = [row_id(r) for r in rows.select(["batch_key", "line", "raw_record"]).to_pylist()]
+    tag = f"{qname}@{q_version}"
+    last = warehouse.last_commit(dataset)
+    if last is not None and last.metadata.get("replay_of") == tag:
+        taken = set(last.metadata.get("replayed", []))  # a replay died before step two
+    else:
+        passing, indices = _revalidate(engine, warehouse, dataset, contracts, rows)
+        taken = {ids[i] for i in indices}
+        if passing.num_rows:
+            warehouse.write(
+                dataset,
+                passing,
+                mode=WriteMode.APPEND,
+                evolve_schema=False,
+                metadata={"run_id": run_id, "replay_of": tag, "replayed": sorted(taken)},
+            )
+    keep = pa.array([i not in taken for i in ids])
+    if taken:
+        warehouse.write(
+            qname,
+            rows.filter(keep),
+            mode=WriteMode.OVERWRITE,
+            metadata={"run_id": run_id, "dataset": dataset, "replayed": len(taken)},
+        )
+    return ReplayOutcome(len(taken), rows.num_rows - len(taken))
+
+
+def _revalidate(
+    engine: Engine,
+    warehouse: Warehouse,
+    dataset: str,
+    contracts: Sequence[Contract],
+    rows: pa.Table,
+) -> tuple[pa.Table, list[int]]:
+    """Parse raw records as JSON against the table's current types and contracts; return
+    the passing rows (in the table's schema) and their positions in `rows`."""
+    schema = warehouse.schema(dataset)
+    n = rows.num_rows
+    raw = pc.fill_null(rows["raw_record"], "")
+    lines = pa.table(
+        {
+            SOURCE_FILE: pa.array([""] * n, pa.string()),
+            LINE: pa.array(range(n), pa.int64()),
+            RAW: raw.cast(pa.large_string()),
+        }
+    )
+    batch = parse_jsonl(engine, lines)
+    types = {f.name: arrow_to_sql(f.type) for f in schema if f.name not in SYSTEM_COLUMNS}
+    plan = plan_columns(dataset, batch.observed, types, {}, SchemaPolicy.DISCARD, True)
+    good, _ = conform(
+        engine, batch.table, batch.observed, plan, utcnow(), batch.source_sql, batch.text_values
+    )
+    if contracts and good.num_rows:
+        from assay.contracts.enforce import enforce
+
+        good = enforce(engine, contracts, good).good
+    indices = good[LINE].to_pylist()
+    taken = pa.array(indices, pa.int64())
+    # Provenance of source rows is kept: the original file and line, ingested now.
+    columns = {}
+    for f in schema:
+        if f.name == SOURCE_FILE:
+            columns[f.name] = rows["source_file"].take(taken).cast(f.type)
+        elif f.name == LINE:
+            columns[f.name] = rows["line"].take(taken).cast(f.type)
+        elif f.name == INGESTED_AT:
+            columns[f.name] = good[INGESTED_AT].cast(f.type)
+        elif f.name in good.column_names:
+            columns[f.name] = good[f.name].cast(f.type)
+        else:
+            columns[f.name] = pa.nulls(good.num_rows, f.type)
+    return pa.table(columns, schema=schema), indices
