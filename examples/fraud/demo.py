@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
@@ -70,6 +71,7 @@ def summary(project: assay.Project, seconds: float) -> None:
         for row in rows:
             reasons.add_row(name, row["rule"], f"{row['n']:,}", row["example"][:80])
     console.print(reasons)
+    console.print(contract_findings(project))
     fraud = project.sql("""
         SELECT count(*) AS cards_days, round(avg(amount_mean_7d), 2) AS avg_amount_7d,
                max(txn_count_7d) AS max_txn_7d
@@ -83,6 +85,39 @@ def summary(project: assay.Project, seconds: float) -> None:
         f'assay status --project {HERE}, assay sql "SELECT * FROM gold.card_daily '
         f'LIMIT 5" --project {HERE}'
     )
+
+
+def contract_findings(project: assay.Project) -> Table:
+    """Contract rules that warned or failed during the demo's runs, and a fresh check."""
+    checks = project.check()
+    table = Table(title="contract findings (runs and a final `assay check`)")
+    for col in ("dataset", "rule", "status", "observed", "detail"):
+        table.add_column(col)
+    with project.catalog.engine.connect() as con:
+        rows = con.execute(
+            sa.text(
+                "SELECT dataset, rule, status, max(observed), max(detail) FROM assay_check_results "
+                "WHERE status <> 'pass' AND run_id NOT LIKE 'check-%' GROUP BY 1, 2, 3"
+            )
+        ).all()
+    for dataset, rule, status, observed, detail in rows:
+        table.add_row(
+            dataset,
+            rule,
+            status,
+            f"{observed:g}" if observed is not None else "",
+            (detail or "")[:70],
+        )
+    for r in checks:
+        if r.rule in ("duplicate deliveries", "mean amount") or r.status != "pass":
+            table.add_row(
+                r.dataset,
+                r.rule,
+                f"check: {r.status}",
+                f"{r.observed:.3g}" if r.observed is not None else "",
+                (r.detail or r.expected or "")[:70],
+            )
+    return table
 
 
 def main() -> None:

@@ -79,9 +79,7 @@ def build(n_transactions: int = 1_000_000, seed: int = SEED) -> dict[str, pa.Tab
         {
             "customer_id": cust_ids,
             "name": np.char.add(np.char.add(fn, " "), ln),
-            "email": np.char.add(
-                np.char.add(np.char.lower(fn), cust_ids.astype(str)), "@example.com"
-            ),
+            "email": _emails(np.char.lower(fn), cust_ids, rng),
             "phone": np.char.add(
                 "+44 7700 ", rng.integers(100000, 999999, n_customers).astype(str)
             ),
@@ -168,6 +166,13 @@ def build(n_transactions: int = 1_000_000, seed: int = SEED) -> dict[str, pa.Tab
         "transactions": transactions,
         "chargebacks": chargebacks,
     }
+
+
+def _emails(first: np.ndarray, ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """first<id>@example.com, with ~0.5% typed badly ("_at_" for "@")."""
+    good = np.char.add(np.char.add(first, ids.astype(str)), "@example.com")
+    bad = np.char.add(np.char.add(first, ids.astype(str)), "_at_example.com")
+    return np.where(rng.random(len(ids)) < 0.005, bad, good)
 
 
 def _timestamps(seconds: np.ndarray) -> pa.Array:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 import assay
 
@@ -23,6 +24,7 @@ def fraud(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("fraud")
     shutil.copy(EXAMPLE / "assay.yaml", root)
     shutil.copytree(EXAMPLE / "pipelines", root / "pipelines")
+    shutil.copytree(EXAMPLE / "contracts", root / "contracts")
     return root
 
 
@@ -87,3 +89,29 @@ def test_tables_match_a_direct_computation(fraud: Path) -> None:
         SELECT min(event_time) FILTER (WHERE device_id IS NOT NULL) AS first_device
         FROM silver.transactions""").to_pylist()[0]
     assert str(nulls["first_device"]).startswith("2026-07-16")
+
+
+def test_contracts_catch_the_injected_defects(fraud: Path) -> None:
+    project = assay.Project(fraud)
+    bad_emails = project.sql(
+        "SELECT count(*) AS n FROM bronze.customers WHERE email NOT LIKE '%@%'"
+    ).to_pylist()[0]["n"]
+    assert bad_emails > 0
+    rejected = project.sql(
+        "SELECT rule, count(*) AS n FROM quarantine.silver_customers GROUP BY rule"
+    ).to_pylist()
+    assert rejected == [{"rule": "format(email)", "n": bad_emails}]
+    customers = project.table("silver.customers").num_rows
+    assert customers + bad_emails == project.table("bronze.customers").num_rows
+    with project.catalog.engine.connect() as con:
+        warned = {
+            row[0]
+            for row in con.execute(
+                sa.text("SELECT rule FROM assay_check_results WHERE status = 'warn'")
+            )
+        }
+    assert "duplicate deliveries" not in warned  # ~1% duplicates: within the 2% tolerance
+    assert "column(device_id)" in warned  # the schema change on day 45, not in the contract
+    results = {r.rule: r for r in project.check(["bronze.transactions"])}
+    duplicates = results["duplicate deliveries"]
+    assert duplicates.status == "pass" and 0.5 < (duplicates.observed or 0) < 2

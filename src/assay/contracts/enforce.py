@@ -65,7 +65,7 @@ def enforce(engine: Engine, contracts: Iterable[Contract], table: pa.Table) -> E
     for contract in contracts:
         types = {f.name: arrow_to_sql(f.type) for f in good.schema}
         compiled = compile_contract(contract, types)
-        results.extend(_missing_columns(contract, compiled))
+        results.extend(_schema_drift(contract, compiled, good))
         good, rejected, reasons = _row_pass(engine, compiled, good)
         rejected_parts.append(rejected)
         reasons_all.extend(reasons)
@@ -93,6 +93,28 @@ def enforce(engine: Engine, contracts: Iterable[Contract], table: pa.Table) -> E
         else table.schema.empty_table()
     )
     return Enforcement(good, rejected_all, reasons_all, results, metrics)
+
+
+def _schema_drift(contract: Contract, compiled: Compiled, table: pa.Table) -> list[CheckResult]:
+    """Columns the contract requires but the data lacks (fail), and columns the data has
+    that the contract does not describe (a warning: the schema moved on)."""
+    declared = {c.name for c in contract.columns}
+    extra = [n for n in table.column_names if n not in declared and not n.startswith("_")]
+    if not declared:
+        return _missing_columns(contract, compiled)
+    return _missing_columns(contract, compiled) + [
+        CheckResult(
+            contract.dataset,
+            f"column({name})",
+            "schema",
+            Severity.WARNING.value,
+            "warn",
+            None,
+            "not in the contract",
+            f"column {name} is in the data but not in the contract",
+        )
+        for name in extra
+    ]
 
 
 def _missing_columns(contract: Contract, compiled: Compiled) -> list[CheckResult]:
@@ -173,7 +195,7 @@ def _judge(dataset: str, rule: BatchRule, observed: float | None, rows: float) -
     status = "pass" if ok else ("fail" if rule.severity is not Severity.INFO else "warn")
     if not ok and rule.severity is Severity.WARNING:
         status = "warn"
-    unit = "%" if rule.unit == "percent" else f" {rule.unit}"
+    unit = "%" if rule.unit == "percent" else (f" {rule.unit}" if rule.unit else "")
     return CheckResult(
         dataset,
         rule.name,

@@ -154,7 +154,7 @@ def _quality_rule(column: str | None, item: dict[str, Any], where: str) -> Batch
         metric=str(metric),
         threshold=threshold,
         column=column,
-        unit=item.get("unit", "rows"),
+        unit=item.get("unit", "" if kind == "sql" else "rows"),
         severity=Severity(item.get("severity", "error")),
         arguments=item.get("arguments") or {},
         query=item.get("query"),

@@ -118,7 +118,9 @@ class Committer:
         spec = ctx.dataset
         result = enforce(self.engine, self.contracts[spec.name], data)
         if self.catalog is not None:
-            record_checks(self.catalog, ctx.run_id, result.results, result.metrics)
+            # Per-batch metrics get their own names: anomaly baselines compare like with like.
+            batch_metrics = {f"batch.{k}": v for k, v in result.metrics.items()}
+            record_checks(self.catalog, ctx.run_id, result.results, batch_metrics)
         if result.blocked:
             raise ContractViolationError(
                 "contract failed, nothing committed: "
