@@ -13,7 +13,7 @@ import assay
 from assay.catalog.store import intervals as intervals_table
 from assay.catalog.store import sync_state
 from assay.errors import UsageError
-from assay.pipelines.intervals import Interval
+from assay.intervals import Interval
 from tests.conftest import MakeProject
 from tests.helpers import EVENTS_PIPELINES, checksum, copy_project, event, jsonl
 

@@ -14,7 +14,7 @@ import pytest
 
 import assay
 from assay.errors import TableNotFoundError
-from assay.pipelines.intervals import Interval
+from assay.intervals import Interval
 from tests.conftest import MakeProject
 from tests.helpers import EVENTS_PIPELINES, event, jsonl, rows, versions
 

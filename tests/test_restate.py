@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 import assay
 from assay.cli.main import app
-from assay.pipelines.intervals import Interval
+from assay.intervals import Interval
 from tests.conftest import MakeProject
 from tests.helpers import EVENTS_INGEST, event, jsonl
 
