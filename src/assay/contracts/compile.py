@@ -31,6 +31,17 @@ _FORMATS = {
 _TEXT = {"VARCHAR", "JSON"}
 
 
+def full_match(text_sql: str, pattern: str) -> str:
+    """SQL true when the whole text matches `pattern`: an anchored search, which sqlglot
+    transpiles to every engine (Spark's RLIKE included).
+
+    Example:
+        >>> print(full_match('"code"', "[A-Z]+"))
+        regexp_matches("code", '^(?:[A-Z]+)$')
+    """
+    return f"regexp_matches({text_sql}, {lit('^(?:' + pattern + ')$')})"
+
+
 def q(name: str) -> str:
     """A quoted identifier."""
     return '"' + name.replace('"', '""') + '"'
@@ -124,7 +135,7 @@ def _option_rule(
         return RowRule(
             f"format({name})",
             name,
-            f"{raw} IS NOT NULL AND NOT regexp_full_match(CAST({raw} AS VARCHAR), {lit(pattern)})",
+            f"{raw} IS NOT NULL AND NOT {full_match(f'CAST({raw} AS VARCHAR)', pattern)}",
             f"{name} is not a valid {bound}",
         )
     text = f"CAST({raw} AS VARCHAR)"
@@ -133,7 +144,7 @@ def _option_rule(
         op, words = ("<", "shorter than") if option == "minLength" else (">", "longer than")
         condition, reason = f"length({text}) {op} {int(bound)}", f"{words} {bound}"
     elif option == "pattern":
-        condition = f"NOT regexp_full_match({text}, {lit(bound)})"
+        condition = f"NOT {full_match(text, str(bound))}"
         reason = f"does not match {bound}"
     elif option in _BOUNDS:
         op, words = _BOUNDS[option]
@@ -179,7 +190,7 @@ def _row_quality(column: str, item: dict[str, Any]) -> RowRule:
     if invalid is not None:
         conds.append(f"{c} IN ({', '.join(lit(v) for v in invalid)})")
     if "pattern" in args:
-        conds.append(f"NOT regexp_full_match(CAST({c} AS VARCHAR), {lit(args['pattern'])})")
+        conds.append(f"NOT {full_match(f'CAST({c} AS VARCHAR)', args['pattern'])}")
     return RowRule(
         name,
         column,
@@ -236,7 +247,7 @@ def metric_expression(rule: BatchRule) -> str | None:
         if invalid is not None:
             conds.append(f"{c} IN ({', '.join(lit(v) for v in invalid)})")
         if "pattern" in args:
-            conds.append(f"NOT regexp_full_match(CAST({c} AS VARCHAR), {lit(args['pattern'])})")
+            conds.append(f"NOT {full_match(f'CAST({c} AS VARCHAR)', args['pattern'])}")
         return f"count(*) FILTER (WHERE {c} IS NOT NULL AND ({' OR '.join(conds) or 'FALSE'}))"
     if rule.metric == "duplicateValues":
         return f"count({c}) - count(DISTINCT {c})"

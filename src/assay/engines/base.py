@@ -37,6 +37,8 @@ class Engine(ABC):
     """Runs SQL in the engine's dialect over named sources and returns Arrow."""
 
     name: ClassVar[str]
+    #: The SQL dialect the engine runs (a sqlglot dialect name).
+    dialect: ClassVar[str] = "duckdb"
     #: Optional capabilities, as flags rather than methods that raise.
     supports_python_relations: ClassVar[bool] = False
 
@@ -52,6 +54,19 @@ class Engine(ABC):
         self, func: Callable[..., Any], sources: Mapping[str, Source], as_relations: bool, ctx: Any
     ) -> Any:
         """Call a Python transform with its inputs as engine-native relations or Arrow."""
+
+    def sql_for(self, duckdb_sql: str) -> str:
+        """SQL that assay generates in DuckDB's dialect, translated for this engine.
+
+        Example:
+            >>> get_engine("duckdb", Warehouse("/tmp/wh")).sql_for("SELECT epoch(max(t)) FROM x")
+            'SELECT epoch(max(t)) FROM x'
+        """
+        if self.dialect == "duckdb":
+            return duckdb_sql
+        import sqlglot
+
+        return sqlglot.transpile(duckdb_sql, read="duckdb", write=self.dialect)[0]
 
     def resolve(self, source: Source) -> pa.Table | pads.Dataset | pa.RecordBatchReader:
         """Turn a TableRef into a lazy Arrow dataset; pass Arrow data through."""
