@@ -350,6 +350,7 @@ class Project:
                     name,
                     self.contracts[name],
                     sensitivity,
+                    self.dag[name].time_column,
                 )
             )
         return results

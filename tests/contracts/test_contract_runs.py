@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -223,3 +223,31 @@ def test_check_flags_a_volume_anomaly_from_history(make_project: MakeProject) ->
     assert assay.Project(p.root).run().ok
     anomalies = [r for r in assay.Project(p.root).check() if r.kind == "anomaly"]
     assert any(r.rule == "anomaly(rows)" and r.status == "warn" for r in anomalies)
+
+
+def test_freshness_sla_reads_the_delta_log_statistics(make_project: MakeProject) -> None:
+    sla = (
+        contract()
+        + """slaProperties:
+  - property: freshness
+    value: 1
+    unit: d
+    element: silver.events.event_time
+"""
+    )
+    p = project(make_project, contract())
+    assert p.run().ok
+    (p.root / "contracts" / "events.yaml").write_text(sla)
+    results = {r.rule: r for r in assay.Project(p.root).check()}
+    freshness = results["freshness(event_time)"]
+    newest = datetime(2026, 1, 2, 10, 5)  # the newest event in the data
+    lag = (datetime.now(UTC).replace(tzinfo=None) - newest).total_seconds()
+    assert freshness.status == "fail"
+    assert abs((freshness.observed or 0) - lag) < 120
+    with p.catalog.engine.connect() as con:
+        lags = (
+            con.execute(sa.text("SELECT value FROM assay_metrics WHERE metric = 'freshness_lag'"))
+            .scalars()
+            .all()
+        )
+    assert lags and abs(lags[-1] - lag) < 120

@@ -29,6 +29,7 @@ def check_dataset(
     dataset: str,
     contracts: Sequence[Contract],
     sensitivity: float = 3.5,
+    time_column: str | None = None,
 ) -> list[CheckResult]:
     """Check `dataset` against its contracts; store results and metrics; flag anomalies."""
     schema = warehouse.schema(dataset)
@@ -85,6 +86,7 @@ def check_dataset(
             results.append(_judge(dataset, rule, observed, rows))
         measured.update({k: v for k, v in values.items() if not k.startswith(("row_", "rule_"))})
     measured["rows"] = stats["rows"]
+    measured["freshness_lag"] = _freshness_lag(warehouse, dataset, stats, time_column)
     measured.update(_derived(measured))
     results.extend(_anomalies(catalog, dataset, measured, sensitivity))
     record_checks(catalog, run_id, results, measured)
@@ -102,6 +104,18 @@ def _log_stats(warehouse: Warehouse, dataset: str) -> dict[str, float]:
             if number is not None:
                 stats[name] = number
     return stats
+
+
+def _freshness_lag(
+    warehouse: Warehouse, dataset: str, stats: dict[str, float], time_column: str | None
+) -> float:
+    """Seconds since the newest event (the time column's max statistic), or since the
+    last commit when the dataset has no time column: both read from the Delta log."""
+    if time_column and f"max.{time_column}" in stats:
+        return _now() - stats[f"max.{time_column}"]
+    last = warehouse.last_commit(dataset)
+    committed = last.timestamp.timestamp() if last else _now()
+    return _now() - committed
 
 
 def _derived(measured: dict[str, float | None]) -> dict[str, float | None]:
