@@ -57,7 +57,6 @@ class DatasetSpec:
     tags: Mapping[str, str] = field(default_factory=dict)
     description: str | None = None
     schema_policy: SchemaPolicy = SchemaPolicy.EVOLVE
-    allow_widening: bool = True
     origin: str = "<python>"
 
     def __post_init__(self) -> None:
