@@ -17,16 +17,31 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from assay.errors import AssayError
+    from assay.features.spec import Entity, FeatureService, FeatureView
     from assay.pipelines.declare import files, source, sql_table, transform
     from assay.project import Project
     from assay.scaffold import init_project
 
-__all__ = ["AssayError", "Project", "files", "init_project", "source", "sql_table", "transform"]
+__all__ = [
+    "AssayError",
+    "Entity",
+    "FeatureService",
+    "FeatureView",
+    "Project",
+    "files",
+    "init_project",
+    "source",
+    "sql_table",
+    "transform",
+]
 __version__ = "0.1.0"
 
 # Public names resolve on first use, so `assay --help` does not pay for pyarrow and deltalake.
 _LAZY = {
     "AssayError": "assay.errors",
+    "Entity": "assay.features.spec",
+    "FeatureService": "assay.features.spec",
+    "FeatureView": "assay.features.spec",
     "Project": "assay.project",
     "files": "assay.pipelines.declare",
     "source": "assay.pipelines.declare",

@@ -43,6 +43,7 @@ from assay.tables import CommitInfo, Warehouse
 
 if TYPE_CHECKING:
     from assay.contracts.enforce import CheckResult
+    from assay.features.store import Features
     from assay.pipelines.replay import ReplayOutcome
 
 STATE_DIR = ".assay"
@@ -77,7 +78,10 @@ class Project:
         self.state_dir = self.root / STATE_DIR
         self.warehouse = Warehouse(self._warehouse_uri(), self.config.storage_options)
         self.engine: Engine = get_engine(engine or self.config.engine, self.warehouse)
-        self.dag = Dag(self._load_definitions())
+        definitions = self._load_definitions()
+        self.dag = Dag([d for d in definitions if isinstance(d, DatasetSpec)])
+        self._feature_definitions = [d for d in definitions if not isinstance(d, DatasetSpec)]
+        self._features: Features | None = None
         self.contracts = load_contracts(self.root / "contracts", set(self.dag.specs))
         self._catalog: Catalog | None = None
 
@@ -95,18 +99,20 @@ class Project:
             self._catalog = Catalog(url)
         return self._catalog
 
-    def _load_definitions(self) -> list[DatasetSpec]:
-        folder = self.root / "pipelines"
-        specs: list[DatasetSpec] = []
-        if not folder.is_dir():
-            return specs
-        for path in sorted(folder.rglob("*.sql")):
-            specs.append(load_sql_file(path))
-        for path in sorted(folder.rglob("*.py")):
-            specs.extend(self._load_python(path))
-        return specs
+    def _load_definitions(self) -> list[Any]:
+        """Datasets from pipelines/ (SQL and Python), feature objects from features/."""
+        found: list[Any] = []
+        pipelines, features = self.root / "pipelines", self.root / "features"
+        if pipelines.is_dir():
+            found.extend(load_sql_file(path) for path in sorted(pipelines.rglob("*.sql")))
+            for path in sorted(pipelines.rglob("*.py")):
+                found.extend(self._load_python(path))
+        if features.is_dir():
+            for path in sorted(features.rglob("*.py")):
+                found.extend(self._load_python(path))
+        return found
 
-    def _load_python(self, path: Path) -> list[DatasetSpec]:
+    def _load_python(self, path: Path) -> list[Any]:
         module_name = f"assay_project_{abs(hash(str(self.root)))}.{path.stem}"
         module_spec = importlib.util.spec_from_file_location(module_name, path)
         if module_spec is None or module_spec.loader is None:
@@ -128,6 +134,15 @@ class Project:
         finally:
             sys.path.remove(str(self.root))
         return found
+
+    @property
+    def features(self) -> Features:
+        """Feature views, entities and services, training sets and the online store."""
+        if self._features is None:
+            from assay.features.store import Features
+
+            self._features = Features(self, self._feature_definitions)
+        return self._features
 
     @property
     def datasets(self) -> dict[str, DatasetSpec]:

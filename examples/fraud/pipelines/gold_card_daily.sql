@@ -27,7 +27,7 @@ SELECT
     amount_sum AS amount_sum_1d,
     amount_max AS amount_max_1d,
     merchants AS distinct_merchants_1d,
-    sum(txn_count) OVER w7 AS txn_count_7d,
+    CAST(sum(txn_count) OVER w7 AS BIGINT) AS txn_count_7d,
     sum(amount_sum) OVER w7 / sum(txn_count) OVER w7 AS amount_mean_7d
 FROM daily
 WINDOW w7 AS (PARTITION BY card_id ORDER BY day RANGE BETWEEN INTERVAL 6 DAY PRECEDING AND CURRENT ROW)

@@ -384,6 +384,125 @@ def quarantine_replay(
     )
 
 
+features_app = typer.Typer(help="Feature views, training sets and serving.", no_args_is_help=True)
+app.add_typer(features_app, name="features")
+
+
+@features_app.command("list")
+@handles_errors
+def features_list(project: ProjectOpt = Path(".")) -> None:
+    """List feature views with their registry version, source, entities, TTL and features.
+
+    Example: `assay features list --project examples/fraud`
+    """
+    from assay.cli.render import console, rows_table
+
+    proj = _project(project)
+    latest = proj.features.register()
+    rows = [
+        (
+            name,
+            latest[name].version,
+            view.source,
+            ", ".join(view.join_keys),
+            str(view.ttl_delta or "-"),
+            ", ".join(view.features),
+            view.owner,
+        )
+        for name, view in sorted(proj.features.views.items())
+    ]
+    console.print(
+        rows_table(
+            "feature views", ["view", "version", "source", "keys", "ttl", "features", "owner"], rows
+        )
+    )
+    services = [(s.name, ", ".join(s.features)) for s in proj.features.services.values()]
+    if services:
+        console.print(rows_table("feature services", ["service", "features"], services))
+
+
+@features_app.command("show")
+@handles_errors
+def features_show(
+    name: Annotated[str, typer.Argument(help="Feature view name.")],
+    project: ProjectOpt = Path("."),
+) -> None:
+    """Show a feature view's definition and every registered version.
+
+    Example: `assay features show card_daily`
+    """
+    import json
+
+    from assay.cli.render import console, rows_table
+    from assay.errors import UsageError
+    from assay.features.registry import history
+
+    proj = _project(project)
+    if name not in proj.features.views:
+        raise UsageError(
+            f"unknown feature view {name!r}",
+            hint=f"views: {', '.join(sorted(proj.features.views))}",
+        )
+    proj.features.register()
+    versions = history(proj.catalog, name)
+    console.print_json(json.dumps(versions[-1].definition))
+    console.print(
+        rows_table(
+            f"versions of {name}",
+            ["version", "registered (UTC)"],
+            [(v.version, v.registered_at) for v in versions],
+        )
+    )
+
+
+@features_app.command("training-set")
+@handles_errors
+def features_training_set(
+    entities: Annotated[
+        Path,
+        typer.Option(
+            help="Entity rows: Parquet or CSV with keys, the event timestamp and any labels."
+        ),
+    ],
+    features: Annotated[
+        list[str],
+        typer.Option(
+            "--features", "-f", help="view:feature (repeatable), view:*, or a service name."
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="Output file (.parquet or .csv).")],
+    event_timestamp: Annotated[str, typer.Option(help="Timestamp column.")] = "event_timestamp",
+    save_as: Annotated[
+        str | None,
+        typer.Option(help="Also save as table training.NAME, recording source versions."),
+    ] = None,
+    project: ProjectOpt = Path("."),
+) -> None:
+    """Build a point-in-time-correct training set (no feature newer than its row).
+
+    Example: `assay features training-set --entities labels.parquet -f fraud_model
+    --out train.parquet`
+    """
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    from assay.cli.render import console
+    from assay.errors import UsageError
+
+    if not entities.is_file():
+        raise UsageError(f"no such file {entities}")
+    frame = pcsv.read_csv(entities) if entities.suffix == ".csv" else pq.read_table(entities)
+    refs: list[str] | str = (
+        features[0] if len(features) == 1 and ":" not in features[0] else features
+    )
+    result = _project(project).features.training_set(frame, refs, event_timestamp, save_as=save_as)
+    if out.suffix == ".csv":
+        pcsv.write_csv(result, out)
+    else:
+        pq.write_table(result, out)
+    console.print(f"Wrote {result.num_rows:,} rows x {result.num_columns} columns to {out}")
+
+
 def main() -> None:
     app()
 

@@ -21,14 +21,16 @@ from assay.pipelines.spec import DatasetSpec, Kind, SchemaPolicy
 from assay.pipelines.transforms import PythonTransform
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
-_collector: ContextVar[list[DatasetSpec] | None] = ContextVar("assay_collector", default=None)
+#: Everything declared while a project file loads: datasets, entities, feature views...
+_collector: ContextVar[list[Any] | None] = ContextVar("assay_collector", default=None)
 
 
 @contextmanager
-def collecting() -> Iterator[list[DatasetSpec]]:
+def collecting() -> Iterator[list[Any]]:
     """Collect every dataset declared while the block runs (used by the project loader)."""
-    found: list[DatasetSpec] = []
+    found: list[Any] = []
     token = _collector.set(found)
     try:
         yield found
@@ -36,11 +38,12 @@ def collecting() -> Iterator[list[DatasetSpec]]:
         _collector.reset(token)
 
 
-def register(spec: DatasetSpec) -> DatasetSpec:
+def register(declared: T) -> T:
+    """Record a declaration with the project being loaded (no-op outside a load)."""
     found = _collector.get()
     if found is not None:
-        found.append(spec)
-    return spec
+        found.append(declared)
+    return declared
 
 
 def _origin(depth: int = 2) -> str:

@@ -1,0 +1,44 @@
+"""Features of cards and merchants over the gold tables."""
+
+from assay import Entity, FeatureService, FeatureView
+
+card = Entity("card", join_keys=["card_id"], description="A payment card.")
+merchant = Entity("merchant", join_keys=["merchant_id"], description="A merchant.")
+
+card_daily = FeatureView(
+    name="card_daily",
+    entities=[card],
+    source="gold.card_daily",
+    timestamp="event_time",  # the end of the day: when the day's aggregate is known
+    ttl="30d",
+    features=[
+        "txn_count_1d",
+        "amount_sum_1d",
+        "amount_max_1d",
+        "distinct_merchants_1d",
+        "txn_count_7d",
+        "amount_mean_7d",
+    ],
+    owner="risk-team",
+    tags={"pii": "false"},
+)
+
+merchant_daily = FeatureView(
+    name="merchant_daily",
+    entities=[merchant],
+    source="gold.merchant_daily",
+    timestamp="event_time",  # end of the day, as for cards
+    ttl="30d",
+    features=["txn_count", "amount_sum", "chargeback_rate"],
+    owner="risk-team",
+)
+
+fraud_model = FeatureService(
+    name="fraud_model",
+    features=[
+        "card_daily:txn_count_7d",
+        "card_daily:amount_mean_7d",
+        "card_daily:amount_max_1d",
+        "merchant_daily:chargeback_rate",
+    ],
+)

@@ -1,0 +1,139 @@
+"""Point-in-time-correct joins: for each entity row, the latest feature row of each view
+with timestamp <= the row's timestamp and >= timestamp - ttl (Feast's semantics).
+
+Runs on the engine as DuckDB ASOF LEFT JOINs (one per view), never as a key equi-join that
+would materialize every feature row per entity row. Ties on the timestamp are broken by the
+created timestamp; entity rows are all kept, in order, with nulls where nothing matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from assay.engines import Engine, Source
+from assay.errors import UsageError
+from assay.features.spec import FeatureView
+
+ROW = "__assay_row"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Features chosen from one view, and the names they get in the output."""
+
+    view: FeatureView
+    features: tuple[str, ...]
+    output_names: tuple[str, ...]
+
+
+def select(
+    views: Mapping[str, FeatureView], refs: Sequence[str], full_names: bool = False
+) -> list[Selection]:
+    """Resolve `view:feature` references (or `view:*`) into per-view selections."""
+    chosen: dict[str, list[str]] = {}
+    for ref in refs:
+        view_name, sep, feature = ref.partition(":")
+        if not sep or view_name not in views:
+            raise UsageError(
+                f"unknown feature reference {ref!r}",
+                hint=f"use view:feature; views: {', '.join(sorted(views))}",
+            )
+        view = views[view_name]
+        wanted = list(view.features) if feature == "*" else [feature]
+        for name in wanted:
+            if name not in view.features:
+                raise UsageError(
+                    f"view {view_name} has no feature {name!r}",
+                    hint=f"its features: {', '.join(view.features)}",
+                )
+            chosen.setdefault(view_name, [])
+            if name not in chosen[view_name]:
+                chosen[view_name].append(name)
+    counts: dict[str, int] = {}
+    for names in chosen.values():
+        for n in names:
+            counts[n] = counts.get(n, 0) + 1
+    out = []
+    for view_name, names in chosen.items():
+        output = tuple(f"{view_name}__{n}" if full_names or counts[n] > 1 else n for n in names)
+        out.append(Selection(views[view_name], tuple(names), output))
+    return out
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _utc(expr: str, dtype: pa.DataType) -> str:
+    """Timestamps compare in naive UTC, whatever zone the caller's column carries."""
+    if pa.types.is_timestamp(dtype) and dtype.tz is not None:
+        return f"CAST(({expr}) AT TIME ZONE 'UTC' AS TIMESTAMP)"
+    return f"CAST({expr} AS TIMESTAMP)"
+
+
+def pit_sql(
+    selections: Sequence[Selection],
+    entity_schema: pa.Schema,
+    source_schemas: Mapping[str, pa.Schema],
+    timestamp: str,
+) -> str:
+    """The SQL of a training set over `entities` and one source per selected view."""
+    if timestamp not in entity_schema.names:
+        raise UsageError(
+            f"the entity frame has no timestamp column {timestamp!r}",
+            hint="pass event_timestamp=<column> or add an event_timestamp column",
+        )
+    entity_ts = _utc(f"e.{_q(timestamp)}", entity_schema.field(timestamp).type)
+    ctes = [f"entities AS (SELECT *, row_number() OVER () AS {ROW} FROM entity_df)"]
+    joins, outputs = [], []
+    for i, sel in enumerate(selections):
+        view, alias = sel.view, f"fv{i}"
+        missing = [k for k in view.join_keys if k not in entity_schema.names]
+        if missing:
+            raise UsageError(
+                f"the entity frame lacks join key(s) {', '.join(missing)} of view {view.name}"
+            )
+        schema = source_schemas[view.name]
+        ts = _utc(_q(view.timestamp), schema.field(view.timestamp).type)
+        keys = ", ".join(_q(k) for k in view.join_keys)
+        cols = ", ".join(_q(f) for f in sel.features)
+        order = f"{_q(view.created_timestamp)} DESC NULLS LAST" if view.created_timestamp else "1"
+        # One row per key and timestamp: the latest created wins ties (Feast's tie-breaker).
+        ctes.append(
+            f"{alias} AS (SELECT {keys}, {ts} AS __ts, {cols} FROM src_{i} "
+            f"WHERE {_q(view.timestamp)} IS NOT NULL "
+            f"QUALIFY row_number() OVER (PARTITION BY {keys}, {ts} ORDER BY {order}) = 1)"
+        )
+        on = " AND ".join(f"e.{_q(k)} = {alias}.{_q(k)}" for k in view.join_keys)
+        joins.append(f"ASOF LEFT JOIN {alias} ON {on} AND {entity_ts} >= {alias}.__ts")
+        ttl = view.ttl_delta
+        alive = (
+            f"{alias}.__ts >= {entity_ts} - INTERVAL {int(ttl.total_seconds())} SECOND"
+            if ttl
+            else "TRUE"
+        )
+        for feature, output in zip(sel.features, sel.output_names, strict=True):
+            outputs.append(f"CASE WHEN {alive} THEN {alias}.{_q(feature)} END AS {_q(output)}")
+    return (
+        f"WITH {', '.join(ctes)} SELECT e.* EXCLUDE ({ROW}), {', '.join(outputs)} "
+        f"FROM entities AS e {' '.join(joins)} ORDER BY e.{ROW}"
+    )
+
+
+def training_set(
+    engine: Engine,
+    selections: Sequence[Selection],
+    entities: pa.Table,
+    sources: Mapping[str, Source],
+    source_schemas: Mapping[str, pa.Schema],
+    timestamp: str,
+) -> pa.Table:
+    """Run the point-in-time join; `sources` maps view name -> table (pinned version)."""
+    sql = pit_sql(selections, entities.schema, source_schemas, timestamp)
+    inputs: dict[str, Source] = {"entity_df": entities}
+    for i, sel in enumerate(selections):
+        inputs[f"src_{i}"] = sources[sel.view.name]
+    return engine.query(engine.sql_for(sql), inputs)

@@ -1,0 +1,79 @@
+"""The feature registry in the catalog: one row per version of each view's definition."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from assay.catalog import Catalog
+from assay.catalog.store import metadata, utcnow
+from assay.features.spec import FeatureView
+
+feature_views = sa.Table(
+    "assay_feature_views",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("fingerprint", sa.String(40), nullable=False),
+    sa.Column("definition", sa.Text, nullable=False),
+    sa.Column("registered_at", sa.DateTime, nullable=False),
+    extend_existing=True,
+)
+
+
+@dataclass(frozen=True)
+class Registered:
+    name: str
+    version: int
+    definition: dict[str, Any]
+    registered_at: datetime
+
+
+def register(catalog: Catalog, views: Iterable[FeatureView]) -> dict[str, Registered]:
+    """Record a new version of every view whose definition changed; return the latest."""
+    feature_views.create(catalog.engine, checkfirst=True)
+    latest = _latest(catalog)
+    with catalog.engine.begin() as con:
+        for view in views:
+            current = latest.get(view.name)
+            if current and current[1] == view.fingerprint:
+                continue
+            version = current[0] + 1 if current else 1
+            con.execute(
+                feature_views.insert().values(
+                    name=view.name,
+                    version=version,
+                    fingerprint=view.fingerprint,
+                    definition=json.dumps(view.definition()),
+                    registered_at=utcnow(),
+                )
+            )
+    return {r.name: r for r in history(catalog) if r.version == _latest(catalog)[r.name][0]}
+
+
+def history(catalog: Catalog, name: str | None = None) -> list[Registered]:
+    """Every registered version (of one view), oldest first."""
+    feature_views.create(catalog.engine, checkfirst=True)
+    query = sa.select(feature_views).order_by(feature_views.c.name, feature_views.c.version)
+    if name:
+        query = query.where(feature_views.c.name == name)
+    with catalog.engine.connect() as con:
+        return [
+            Registered(r["name"], r["version"], json.loads(r["definition"]), r["registered_at"])
+            for r in con.execute(query).mappings()
+        ]
+
+
+def _latest(catalog: Catalog) -> dict[str, tuple[int, str]]:
+    query = sa.select(feature_views.c.name, feature_views.c.version, feature_views.c.fingerprint)
+    out: dict[str, tuple[int, str]] = {}
+    with catalog.engine.connect() as con:
+        for name, version, fingerprint in con.execute(query):
+            if name not in out or version > out[name][0]:
+                out[name] = (version, fingerprint)
+    return out

@@ -1,0 +1,128 @@
+"""`project.features`: training sets (point-in-time correct), registry, saved sets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from assay.engines import Source, TableRef
+from assay.errors import TableNotFoundError, UsageError
+from assay.features import pit, registry
+from assay.features.spec import Entity, FeatureService, FeatureView
+from assay.pipelines.producers import to_arrow
+from assay.tables import WriteMode
+
+if TYPE_CHECKING:
+    from assay.project import Project
+
+
+class Features:
+    """The feature views, entities and services of a project, and what they make.
+
+    Example: ``project.features.training_set(labels, ["card_daily:txn_count_1d"])``
+    """
+
+    def __init__(self, project: Project, definitions: Sequence[object]):
+        self.project = project
+        self.entities = {d.name: d for d in definitions if isinstance(d, Entity)}
+        self.views = {d.name: d for d in definitions if isinstance(d, FeatureView)}
+        self.services = {d.name: d for d in definitions if isinstance(d, FeatureService)}
+        for view in self.views.values():
+            if view.source not in project.dag.specs:
+                raise UsageError(
+                    f"feature view {view.name} reads {view.source}, which is not "
+                    "a dataset of this project"
+                )
+
+    def register(self) -> dict[str, registry.Registered]:
+        """Version every changed view definition in the catalog; return the latest."""
+        return registry.register(self.project.catalog, self.views.values())
+
+    def resolve(self, features: Sequence[str] | str) -> list[str]:
+        """A feature service name, or a list of `view:feature` references."""
+        if isinstance(features, str):
+            if features not in self.services:
+                raise UsageError(
+                    f"unknown feature service {features!r}",
+                    hint=f"services: {', '.join(sorted(self.services)) or 'none'}",
+                )
+            return list(self.services[features].features)
+        return list(features)
+
+    def training_set(
+        self,
+        entity_df: Any,
+        features: Sequence[str] | str,
+        event_timestamp: str = "event_timestamp",
+        full_feature_names: bool = False,
+        save_as: str | None = None,
+        versions: Mapping[str, int] | None = None,
+    ) -> pa.Table:
+        """For each entity row, the latest feature values as of its timestamp (within TTL).
+
+        Args:
+            entity_df: keys, `event_timestamp` and any label columns (Arrow, pandas, polars).
+            features: `view:feature` references (or `view:*`), or a feature service name.
+            save_as: also write the set to the table `training.<save_as>`, recording the
+                source table versions so `rebuild_training_set` can reproduce it exactly.
+            versions: read sources at these table versions (time travel) instead of latest.
+        """
+        refs = self.resolve(features)
+        entities = to_arrow(entity_df, "entity frame")
+        selections = pit.select(self.views, refs, full_feature_names)
+        sources: dict[str, Source] = {}
+        schemas: dict[str, pa.Schema] = {}
+        used: dict[str, int] = {}
+        wh = self.project.warehouse
+        for sel in selections:
+            table = sel.view.source
+            if not wh.exists(table):
+                raise TableNotFoundError(
+                    "the feature view's source is not built",
+                    where=table,
+                    hint="run `assay run` first",
+                )
+            version = (versions or {}).get(table, wh.version(table))
+            sources[sel.view.name] = TableRef(table, version)
+            schemas[sel.view.name] = pa.schema(wh.table(table, version).schema().to_arrow())
+            used[table] = int(version or 0)
+        result = pit.training_set(
+            self.project.engine, selections, entities, sources, schemas, event_timestamp
+        )
+        if save_as:
+            outputs = [n for sel in selections for n in sel.output_names]
+            wh.write(
+                f"training.{save_as}",
+                result,
+                mode=WriteMode.OVERWRITE,
+                # One JSON object: commit metadata values are strings, so scalars would not
+                # come back typed.
+                metadata={
+                    "training": {
+                        "sources": used,
+                        "features": refs,
+                        "timestamp": event_timestamp,
+                        "outputs": outputs,
+                        "full_feature_names": full_feature_names,
+                    }
+                },
+            )
+        return result
+
+    def rebuild_training_set(self, name: str, version: int | None = None) -> pa.Table:
+        """Recompute a saved training set from its recorded source versions (time travel)."""
+        wh = self.project.warehouse
+        table_name = f"training.{name}"
+        saved = wh.read(table_name, version)
+        at = version if version is not None else wh.version(table_name)
+        meta = next(c.metadata for c in wh.history(table_name) if c.version == at)["training"]
+        entities = saved.drop_columns(meta["outputs"])
+        return self.training_set(
+            entities,
+            meta["features"],
+            meta["timestamp"],
+            meta["full_feature_names"],
+            versions=meta["sources"],
+        )
