@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -20,6 +20,15 @@ class RetrySettings(BaseModel):
     attempts: int = Field(default=3, ge=1)
     backoff_initial: float = Field(default=0.5, ge=0)
     backoff_max: float = Field(default=10.0, ge=0)
+
+
+class OnlineStoreSettings(BaseModel):
+    """Where materialized features are served from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["sqlite"] = "sqlite"
+    #: SQLite file, relative to the project folder.
+    path: str = ".assay/online.db"
 
 
 class ProjectConfig(BaseModel):
@@ -40,6 +49,7 @@ class ProjectConfig(BaseModel):
     #: SQLAlchemy URL of the metadata catalog; default: SQLite inside `.assay/`.
     catalog: str | None = None
     retries: RetrySettings = RetrySettings()
+    online_store: OnlineStoreSettings = OnlineStoreSettings()
     #: Seconds a second `assay run` waits for the project lock before failing.
     lock_timeout: float = Field(default=30.0, ge=0)
     #: Free-form settings passed to user code as `ctx.vars`.

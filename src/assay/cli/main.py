@@ -503,6 +503,45 @@ def features_training_set(
     console.print(f"Wrote {result.num_rows:,} rows x {result.num_columns} columns to {out}")
 
 
+@features_app.command("materialize")
+@handles_errors
+def features_materialize(
+    end: Annotated[str | None, typer.Option(help="As-of time (UTC); default now.")] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(help="Only rows at or after this time (a full, not incremental, read)."),
+    ] = None,
+    views: Annotated[list[str] | None, typer.Option("--view", help="Views (default all).")] = None,
+    project: ProjectOpt = Path("."),
+) -> None:
+    """Write each view's latest values (within TTL) to the online store, incrementally.
+
+    Example: `assay features materialize --end 2026-08-30`
+    """
+    from datetime import datetime
+
+    from assay.cli.render import console, rows_table
+    from assay.errors import UsageError
+
+    def when(text: str | None) -> datetime | None:
+        try:
+            return datetime.fromisoformat(text) if text else None
+        except ValueError:
+            raise UsageError(f"invalid time {text!r}", hint="use YYYY-MM-DD[ HH:MM]") from None
+
+    done = _project(project).features.materialize(when(end), when(start), views or ())
+    console.print(
+        rows_table(
+            "materialized",
+            ["view", "entities written", "read", "source v"],
+            [
+                (m.view, f"{m.rows:,}", "new files" if m.incremental else "full", m.source_version)
+                for m in done
+            ],
+        )
+    )
+
+
 def main() -> None:
     app()
 

@@ -77,3 +77,50 @@ def _latest(catalog: Catalog) -> dict[str, tuple[int, str]]:
             if name not in out or version > out[name][0]:
                 out[name] = (version, fingerprint)
     return out
+
+
+materializations = sa.Table(
+    "assay_materializations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("view", sa.String(200), nullable=False, index=True),
+    sa.Column("fingerprint", sa.String(40), nullable=False),
+    sa.Column("source_version", sa.Integer, nullable=False),
+    sa.Column("end_ts", sa.DateTime, nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("materialized_at", sa.DateTime, nullable=False),
+    extend_existing=True,
+)
+
+
+def last_materialization(catalog: Catalog, view: FeatureView) -> tuple[int, datetime] | None:
+    """The source version and end time of the view's last materialization (same definition)."""
+    materializations.create(catalog.engine, checkfirst=True)
+    query = (
+        sa.select(materializations.c.source_version, materializations.c.end_ts)
+        .where(
+            materializations.c.view == view.name, materializations.c.fingerprint == view.fingerprint
+        )
+        .order_by(materializations.c.id.desc())
+        .limit(1)
+    )
+    with catalog.engine.connect() as con:
+        row = con.execute(query).first()
+    return (row[0], row[1]) if row else None
+
+
+def record_materialization(
+    catalog: Catalog, view: FeatureView, version: int, end: datetime, rows: int
+) -> None:
+    materializations.create(catalog.engine, checkfirst=True)
+    with catalog.engine.begin() as con:
+        con.execute(
+            materializations.insert().values(
+                view=view.name,
+                fingerprint=view.fingerprint,
+                source_version=version,
+                end_ts=end,
+                rows=rows,
+                materialized_at=utcnow(),
+            )
+        )

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from assay.catalog.store import utcnow
 from assay.engines import Source, TableRef
 from assay.errors import TableNotFoundError, UsageError
 from assay.features import pit, registry
+from assay.features.materialize import Materialized, materialize_view
+from assay.features.online import OnlineStore, SQLiteOnlineStore, from_micros
 from assay.features.spec import Entity, FeatureService, FeatureView
+from assay.intervals import to_naive_utc
 from assay.pipelines.producers import to_arrow
 from assay.tables import WriteMode
 
@@ -29,6 +34,7 @@ class Features:
         self.entities = {d.name: d for d in definitions if isinstance(d, Entity)}
         self.views = {d.name: d for d in definitions if isinstance(d, FeatureView)}
         self.services = {d.name: d for d in definitions if isinstance(d, FeatureService)}
+        self._online: OnlineStore | None = None
         for view in self.views.values():
             if view.source not in project.dag.specs:
                 raise UsageError(
@@ -110,6 +116,67 @@ class Features:
                 },
             )
         return result
+
+    @property
+    def online_store(self) -> OnlineStore:
+        """The configured online store (SQLite in `.assay/online.db` by default)."""
+        if self._online is None:
+            settings = self.project.config.online_store
+            path = self.project.root / settings.path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._online = SQLiteOnlineStore(str(path))
+        return self._online
+
+    def materialize(
+        self, end: datetime | None = None, start: datetime | None = None, views: Sequence[str] = ()
+    ) -> list[Materialized]:
+        """Write each view's latest values as of `end` (default: now, UTC) online;
+        incremental after the first run (only new source files are read)."""
+        end = to_naive_utc(end) if end else utcnow()
+        chosen = [self.views[v] for v in views] if views else list(self.views.values())
+        self.register()
+        return [
+            materialize_view(
+                self.project.engine,
+                self.project.warehouse,
+                self.project.catalog,
+                self.online_store,
+                view,
+                end,
+                to_naive_utc(start) if start else None,
+            )
+            for view in chosen
+        ]
+
+    def online(
+        self,
+        entity_rows: Sequence[Mapping[str, Any]],
+        features: Sequence[str] | str,
+        now: datetime | None = None,
+    ) -> list[dict[str, dict[str, Any]]]:
+        """Feature vectors for entities from the online store: per feature its value, event
+        timestamp and status (present, expired past the view's TTL, or missing)."""
+        now = to_naive_utc(now) if now else utcnow()
+        selections = pit.select(self.views, self.resolve(features))
+        out: list[dict[str, dict[str, Any]]] = [{} for _ in entity_rows]
+        for sel in selections:
+            view = sel.view
+            keys = [tuple(row.get(k) for k in view.join_keys) for row in entity_rows]
+            found = self.online_store.read(view, keys, sel.features)
+            ttl = view.ttl_delta
+            for vector, hit in zip(out, found, strict=True):
+                stamp = from_micros(hit[1]) if hit else None
+                status = (
+                    "missing"
+                    if hit is None
+                    else (
+                        "expired" if ttl and stamp is not None and stamp < now - ttl else "present"
+                    )
+                )
+                for feature, name in zip(sel.features, sel.output_names, strict=True):
+                    value = hit[0][feature] if hit and status == "present" else None
+                    vector[name] = {"value": value, "event_timestamp": stamp, "status": status}
+        return out
 
     def rebuild_training_set(self, name: str, version: int | None = None) -> pa.Table:
         """Recompute a saved training set from its recorded source versions (time travel)."""

@@ -1,0 +1,155 @@
+"""Online stores: the latest feature values per entity, for serving.
+
+Writes are Arrow batches (ingested through ADBC, no Python object per row) upserted by
+event time, so a replayed or late batch never overwrites a fresher value. Reads return
+each value with its event timestamp; the caller turns that into present / expired.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from assay.errors import MissingExtraError
+from assay.features.spec import FeatureView
+
+EVENT_TS = "__event_ts"  # microseconds since the epoch, UTC
+
+
+def to_micros(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Timestamps (any unit, any zone) as int64 microseconds since the epoch, UTC."""
+    return pc.cast(pc.cast(column, pa.timestamp("us", tz="UTC")), pa.int64())
+
+
+def from_micros(value: int | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromtimestamp(value / 1e6, tz=UTC).replace(tzinfo=None)
+
+
+class OnlineStore(ABC):
+    """Where materialized features live for low-latency reads."""
+
+    @abstractmethod
+    def write(self, view: FeatureView, rows: pa.Table) -> int:
+        """Upsert rows (join keys, features, EVENT_TS); return rows offered."""
+
+    @abstractmethod
+    def read(
+        self, view: FeatureView, keys: Sequence[tuple[Any, ...]], features: Sequence[str]
+    ) -> list[tuple[dict[str, Any], int | None] | None]:
+        """Per key tuple: (feature values, event ts micros), or None when missing."""
+
+
+def _sqlite_type(dtype: pa.DataType) -> str:
+    if pa.types.is_integer(dtype) or pa.types.is_boolean(dtype):
+        return "INTEGER"
+    if pa.types.is_floating(dtype) or pa.types.is_decimal(dtype):
+        return "REAL"
+    return "TEXT"
+
+
+def _storable(rows: pa.Table) -> pa.Table:
+    """Types SQLite holds: decimals as doubles, temporal values as ISO text."""
+    columns = []
+    for field in rows.schema:
+        col = rows[field.name]
+        if pa.types.is_decimal(field.type):
+            col = pc.cast(col, pa.float64())
+        elif pa.types.is_temporal(field.type) and field.name != EVENT_TS:
+            col = pc.cast(col, pa.string())
+        columns.append(col)
+    return pa.table(columns, names=rows.column_names)
+
+
+class SQLiteOnlineStore(OnlineStore):
+    """The embedded default: one table per view, keyed by the view's join keys.
+
+    Example:
+        >>> import tempfile
+        >>> store = SQLiteOnlineStore(tempfile.mkdtemp() + "/online.db")
+        >>> store.path.endswith("online.db")
+        True
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self._con = sqlite3.connect(path, check_same_thread=False)
+
+    def _table(self, view: FeatureView) -> str:
+        return f"fv_{view.name}"
+
+    def _ensure(self, view: FeatureView, schema: pa.Schema) -> None:
+        cols = ", ".join(f'"{f.name}" {_sqlite_type(f.type)}' for f in schema)
+        keys = ", ".join(f'"{k}"' for k in view.join_keys)
+        self._con.execute(
+            f'CREATE TABLE IF NOT EXISTS "{self._table(view)}" ({cols}, PRIMARY KEY ({keys}))'
+        )
+
+    def write(self, view: FeatureView, rows: pa.Table) -> int:
+        try:
+            import adbc_driver_sqlite.dbapi as adbc
+        except ImportError as exc:  # pragma: no cover - a declared dependency
+            raise MissingExtraError("adbc-driver-sqlite", "sqlite") from exc
+        rows = _storable(rows)
+        self._ensure(view, rows.schema)
+        # Arrow goes in through ADBC, into a separate staging file: ADBC links its own SQLite
+        # library, and two copies of SQLite must never share one database file's locks.
+        stage_path = f"{self.path}.stage-{view.name}"
+        with adbc.connect(stage_path) as con:
+            cur = con.cursor()
+            cur.adbc_ingest("stage", rows, mode="replace")
+            con.commit()
+        table, names = self._table(view), [f'"{c}"' for c in rows.column_names]
+        keys = ", ".join(f'"{k}"' for k in view.join_keys)
+        updates = ", ".join(
+            f"{c} = excluded.{c}" for c in names if c.strip('"') not in view.join_keys
+        )
+        self._con.execute("ATTACH DATABASE ? AS staged", (stage_path,))
+        try:
+            with self._con:
+                # Versioned by event time: an older row never replaces a fresher one.
+                self._con.execute(
+                    f'INSERT INTO "{table}" ({", ".join(names)}) SELECT {", ".join(names)} '
+                    f"FROM staged.stage WHERE true ON CONFLICT ({keys}) DO UPDATE SET {updates} "
+                    f'WHERE excluded."{EVENT_TS}" >= "{table}"."{EVENT_TS}"'
+                )
+        finally:
+            self._con.execute("DETACH DATABASE staged")
+            os.remove(stage_path)
+        return rows.num_rows
+
+    def read(
+        self, view: FeatureView, keys: Sequence[tuple[Any, ...]], features: Sequence[str]
+    ) -> list[tuple[dict[str, Any], int | None] | None]:
+        table = self._table(view)
+        exists = self._con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)
+        ).fetchone()
+        if not exists or not keys:
+            return [None] * len(keys)
+        cols = ", ".join(f'"{f}"' for f in features)
+        key_cols = ", ".join(f'"{k}"' for k in view.join_keys)
+        found: dict[tuple[Any, ...], tuple[dict[str, Any], int | None]] = {}
+        width = len(view.join_keys)
+        for start in range(0, len(keys), 400):
+            chunk = keys[start : start + 400]
+            marks = ", ".join("(" + ", ".join("?" * width) + ")" for _ in chunk)
+            params = [v for key in chunk for v in key]
+            sql = (
+                f'SELECT {key_cols}, {cols}, "{EVENT_TS}" FROM "{table}" '
+                f"WHERE ({key_cols}) IN (VALUES {marks})"
+            )
+            for row in self._con.execute(sql, params):
+                found[tuple(row[:width])] = (
+                    dict(zip(features, row[width:-1], strict=True)),
+                    row[-1],
+                )
+        return [found.get(tuple(k)) for k in keys]

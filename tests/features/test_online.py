@@ -1,0 +1,123 @@
+"""Online store: materialization (incremental, versioned by event time), TTL statuses, and
+parity with the training set at the same moment."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pyarrow as pa
+import pytest
+
+import assay
+from assay.features.online import EVENT_TS, SQLiteOnlineStore, to_micros
+from assay.features.spec import Entity, FeatureView
+from tests.conftest import MakeProject
+from tests.features.test_training_sets import FEATURES, GOLD
+from tests.helpers import EVENTS_INGEST, event, jsonl
+
+NOW = datetime(2026, 1, 6)
+
+
+@pytest.fixture
+def project(make_project: MakeProject) -> assay.Project:
+    data = jsonl(
+        event(d * 10 + k, k, float(d * k), f"2026-01-{d:02d} 1{k}:00:00")
+        for d in range(1, 6)
+        for k in range(4)
+    )
+    root = make_project(
+        {
+            "pipelines/ingest.py": EVENTS_INGEST,
+            "pipelines/gold.sql": GOLD,
+            "features/users.py": FEATURES.replace("{ttl}", "3d"),
+            "data/events/a.jsonl": data,
+        }
+    )
+    p = assay.Project(root)
+    assert p.run().ok
+    return p
+
+
+def test_online_values_equal_the_training_set_at_the_same_moment(project: assay.Project) -> None:
+    done = project.features.materialize(end=NOW)
+    assert [(m.view, m.rows, m.incremental) for m in done] == [("user_daily", 4, False)]
+    users = [{"user_id": u} for u in (0, 1, 2, 3, 99)]
+    online = project.features.online(users, "model", now=NOW)
+    entities = pa.table(
+        {
+            "user_id": [u["user_id"] for u in users],
+            "event_timestamp": pa.array([NOW] * len(users), pa.timestamp("us")),
+        }
+    )
+    offline = project.features.training_set(entities, "model").to_pylist()
+    for vector, row in zip(online, offline, strict=True):
+        for feature in ("events", "amount"):
+            assert vector[feature]["value"] == row[feature]
+    assert online[0]["events"]["status"] == "present"
+    assert online[0]["events"]["event_timestamp"] == datetime(2026, 1, 6)
+    assert online[4]["events"] == {"value": None, "event_timestamp": None, "status": "missing"}
+
+
+def test_ttl_applies_online_as_offline(project: assay.Project) -> None:
+    project.features.materialize(end=NOW)
+    later = NOW + timedelta(days=3, seconds=1)
+    vector = project.features.online([{"user_id": 1}], ["user_daily:events"], now=later)[0]
+    assert vector["events"]["status"] == "expired" and vector["events"]["value"] is None
+    entities = pa.table({"user_id": [1], "event_timestamp": pa.array([later], pa.timestamp("us"))})
+    assert (
+        project.features.training_set(entities, ["user_daily:events"])["events"][0].as_py() is None
+    )
+
+
+def test_materialization_is_incremental(project: assay.Project) -> None:
+    project.features.materialize(end=NOW)
+    again = project.features.materialize(end=NOW)
+    assert [(m.rows, m.incremental) for m in again] == [(0, True)]
+    late = jsonl([event(500, 2, 7.0, "2026-01-05 20:00:00")])
+    (project.root / "data" / "events" / "late.jsonl").write_text(late)
+    fresh = assay.Project(project.root)
+    assert fresh.run().ok
+    # gold.user_daily is a full table: its files were replaced, so this one is a full read.
+    third = fresh.features.materialize(end=NOW)
+    assert third[0].rows == 4 and not third[0].incremental
+    assert (
+        fresh.features.online([{"user_id": 2}], ["user_daily:events"], now=NOW)[0]["events"][
+            "value"
+        ]
+        == 2
+    )
+
+
+def test_writes_are_versioned_by_event_time(tmp_path: object) -> None:
+    store = SQLiteOnlineStore(f"{tmp_path}/o.db")
+    view = FeatureView(
+        name="v",
+        entities=[Entity("u", join_keys=["u"])],
+        source="gold.v",
+        timestamp="ts",
+        features=["x"],
+    )
+
+    def batch(x: int, when: datetime) -> pa.Table:
+        return pa.table(
+            {"u": [1], "x": [x], EVENT_TS: to_micros(pa.array([when], pa.timestamp("us")))}
+        )
+
+    store.write(view, batch(2, datetime(2026, 1, 2)))
+    store.write(view, batch(1, datetime(2026, 1, 1)))  # a replayed, older batch
+    assert store.read(view, [(1,)], ["x"])[0][0] == {"x": 2}
+    store.write(view, batch(3, datetime(2026, 1, 3)))
+    assert store.read(view, [(1,), (2,)], ["x"])[0][0] == {"x": 3}
+    assert store.read(view, [(2,)], ["x"]) == [None]
+
+
+def test_a_later_end_reaches_rows_already_in_old_files(project: assay.Project) -> None:
+    project.features.materialize(end=datetime(2026, 1, 3))
+    early = project.features.online(
+        [{"user_id": 1}], ["user_daily:events"], now=datetime(2026, 1, 3)
+    )[0]["events"]
+    assert early["event_timestamp"] == datetime(2026, 1, 3)
+    later = project.features.materialize(end=NOW)
+    assert later[0].incremental and later[0].rows == 4
+    vector = project.features.online([{"user_id": 1}], ["user_daily:events"], now=NOW)[0]
+    assert vector["events"]["event_timestamp"] == datetime(2026, 1, 6)
