@@ -15,13 +15,15 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/python examples/fraud/demo.py
 
-## Services the tests use (PostgreSQL), installed and started idempotently.
+## Services the tests use (PostgreSQL, Redis), installed and started idempotently.
 services:
 	scripts/services/postgres start
+	scripts/services/redis start
 
 ## Lint, type-check and run the whole suite against real services.
 test: $(BIN)/.installed services lint
-	ASSAY_PG_URL=$$(scripts/services/postgres url) $(BIN)/pytest -q
+	ASSAY_PG_URL=$$(scripts/services/postgres url) ASSAY_REDIS_URL=$$(scripts/services/redis url) \
+		$(BIN)/pytest -q
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests examples benchmarks

@@ -88,3 +88,27 @@ def pg_url(pg_admin_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(_libpq(pg_admin_url), autocommit=True) as con:
             con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+REDIS_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "services" / "redis"
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis server's URL, its database emptied for this test."""
+    import redis
+
+    url = os.environ.get("ASSAY_REDIS_URL")
+    try:
+        if not url:
+            subprocess.run([str(REDIS_SCRIPT), "start"], check=True, timeout=300)
+            url = subprocess.run(
+                [str(REDIS_SCRIPT), "url"], check=True, capture_output=True, text=True
+            ).stdout.strip()
+        client = redis.Redis.from_url(url, socket_connect_timeout=5)
+        client.flushdb()
+    except Exception as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is required in CI: {exc}")
+        pytest.skip(f"Redis unavailable: {exc}")
+    return url

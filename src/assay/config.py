@@ -26,9 +26,11 @@ class OnlineStoreSettings(BaseModel):
     """Where materialized features are served from."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    type: Literal["sqlite"] = "sqlite"
+    type: Literal["sqlite", "redis"] = "sqlite"
     #: SQLite file, relative to the project folder.
     path: str = ".assay/online.db"
+    #: Redis URL, for type: redis (e.g. redis://localhost:6379/0).
+    url: str | None = None
 
 
 class ProjectConfig(BaseModel):

@@ -9,7 +9,13 @@ import pyarrow as pa
 import pytest
 
 import assay
-from assay.features.online import EVENT_TS, SQLiteOnlineStore, to_micros
+from assay.features.online import (
+    EVENT_TS,
+    OnlineStore,
+    RedisOnlineStore,
+    SQLiteOnlineStore,
+    to_micros,
+)
 from assay.features.spec import Entity, FeatureView
 from tests.conftest import MakeProject
 from tests.features.test_training_sets import FEATURES, GOLD
@@ -18,20 +24,25 @@ from tests.helpers import EVENTS_INGEST, event, jsonl
 NOW = datetime(2026, 1, 6)
 
 
-@pytest.fixture
-def project(make_project: MakeProject) -> assay.Project:
+@pytest.fixture(params=["sqlite", "redis"])
+def project(make_project: MakeProject, request: pytest.FixtureRequest) -> assay.Project:
+    """A project with gold features, its online store SQLite or a real Redis server."""
     data = jsonl(
         event(d * 10 + k, k, float(d * k), f"2026-01-{d:02d} 1{k}:00:00")
         for d in range(1, 6)
         for k in range(4)
     )
+    store: dict[str, object] = {"type": "sqlite"}
+    if request.param == "redis":
+        store = {"type": "redis", "url": request.getfixturevalue("redis_url")}
     root = make_project(
         {
             "pipelines/ingest.py": EVENTS_INGEST,
             "pipelines/gold.sql": GOLD,
             "features/users.py": FEATURES.replace("{ttl}", "3d"),
             "data/events/a.jsonl": data,
-        }
+        },
+        {"online_store": store},
     )
     p = assay.Project(root)
     assert p.run().ok
@@ -88,8 +99,15 @@ def test_materialization_is_incremental(project: assay.Project) -> None:
     )
 
 
-def test_writes_are_versioned_by_event_time(tmp_path: object) -> None:
-    store = SQLiteOnlineStore(f"{tmp_path}/o.db")
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_writes_are_versioned_by_event_time(
+    kind: str, tmp_path: object, request: pytest.FixtureRequest
+) -> None:
+    store: OnlineStore = (
+        SQLiteOnlineStore(f"{tmp_path}/o.db")
+        if kind == "sqlite"
+        else RedisOnlineStore(request.getfixturevalue("redis_url"), prefix="versioned")
+    )
     view = FeatureView(
         name="v",
         entities=[Entity("u", join_keys=["u"])],

@@ -13,7 +13,12 @@ from assay.engines import Source, TableRef
 from assay.errors import TableNotFoundError, UsageError
 from assay.features import pit, registry
 from assay.features.materialize import Materialized, materialize_view
-from assay.features.online import OnlineStore, SQLiteOnlineStore, from_micros
+from assay.features.online import (
+    OnlineStore,
+    RedisOnlineStore,
+    SQLiteOnlineStore,
+    from_micros,
+)
 from assay.features.spec import Entity, FeatureService, FeatureView
 from assay.intervals import to_naive_utc
 from assay.pipelines.producers import to_arrow
@@ -122,9 +127,17 @@ class Features:
         """The configured online store (SQLite in `.assay/online.db` by default)."""
         if self._online is None:
             settings = self.project.config.online_store
-            path = self.project.root / settings.path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._online = SQLiteOnlineStore(str(path))
+            if settings.type == "redis":
+                if not settings.url:
+                    raise UsageError(
+                        "online_store type redis needs a url",
+                        hint="online_store: {type: redis, url: redis://host:6379/0}",
+                    )
+                self._online = RedisOnlineStore(settings.url, prefix=self.project.config.name)
+            else:
+                path = self.project.root / settings.path
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._online = SQLiteOnlineStore(str(path))
         return self._online
 
     def materialize(
