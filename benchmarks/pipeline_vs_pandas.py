@@ -137,6 +137,14 @@ def write_results(rows: list[dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+def write_section(path: Path, text: str) -> None:
+    """Replace this benchmark's section of RESULTS.md, keeping the other benchmarks' ones."""
+    old = path.read_text() if path.exists() else ""
+    others = [f"## {part}" for part in old.split("\n## ")[1:] if not part.startswith("Fraud")]
+    tail = "\n\n".join(part.rstrip("\n") for part in others)
+    path.write_text(text.rstrip("\n") + "\n\n" + tail + "\n" if others else text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
@@ -144,7 +152,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = [run_size(n, args.work) for n in args.sizes]
     text = write_results(rows)
-    (HERE / "RESULTS.md").write_text(text)
+    write_section(HERE / "RESULTS.md", text)
     print(text)
 
 

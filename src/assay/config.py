@@ -33,6 +33,20 @@ class OnlineStoreSettings(BaseModel):
     url: str | None = None
 
 
+class ServerSettings(BaseModel):
+    """The feature server (`assay serve`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: SHA-256 hex digests of the API keys (`assay serve --hash-key KEY` prints one).
+    api_keys: list[str] = Field(default_factory=list)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_entities: int = Field(default=1000, ge=1)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    #: Share of served vectors logged to the table logs.feature_requests (0 = none).
+    log_sample_rate: float = Field(default=0.0, ge=0, le=1)
+
+
 class ProjectConfig(BaseModel):
     """The contents of assay.yaml.
 
@@ -52,6 +66,7 @@ class ProjectConfig(BaseModel):
     catalog: str | None = None
     retries: RetrySettings = RetrySettings()
     online_store: OnlineStoreSettings = OnlineStoreSettings()
+    server: ServerSettings = ServerSettings()
     #: Seconds a second `assay run` waits for the project lock before failing.
     lock_timeout: float = Field(default=30.0, ge=0)
     #: Free-form settings passed to user code as `ctx.vars`.

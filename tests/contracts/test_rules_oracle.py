@@ -188,3 +188,15 @@ def test_text_columns_are_checked_against_the_logical_type(engine: Any, tmp_path
     result = enforce(engine, contracts, table)
     assert result.good["id"].to_pylist() == ["1", None]
     assert [r.split(":")[0] for r in result.reasons] == ["type(id)", "type(id)"]
+
+
+def test_multiple_of(engine: Any, tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(CONTRACT.replace("{minimum: -100, maximum: 1000}", "{multipleOf: 2.5}"))
+    table = pa.Table.from_pylist(
+        [{"id": 1, "amount": a, "code": "A", "email": None} for a in (5.0, 7.0, -2.5, None)],
+        schema=SCHEMA,
+    )
+    result = enforce(engine, load_contract_file(path), table)
+    assert result.rejected["amount"].to_pylist() == [7.0]
+    assert result.reasons == ["multipleOf(amount): amount not a multiple of 2.5"]

@@ -78,7 +78,7 @@ def check_dataset(
             if rule.metric == "rowCount":
                 observed: float | None = rows
             elif rule.metric == "sql":
-                observed = _sql_rule(engine, rule, warehouse.read(dataset))
+                observed = _sql_rule(engine, rule, TableRef(dataset))  # scanned, not loaded
             elif rule.metric == "freshness" and f"max.{rule.column}" in stats:
                 observed = _now() - stats[f"max.{rule.column}"]
             else:
@@ -153,4 +153,4 @@ def _anomalies(
 
 
 def _now() -> float:
-    return datetime.now(UTC).replace(tzinfo=None).timestamp()
+    return datetime.now(UTC).timestamp()

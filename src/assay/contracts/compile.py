@@ -146,6 +146,9 @@ def _option_rule(
     elif option == "pattern":
         condition = f"NOT {full_match(text, str(bound))}"
         reason = f"does not match {bound}"
+    elif option == "multipleOf":
+        ratio = f"CAST({value} AS DOUBLE) / {lit(bound)}"
+        condition, reason = f"abs({ratio} - round({ratio})) > 1e-9", f"not a multiple of {bound}"
     elif option in _BOUNDS:
         op, words = _BOUNDS[option]
         condition, reason = f"{value} {op} {comparable}", f"{words} {bound}"
@@ -252,5 +255,5 @@ def metric_expression(rule: BatchRule) -> str | None:
     if rule.metric == "duplicateValues":
         return f"count({c}) - count(DISTINCT {c})"
     if rule.metric in ("freshness", "latency"):
-        return f"epoch(CAST(now() AS TIMESTAMP)) - epoch(max({c}))"
+        return f"epoch(now()) - epoch(max({c}))"  # absolute now; naive data is UTC
     raise ContractError(f"unknown metric {rule.metric!r} in rule {rule.name}")

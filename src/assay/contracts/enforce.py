@@ -21,7 +21,7 @@ from assay.contracts.compile import (
     row_pass_sql,
 )
 from assay.contracts.model import BatchRule, Contract, Severity
-from assay.engines import Engine
+from assay.engines import Engine, Source
 from assay.engines.types import NUMERIC, arrow_to_sql
 
 
@@ -212,7 +212,7 @@ def _judge(dataset: str, rule: BatchRule, observed: float | None, rows: float) -
     )
 
 
-def _sql_rule(engine: Engine, rule: BatchRule, table: pa.Table) -> float | None:
+def _sql_rule(engine: Engine, rule: BatchRule, table: Source) -> float | None:
     query = (rule.query or "").replace("${table}", "batch").replace("{table}", "batch")
     if rule.column:
         query = query.replace("${column}", q(rule.column)).replace("{column}", q(rule.column))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -83,6 +84,8 @@ class SQLiteOnlineStore(OnlineStore):
     def __init__(self, path: str):
         self.path = path
         self._con = sqlite3.connect(path, check_same_thread=False)
+        # One connection serves every thread of the feature server: one statement at a time.
+        self._lock = threading.Lock()
 
     def _table(self, view: FeatureView) -> str:
         return f"fv_{view.name}"
@@ -100,7 +103,8 @@ class SQLiteOnlineStore(OnlineStore):
         except ImportError as exc:  # pragma: no cover - a declared dependency
             raise MissingExtraError("adbc-driver-sqlite", "sqlite") from exc
         rows = _storable(rows)
-        self._ensure(view, rows.schema)
+        with self._lock:
+            self._ensure(view, rows.schema)
         # Arrow goes in through ADBC, into a separate staging file: ADBC links its own SQLite
         # library, and two copies of SQLite must never share one database file's locks.
         stage_path = f"{self.path}.stage-{view.name}"
@@ -108,6 +112,11 @@ class SQLiteOnlineStore(OnlineStore):
             cur = con.cursor()
             cur.adbc_ingest("stage", rows, mode="replace")
             con.commit()
+        with self._lock:
+            self._upsert(view, rows, stage_path)
+        return rows.num_rows
+
+    def _upsert(self, view: FeatureView, rows: pa.Table, stage_path: str) -> None:
         table, names = self._table(view), [f'"{c}"' for c in rows.column_names]
         keys = ", ".join(f'"{k}"' for k in view.join_keys)
         updates = ", ".join(
@@ -125,9 +134,14 @@ class SQLiteOnlineStore(OnlineStore):
         finally:
             self._con.execute("DETACH DATABASE staged")
             os.remove(stage_path)
-        return rows.num_rows
 
     def read(
+        self, view: FeatureView, keys: Sequence[tuple[Any, ...]], features: Sequence[str]
+    ) -> list[tuple[dict[str, Any], int | None] | None]:
+        with self._lock:
+            return self._read(view, keys, features)
+
+    def _read(
         self, view: FeatureView, keys: Sequence[tuple[Any, ...]], features: Sequence[str]
     ) -> list[tuple[dict[str, Any], int | None] | None]:
         table = self._table(view)
