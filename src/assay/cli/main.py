@@ -542,6 +542,37 @@ def features_materialize(
     )
 
 
+@app.command()
+@handles_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (server.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (server.port).")] = None,
+    hash_key: Annotated[
+        str | None,
+        typer.Option("--hash-key", help="Print the hash of this API key for assay.yaml, and exit."),
+    ] = None,
+    project: ProjectOpt = Path("."),
+) -> None:
+    """Serve online features over HTTP (FastAPI; OpenAPI docs at /docs).
+
+    Example: `assay serve --port 8000`, then
+    `curl -H 'X-API-Key: KEY' -d '{"entities": [{"card_id": 1}], "service": "fraud_model"}'
+    localhost:8000/features`
+    """
+    from assay.server.app import hash_key as digest
+
+    if hash_key is not None:
+        sys.stdout.write(digest(hash_key) + "\n")
+        return
+    import uvicorn
+
+    from assay.server.app import create_app
+
+    proj = _project(project)
+    settings = proj.config.server
+    uvicorn.run(create_app(proj), host=host or settings.host, port=port or settings.port)
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,1 @@
+"""HTTP surfaces: the online feature server (FastAPI)."""

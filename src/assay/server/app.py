@@ -1,0 +1,154 @@
+"""The feature server: `POST /features` returns feature vectors from the online store.
+
+Thin by design: it validates input, checks the API key and calls `project.features.online`.
+API keys are configured hashed (SHA-256) in assay.yaml; health and metrics need no key.
+"""
+
+import hashlib
+import hmac
+import threading
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from assay.errors import AssayError
+
+if TYPE_CHECKING:
+    from assay.project import Project
+
+Scalar = str | int | float | bool
+
+
+def hash_key(key: str) -> str:
+    """The SHA-256 hex digest stored in assay.yaml for an API key.
+
+    Example:
+        >>> hash_key("secret")[:16]
+        '2bb80d537b1da3e3'
+    """
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def request_models(max_entities: int) -> tuple[type[BaseModel], type[BaseModel]]:
+    """The two request shapes: entities with feature references, or with a service name.
+    Both are in the OpenAPI schema, limits included, so clients (and schemathesis) see them."""
+
+    class ByFeatures(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        entities: list[dict[str, Scalar]] = Field(min_length=1, max_length=max_entities)
+        features: list[str] = Field(min_length=1, description="view:feature references")
+
+    class ByService(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        entities: list[dict[str, Scalar]] = Field(min_length=1, max_length=max_entities)
+        service: str = Field(description="a FeatureService name")
+
+    return ByFeatures, ByService
+
+
+class FeatureValue(BaseModel):
+    value: Scalar | None
+    event_timestamp: datetime | None
+    status: str = Field(description="present, expired (older than the view's TTL) or missing")
+
+
+class FeatureResponse(BaseModel):
+    results: list[dict[str, FeatureValue]]
+
+
+class Metrics:
+    """Request counters and latency totals, exported in Prometheus text format."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counts: dict[tuple[str, int], int] = {}
+        self.seconds: dict[str, float] = {}
+
+    def observe(self, path: str, status: int, seconds: float) -> None:
+        with self.lock:
+            self.counts[(path, status)] = self.counts.get((path, status), 0) + 1
+            self.seconds[path] = self.seconds.get(path, 0.0) + seconds
+
+    def render(self) -> str:
+        lines = ["# TYPE assay_requests_total counter"]
+        with self.lock:
+            for (path, status), n in sorted(self.counts.items()):
+                lines.append(f'assay_requests_total{{path="{path}",status="{status}"}} {n}')
+            lines.append("# TYPE assay_request_seconds_total counter")
+            for path, total in sorted(self.seconds.items()):
+                lines.append(f'assay_request_seconds_total{{path="{path}"}} {total:.6f}')
+        return "\n".join(lines) + "\n"
+
+
+def create_app(project: "Project") -> FastAPI:
+    """The FastAPI app serving `project`'s online features."""
+    settings = project.config.server
+    features = project.features
+    metrics = Metrics()
+    app = FastAPI(title=f"assay feature server: {project.config.name}", version="1")
+
+    @app.middleware("http")
+    async def limit_and_measure(request: Request, call_next: Any) -> Any:
+        began = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
+            response: Any = JSONResponse(
+                {"detail": f"request body over {settings.max_body_bytes} bytes"}, 413
+            )
+        else:
+            response = await call_next(request)
+        metrics.observe(request.url.path, response.status_code, time.perf_counter() - began)
+        return response
+
+    def authenticated(x_api_key: str | None = Header(default=None)) -> None:
+        if not settings.api_keys:
+            raise HTTPException(
+                401,
+                "no API keys are configured: add server.api_keys "
+                "(hashes from `assay serve --hash-key KEY`) to assay.yaml",
+            )
+        presented = hash_key(x_api_key or "")
+        if x_api_key is None or not any(
+            hmac.compare_digest(presented, k) for k in settings.api_keys
+        ):
+            raise HTTPException(401, "missing or invalid X-API-Key header")
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def prometheus() -> str:
+        return metrics.render()
+
+    by_features, by_service = request_models(settings.max_entities)
+
+    @app.post(
+        "/features",
+        response_model=FeatureResponse,
+        dependencies=[Depends(authenticated)],
+        responses={
+            401: {"description": "missing or invalid API key"},
+            404: {"description": "unknown feature, view or service"},
+            413: {"description": "request body too large"},
+        },
+    )
+    # A real (not string) annotation: FastAPI must see the two models to document them.
+    def get_features(body: by_features | by_service) -> FeatureResponse:  # type: ignore[valid-type]
+        """Feature vectors for a batch of entities, with event timestamps and statuses."""
+        request: Any = body
+        refs: list[str] | str = getattr(request, "features", None) or request.service
+        try:
+            vectors = features.online(request.entities, refs)
+        except AssayError as exc:
+            detail = exc.message + (f" ({exc.hint})" if exc.hint else "")
+            raise HTTPException(404, detail) from exc
+        return FeatureResponse(
+            results=[{k: FeatureValue(**v) for k, v in vec.items()} for vec in vectors]
+        )
+
+    return app
