@@ -29,7 +29,7 @@ merchant_daily = FeatureView(
     source="gold.merchant_daily",
     timestamp="event_time",  # end of the day, as for cards
     ttl="30d",
-    features=["txn_count", "amount_sum", "chargeback_rate"],
+    features=["txn_count", "amount_sum", "chargebacks_30d"],
     owner="risk-team",
 )
 
@@ -39,6 +39,6 @@ fraud_model = FeatureService(
         "card_daily:txn_count_7d",
         "card_daily:amount_mean_7d",
         "card_daily:amount_max_1d",
-        "merchant_daily:chargeback_rate",
+        "merchant_daily:chargebacks_30d",
     ],
 )
