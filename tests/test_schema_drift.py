@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 
 import assay
@@ -157,3 +158,51 @@ def test_freeze_policy_accepts_the_same_schema(make_project: MakeProject) -> Non
 
     assert project.run().ok
     assert [r["id"] for r in user_rows(project)] == [1, 2, 3]
+
+
+WIDEN_INGEST = """
+import assay
+
+scores = assay.files("bronze.scores", path="data/*.jsonl", format="jsonl",
+                     allow_widening={allow})
+"""
+
+
+def _widening_project(make_project: MakeProject, allow: bool) -> assay.Project:
+    root = make_project(
+        {
+            "pipelines/ingest.py": WIDEN_INGEST.replace("{allow}", str(allow)),
+            "data/a.jsonl": '{"id": 1, "score": 3}\n{"id": 2, "score": 4}\n',
+        }
+    )
+    project = assay.Project(root)
+    assert project.run().ok
+    (root / "data" / "b.jsonl").write_text('{"id": 3, "score": 2.5}\n{"id": 4, "score": 7.25}\n')
+    return assay.Project(root)
+
+
+def test_a_widened_column_fails_unless_widening_is_allowed(make_project: MakeProject) -> None:
+    project = _widening_project(make_project, allow=False)
+    result = project.run()
+    assert result.result("bronze.scores").status == "failed"
+    assert "score" in (result.result("bronze.scores").error or "")
+    assert "allow_widening" in (result.result("bronze.scores").error or "")
+
+
+def test_allow_widening_rewrites_the_column_type(make_project: MakeProject) -> None:
+    project = _widening_project(make_project, allow=True)
+    result = project.run()
+    assert result.ok
+    table = project.table("bronze.scores")
+    assert table.schema.field("score").type == pa.float64()
+    assert sorted(zip(table["id"].to_pylist(), table["score"].to_pylist(), strict=True)) == [
+        (1, 3.0),
+        (2, 4.0),
+        (3, 2.5),
+        (4, 7.25),
+    ]
+    assert [c.metadata.get("widened") for c in project.history("bronze.scores")][:2] == [
+        None,
+        {"score": "DOUBLE"},
+    ]
+    assert project.run().commits == 0

@@ -91,3 +91,15 @@ def storage_type(observed: str) -> str:
         ('VARCHAR', 'BIGINT')
     """
     return "VARCHAR" if observed == "JSON" else observed
+
+
+def widens(observed: str, target: str) -> bool:
+    """Whether storing `observed` values means widening a `target` column's type.
+
+    Example:
+        >>> widens("DOUBLE", "BIGINT"), widens("VARCHAR", "BIGINT")
+        (True, False)
+    """
+    if target in INTEGRAL and observed in ("DOUBLE", "FLOAT"):
+        return True
+    return (target, observed) in {("FLOAT", "DOUBLE"), ("DATE", "TIMESTAMP")}

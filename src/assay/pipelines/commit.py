@@ -104,6 +104,8 @@ class Committer:
         _faults.point("after_quarantine")
         if data is None:
             return None, output
+        if output.widen and not ctx.replace_table and self.warehouse.exists(ctx.dataset.name):
+            self._widen(ctx, output.widen)
         version = self._write_data(ctx, data, metadata, intervals, output.append_only)
         _faults.point("after_commit")
         return version, replace(output, data=data)
@@ -136,6 +138,25 @@ class Committer:
             quarantine = pa.concat_tables([output.quarantine, quarantine])
         batch_keys = tuple(dict.fromkeys([*output.batch_keys, *keys]))
         return result.good, replace(output, quarantine=quarantine, batch_keys=batch_keys)
+
+    def _widen(self, ctx: RunContext, types: Mapping[str, str]) -> None:
+        """Rewrite the table with wider column types, as its own commit before the batch.
+
+        delta-rs cannot change a column's type in place. A crash after this commit leaves a
+        widened table and the batch not done: the re-run finds nothing to widen and writes it.
+        """
+        from assay.engines import TableRef
+
+        name = ctx.dataset.name
+        casts = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in types.items())
+        widened = self.engine.query(f"SELECT * REPLACE ({casts}) FROM t", {"t": TableRef(name)})
+        self.warehouse.write(
+            name,
+            widened,
+            mode=WriteMode.OVERWRITE,
+            metadata={"run_id": ctx.run_id, "widened": dict(types)},
+            partition_by=ctx.dataset.partition_by,
+        )
 
     def _must_record(self, ctx: RunContext, output: Output) -> bool:
         """An empty batch still commits when it marks files or intervals as done, or when

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assay.engines import Engine
-from assay.engines.types import INTEGRAL, arrow_to_sql, compatible, storage_type
+from assay.engines.types import INTEGRAL, arrow_to_sql, compatible, storage_type, widens
 from assay.errors import SchemaDriftError
 from assay.pipelines.producers import INGESTED_AT, LINE, SOURCE_FILE, SYSTEM_COLUMNS
 from assay.pipelines.spec import SchemaPolicy
@@ -32,6 +32,8 @@ class ColumnPlan:
     removed: list[str] = field(default_factory=list)
     retyped: list[str] = field(default_factory=list)
     quarantine_if_present: list[str] = field(default_factory=list)
+    #: Columns whose table type widens to hold the new values (allow_widening=True).
+    widened: dict[str, str] = field(default_factory=dict)
 
 
 def plan_columns(
@@ -41,8 +43,13 @@ def plan_columns(
     declared: Mapping[str, str],
     policy: SchemaPolicy,
     has_rows: bool,
+    allow_widening: bool = False,
 ) -> ColumnPlan:
-    """Apply the schema policy to observed vs. existing (or declared) columns."""
+    """Apply the schema policy to observed vs. existing (or declared) columns.
+
+    With `allow_widening`, a column whose values now need a wider type (BIGINT -> DOUBLE,
+    DATE -> TIMESTAMP) widens the table instead of counting as retyped (not when frozen).
+    """
     base = dict(table_types) if table_types is not None else dict(declared)
     plan = ColumnPlan(target=dict(base))
     plan.new = [c for c in observed if c not in base]
@@ -50,6 +57,10 @@ def plan_columns(
         plan.removed = [c for c in base if c not in observed]
     plan.retyped = [c for c in observed if c in base and not compatible(observed[c], base[c])]
     has_baseline = table_types is not None or bool(declared)
+    if allow_widening and table_types is not None and policy is not SchemaPolicy.FREEZE:
+        plan.widened = {c: observed[c] for c in plan.retyped if widens(observed[c], base[c])}
+        plan.retyped = [c for c in plan.retyped if c not in plan.widened]
+        plan.target.update(plan.widened)
     if table_types is None and policy is SchemaPolicy.EVOLVE:
         # A new table takes the data's column order, with declared types where given.
         ordered = [*observed, *(c for c in declared if c not in observed)]
@@ -84,8 +95,8 @@ def _fail(dataset: str, what: str, plan: ColumnPlan) -> None:
     raise SchemaDriftError(
         f"{what}: {'; '.join(parts)}",
         where=dataset,
-        hint="set schema_policy='discard' or 'quarantine' on the dataset to accept such "
-        "batches, or rebuild the table with `assay run --full-refresh`",
+        hint="set schema_policy='discard' or 'quarantine' (or allow_widening=True for a wider "
+        "type) on the dataset, or rebuild the table with `assay run --full-refresh`",
     )
 
 

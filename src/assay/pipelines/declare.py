@@ -94,6 +94,7 @@ def files(
     columns: Mapping[str, str] | None = None,
     time_column: str | None = None,
     schema_policy: str = "evolve",
+    allow_widening: bool = False,
     delimiter: str = ",",
     owner: str | None = None,
     tags: Mapping[str, str] | Sequence[str] | None = None,
@@ -110,6 +111,8 @@ def files(
             cast are quarantined. Undeclared columns get types inferred from the data.
         time_column: the event-time column downstream incremental datasets slice on.
         schema_policy: "evolve" (default), "freeze", "discard" or "quarantine".
+        allow_widening: when values need a wider type than the table's column (integers
+            that became decimals), rewrite the table with the wider type instead of failing.
 
     Example:
         >>> import assay
@@ -133,7 +136,14 @@ def files(
         schema_policy=opts["schema_policy"],
     )
     return register(
-        DatasetSpec(name=name, kind=Kind.APPEND, producer=producer, origin=_origin(), **opts)
+        DatasetSpec(
+            name=name,
+            kind=Kind.APPEND,
+            producer=producer,
+            origin=_origin(),
+            allow_widening=allow_widening,
+            **opts,
+        )
     )
 
 

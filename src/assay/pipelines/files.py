@@ -118,6 +118,7 @@ class FileSource(Producer):
                 self.columns,
                 self.schema_policy,
                 batch.table.num_rows > 0,
+                ctx.dataset.allow_widening,
             )
             good, bad = conform(
                 ctx.engine,
@@ -146,6 +147,7 @@ class FileSource(Producer):
                 metadata={"files": chunk},
                 batch_keys=tuple(f["path"] for f in chunk),
                 append_only=not any(f["path"] in ingested for f in chunk),
+                widen=plan.widened,
             )
 
     def _read_chunk(self, ctx: RunContext, rel_paths: list[str]) -> RawBatch:

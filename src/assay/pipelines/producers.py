@@ -69,6 +69,8 @@ class Output:
     #: True when none of the batch's rows can already be in the table (never-seen files):
     #: a plain append, with no replace-where scan of the existing table.
     append_only: bool = False
+    #: Columns of the table to widen to these SQL types before this batch is written.
+    widen: dict[str, str] = field(default_factory=dict)
 
     @property
     def rows_written(self) -> int:

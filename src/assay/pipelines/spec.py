@@ -57,6 +57,8 @@ class DatasetSpec:
     tags: Mapping[str, str] = field(default_factory=dict)
     description: str | None = None
     schema_policy: SchemaPolicy = SchemaPolicy.EVOLVE
+    #: Widen a column's type (BIGINT -> DOUBLE...) when a source's values need it.
+    allow_widening: bool = False
     origin: str = "<python>"
 
     def __post_init__(self) -> None:
