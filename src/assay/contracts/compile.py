@@ -187,13 +187,7 @@ def _row_quality(column: str, item: dict[str, Any]) -> RowRule:
         raise ContractError(
             f"invalidValues rule on {column} needs arguments.validValues, invalidValues or pattern"
         )
-    conds = []
-    if valid is not None:
-        conds.append(f"{c} NOT IN ({', '.join(lit(v) for v in valid)})")
-    if invalid is not None:
-        conds.append(f"{c} IN ({', '.join(lit(v) for v in invalid)})")
-    if "pattern" in args:
-        conds.append(f"NOT {full_match(f'CAST({c} AS VARCHAR)', args['pattern'])}")
+    conds = invalid_conditions(c, args)
     return RowRule(
         name,
         column,
@@ -201,6 +195,18 @@ def _row_quality(column: str, item: dict[str, Any]) -> RowRule:
         f"{column} has an invalid value",
         severity,
     )
+
+
+def invalid_conditions(column_sql: str, args: dict[str, Any] | Any) -> list[str]:
+    """SQL conditions that make a value invalid under an invalidValues rule's arguments."""
+    conds = []
+    if args.get("validValues") is not None:
+        conds.append(f"{column_sql} NOT IN ({', '.join(lit(v) for v in args['validValues'])})")
+    if args.get("invalidValues") is not None:
+        conds.append(f"{column_sql} IN ({', '.join(lit(v) for v in args['invalidValues'])})")
+    if "pattern" in args:
+        conds.append(f"NOT {full_match(f'CAST({column_sql} AS VARCHAR)', args['pattern'])}")
+    return conds
 
 
 def row_pass_sql(rules: tuple[RowRule, ...], table: str) -> str:
@@ -242,15 +248,7 @@ def metric_expression(rule: BatchRule) -> str | None:
         )
         return f"count(*) FILTER (WHERE {c} IS NULL{extra})"
     if rule.metric == "invalidValues":
-        valid = args.get("validValues")
-        invalid = args.get("invalidValues")
-        conds = []
-        if valid is not None:
-            conds.append(f"{c} NOT IN ({', '.join(lit(v) for v in valid)})")
-        if invalid is not None:
-            conds.append(f"{c} IN ({', '.join(lit(v) for v in invalid)})")
-        if "pattern" in args:
-            conds.append(f"NOT {full_match(f'CAST({c} AS VARCHAR)', args['pattern'])}")
+        conds = invalid_conditions(c, args)
         return f"count(*) FILTER (WHERE {c} IS NOT NULL AND ({' OR '.join(conds) or 'FALSE'}))"
     if rule.metric == "duplicateValues":
         return f"count({c}) - count(DISTINCT {c})"
