@@ -43,8 +43,6 @@ class ServerSettings(BaseModel):
     port: int = 8000
     max_entities: int = Field(default=1000, ge=1)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
-    #: Share of served vectors logged to the table logs.feature_requests (0 = none).
-    log_sample_rate: float = Field(default=0.0, ge=0, le=1)
 
 
 class ProjectConfig(BaseModel):
