@@ -139,3 +139,34 @@ def test_a_later_end_reaches_rows_already_in_old_files(project: assay.Project) -
     assert later[0].incremental and later[0].rows == 4
     vector = project.features.online([{"user_id": 1}], ["user_daily:events"], now=NOW)[0]
     assert vector["events"]["event_timestamp"] == datetime(2026, 1, 6)
+
+
+def test_redis_reads_every_view_of_a_request_in_one_round_trip(
+    request: pytest.FixtureRequest,
+) -> None:
+    store = RedisOnlineStore(request.getfixturevalue("redis_url"), prefix="trips")
+    user = Entity("user", join_keys=["u"])
+    views = [
+        FeatureView(name=n, entities=[user], source="gold.v", timestamp="ts", features=["x"])
+        for n in ("a", "b")
+    ]
+    for i, view in enumerate(views):
+        store.write(
+            view, pa.table({"u": [1, 2], "x": [i, i + 10], EVENT_TS: pa.array([1, 1], pa.int64())})
+        )
+    executed = []
+    original = store.client.pipeline
+
+    def counting(*args: object, **kwargs: object) -> object:
+        pipe = original(*args, **kwargs)  # type: ignore[arg-type]
+        run = pipe.execute
+        pipe.execute = lambda: executed.append(1) or run()  # type: ignore[method-assign]
+        return pipe
+
+    store.client.pipeline = counting  # type: ignore[method-assign]
+    got = store.read_many([(v, [(1,), (2,), (3,)], ["x"]) for v in views])
+    assert len(executed) == 1
+    assert [[hit[0]["x"] if hit else None for hit in per_view] for per_view in got] == [
+        [0, 10, None],
+        [1, 11, None],
+    ]

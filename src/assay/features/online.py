@@ -49,6 +49,12 @@ class OnlineStore(ABC):
     ) -> list[tuple[dict[str, Any], int | None] | None]:
         """Per key tuple: (feature values, event ts micros), or None when missing."""
 
+    def read_many(
+        self, requests: Sequence[tuple[FeatureView, Sequence[tuple[Any, ...]], Sequence[str]]]
+    ) -> list[list[tuple[dict[str, Any], int | None] | None]]:
+        """`read` for several views at once (stores override it to batch round trips)."""
+        return [self.read(view, keys, features) for view, keys, features in requests]
+
 
 def _sqlite_type(dtype: pa.DataType) -> str:
     if pa.types.is_integer(dtype) or pa.types.is_boolean(dtype):
@@ -221,18 +227,29 @@ class RedisOnlineStore(OnlineStore):
     def read(
         self, view: FeatureView, keys: Sequence[tuple[Any, ...]], features: Sequence[str]
     ) -> list[tuple[dict[str, Any], int | None] | None]:
-        fields = [f"{view.name}:{f}" for f in features] + [f"{view.name}:{EVENT_TS}"]
+        return self.read_many([(view, keys, features)])[0]
+
+    def read_many(
+        self, requests: Sequence[tuple[FeatureView, Sequence[tuple[Any, ...]], Sequence[str]]]
+    ) -> list[list[tuple[dict[str, Any], int | None] | None]]:
+        """Every view of every entity in one pipelined round trip."""
         pipe = self.client.pipeline(transaction=False)
-        for key in keys:
-            pipe.hmget(self._key(view, key), fields)
-        out: list[tuple[dict[str, Any], int | None] | None] = []
-        for values in pipe.execute():
-            if values[-1] is None:
-                out.append(None)
-                continue
-            decoded = {
-                f: json.loads(v) if v is not None else None
-                for f, v in zip(features, values[:-1], strict=True)
-            }
-            out.append((decoded, int(values[-1])))
+        for view, keys, features in requests:
+            fields = [f"{view.name}:{f}" for f in features] + [f"{view.name}:{EVENT_TS}"]
+            for key in keys:
+                pipe.hmget(self._key(view, key), fields)
+        replies = iter(pipe.execute())
+        out = []
+        for _view, keys, features in requests:
+            out.append([_decode(next(replies), features) for _ in keys])
         return out
+
+
+def _decode(values: list[Any], features: Sequence[str]) -> tuple[dict[str, Any], int | None] | None:
+    if values[-1] is None:
+        return None
+    decoded = {
+        f: json.loads(v) if v is not None else None
+        for f, v in zip(features, values[:-1], strict=True)
+    }
+    return decoded, int(values[-1])
