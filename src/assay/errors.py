@@ -64,10 +64,6 @@ class SchemaDriftError(AssayError):
     """A source's schema changed in a way the dataset's schema policy does not allow."""
 
 
-class RunFailedError(AssayError):
-    """One or more datasets failed in a run; the summary names them."""
-
-
 class TransientError(AssayError):
     """A failure worth retrying (I/O hiccup, concurrent commit, lost connection)."""
 

@@ -229,8 +229,7 @@ class Project:
         changing: set[str] = set()
         for name in names:
             spec = self.dag[name]
-            state = sync(self.catalog, self.warehouse, name)
-            work = runner.work(spec, state)
+            work = runner.work(spec, runner.state(spec))
             if spec.producer.is_source and not isinstance(spec.producer, FileSource):
                 # A Python or database source is only known to change once it has run.
                 work.reasons = ["re-read on every run; commits only if its data changed"]

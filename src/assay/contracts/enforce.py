@@ -4,7 +4,7 @@ batch metric in one aggregate pass, and decide pass, warn or block per rule seve
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -15,7 +15,6 @@ import pyarrow.compute as pc
 from assay.contracts.compile import (
     Compiled,
     compile_contract,
-    lit,
     metric_expression,
     q,
     row_pass_sql,
@@ -267,11 +266,4 @@ def rows_as_json(table: pa.Table) -> list[str]:
     return [json.dumps(row, default=default, ensure_ascii=False) for row in table.to_pylist()]
 
 
-def summarize(results: Iterable[CheckResult]) -> Mapping[str, int]:
-    counts: dict[str, int] = {"pass": 0, "warn": 0, "fail": 0}
-    for r in results:
-        counts[r.status] += 1
-    return counts
-
-
-__all__ = ["CheckResult", "Enforcement", "enforce", "lit", "rows_as_json"]
+__all__ = ["CheckResult", "Enforcement", "enforce", "rows_as_json"]

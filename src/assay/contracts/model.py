@@ -123,10 +123,3 @@ class Contract:
     row_rules: tuple[RowRule, ...]
     batch_rules: tuple[BatchRule, ...]
     raw: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def pii_columns(self) -> list[str]:
-        return [c.name for c in self.columns if (c.classification or "").lower() in PII_LABELS]
-
-
-PII_LABELS = {"pii", "restricted", "confidential", "sensitive"}

@@ -39,8 +39,6 @@ class Engine(ABC):
     name: ClassVar[str]
     #: The SQL dialect the engine runs (a sqlglot dialect name).
     dialect: ClassVar[str] = "duckdb"
-    #: Optional capabilities, as flags rather than methods that raise.
-    supports_python_relations: ClassVar[bool] = False
 
     def __init__(self, warehouse: Warehouse):
         self.warehouse = warehouse

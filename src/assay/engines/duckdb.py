@@ -27,7 +27,6 @@ class DuckDBEngine(Engine):
     """
 
     name = "duckdb"
-    supports_python_relations = True
 
     def __init__(self, warehouse: Any, threads: int | None = None):
         super().__init__(warehouse)

@@ -77,9 +77,6 @@ class FileSource(Producer):
     def code_fingerprint(self) -> str:
         return function_fingerprint(None, self.path, self.format, dict(self.columns))
 
-    def describe(self) -> str:
-        return f"{self.format} files {self.path}"
-
     def list_files(self, root: str) -> list[dict[str, Any]]:
         pattern = self.path if os.path.isabs(self.path) else os.path.join(root, self.path)
         found = []

@@ -150,7 +150,7 @@ class Planner:
             changed = self.changed_ranges(name, spec.time_column or "", recorded)
             if changed is None:
                 return True
-            if any(lo < record.interval.end and hi >= reach for lo, hi in changed):
+            if any(Interval(reach, record.interval.end).overlaps(lo, hi) for lo, hi in changed):
                 return True
         return False
 
@@ -176,9 +176,9 @@ class Planner:
         ranges = []
         for path in changed_files:
             lo, hi = before.get(path) or now[path]
+            if lo is None and hi is None:
+                continue  # a file with no rows in the column: nothing changed there
             if lo is None or hi is None:
-                if (before.get(path) or now[path]) == (None, None):
-                    continue  # a file with no rows in the column: nothing changed there
                 return None
             ranges.append((lo, hi))
         return ranges

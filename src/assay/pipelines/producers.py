@@ -95,9 +95,6 @@ class Producer(ABC):
     def produce(self, ctx: RunContext) -> Iterator[Output]:
         """Yield one Output per commit to make (usually one)."""
 
-    def describe(self) -> str:
-        return type(self).__name__
-
 
 def function_fingerprint(func: Any, *extra: Any) -> str:
     """Hash a Python function's source (falling back to its qualified name) plus options."""

@@ -196,7 +196,7 @@ class Runner:
         window: tuple[datetime, datetime] | None,
         workers: int,
     ) -> None:
-        state = sync(self.rt.catalog, self.rt.warehouse, spec.name)
+        state = self.state(spec)
         missing = [n for n in spec.inputs if not self.rt.warehouse.exists(n)]
         if missing:
             result.status, result.reasons = "skipped", [f"inputs not built: {', '.join(missing)}"]
@@ -227,14 +227,14 @@ class Runner:
         state: dict[str, Any],
         window: tuple[datetime, datetime] | None = None,
     ) -> Work:
-        """What the dataset needs now, and why."""
+        """What the dataset needs now, and why (`state` from `Runner.state`)."""
         if spec.kind is Kind.INCREMENTAL:
             return self.planner.interval_work(
                 spec, self.full_refresh, window, force=spec.name in self.restated
             )
         if isinstance(spec.producer, FileSource):
             pending = spec.producer.pending_files(
-                self.rt.root, self.rt.catalog.ingested_files(spec.name), self.full_refresh
+                self.rt.root, state["ingested"], self.full_refresh
             )
             return Work(
                 spec.name,
@@ -245,10 +245,16 @@ class Runner:
             return Work(spec.name, True, ["sources are read on every run"])
         return self.planner.table_work(spec, state, self.full_refresh)
 
-    def _context(self, spec: DatasetSpec, state: dict[str, Any]) -> RunContext:
-        inputs = {n: TableRef(n, self.rt.warehouse.version(n)) for n in spec.inputs}
+    def state(self, spec: DatasetSpec) -> dict[str, Any]:
+        """The dataset's state from its Delta log (synced into the catalog), with the files a
+        file source has ingested, read once for both planning and producing."""
+        state = sync(self.rt.catalog, self.rt.warehouse, spec.name)
         if isinstance(spec.producer, FileSource):
             state = {**state, "ingested": self.rt.catalog.ingested_files(spec.name)}
+        return state
+
+    def _context(self, spec: DatasetSpec, state: dict[str, Any]) -> RunContext:
+        inputs = {n: TableRef(n, self.rt.warehouse.version(n)) for n in spec.inputs}
         return RunContext(
             run_id=self.run_id,
             dataset=spec,

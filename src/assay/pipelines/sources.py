@@ -26,9 +26,6 @@ class PythonSource(Producer):
     def code_fingerprint(self) -> str:
         return function_fingerprint(self.func)
 
-    def describe(self) -> str:
-        return f"python source {self.func.__module__}.{self.func.__qualname__}"
-
     def produce(self, ctx: RunContext) -> Iterator[Output]:
         try:
             result = self.func(ctx)
@@ -62,9 +59,6 @@ class SqlTableSource(Producer):
         return function_fingerprint(
             None, self.table, self.cursor, tuple(self.columns), self.db_schema
         )
-
-    def describe(self) -> str:
-        return f"database table {self.table}"
 
     def produce(self, ctx: RunContext) -> Iterator[Output]:
         import sqlalchemy as sa

@@ -16,8 +16,6 @@ from assay.naming import split_name
 if TYPE_CHECKING:
     from assay.pipelines.producers import Producer
 
-LAYERS = ("bronze", "silver", "gold")
-
 
 class Kind(StrEnum):
     """How a dataset's table is written on each run."""

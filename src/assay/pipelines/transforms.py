@@ -74,9 +74,6 @@ class SqlTransform(Producer):
         normalized = " ".join(self.sql.split())
         return hashlib.sha256(normalized.encode()).hexdigest()[:16]
 
-    def describe(self) -> str:
-        return "SQL transform"
-
     def produce(self, ctx: RunContext) -> Iterator[Output]:
         values = {"start": ctx.start, "end": ctx.end, "vars": ctx.vars}
         sql = render_sql(self.sql, values, ctx.dataset.where)
@@ -108,9 +105,6 @@ class PythonTransform(Producer):
 
     def code_fingerprint(self) -> str:
         return function_fingerprint(self.func, self.as_relations)
-
-    def describe(self) -> str:
-        return f"python transform {self.func.__module__}.{self.func.__qualname__}"
 
     def produce(self, ctx: RunContext) -> Iterator[Output]:
         try:
