@@ -102,8 +102,6 @@ def run_size(n: int, work: Path) -> dict[str, float]:
 def write_results(rows: list[dict[str, float]]) -> str:
     gib = 1024**3
     lines = [
-        "# Benchmark results",
-        "",
         "## Fraud pipeline: assay (DuckDB + Delta, embedded) vs. plain pandas",
         "",
         "`python benchmarks/pipeline_vs_pandas.py` (`make bench`). Each run starts cold (empty",
@@ -137,12 +135,19 @@ def write_results(rows: list[dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+START, END = "<!-- pipeline-bench:start -->", "<!-- pipeline-bench:end -->"
+
+
 def write_section(path: Path, text: str) -> None:
-    """Replace this benchmark's section of RESULTS.md, keeping the other benchmarks' ones."""
-    old = path.read_text() if path.exists() else ""
-    others = [f"## {part}" for part in old.split("\n## ")[1:] if not part.startswith("Fraud")]
-    tail = "\n\n".join(part.rstrip("\n") for part in others)
-    path.write_text(text.rstrip("\n") + "\n\n" + tail + "\n" if others else text)
+    """Replace the table between this benchmark's markers; notes and other benchmarks'
+    sections of RESULTS.md stay as they are."""
+    block = f"{START}\n{text.strip()}\n{END}"
+    old = path.read_text() if path.exists() else "# Benchmark results\n"
+    if START in old and END in old:
+        before, rest = old.split(START, 1)
+        path.write_text(before + block + rest.split(END, 1)[1])
+    else:
+        path.write_text(old.rstrip("\n") + "\n\n" + block + "\n")
 
 
 def main() -> None:
