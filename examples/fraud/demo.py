@@ -121,6 +121,11 @@ def contract_findings(project: assay.Project) -> Table:
     return table
 
 
+def _shown(value: object) -> str:
+    """A served value: 4 significant digits, or null (e.g. a sum over an empty window)."""
+    return "null" if value is None else f"{value:.4g}"
+
+
 def features_phase(project: assay.Project) -> None:
     """Point-in-time training set from late-arriving labels, a model, online serving."""
     import numpy as np
@@ -144,6 +149,8 @@ def features_phase(project: assay.Project) -> None:
         "amount_mean_7d",
         "amount_max_1d",
         "chargebacks_30d",
+        "count_1h",
+        "amount_sum_1d",
     ]
     train = train.append_column("hour", pc.hour(train["event_timestamp"]))
     x = np.column_stack([train[c].to_numpy(zero_copy_only=False).astype(float) for c in columns])
@@ -180,7 +187,7 @@ def features_phase(project: assay.Project) -> None:
             str(entity["card_id"]),
             str(entity["merchant_id"]),
             *[
-                f"{v['value']:.4g} ({v['status']})" if v["value"] is not None else v["status"]
+                v["status"] if v["status"] != "present" else _shown(v["value"])
                 for v in vector.values()
             ],
         )

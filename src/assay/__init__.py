@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from assay.scaffold import init_project
 
 __all__ = [
+    "Aggregation",
     "AssayError",
     "Entity",
     "FeatureService",
@@ -38,6 +39,7 @@ __version__ = "0.1.0"
 
 # Public names resolve on first use, so `assay --help` does not pay for pyarrow and deltalake.
 _LAZY = {
+    "Aggregation": "assay.features.spec",
     "AssayError": "assay.errors",
     "Entity": "assay.features.spec",
     "FeatureService": "assay.features.spec",

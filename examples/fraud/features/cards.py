@@ -1,6 +1,6 @@
 """Features of cards and merchants over the gold tables."""
 
-from assay import Entity, FeatureService, FeatureView
+from assay import Aggregation, Entity, FeatureService, FeatureView
 
 card = Entity("card", join_keys=["card_id"], description="A payment card.")
 merchant = Entity("merchant", join_keys=["merchant_id"], description="A merchant.")
@@ -33,6 +33,22 @@ merchant_daily = FeatureView(
     owner="risk-team",
 )
 
+# Declared once over the transactions themselves; assay computes the windows exactly at
+# every training row's timestamp and, on materialization, as of the materialization time.
+card_activity = FeatureView(
+    name="card_activity",
+    entities=[card],
+    source="silver.transactions",
+    timestamp="event_time",
+    aggregations=[
+        Aggregation(function="count", time_window="1h"),
+        Aggregation(function="count", time_window="1d"),
+        Aggregation("amount", "sum", "1d"),
+        Aggregation("merchant_id", "count_distinct", "7d"),
+    ],
+    owner="risk-team",
+)
+
 fraud_model = FeatureService(
     name="fraud_model",
     features=[
@@ -40,5 +56,7 @@ fraud_model = FeatureService(
         "card_daily:amount_mean_7d",
         "card_daily:amount_max_1d",
         "merchant_daily:chargebacks_30d",
+        "card_activity:count_1h",
+        "card_activity:amount_sum_1d",
     ],
 )

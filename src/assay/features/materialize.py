@@ -7,11 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import pyarrow as pa
 import pyarrow.dataset as pads
 
 from assay.catalog import Catalog
 from assay.engines import Engine, Source, TableRef
+from assay.features import windows
 from assay.features.online import EVENT_TS, OnlineStore, to_micros
+from assay.features.pit import utc
 from assay.features.registry import last_materialization, record_materialization
 from assay.features.spec import FeatureView
 from assay.tables import Warehouse
@@ -52,6 +55,13 @@ def materialize_view(
 ) -> Materialized:
     """Write the view's latest values as of `end` to `store`."""
     version = warehouse.version(view.source) or 0
+    if view.aggregations:
+        # Windows slide with `end`, so every entity with rows in the longest window is
+        # recomputed, reading only that window of the source.
+        ts_expr = utc(_q(view.timestamp), warehouse.schema(view.source).field(view.timestamp).type)
+        sql = windows.latest_sql(view, "src", ts_expr, end, start)
+        latest = engine.query(engine.sql_for(sql), {"src": TableRef(view.source, version)})
+        return _write(catalog, store, view, latest, version, end, incremental=False)
     last = last_materialization(catalog, view)
     ts = _q(view.timestamp)
     sources: dict[str, Source] = {"src": TableRef(view.source, version)}
@@ -88,6 +98,19 @@ def materialize_view(
         f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {order}) = 1"
     )
     latest = engine.query(engine.sql_for(sql), sources)
+    return _write(catalog, store, view, latest, version, end, incremental)
+
+
+def _write(
+    catalog: Catalog,
+    store: OnlineStore,
+    view: FeatureView,
+    latest: pa.Table,
+    version: int,
+    end: datetime,
+    incremental: bool,
+) -> Materialized:
+    """Stream `latest` (keys, features, `__ts`) into the store in Arrow batches."""
     written = 0
     for start_row in range(0, latest.num_rows, BATCH_ROWS):
         batch = latest.slice(start_row, BATCH_ROWS)

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from assay.engines import Engine, Source
 from assay.errors import UsageError
+from assay.features import windows
 from assay.features.spec import FeatureView
 
 ROW = "__assay_row"
@@ -67,11 +68,26 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _utc(expr: str, dtype: pa.DataType) -> str:
+def utc(expr: str, dtype: pa.DataType) -> str:
     """Timestamps compare in naive UTC, whatever zone the caller's column carries."""
     if pa.types.is_timestamp(dtype) and dtype.tz is not None:
         return f"CAST(({expr}) AT TIME ZONE 'UTC' AS TIMESTAMP)"
     return f"CAST({expr} AS TIMESTAMP)"
+
+
+def _feature_rows(view: FeatureView, sel: Selection, source: str, ts: str) -> str:
+    """A subquery of the view's rows: join keys, `__ts` and the selected features."""
+    if view.aggregations:
+        return windows.timeline_sql(view, source, ts)
+    keys = ", ".join(_q(k) for k in view.join_keys)
+    cols = ", ".join(_q(f) for f in sel.features)
+    order = f"{_q(view.created_timestamp)} DESC NULLS LAST" if view.created_timestamp else "1"
+    # One row per key and timestamp: the latest created wins ties (Feast's tie-breaker).
+    return (
+        f"(SELECT {keys}, {ts} AS __ts, {cols} FROM {source} "
+        f"WHERE {_q(view.timestamp)} IS NOT NULL "
+        f"QUALIFY row_number() OVER (PARTITION BY {keys}, {ts} ORDER BY {order}) = 1)"
+    )
 
 
 def pit_sql(
@@ -86,7 +102,7 @@ def pit_sql(
             f"the entity frame has no timestamp column {timestamp!r}",
             hint="pass event_timestamp=<column> or add an event_timestamp column",
         )
-    entity_ts = _utc(f"e.{_q(timestamp)}", entity_schema.field(timestamp).type)
+    entity_ts = utc(f"e.{_q(timestamp)}", entity_schema.field(timestamp).type)
     ctes = [f"entities AS (SELECT *, row_number() OVER () AS {ROW} FROM entity_df)"]
     joins, outputs = [], []
     for i, sel in enumerate(selections):
@@ -97,22 +113,15 @@ def pit_sql(
                 f"the entity frame lacks join key(s) {', '.join(missing)} of view {view.name}"
             )
         schema = source_schemas[view.name]
-        ts = _utc(_q(view.timestamp), schema.field(view.timestamp).type)
-        keys = ", ".join(_q(k) for k in view.join_keys)
-        cols = ", ".join(_q(f) for f in sel.features)
-        order = f"{_q(view.created_timestamp)} DESC NULLS LAST" if view.created_timestamp else "1"
-        # One row per key and timestamp: the latest created wins ties (Feast's tie-breaker).
-        ctes.append(
-            f"{alias} AS (SELECT {keys}, {ts} AS __ts, {cols} FROM src_{i} "
-            f"WHERE {_q(view.timestamp)} IS NOT NULL "
-            f"QUALIFY row_number() OVER (PARTITION BY {keys}, {ts} ORDER BY {order}) = 1)"
-        )
+        ts = utc(_q(view.timestamp), schema.field(view.timestamp).type)
+        ctes.append(f"{alias} AS {_feature_rows(view, sel, f'src_{i}', ts)}")
         on = " AND ".join(f"e.{_q(k)} = {alias}.{_q(k)}" for k in view.join_keys)
         joins.append(f"ASOF LEFT JOIN {alias} ON {on} AND {entity_ts} >= {alias}.__ts")
         ttl = view.ttl_delta
+        # An aggregated view's timeline is already null where its longest window is empty.
         alive = (
             f"{alias}.__ts >= {entity_ts} - INTERVAL {int(ttl.total_seconds())} SECOND"
-            if ttl
+            if ttl and not view.aggregations
             else "TRUE"
         )
         for feature, output in zip(sel.features, sel.output_names, strict=True):

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from assay.errors import DefinitionError
 from assay.naming import split_name
@@ -64,31 +64,139 @@ class Entity:
         _register(self)
 
 
+AGGREGATE_FUNCTIONS = ("count", "sum", "mean", "min", "max", "count_distinct")
+
+
+def _window_label(window: timedelta) -> str:
+    """The shortest unit that divides the window: 1h, 7d, 90m, 45s."""
+    seconds = int(window.total_seconds())
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if unit != "w" and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    """A windowed aggregate by entity over a table's rows: the rows of the last `time_window`
+    up to and including the moment asked about, i.e. the half-open window (t - w, t].
+
+    `function` is one of count, sum, mean, min, max, count_distinct; `count` without a
+    column counts rows. The feature is named `<column>_<function>_<window>` unless `name`
+    is given.
+
+    Example:
+        >>> Aggregation("amount", "sum", "1d").name
+        'amount_sum_1d'
+        >>> Aggregation(function="count", time_window="1h").name
+        'count_1h'
+    """
+
+    column: str | None = None
+    function: str = "count"
+    time_window: str | timedelta = "1d"
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        window = parse_ttl(self.time_window)
+        if window is None or window.total_seconds() < 1:
+            raise DefinitionError(
+                f"invalid aggregation window {self.time_window!r}",
+                hint='use a positive window: "1h", "1d", "7d", "30d"',
+            )
+        object.__setattr__(self, "time_window", window)
+        if self.function == "distinct_count":
+            object.__setattr__(self, "function", "count_distinct")
+        if self.function not in AGGREGATE_FUNCTIONS:
+            raise DefinitionError(
+                f"unknown aggregation function {self.function!r}",
+                hint=f"use one of {', '.join(AGGREGATE_FUNCTIONS)}",
+            )
+        if self.column is None and self.function != "count":
+            raise DefinitionError(f"aggregation {self.function} needs a column")
+        if not self.name:
+            parts = [self.column] if self.column else []
+            parts += [self.function, _window_label(self.window)]
+            object.__setattr__(self, "name", "_".join(parts))
+
+    @property
+    def window(self) -> timedelta:
+        assert isinstance(self.time_window, timedelta)
+        return self.time_window
+
+    def definition(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "column": self.column,
+            "function": self.function,
+            "window": _window_label(self.window),
+        }
+
+
 @dataclass(frozen=True)
 class FeatureView:
-    """Features of entities read from a table, valid for `ttl` after their timestamp."""
+    """Features of entities read from a table, valid for `ttl` after their timestamp.
+
+    A view either lists `features` (columns of a gold table, one row per entity and time)
+    or declares `aggregations` over an event table (bronze or silver), which assay computes
+    from that one definition for training sets (exact at every entity row's timestamp)
+    and for the online store (as of materialization). An aggregated view's values are
+    null for an entity with no rows in its longest window, which is also its TTL.
+
+    Example:
+        >>> card = Entity("card", join_keys=["card_id"])
+        >>> activity = FeatureView(
+        ...     name="card_activity", entities=[card], source="silver.transactions",
+        ...     timestamp="event_time",
+        ...     aggregations=[Aggregation(function="count", time_window="1h"),
+        ...                   Aggregation("amount", "sum", "7d")])
+        >>> activity.features, activity.ttl_delta
+        (('count_1h', 'amount_sum_7d'), datetime.timedelta(days=7))
+    """
 
     name: str
     entities: Sequence[Entity]
     source: str
     timestamp: str
-    features: Sequence[str]
+    features: Sequence[str] = ()
     ttl: str | timedelta | None = None
     created_timestamp: str | None = None
     owner: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     description: str | None = None
+    aggregations: Sequence[Aggregation] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "entities", tuple(self.entities))
-        object.__setattr__(self, "features", tuple(self.features))
+        object.__setattr__(self, "aggregations", tuple(self.aggregations))
         if not self.name.isidentifier():
             raise DefinitionError(f"feature view name {self.name!r} is not an identifier")
         split_name(self.source)
+        if self.aggregations:
+            self._check_aggregations()
+        object.__setattr__(self, "features", tuple(self.features))
         if not self.features:
             raise DefinitionError("a feature view needs features", where=self.name)
         parse_ttl(self.ttl)
         _register(self)
+
+    def _check_aggregations(self) -> None:
+        if self.features:
+            raise DefinitionError(
+                "a feature view declares either features or aggregations, not both",
+                where=self.name,
+                hint="aggregated features are named by their Aggregation",
+            )
+        if self.ttl is not None or self.created_timestamp is not None:
+            raise DefinitionError(
+                "an aggregated view's TTL is its longest window; it takes no ttl or "
+                "created_timestamp",
+                where=self.name,
+            )
+        names = [a.name for a in self.aggregations]
+        if len(set(names)) != len(names):
+            raise DefinitionError("aggregation names repeat", where=self.name)
+        object.__setattr__(self, "features", tuple(names))
 
     @property
     def join_keys(self) -> tuple[str, ...]:
@@ -96,7 +204,17 @@ class FeatureView:
 
     @property
     def ttl_delta(self) -> timedelta | None:
+        if self.aggregations:
+            return max(a.window for a in self.aggregations)
         return parse_ttl(self.ttl)
+
+    def expired(self, stamp: datetime, now: datetime) -> bool:
+        """Whether a value stamped `stamp` is past the TTL at `now`. Feast keeps a row
+        whose timestamp is exactly now - ttl; an aggregate's window (now - w, now] does not."""
+        ttl = self.ttl_delta
+        if ttl is None:
+            return False
+        return stamp <= now - ttl if self.aggregations else stamp < now - ttl
 
     def definition(self) -> dict[str, object]:
         """A JSON-able description (what the registry versions)."""
@@ -112,7 +230,12 @@ class FeatureView:
             "owner": self.owner,
             "tags": dict(self.tags),
             "description": self.description,
-        }
+        } | (
+            # Only aggregated views carry the key, so other views keep their fingerprints.
+            {"aggregations": [a.definition() for a in self.aggregations]}
+            if self.aggregations
+            else {}
+        )
 
     @property
     def fingerprint(self) -> str:

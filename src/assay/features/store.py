@@ -184,14 +184,13 @@ class Features:
         answers = self.online_store.read_many(requests)
         for sel, found in zip(selections, answers, strict=True):
             view = sel.view
-            ttl = view.ttl_delta
             for vector, hit in zip(out, found, strict=True):
                 stamp = from_micros(hit[1]) if hit else None
                 status = (
                     "missing"
                     if hit is None
                     else (
-                        "expired" if ttl and stamp is not None and stamp < now - ttl else "present"
+                        "expired" if stamp is not None and view.expired(stamp, now) else "present"
                     )
                 )
                 for feature, name in zip(sel.features, sel.output_names, strict=True):
