@@ -43,6 +43,11 @@ class ServerSettings(BaseModel):
     port: int = 8000
     max_entities: int = Field(default=1000, ge=1)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    #: Share of requests whose served vectors go to `logs.feature_requests` (0 = none),
+    #: for `assay features skew`.
+    log_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    #: Seconds between appends of logged requests to the table.
+    log_flush_seconds: float = Field(default=5.0, gt=0)
 
 
 class ProjectConfig(BaseModel):

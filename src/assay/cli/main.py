@@ -7,11 +7,14 @@ from collections.abc import Callable
 from enum import StrEnum
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from assay.errors import AssayError
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 app = typer.Typer(
     help="assay: refine raw data into bronze, silver and gold Delta tables, idempotently.\n\n"
@@ -503,6 +506,18 @@ def features_training_set(
     console.print(f"Wrote {result.num_rows:,} rows x {result.num_columns} columns to {out}")
 
 
+def _when(text: str | None) -> datetime | None:
+    """An ISO time from the command line (UTC), or None."""
+    from datetime import datetime
+
+    from assay.errors import UsageError
+
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        raise UsageError(f"invalid time {text!r}", hint="use YYYY-MM-DD[ HH:MM]") from None
+
+
 @features_app.command("materialize")
 @handles_errors
 def features_materialize(
@@ -518,18 +533,9 @@ def features_materialize(
 
     Example: `assay features materialize --end 2026-08-30`
     """
-    from datetime import datetime
-
     from assay.cli.render import console, rows_table
-    from assay.errors import UsageError
 
-    def when(text: str | None) -> datetime | None:
-        try:
-            return datetime.fromisoformat(text) if text else None
-        except ValueError:
-            raise UsageError(f"invalid time {text!r}", hint="use YYYY-MM-DD[ HH:MM]") from None
-
-    done = _project(project).features.materialize(when(end), when(start), views or ())
+    done = _project(project).features.materialize(_when(end), _when(start), views or ())
     console.print(
         rows_table(
             "materialized",
@@ -540,6 +546,42 @@ def features_materialize(
             ],
         )
     )
+
+
+@features_app.command("skew")
+@handles_errors
+def features_skew(
+    training_set: Annotated[
+        str | None,
+        typer.Option(
+            "--training-set",
+            "-t",
+            help="A saved training set (training.NAME) to measure drift against.",
+        ),
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Only requests at or after (UTC).")] = None,
+    until: Annotated[str | None, typer.Option(help="Only requests before (UTC).")] = None,
+    strict: Annotated[
+        bool, typer.Option(help="Exit 1 on any mismatch or a PSI shift (> 0.25), for monitoring.")
+    ] = False,
+    project: ProjectOpt = Path("."),
+) -> None:
+    """Training/serving skew of logged requests (server.log_sample_rate > 0).
+
+    Each logged request is replayed through the point-in-time join at its request time;
+    served values that differ are mismatches (a stale materialization, a late row, or a
+    bug). With --training-set, served values are compared with the set's distribution:
+    PSI (under 0.1 none, up to 0.25 moderate, above: shift) and the KS test.
+
+    Example: `assay features skew --training-set fraud_model --since 2026-08-01`
+    """
+    from assay.cli.render import console, skew_tables
+
+    report = _project(project).features.skew(_when(since), _when(until), training_set)
+    for table in skew_tables(report):
+        console.print(table)
+    if strict and any(f.mismatches or f.drift == "shift" for f in report.features):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -14,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from assay.features.skew import SkewReport
 from assay.pipelines.runner import DatasetResult, RunResult
 
 
@@ -170,3 +172,43 @@ def check_table(results: Sequence[Any]) -> Table:
             r.detail or "",
         )
     return table
+
+
+def skew_tables(report: SkewReport) -> list[Table]:
+    """Per-feature mismatches and drift, then example mismatches."""
+    against = f" vs {report.baseline}" if report.baseline else ""
+    summary = rows_table(
+        f"training/serving skew: {report.requests:,} logged requests{against}",
+        ["feature", "served", "mismatches", "rate", "PSI", "KS", "KS p", "drift"],
+        [
+            (
+                f.feature,
+                f"{f.logged:,}",
+                f"{f.mismatches:,}",
+                f"{f.mismatch_rate:.2%}",
+                *(("-" if math.isnan(v) else f"{v:.3f}") for v in (f.psi, f.ks, f.ks_pvalue)),
+                f.drift,
+            )
+            for f in report.features
+        ],
+    )
+    tables = [summary]
+    if report.examples:
+        tables.append(
+            rows_table(
+                "example mismatches",
+                ["requested at", "entity", "feature", "served", "status", "point in time"],
+                [
+                    (
+                        e["requested_at"],
+                        e["entity"],
+                        e["feature"],
+                        e["served"],
+                        e["status"],
+                        e["point_in_time"],
+                    )
+                    for e in report.examples
+                ],
+            )
+        )
+    return tables

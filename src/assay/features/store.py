@@ -19,6 +19,7 @@ from assay.features.online import (
     SQLiteOnlineStore,
     from_micros,
 )
+from assay.features.skew import SkewReport, compare
 from assay.features.spec import Entity, FeatureService, FeatureView
 from assay.intervals import to_naive_utc
 from assay.pipelines.producers import to_arrow
@@ -197,6 +198,33 @@ class Features:
                     value = hit[0][feature] if hit and status == "present" else None
                     vector[name] = {"value": value, "event_timestamp": stamp, "status": status}
         return out
+
+    def output_names(
+        self, features: Sequence[str] | str, full_feature_names: bool = False
+    ) -> dict[str, str]:
+        """Each `view:feature` requested (`view:*` expanded), and its name in a vector or
+        training set."""
+        return {
+            f"{sel.view.name}:{feature}": output
+            for sel in pit.select(self.views, self.resolve(features), full_feature_names)
+            for feature, output in zip(sel.features, sel.output_names, strict=True)
+        }
+
+    def skew(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        training_set: str | None = None,
+    ) -> SkewReport:
+        """Replay logged served requests (`server.log_sample_rate`) through the point-in-time
+        join at their request time, count mismatches per feature, and, given a saved
+        training set's name, the drift of served values from it (PSI, KS)."""
+        return compare(
+            self,
+            to_naive_utc(since) if since else None,
+            to_naive_utc(until) if until else None,
+            training_set,
+        )
 
     def rebuild_training_set(self, name: str, version: int | None = None) -> pa.Table:
         """Recompute a saved training set from its recorded source versions (time travel)."""

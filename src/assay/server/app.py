@@ -8,6 +8,8 @@ import hashlib
 import hmac
 import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +17,9 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from assay.catalog.store import utcnow
 from assay.errors import AssayError
+from assay.features.request_log import RequestLog
 
 if TYPE_CHECKING:
     from assay.project import Project
@@ -85,11 +89,28 @@ class Metrics:
 
 
 def create_app(project: "Project") -> FastAPI:
-    """The FastAPI app serving `project`'s online features."""
+    """The FastAPI app serving `project`'s online features.
+
+    With `server.log_sample_rate` > 0, that share of requests is logged to
+    `logs.feature_requests` (flushed in the background and on shutdown) for
+    `assay features skew`.
+    """
     settings = project.config.server
     features = project.features
     metrics = Metrics()
-    app = FastAPI(title=f"assay feature server: {project.config.name}", version="1")
+    log = RequestLog(project.warehouse, settings.log_sample_rate, settings.log_flush_seconds)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        log.start()
+        try:
+            yield
+        finally:
+            log.stop()
+
+    app = FastAPI(
+        title=f"assay feature server: {project.config.name}", version="1", lifespan=lifespan
+    )
 
     @app.middleware("http")
     async def limit_and_measure(request: Request, call_next: Any) -> Any:
@@ -143,7 +164,14 @@ def create_app(project: "Project") -> FastAPI:
         request: Any = body
         refs: list[str] | str = getattr(request, "features", None) or request.service
         try:
-            vectors = features.online(request.entities, refs)
+            now = utcnow()
+            vectors = features.online(request.entities, refs, now=now)
+            if log.sample_rate:
+                names = features.output_names(refs)
+                service = refs if isinstance(refs, str) else None
+                log.record(
+                    request.entities, list(names), list(names.values()), vectors, service, now
+                )
         except AssayError as exc:
             detail = exc.message + (f" ({exc.hint})" if exc.hint else "")
             raise HTTPException(404, detail) from exc

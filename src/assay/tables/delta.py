@@ -11,7 +11,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -201,7 +201,10 @@ class Warehouse:
             out.append(
                 CommitInfo(
                     version=int(entry["version"]),
-                    timestamp=datetime.fromtimestamp(entry["timestamp"] / 1000),
+                    # Naive UTC, as everywhere in assay (the log holds epoch millis).
+                    timestamp=datetime.fromtimestamp(entry["timestamp"] / 1000, UTC).replace(
+                        tzinfo=None
+                    ),
                     operation=str(entry.get("operation", "")),
                     rows_added=metrics.get(
                         "num_added_rows", metrics.get("num_target_rows_inserted")
