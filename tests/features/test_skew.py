@@ -93,7 +93,7 @@ def test_a_stale_online_store_shows_as_mismatches(project: assay.Project) -> Non
     assert {e["entity"] for e in report.examples} == {f'{{"user_id": {u}}}' for u in range(5)}
     assert all(
         e["served"] == 20.0 + u and e["point_in_time"] == 30.0 + u
-        for e, u in zip(sorted(report.examples, key=lambda e: e["served"]), range(5))
+        for e, u in zip(sorted(report.examples, key=lambda e: e["served"]), range(5), strict=True)
     )
     later = project.features.skew(since=before)
     assert {f.feature: f.logged for f in later.features} == {

@@ -90,21 +90,25 @@ class Aggregation:
         'amount_sum_1d'
         >>> Aggregation(function="count", time_window="1h").name
         'count_1h'
+        >>> Aggregation("amount", "max").name  # in a stream window, which has the window
+        'amount_max'
     """
 
     column: str | None = None
     function: str = "count"
-    time_window: str | timedelta = "1d"
+    #: Required on feature views; a stream window (assay.window) has its own.
+    time_window: str | timedelta | None = None
     name: str = ""
 
     def __post_init__(self) -> None:
-        window = parse_ttl(self.time_window)
-        if window is None or window.total_seconds() < 1:
-            raise DefinitionError(
-                f"invalid aggregation window {self.time_window!r}",
-                hint='use a positive window: "1h", "1d", "7d", "30d"',
-            )
-        object.__setattr__(self, "time_window", window)
+        if self.time_window is not None:
+            window = parse_ttl(self.time_window)
+            if window is None or window.total_seconds() < 1:
+                raise DefinitionError(
+                    f"invalid aggregation window {self.time_window!r}",
+                    hint='use a positive window: "1h", "1d", "7d", "30d"',
+                )
+            object.__setattr__(self, "time_window", window)
         if self.function == "distinct_count":
             object.__setattr__(self, "function", "count_distinct")
         if self.function not in AGGREGATE_FUNCTIONS:
@@ -116,12 +120,15 @@ class Aggregation:
             raise DefinitionError(f"aggregation {self.function} needs a column")
         if not self.name:
             parts = [self.column] if self.column else []
-            parts += [self.function, _window_label(self.window)]
+            parts.append(self.function)
+            if self.time_window is not None:
+                parts.append(_window_label(self.window))
             object.__setattr__(self, "name", "_".join(parts))
 
     @property
     def window(self) -> timedelta:
-        assert isinstance(self.time_window, timedelta)
+        if not isinstance(self.time_window, timedelta):
+            raise DefinitionError(f"aggregation {self.name} has no time_window")
         return self.time_window
 
     def definition(self) -> dict[str, object]:
@@ -129,7 +136,7 @@ class Aggregation:
             "name": self.name,
             "column": self.column,
             "function": self.function,
-            "window": _window_label(self.window),
+            "window": _window_label(self.window) if self.time_window is not None else None,
         }
 
 
@@ -192,6 +199,13 @@ class FeatureView:
                 "an aggregated view's TTL is its longest window; it takes no ttl or "
                 "created_timestamp",
                 where=self.name,
+            )
+        unwindowed = [a.name for a in self.aggregations if a.time_window is None]
+        if unwindowed:
+            raise DefinitionError(
+                f"aggregation(s) {', '.join(unwindowed)} need a time_window",
+                where=self.name,
+                hint='e.g. Aggregation("amount", "sum", "1d")',
             )
         names = [a.name for a in self.aggregations]
         if len(set(names)) != len(names):
