@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from assay.pipelines.declare import files, source, sql_table, transform
     from assay.project import Project
     from assay.scaffold import init_project
+    from assay.streaming.sources import folder_stream, kafka
+    from assay.streaming.spec import hopping, sliding, tumbling, window
 
 __all__ = [
     "Aggregation",
@@ -30,10 +32,16 @@ __all__ = [
     "FeatureView",
     "Project",
     "files",
+    "folder_stream",
+    "hopping",
     "init_project",
+    "kafka",
+    "sliding",
     "source",
     "sql_table",
     "transform",
+    "tumbling",
+    "window",
 ]
 __version__ = "0.1.0"
 
@@ -50,6 +58,12 @@ _LAZY = {
     "sql_table": "assay.pipelines.declare",
     "transform": "assay.pipelines.declare",
     "init_project": "assay.scaffold",
+    "kafka": "assay.streaming.sources",
+    "folder_stream": "assay.streaming.sources",
+    "window": "assay.streaming.spec",
+    "tumbling": "assay.streaming.spec",
+    "hopping": "assay.streaming.spec",
+    "sliding": "assay.streaming.spec",
 }
 
 

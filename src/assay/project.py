@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from assay.contracts.enforce import CheckResult
     from assay.features.store import Features
     from assay.pipelines.replay import ReplayOutcome
+    from assay.streaming.runner import BatchStats, StreamStats
 
 STATE_DIR = ".assay"
 
@@ -368,6 +369,22 @@ class Project:
                 )
             )
         return results
+
+    def stream(
+        self,
+        name: str,
+        max_batches: int | None = None,
+        until_idle: bool = False,
+        on_batch: Callable[[BatchStats], None] | None = None,
+    ) -> StreamStats:
+        """Run the streaming dataset `name`: micro-batches, exactly once into its table,
+        its windows kept, until `max_batches`, until the source is idle, or forever.
+
+        Example: ``project.stream("bronze.events", until_idle=True)``
+        """
+        from assay.streaming.runner import StreamRunner
+
+        return StreamRunner(self, self.dag[name]).run(max_batches, until_idle, on_batch)
 
     def replay_quarantine(self, name: str) -> ReplayOutcome:
         """Re-validate `name`'s quarantined rows; move those that now pass into its table."""

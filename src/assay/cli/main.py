@@ -105,6 +105,37 @@ def run(
 
 @app.command()
 @handles_errors
+def stream(
+    name: Annotated[str, typer.Argument(help="Streaming dataset (assay.kafka / folder_stream).")],
+    max_batches: Annotated[
+        int | None, typer.Option(help="Stop after this many micro-batches.", min=1)
+    ] = None,
+    until_idle: Annotated[
+        bool, typer.Option(help="Stop when a poll finds no new records (catch up, then exit).")
+    ] = False,
+    project: ProjectOpt = Path("."),
+) -> None:
+    """Run a stream: micro-batches exactly once into its Delta table, bad records to its
+    dead-letter table, windows written as they close. Ctrl-C stops after the current batch
+    is committed; a restart resumes from the offsets the table recorded.
+
+    Example: `assay stream bronze.events --until-idle`
+    """
+    from assay.cli.render import console, stream_line, stream_summary
+
+    proj = _project(project)
+    try:
+        stats = proj.stream(
+            name, max_batches, until_idle, on_batch=lambda b: console.print(stream_line(b))
+        )
+    except KeyboardInterrupt:
+        console.print("stopped")
+        return
+    console.print(stream_summary(name, stats))
+
+
+@app.command()
+@handles_errors
 def backfill(
     name: Annotated[str, typer.Argument(help="Incremental dataset, as layer.name.")],
     start: Annotated[str, typer.Option(help="First day (inclusive), YYYY-MM-DD.")],

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from assay.features.skew import SkewReport
 from assay.pipelines.runner import DatasetResult, RunResult
+from assay.streaming.runner import BatchStats, StreamStats
 
 
 def _console(stderr: bool = False) -> Console:
@@ -212,3 +213,50 @@ def skew_tables(report: SkewReport) -> list[Table]:
             )
         )
     return tables
+
+
+def stream_line(batch: BatchStats) -> str:
+    """One line per micro-batch: counts, watermark, speed."""
+    parts = [
+        f"batch v{batch.version}" if batch.version is not None else "batch (replayed)",
+        f"{batch.rows_in:,} in",
+        f"{batch.written:,} written",
+        f"{batch.dead_lettered:,} dead-lettered",
+    ]
+    if batch.skipped:
+        parts.append(f"{batch.skipped:,} already committed")
+    if batch.windows_emitted or batch.late:
+        parts.append(f"{batch.windows_emitted:,} windows closed, {batch.late:,} late")
+    if batch.watermark is not None:
+        parts.append(f"watermark {batch.watermark:%Y-%m-%d %H:%M:%S}")
+    rate = batch.rows_in / batch.seconds if batch.seconds else 0
+    parts.append(f"{rate:,.0f} rows/s")
+    return " | ".join(parts)
+
+
+def stream_summary(name: str, stats: StreamStats) -> Table:
+    return rows_table(
+        f"stream {name}",
+        [
+            "batches",
+            "rows in",
+            "written",
+            "dead-lettered",
+            "already committed",
+            "windows",
+            "late",
+            "rows/s",
+        ],
+        [
+            (
+                stats.batches,
+                f"{stats.rows_in:,}",
+                f"{stats.written:,}",
+                f"{stats.dead_lettered:,}",
+                f"{stats.skipped:,}",
+                f"{stats.windows_emitted:,}",
+                f"{stats.late:,}",
+                f"{stats.rows_per_second:,.0f}",
+            )
+        ],
+    )

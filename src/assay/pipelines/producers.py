@@ -86,6 +86,8 @@ class Producer(ABC):
 
     #: True for sources: they read outside data, so they run even when inputs are unchanged.
     is_source: bool = False
+    #: True for streams: `assay stream` runs them, `assay run` leaves their tables alone.
+    is_stream: bool = False
 
     @abstractmethod
     def code_fingerprint(self) -> str:

@@ -228,6 +228,8 @@ class Runner:
         window: tuple[datetime, datetime] | None = None,
     ) -> Work:
         """What the dataset needs now, and why (`state` from `Runner.state`)."""
+        if spec.producer.is_stream:
+            return Work(spec.name, False, [])  # `assay stream` writes it
         if spec.kind is Kind.INCREMENTAL:
             return self.planner.interval_work(
                 spec, self.full_refresh, window, force=spec.name in self.restated

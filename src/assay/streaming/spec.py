@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Literal
 
 from assay.errors import DefinitionError
-from assay.features.spec import Aggregation, parse_ttl
+from assay.features.spec import Aggregation, Entity, parse_ttl
 from assay.naming import split_name
 
 WindowKind = Literal["tumbling", "hopping", "sliding"]
@@ -76,8 +76,9 @@ class WindowSpec:
     window: Window
     aggregations: tuple[Aggregation, ...]
     allowed_lateness: timedelta = timedelta(0)
-    #: Also keep the online store's values of these aggregates fresh (see features).
-    online: bool = False
+    #: Serve the aggregates online: a feature view (named after the table) over this
+    #: entity, kept fresh by the stream as windows close.
+    entity: Entity | None = None
 
     def __post_init__(self) -> None:
         split_name(self.name)
@@ -86,6 +87,12 @@ class WindowSpec:
         names = [a.name for a in self.aggregations]
         if len(set(names)) != len(names):
             raise DefinitionError("aggregation names repeat", where=self.name)
+        if self.entity is not None and tuple(self.entity.join_keys) != self.keys:
+            raise DefinitionError(
+                f"window keys {list(self.keys)} differ from entity {self.entity.name}'s join "
+                f"keys {list(self.entity.join_keys)}",
+                where=self.name,
+            )
 
 
 def window(
@@ -95,11 +102,13 @@ def window(
     window: Window,
     aggregations: Sequence[Aggregation],
     allowed_lateness: str | timedelta = "0",
-    online: bool = False,
+    entity: Entity | None = None,
 ) -> WindowSpec:
     """Declare windowed aggregates of a stream (pass the result to `windows=[...]`).
 
-    Aggregations are named `<column>_<function>` (or `count`) unless given a name.
+    Aggregations are named `<column>_<function>` (or `count`) unless given a name. With
+    `entity`, the stream also upserts every closed window into the online store, as the
+    feature view named after the table (timestamp: the window's end).
 
     Example:
         >>> import assay
@@ -115,5 +124,5 @@ def window(
         window=window,
         aggregations=tuple(aggregations),
         allowed_lateness=parse_ttl(allowed_lateness) or timedelta(0),
-        online=online,
+        entity=entity,
     )

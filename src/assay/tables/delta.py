@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
+from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError
 from deltalake.exceptions import TableNotFoundError as DeltaNotFound
 
@@ -102,6 +102,20 @@ class Warehouse:
         # Through the C stream: `pa.table()` would import pandas to sniff the type (~0.2s).
         return pa.RecordBatchReader.from_stream(actions).read_all()
 
+    def transaction_version(self, name: str, app_id: str, version: int | None = None) -> int | None:
+        """The version an exactly-once writer recorded for `app_id` (None: never, or no
+        table yet)."""
+        if not self.exists(name):
+            return None
+        return self.table(name, version).transaction_version(app_id)
+
+    def added_files(self, name: str, version: int) -> list[str]:
+        """URIs of the data files commit `version` added (for append-only tables)."""
+        now = set(self.file_actions(name, version)["path"].to_pylist())
+        before = set(self.file_actions(name, version - 1)["path"].to_pylist()) if version else set()
+        root = self.uri(name)
+        return [f"{root}/{path}" for path in sorted(now - before)]
+
     def dataset(self, name: str, version: int | None = None) -> pads.Dataset:
         """A lazy Arrow dataset over the table (filter and projection push down)."""
         return self.table(name, version).to_pyarrow_dataset()
@@ -133,8 +147,13 @@ class Warehouse:
         predicate: str | None = None,
         partition_by: Sequence[str] = (),
         evolve_schema: bool = True,
+        app_transactions: Mapping[str, int] | None = None,
     ) -> int:
-        """Write `data` (Arrow table or stream) as one commit; return the new version."""
+        """Write `data` (Arrow table or stream) as one commit; return the new version.
+
+        `app_transactions` (app id -> version) are recorded in the same commit, for
+        exactly-once writers that resume from `transaction_version`.
+        """
         uri = self.uri(name)
         if self._is_local:
             os.makedirs(uri, exist_ok=True)
@@ -147,7 +166,7 @@ class Warehouse:
                 partition_by=list(partition_by) or None,
                 schema_mode=_schema_mode(mode, predicate, evolve_schema),
                 storage_options=self.storage_options or None,
-                commit_properties=_commit_properties(metadata),
+                commit_properties=_commit_properties(metadata, app_transactions),
                 writer_properties=_WRITER,
             )
         except CommitFailedError as exc:
@@ -229,12 +248,15 @@ def _schema_mode(mode: WriteMode, predicate: str | None, evolve: bool) -> str | 
     return "merge" if evolve else None
 
 
-def _commit_properties(metadata: Mapping[str, Any]) -> CommitProperties:
+def _commit_properties(
+    metadata: Mapping[str, Any], app_transactions: Mapping[str, int] | None = None
+) -> CommitProperties:
     encoded = {
         f"{META_PREFIX}{key}": value if isinstance(value, str) else json.dumps(value, default=str)
         for key, value in metadata.items()
     }
-    return CommitProperties(custom_metadata=encoded)
+    transactions = [Transaction(app, int(v)) for app, v in (app_transactions or {}).items()]
+    return CommitProperties(custom_metadata=encoded, app_transactions=transactions or None)
 
 
 def _decode_metadata(entry: Mapping[str, Any]) -> dict[str, Any]:

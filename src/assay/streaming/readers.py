@@ -1,0 +1,242 @@
+"""Where micro-batches come from: a Kafka topic (confluent-kafka) or a folder receiving
+JSON-lines files. Both hand out Arrow tables of raw records with their partition and
+offset, and resume from the positions the Delta table recorded (never from their own)."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from assay.errors import MissingExtraError, UsageError
+
+PARTITION, OFFSET, KEY, RAW, SIZE = "_partition", "_offset", "_key", "_raw", "_size"
+#: Payload bytes that are not UTF-8 (the text in RAW then has replacement characters).
+NOT_UTF8 = "__not_utf8"
+
+#: Per partition: the last offset the table holds (None: nothing yet).
+Committed = Callable[[str], int | None]
+
+
+def records_table(
+    partitions: list[str], offsets: list[int], keys: list[bytes | None], values: list[bytes | None]
+) -> pa.Table:
+    """Raw records as Arrow; payloads stay one text column (decoded once, in bulk)."""
+    payload = pa.array([v or b"" for v in values], pa.large_binary())
+    columns: dict[str, Any] = {
+        PARTITION: pa.array(partitions, pa.string()),
+        OFFSET: pa.array(offsets, pa.int64()),
+        KEY: pa.array([k.decode("utf-8", "replace") if k is not None else None for k in keys]),
+        SIZE: pa.array([len(v or b"") for v in values], pa.int64()),
+    }
+    try:
+        columns[RAW] = payload.cast(pa.large_string())
+        columns[NOT_UTF8] = pa.array(np.zeros(len(values), dtype=bool))
+    except pa.ArrowInvalid:
+        decoded, broken = [], []
+        for v in values:
+            try:
+                decoded.append((v or b"").decode("utf-8"))
+                broken.append(False)
+            except UnicodeDecodeError:
+                decoded.append((v or b"").decode("utf-8", "replace"))
+                broken.append(True)
+        columns[RAW] = pa.array(decoded, pa.large_string())
+        columns[NOT_UTF8] = pa.array(broken)
+    return pa.table(columns)
+
+
+class Reader(ABC):
+    """A stream's source of raw records."""
+
+    @abstractmethod
+    def poll(self, max_rows: int, max_seconds: float) -> pa.Table:
+        """Up to `max_rows` records, waiting at most `max_seconds` (may be empty)."""
+
+    def acknowledge(self, positions: Mapping[str, int]) -> None:  # noqa: B027 - optional
+        """Tell the source these positions are committed to Delta (Kafka: commit offsets)."""
+
+    def lag(self) -> dict[str, int]:
+        """Records waiting per partition, where the source can tell."""
+        return {}
+
+    def close(self) -> None:  # noqa: B027 - optional
+        """Release connections."""
+
+
+class FolderReader(Reader):
+    """JSON-lines files arriving in a folder; a file's lines are its offsets (1-based).
+
+    Files may grow (only complete lines are read) but must not be rewritten; write them
+    elsewhere and rename them in, as with any folder stream.
+    """
+
+    def __init__(self, root: str, pattern: str, committed: Committed):
+        import glob
+
+        self._glob = glob
+        self.pattern = pattern if os.path.isabs(pattern) else os.path.join(root, pattern)
+        self.root = root
+        self.committed = committed
+        #: Per file: (bytes consumed up to a line end, lines consumed).
+        self.position: dict[str, tuple[int, int]] = {}
+
+    def _files(self) -> list[str]:
+        paths = [p for p in self._glob.glob(self.pattern, recursive=True) if os.path.isfile(p)]
+        return sorted(paths, key=lambda p: (os.stat(p).st_mtime_ns, p))
+
+    def _start(self, rel: str, full: str) -> tuple[int, int]:
+        """Where to continue in a file first seen now: after its committed lines."""
+        done = self.committed(rel) or 0
+        if not done:
+            return 0, 0
+        with open(full, "rb") as fh:
+            data = fh.read()
+        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+        if len(ends) < done:
+            raise UsageError(
+                f"{rel} has {len(ends)} lines but the table holds {done} of its lines",
+                hint="a streamed file was rewritten; files in a folder stream may only grow",
+            )
+        return int(ends[done - 1]) + 1, done
+
+    def poll(self, max_rows: int, max_seconds: float) -> pa.Table:
+        deadline = time.monotonic() + max_seconds
+        parts: list[pa.Table] = []
+        rows = 0
+        while True:
+            for full in self._files():
+                if rows >= max_rows:
+                    break
+                table = self._read_new(full, max_rows - rows)
+                if table is not None:
+                    parts.append(table)
+                    rows += table.num_rows
+            if rows or time.monotonic() >= deadline:
+                break
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        return pa.concat_tables(parts) if parts else records_table([], [], [], [])
+
+    def _read_new(self, full: str, limit: int) -> pa.Table | None:
+        rel = os.path.relpath(full, self.root)
+        if rel not in self.position:
+            self.position[rel] = self._start(rel, full)
+        start, line = self.position[rel]
+        if os.path.getsize(full) <= start:
+            return None
+        with open(full, "rb") as fh:
+            fh.seek(start)
+            data = fh.read()
+        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)[:limit]
+        if not len(ends):
+            return None  # only a partial line so far
+        bounds = np.concatenate(([0], ends + 1)).astype(np.int64)
+        values = [data[a : b - 1].rstrip(b"\r") for a, b in itertools.pairwise(bounds)]
+        self.position[rel] = (start + int(bounds[-1]), line + len(values))
+        offsets = list(range(line + 1, line + len(values) + 1))
+        return records_table([rel] * len(values), offsets, [None] * len(values), list(values))
+
+
+class KafkaReader(Reader):
+    """A Kafka consumer in a group; partitions it is assigned resume after the offsets the
+    Delta table recorded, and records of partitions taken away before their batch was
+    committed are dropped (the new owner reads them again)."""
+
+    def __init__(
+        self,
+        topic: str,
+        config: Mapping[str, Any],
+        committed: Committed,
+    ):
+        try:
+            from confluent_kafka import Consumer, TopicPartition
+        except ImportError as exc:  # pragma: no cover - a declared dependency
+            raise MissingExtraError("confluent-kafka", "kafka") from exc
+        self._tp = TopicPartition
+        self.topic = topic
+        self.committed = committed
+        self.revoked: set[int] = set()
+        settings = {
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": False,
+            **config,
+        }
+        self.consumer = Consumer(settings)
+        self.consumer.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        for tp in partitions:
+            done = self.committed(str(tp.partition))
+            if done is not None:
+                tp.offset = done + 1  # the table, not the group, says where to resume
+            self.revoked.discard(tp.partition)
+        consumer.assign(partitions)
+
+    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        self.revoked.update(tp.partition for tp in partitions)
+
+    def poll(self, max_rows: int, max_seconds: float) -> pa.Table:
+        deadline = time.monotonic() + max_seconds
+        parts: list[int] = []
+        offsets: list[int] = []
+        keys: list[bytes | None] = []
+        values: list[bytes | None] = []
+        self.revoked.clear()
+        while len(values) < max_rows:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            batch = self.consumer.consume(min(10_000, max_rows - len(values)), remaining)
+            for msg in batch:
+                if msg.error():
+                    continue  # partition EOF and transient errors: librdkafka retries
+                parts.append(msg.partition() or 0)
+                offsets.append(msg.offset() or 0)
+                keys.append(msg.key())
+                values.append(msg.value())
+            if not batch and values:
+                break  # caught up: commit what we have rather than wait
+        keep = [i for i, p in enumerate(parts) if p not in self.revoked]
+        if len(keep) < len(parts):
+            parts, offsets = [parts[i] for i in keep], [offsets[i] for i in keep]
+            keys, values = [keys[i] for i in keep], [values[i] for i in keep]
+        return records_table([str(p) for p in parts], offsets, keys, values)
+
+    def acknowledge(self, positions: Mapping[str, int]) -> None:
+        offsets = [self._tp(self.topic, int(p), o + 1) for p, o in positions.items()]
+        if offsets:
+            with contextlib.suppress(Exception):
+                self.consumer.commit(offsets=offsets, asynchronous=False)
+
+    def lag(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for tp in self.consumer.assignment():
+            low, high = self.consumer.get_watermark_offsets(tp, timeout=5, cached=False)
+            done = self.committed(str(tp.partition))
+            out[str(tp.partition)] = high - (done + 1 if done is not None else low)
+        return out
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def positions(table: pa.Table) -> dict[str, int]:
+    """The last offset per partition in a batch of records."""
+    if not table.num_rows:
+        return {}
+    grouped = table.group_by(PARTITION).aggregate([(OFFSET, "max")])
+    return dict(
+        zip(grouped[PARTITION].to_pylist(), grouped[f"{OFFSET}_max"].to_pylist(), strict=True)
+    )
+
+
+def unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))

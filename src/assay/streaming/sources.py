@@ -1,0 +1,270 @@
+"""Streaming source declarations: `assay.kafka` and `assay.folder_stream`.
+
+A stream is a bronze dataset like any other (downstream SQL and feature views read its
+table), except that `assay run` leaves it alone: `assay stream NAME` runs it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from assay.errors import DefinitionError, UsageError
+from assay.naming import split_name
+from assay.pipelines.declare import register
+from assay.pipelines.producers import Output, Producer, RunContext, function_fingerprint
+from assay.pipelines.spec import DatasetSpec, Kind
+from assay.streaming.readers import Committed, FolderReader, KafkaReader, Reader
+from assay.streaming.spec import WindowSpec
+
+
+@dataclass(frozen=True)
+class StreamSource(Producer):
+    """What every stream shares: record format, event time, identity and batching."""
+
+    format: str
+    timestamp: str
+    key: str | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
+    windows: tuple[WindowSpec, ...] = ()
+    max_batch_rows: int = 100_000
+    max_batch_seconds: float = 1.0
+    max_record_bytes: int = 1_000_000
+    is_source = True
+    is_stream = True
+
+    def produce(self, ctx: RunContext) -> Iterator[Output]:
+        raise UsageError(
+            f"{ctx.dataset.name} is a stream", hint=f"run it with `assay stream {ctx.dataset.name}`"
+        )
+
+    def code_fingerprint(self) -> str:
+        return function_fingerprint(None, self.describe())
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "timestamp": self.timestamp,
+            "key": self.key,
+            "columns": dict(self.columns),
+            "windows": [w.name for w in self.windows],
+        }
+
+    def app_id(self, partition: str) -> str:
+        """The Delta app-transaction id under which a partition's offset is recorded."""
+        return partition
+
+    def reader(self, root: str, group: str, committed: Committed) -> Reader:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class KafkaSource(StreamSource):
+    topic: str = ""
+    bootstrap_servers: str = "localhost:9092"
+    group_id: str | None = None
+    consumer_config: Mapping[str, Any] = field(default_factory=dict)
+    dead_letter_topic: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "topic": self.topic}
+
+    def app_id(self, partition: str) -> str:
+        return f"kafka:{self.topic}:{partition}"
+
+    def reader(self, root: str, group: str, committed: Committed) -> Reader:
+        config = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "group.id": self.group_id or group,
+            **self.consumer_config,
+        }
+        return KafkaReader(self.topic, config, lambda p: committed(self.app_id(p)))
+
+
+@dataclass(frozen=True)
+class FolderSource(StreamSource):
+    path: str = ""
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "path": self.path}
+
+    def app_id(self, partition: str) -> str:
+        return f"file:{partition}"
+
+    def reader(self, root: str, group: str, committed: Committed) -> Reader:
+        return FolderReader(root, self.path, lambda p: committed(self.app_id(p)))
+
+
+def _origin() -> str:
+    frame = inspect.stack()[2]
+    return f"{frame.filename}:{frame.lineno}"
+
+
+def _declare(name: str, producer: StreamSource, options: Mapping[str, Any]) -> DatasetSpec:
+    if producer.format not in ("json", "jsonl"):
+        raise DefinitionError(
+            f"unsupported stream format {producer.format!r}", where=name, hint="use json"
+        )
+    tags = options.get("tags") or {}
+    spec = DatasetSpec(
+        name=name,
+        kind=Kind.APPEND,
+        producer=producer,
+        time_column=producer.timestamp,
+        owner=options.get("owner"),
+        tags=dict(tags),
+        description=options.get("description"),
+        origin=_origin(),
+    )
+    for win in producer.windows:
+        if win.entity is not None:
+            from assay.features.spec import FeatureView
+
+            FeatureView(  # registers itself with the project being loaded
+                name=split_name(win.name)[1],
+                entities=[win.entity],
+                source=win.name,
+                timestamp="window_end",
+                features=[a.name for a in win.aggregations],
+                ttl=win.window.size,
+                description=f"windows of {name}, kept fresh by `assay stream {name}`",
+            )
+        register(
+            DatasetSpec(
+                name=win.name,
+                kind=Kind.APPEND,
+                producer=WindowOutput(name, win),
+                inputs=(name,),
+                time_column="window_start",
+                owner=options.get("owner"),
+                origin=spec.origin,
+            )
+        )
+    return register(spec)
+
+
+@dataclass(frozen=True)
+class WindowOutput(Producer):
+    """The table a stream's window writes (by `assay stream`, never by `assay run`)."""
+
+    stream: str
+    window: WindowSpec
+    is_source = True
+    is_stream = True
+
+    def produce(self, ctx: RunContext) -> Iterator[Output]:
+        raise UsageError(
+            f"{ctx.dataset.name} is written by the stream {self.stream}",
+            hint=f"run `assay stream {self.stream}`",
+        )
+
+    def code_fingerprint(self) -> str:
+        return function_fingerprint(None, self.stream, repr(self.window))
+
+
+def kafka(
+    name: str,
+    *,
+    topic: str,
+    bootstrap_servers: str = "localhost:9092",
+    format: str = "json",
+    timestamp: str,
+    key: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    windows: Sequence[WindowSpec] = (),
+    group_id: str | None = None,
+    consumer_config: Mapping[str, Any] | None = None,
+    max_batch_rows: int = 100_000,
+    max_batch_seconds: float = 1.0,
+    max_record_bytes: int = 1_000_000,
+    owner: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    description: str | None = None,
+) -> DatasetSpec:
+    """Declare a bronze table fed by a Kafka topic, exactly once (run with `assay stream`).
+
+    Args:
+        topic, bootstrap_servers: where to read; `consumer_config` adds librdkafka settings.
+        format: "json" (one JSON object per message).
+        timestamp: the event-time field (required on every record; windows use it).
+        key: a field every record must carry (its identity); records without it are
+            dead-lettered.
+        columns: SQL types per field (`{"amount": "DOUBLE"}`); values that do not cast are
+            dead-lettered with the raw payload, partition, offset and reason.
+        windows: event-time window aggregates (`assay.window`) kept by the stream.
+        max_batch_rows, max_batch_seconds: a micro-batch ends at whichever comes first.
+
+    Example:
+        >>> import assay
+        >>> spec = assay.kafka("bronze.events", topic="events", timestamp="event_time",
+        ...                    key="event_id")
+        >>> spec.producer.app_id("3")
+        'kafka:events:3'
+    """
+    producer = KafkaSource(
+        format=format,
+        timestamp=timestamp,
+        key=key,
+        columns=_with_timestamp(columns, timestamp),
+        windows=tuple(windows),
+        max_batch_rows=max_batch_rows,
+        max_batch_seconds=max_batch_seconds,
+        max_record_bytes=max_record_bytes,
+        topic=topic,
+        bootstrap_servers=bootstrap_servers,
+        group_id=group_id,
+        consumer_config=dict(consumer_config or {}),
+    )
+    return _declare(name, producer, {"owner": owner, "tags": tags, "description": description})
+
+
+def folder_stream(
+    name: str,
+    *,
+    path: str,
+    timestamp: str,
+    format: str = "jsonl",
+    key: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    windows: Sequence[WindowSpec] = (),
+    max_batch_rows: int = 100_000,
+    max_batch_seconds: float = 1.0,
+    max_record_bytes: int = 1_000_000,
+    owner: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    description: str | None = None,
+) -> DatasetSpec:
+    """Declare a bronze table fed by JSON-lines files arriving in a folder (no broker).
+
+    Files are read in arrival order, line by line as they grow (only complete lines), and
+    each line is delivered exactly once into the table; files must not be rewritten.
+    Otherwise as `assay.kafka`.
+
+    Example:
+        >>> import assay
+        >>> spec = assay.folder_stream("bronze.events", path="incoming/*.jsonl",
+        ...                            timestamp="event_time")
+        >>> spec.producer.app_id("incoming/a.jsonl")
+        'file:incoming/a.jsonl'
+    """
+    producer = FolderSource(
+        format="jsonl" if format in ("json", "jsonl") else format,
+        timestamp=timestamp,
+        key=key,
+        columns=_with_timestamp(columns, timestamp),
+        windows=tuple(windows),
+        max_batch_rows=max_batch_rows,
+        max_batch_seconds=max_batch_seconds,
+        max_record_bytes=max_record_bytes,
+        path=path,
+    )
+    return _declare(name, producer, {"owner": owner, "tags": tags, "description": description})
+
+
+def _with_timestamp(columns: Mapping[str, str] | None, timestamp: str) -> dict[str, str]:
+    """Event time is always a TIMESTAMP: text that is not one is dead-lettered."""
+    out = dict(columns or {})
+    out.setdefault(timestamp, "TIMESTAMP")
+    return out
