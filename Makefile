@@ -15,15 +15,16 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/python examples/fraud/demo.py
 
-## Services the tests use (PostgreSQL, Redis), installed and started idempotently.
+## Services the tests use (PostgreSQL, Redis, Kafka), installed and started idempotently.
 services:
 	scripts/services/postgres start
 	scripts/services/redis start
+	scripts/services/kafka start
 
 ## Lint, type-check and run the whole suite against real services.
 test: $(BIN)/.installed services lint
 	ASSAY_PG_URL=$$(scripts/services/postgres url) ASSAY_REDIS_URL=$$(scripts/services/redis url) \
-		$(BIN)/pytest -q
+		ASSAY_KAFKA_BOOTSTRAP=$$(scripts/services/kafka bootstrap) $(BIN)/pytest -q
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests examples benchmarks
@@ -33,6 +34,12 @@ lint: $(BIN)/.installed
 ## Benchmarks: the fraud pipeline against plain pandas (writes benchmarks/RESULTS.md).
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/pipeline_vs_pandas.py
+
+## Benchmarks: assay's feature store against Feast (installed by the script in its own venv,
+## benchmarks/work/feast-venv); writes its block of benchmarks/RESULTS.md. ARGS=--large for 10M.
+.PHONY: bench-features
+bench-features: $(BIN)/.installed
+	$(BIN)/python benchmarks/features_vs_feast.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .services examples/fraud/data examples/fraud/warehouse examples/fraud/.assay

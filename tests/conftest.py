@@ -1,9 +1,11 @@
-"""Shared fixtures: project folders on disk and a fresh PostgreSQL database per test."""
+"""Shared fixtures: project folders on disk, a fresh PostgreSQL database per test, Redis, Kafka."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -112,3 +114,77 @@ def redis_url() -> str:
             pytest.fail(f"Redis is required in CI: {exc}")
         pytest.skip(f"Redis unavailable: {exc}")
     return url
+
+
+KAFKA_SCRIPT = REPO / "scripts" / "services" / "kafka"
+
+
+def _kafka_unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"Kafka is required in CI: {reason}")
+    pytest.skip(f"Kafka unavailable: {reason}")
+
+
+def _kafka_start() -> str:
+    """Start the test broker (the first start resolves its jars) and return its bootstrap."""
+    done = subprocess.run([str(KAFKA_SCRIPT), "start"], capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        raise RuntimeError(f"{KAFKA_SCRIPT} start failed:\n{done.stderr[-4000:]}")
+    out = subprocess.run(
+        [str(KAFKA_SCRIPT), "bootstrap"], check=True, capture_output=True, text=True
+    )
+    return out.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """The test Kafka broker's bootstrap servers (`host:port`): $ASSAY_KAFKA_BOOTSTRAP, or the
+    broker of scripts/services/kafka, started if need be."""
+    try:
+        from confluent_kafka.admin import AdminClient
+    except ImportError as exc:  # pragma: no cover - confluent-kafka is a dependency
+        _kafka_unavailable(f"confluent-kafka is not installed ({exc})")
+    try:
+        bootstrap = os.environ.get("ASSAY_KAFKA_BOOTSTRAP") or _kafka_start()
+        AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10)
+    except Exception as exc:
+        _kafka_unavailable(str(exc))
+    return bootstrap
+
+
+KafkaTopic = Callable[..., str]
+
+
+@pytest.fixture
+def kafka_topic(kafka_bootstrap: str) -> Iterator[KafkaTopic]:
+    """`kafka_topic(partitions=1)` creates a uniquely named topic, waits until every partition
+    has a leader, and returns its name; the topics are deleted after the test."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    created: list[str] = []
+
+    def make(partitions: int = 1) -> str:
+        name = f"assay-t-{uuid.uuid4().hex[:12]}"
+        new = NewTopic(name, num_partitions=partitions, replication_factor=1)
+        admin.create_topics([new], operation_timeout=30)[name].result(timeout=60)
+        created.append(name)
+        deadline = time.monotonic() + 30
+        while True:
+            topic = admin.list_topics(topic=name, timeout=10).topics.get(name)
+            if (
+                topic is not None
+                and topic.error is None
+                and len(topic.partitions) == partitions
+                and all(p.leader >= 0 and p.error is None for p in topic.partitions.values())
+            ):
+                return name
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Kafka topic {name} has no leaders after 30 s")
+            time.sleep(0.05)
+
+    yield make
+    if created:
+        for future in admin.delete_topics(created, operation_timeout=30).values():
+            with contextlib.suppress(Exception):  # best effort: the broker is throwaway
+                future.result(timeout=60)

@@ -67,6 +67,10 @@ class Reader(ABC):
         """Records waiting per partition, where the source can tell."""
         return {}
 
+    def caught_up(self) -> bool:
+        """Whether nothing is waiting (after a poll came back empty)."""
+        return True
+
     def close(self) -> None:  # noqa: B027 - optional
         """Release connections."""
 
@@ -215,6 +219,23 @@ class KafkaReader(Reader):
         if offsets:
             with contextlib.suppress(Exception):
                 self.consumer.commit(offsets=offsets, asynchronous=False)
+
+    def caught_up(self) -> bool:
+        """Assigned partitions, all read to their end (before assignment: not yet)."""
+        assigned = self.consumer.assignment()
+        if not assigned:
+            return False
+        for tp in self.consumer.position(assigned):
+            _, high = self.consumer.get_watermark_offsets(tp, timeout=5, cached=False)
+            if tp.offset < 0:  # nothing consumed yet: compare with the table's position
+                done = self.committed(str(tp.partition))
+                low, _ = self.consumer.get_watermark_offsets(tp, timeout=5, cached=False)
+                start = done + 1 if done is not None else low
+                if start < high:
+                    return False
+            elif tp.offset < high:
+                return False
+        return True
 
     def lag(self) -> dict[str, int]:
         out: dict[str, int] = {}

@@ -175,7 +175,7 @@ class StreamRunner:
             while max_batches is None or totals.batches < max_batches:
                 records = reader.poll(self.source.max_batch_rows, self.source.max_batch_seconds)
                 if not records.num_rows:
-                    if until_idle:
+                    if until_idle and reader.caught_up():
                         break
                     continue
                 stats = self.process(records)
@@ -239,6 +239,8 @@ class StreamRunner:
                         preview=True,
                     )
                 )
+        all_records = records
+        if dead:
             records = records.filter(pc.invert(too_big))
         lines = pa.table(
             {
@@ -289,7 +291,7 @@ class StreamRunner:
         keys = (
             {
                 (r[PARTITION], r[OFFSET]): r[KEY]
-                for r in records.select([PARTITION, OFFSET, KEY]).to_pylist()
+                for r in all_records.select([PARTITION, OFFSET, KEY]).to_pylist()
             }
             if dead
             else {}

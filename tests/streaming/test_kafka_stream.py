@@ -1,0 +1,252 @@
+"""Kafka streams against a real broker: exactly once through kill -9 (chaos), poison
+messages, two consumers of one group, and offsets acknowledged after the Delta commit."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import assay
+from tests.conftest import KafkaTopic, MakeProject
+
+T0 = datetime(2026, 3, 1)
+
+PIPELINE = """
+import assay
+from assay import Aggregation
+
+events = assay.kafka(
+    "bronze.events", topic="TOPIC", bootstrap_servers="BOOTSTRAP", timestamp="event_time",
+    key="event_id", columns={"event_id": "BIGINT", "card_id": "BIGINT", "amount": "BIGINT"},
+    max_batch_rows=MAX_ROWS, max_batch_seconds=1.0, max_record_bytes=4096,
+    consumer_config=CONSUMER,
+    windows=WINDOWS,
+)
+"""
+
+WINDOWS = """[assay.window("silver.card_1m", keys=["card_id"], window=assay.tumbling("1m"),
+                   aggregations=[Aggregation(function="count"), Aggregation("amount", "sum")],
+                   allowed_lateness="30m")]"""
+
+
+def project_files(
+    topic: str,
+    bootstrap: str,
+    max_rows: int = 50_000,
+    consumer: dict[str, Any] | None = None,
+    windows: str = WINDOWS,
+) -> dict[str, str]:
+    text = (
+        PIPELINE.replace("TOPIC", topic)
+        .replace("BOOTSTRAP", bootstrap)
+        .replace("MAX_ROWS", str(max_rows))
+        .replace("CONSUMER", repr(consumer or {}))
+        .replace("WINDOWS", windows)
+    )
+    return {"pipelines/events.py": text}
+
+
+def event(i: int) -> bytes:
+    at = T0 + timedelta(milliseconds=10 * i)
+    return json.dumps(
+        {"event_id": i, "card_id": i % 997, "amount": i % 100, "event_time": at.isoformat()}
+    ).encode()
+
+
+def produce(bootstrap: str, topic: str, values: list[tuple[bytes | None, bytes]]) -> None:
+    from confluent_kafka import Producer
+
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 20}
+    )
+    for n, (key, value) in enumerate(values):
+        while True:
+            try:
+                producer.produce(topic, value=value, key=key)
+                break
+            except BufferError:
+                producer.poll(0.1)
+        if n % 10_000 == 0:
+            producer.poll(0)
+    assert producer.flush(60) == 0
+
+
+def stream_process(root: Path, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "assay.cli.main",
+            "stream",
+            "bronze.events",
+            "--project",
+            str(root),
+            *args,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_chaos_kill_9_ten_times_and_every_event_lands_once(
+    make_project: MakeProject, kafka_bootstrap: str, kafka_topic: KafkaTopic
+) -> None:
+    total = 1_000_000
+    topic = kafka_topic(partitions=3)
+    produce(kafka_bootstrap, topic, [(str(i).encode(), event(i)) for i in range(total)])
+    # Static membership: a restarted consumer takes its partitions back at once.
+    consumer = {"group.instance.id": "chaos", "session.timeout.ms": 6000}
+    root = make_project(project_files(topic, kafka_bootstrap, consumer=consumer))
+    rng = random.Random(20261123)
+    kills = 0
+    while kills < 10:
+        proc = stream_process(root)
+        time.sleep(rng.uniform(1.5, 5.0))
+        if proc.poll() is not None:
+            pytest.fail(f"the stream exited early: {proc.stderr.read().decode()[-3000:]}")  # type: ignore[union-attr]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        kills += 1
+    final = stream_process(root, "--until-idle")
+    _, err = final.communicate(timeout=600)
+    assert final.returncode == 0, err.decode()[-3000:]
+    project = assay.Project(root)
+    counts = project.sql(
+        "SELECT count(*) AS n, count(DISTINCT event_id) AS ids, sum(event_id) AS s, "
+        "sum(amount) AS a FROM bronze.events"
+    ).to_pylist()[0]
+    assert counts == {
+        "n": total,
+        "ids": total,
+        "s": total * (total - 1) // 2,
+        "a": sum(i % 100 for i in range(total)),
+    }
+    assert (
+        project.sql("SELECT count(*) AS n FROM deadletter.bronze_events").to_pylist() == [{"n": 0}]
+        if project.warehouse.exists("deadletter.bronze_events")
+        else True
+    )
+    # Every closed window equals a batch computation over the same events (plus any rows
+    # that came late for it), and none was written twice.
+    mismatched = project.sql("""
+        WITH batch AS (
+            SELECT card_id, time_bucket(INTERVAL 1 MINUTE, event_time) AS window_start,
+                   count(*) AS n, sum(amount) AS s
+            FROM bronze.events GROUP BY ALL)
+        SELECT count(*) AS bad FROM silver.card_1m w JOIN batch b USING (card_id, window_start)
+        WHERE w.count <> b.n OR w.amount_sum <> b.s""").to_pylist()
+    assert mismatched == [{"bad": 0}]
+    windows = project.sql(
+        "SELECT count(*) AS n, count(DISTINCT (card_id, window_start)) AS u FROM silver.card_1m"
+    ).to_pylist()[0]
+    assert windows["n"] == windows["u"] and windows["n"] > 100_000
+    assert not project.warehouse.exists("late.silver_card_1m")
+
+
+def test_poison_messages_go_to_dead_letters_and_the_stream_goes_on(
+    make_project: MakeProject, kafka_bootstrap: str, kafka_topic: KafkaTopic
+) -> None:
+    topic = kafka_topic(partitions=1)
+    good = [(b"1", event(1)), (b"2", event(2))]
+    poison = [
+        (b"x", b"{not json"),
+        (
+            b"y",
+            json.dumps(
+                {"event_id": "seven", "card_id": 1, "amount": 1, "event_time": T0.isoformat()}
+            ).encode(),
+        ),
+        (b"z", b"x" * 5000),  # over max_record_bytes
+        (None, json.dumps({"card_id": 1, "amount": 1, "event_time": T0.isoformat()}).encode()),
+        (b"w", b"\xff\xfe not utf-8"),
+    ]
+    produce(kafka_bootstrap, topic, [good[0], *poison, good[1]])
+    root = make_project(project_files(topic, kafka_bootstrap, windows="[]"))
+    project = assay.Project(root)
+    stats = project.stream("bronze.events", until_idle=True)
+    assert (stats.rows_in, stats.written, stats.dead_lettered) == (7, 2, 5)
+    dead = project.sql(
+        "SELECT _offset, _key, rule, length(raw_record) AS size FROM deadletter.bronze_events "
+        "ORDER BY _offset"
+    ).to_pylist()
+    assert [(d["_offset"], d["_key"], d["rule"]) for d in dead] == [
+        (1, "x", "malformed_record"),
+        (2, "y", "cast"),
+        (3, "z", "oversize"),
+        (4, None, "missing_field"),
+        (5, "w", "malformed_record"),
+    ]
+    assert dead[2]["size"] == 1000  # an oversize payload is kept as a preview
+    # Offsets were acknowledged to the group after the Delta commit.
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(
+        {"bootstrap.servers": kafka_bootstrap, "group.id": "assay-project-bronze.events"}
+    )
+    [committed] = consumer.committed([TopicPartition(topic, 0)], timeout=10)
+    consumer.close()
+    assert committed.offset == 7
+
+
+def test_two_consumers_of_one_group_process_every_event_once(
+    make_project: MakeProject, kafka_bootstrap: str, kafka_topic: KafkaTopic
+) -> None:
+    topic = kafka_topic(partitions=4)
+    root = make_project(
+        project_files(
+            topic,
+            kafka_bootstrap,
+            max_rows=2000,
+            windows="[]",
+            consumer={"session.timeout.ms": 6000},
+        )
+    )
+    total = 60_000
+
+    def trickle() -> None:  # a live stream: 20 bursts over ~10 s
+        for burst in range(20):
+            ids = range(burst * total // 20, (burst + 1) * total // 20)
+            produce(kafka_bootstrap, topic, [(str(i).encode(), event(i)) for i in ids])
+            time.sleep(0.5)
+
+    producer = threading.Thread(target=trickle)
+    producer.start()
+    consumers = [stream_process(root)]
+    time.sleep(4)
+    consumers.append(stream_process(root))  # joins the group: partitions are rebalanced
+    producer.join()
+    project = assay.Project(root)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if project.warehouse.exists("bronze.events"):
+            n = project.sql("SELECT count(*) AS n FROM bronze.events")["n"][0].as_py()
+            if n >= total:
+                break
+        time.sleep(1)
+    for proc in consumers:
+        assert proc.poll() is None, proc.stderr.read().decode()[-3000:]  # type: ignore[union-attr]
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    counts = project.sql(
+        "SELECT count(*) AS n, count(DISTINCT event_id) AS ids FROM bronze.events"
+    ).to_pylist()[0]
+    assert counts == {"n": total, "ids": total}
+    writers = project.sql("SELECT count(DISTINCT _partition) AS p FROM bronze.events")
+    assert writers["p"][0].as_py() == 4
+    pids = {
+        c.metadata["stream"]["pid"]
+        for c in project.warehouse.history("bronze.events")
+        if isinstance(c.metadata.get("stream"), dict)
+    }
+    assert len(pids) == 2  # both consumers committed batches
