@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from assay.features.store import Features
     from assay.pipelines.replay import ReplayOutcome
     from assay.streaming.runner import BatchStats, StreamStats
+    from assay.streaming.status import StreamStatus
 
 STATE_DIR = ".assay"
 
@@ -369,6 +370,17 @@ class Project:
                 )
             )
         return results
+
+    def stream_status(self) -> list[StreamStatus]:
+        """Each streaming dataset's offsets, lag, watermark, rows/s, dead letters, late rows."""
+        from assay.streaming.sources import StreamSource
+        from assay.streaming.status import stream_status
+
+        return [
+            stream_status(self, spec)
+            for spec in self.dag.specs.values()
+            if isinstance(spec.producer, StreamSource)
+        ]
 
     def stream(
         self,

@@ -133,6 +133,12 @@ def test_windows_close_on_the_watermark_and_late_rows_are_kept(root: Path) -> No
         "window_start": T0 + timedelta(minutes=10),
         "count": 1,
     }
+    [status] = project.stream_status()
+    assert (status.dead_lettered, status.late) == (0, 1)
+    assert status.offsets == {"incoming/1.jsonl": 3, "incoming/2.jsonl": 2}
+    assert status.watermark == T0 + timedelta(minutes=29)  # latest event 31m, lateness 2m
+    out = CliRunner().invoke(app, ["status", "--project", str(root)])
+    assert out.exit_code == 0 and "streams" in out.output and "folder" in out.output
     # The closed windows are served online, stamped with their end.
     served = project.features.online(
         [{"card_id": 2}], ["card_10m:count"], now=T0 + timedelta(minutes=21)

@@ -188,6 +188,8 @@ def test_poison_messages_go_to_dead_letters_and_the_stream_goes_on(
         (5, "w", "malformed_record"),
     ]
     assert dead[2]["size"] == 1000  # an oversize payload is kept as a preview
+    [status] = project.stream_status()
+    assert (status.lag, status.dead_lettered, status.offsets) == (0, 5, {"0": 6})
     # Offsets were acknowledged to the group after the Delta commit.
     from confluent_kafka import Consumer, TopicPartition
 

@@ -205,10 +205,11 @@ def status(project: ProjectOpt = Path(".")) -> None:
 
     Example: `assay status --project examples/fraud`
     """
-    from assay.cli.render import console, rows_table
+    from assay.cli.render import console, rows_table, streams_table
 
+    proj = _project(project)
     rows = []
-    for s in _project(project).status():
+    for s in proj.status():
         intervals = (
             "-"
             if s.intervals_done is None
@@ -242,6 +243,9 @@ def status(project: ProjectOpt = Path(".")) -> None:
             rows,
         )
     )
+    streams = proj.stream_status()
+    if streams:
+        console.print(streams_table(streams))
 
 
 @app.command()

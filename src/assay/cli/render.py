@@ -18,6 +18,7 @@ from rich.table import Table
 from assay.features.skew import SkewReport
 from assay.pipelines.runner import DatasetResult, RunResult
 from assay.streaming.runner import BatchStats, StreamStats
+from assay.streaming.status import StreamStatus
 
 
 def _console(stderr: bool = False) -> Console:
@@ -258,5 +259,43 @@ def stream_summary(name: str, stats: StreamStats) -> Table:
                 f"{stats.late:,}",
                 f"{stats.rows_per_second:,.0f}",
             )
+        ],
+    )
+
+
+def streams_table(streams: Sequence[StreamStatus]) -> Table:
+    """Per stream: committed offsets, lag, watermark, throughput, dead letters, late rows."""
+
+    def offsets(values: dict[str, int]) -> str:
+        shown = [f"{p}:{o}" for p, o in sorted(values.items())[:4]]
+        more = len(values) - len(shown)
+        return ", ".join(shown) + (f" (+{more} more)" if more > 0 else "")
+
+    return rows_table(
+        "streams",
+        [
+            "stream",
+            "source",
+            "committed offsets",
+            "lag",
+            "watermark",
+            "rows/s",
+            "dead-lettered",
+            "late",
+            "last commit (UTC)",
+        ],
+        [
+            (
+                s.name,
+                s.source,
+                offsets(s.offsets) or "-",
+                f"{s.lag:,}" if s.lag is not None else "-",
+                s.watermark,
+                f"{s.rows_per_second:,.0f}" if s.rows_per_second is not None else "-",
+                f"{s.dead_lettered:,}",
+                f"{s.late:,}",
+                s.last_commit,
+            )
+            for s in streams
         ],
     )
