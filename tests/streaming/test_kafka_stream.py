@@ -252,3 +252,76 @@ def test_two_consumers_of_one_group_process_every_event_once(
         if isinstance(c.metadata.get("stream"), dict)
     }
     assert len(pids) == 2  # both consumers committed batches
+
+
+AVRO_SCHEMA = {
+    "type": "record",
+    "name": "Event",
+    "fields": [
+        {"name": "event_id", "type": "long"},
+        {"name": "card_id", "type": "long"},
+        {"name": "amount", "type": ["null", "double"], "default": None},
+        {"name": "event_time", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+    ],
+}
+
+
+@pytest.mark.parametrize("confluent", [False, True], ids=["plain", "confluent-framed"])
+def test_avro_with_a_schema_held_in_the_project(
+    make_project: MakeProject, kafka_bootstrap: str, kafka_topic: KafkaTopic, confluent: bool
+) -> None:
+    import io
+
+    import fastavro
+
+    parsed = fastavro.parse_schema(AVRO_SCHEMA)
+
+    def encode(record: dict[str, Any]) -> bytes:
+        out = io.BytesIO()
+        fastavro.schemaless_writer(out, parsed, record)
+        header = b"\x00\x00\x00\x00\x07" if confluent else b""
+        return header + out.getvalue()
+
+    topic = kafka_topic(partitions=1)
+    at = datetime(2026, 3, 1, 12, 30)
+    records = [
+        (b"1", encode({"event_id": 1, "card_id": 7, "amount": 2.5, "event_time": at})),
+        (b"2", encode({"event_id": 2, "card_id": 7, "amount": None, "event_time": at})),
+        (b"3", b"\x02not avro at all"),
+    ]
+    produce(kafka_bootstrap, topic, records)
+    files = project_files(topic, kafka_bootstrap, windows="[]")
+    pipeline = (
+        files["pipelines/events.py"]
+        .replace(
+            'timestamp="event_time",',
+            f'timestamp="event_time", format="avro", avro_schema="schemas/event.avsc", '
+            f"avro_confluent={confluent},",
+        )
+        .replace('"amount": "BIGINT"', '"amount": "DOUBLE"')
+    )
+    root = make_project(
+        {"pipelines/events.py": pipeline, "schemas/event.avsc": json.dumps(AVRO_SCHEMA)}
+    )
+    project = assay.Project(root)
+    stats = project.stream("bronze.events", until_idle=True)
+    assert (stats.rows_in, stats.written, stats.dead_lettered) == (3, 2, 1)
+    rows = project.sql("SELECT event_id, card_id, amount, event_time FROM bronze.events ORDER BY 1")
+    assert rows.to_pylist() == [
+        {"event_id": 1, "card_id": 7, "amount": 2.5, "event_time": at},
+        {"event_id": 2, "card_id": 7, "amount": None, "event_time": at},
+    ]
+    [dead] = project.sql("SELECT _offset, rule, reason FROM deadletter.bronze_events").to_pylist()
+    assert dead["_offset"] == 2 and dead["rule"] == "malformed_record"
+    assert "not Avro of the declared schema" in dead["reason"]
+
+
+def test_an_avro_stream_without_its_schema_file_says_which(
+    make_project: MakeProject, kafka_bootstrap: str
+) -> None:
+    pipeline = project_files("t", kafka_bootstrap, windows="[]")["pipelines/events.py"].replace(
+        'timestamp="event_time",', 'timestamp="event_time", format="avro", avro_schema="x.avsc",'
+    )
+    project = assay.Project(make_project({"pipelines/events.py": pipeline}))
+    with pytest.raises(assay.AssayError, match=r"Avro schema x\.avsc not found"):
+        project.stream("bronze.events", max_batches=1)

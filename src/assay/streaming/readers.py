@@ -18,6 +18,8 @@ import pyarrow as pa
 from assay.errors import MissingExtraError, UsageError
 
 PARTITION, OFFSET, KEY, RAW, SIZE = "_partition", "_offset", "_key", "_raw", "_size"
+#: The payload's bytes (for binary formats such as Avro).
+PAYLOAD = "_payload"
 #: Payload bytes that are not UTF-8 (the text in RAW then has replacement characters).
 NOT_UTF8 = "__not_utf8"
 
@@ -35,6 +37,7 @@ def records_table(
         OFFSET: pa.array(offsets, pa.int64()),
         KEY: pa.array([k.decode("utf-8", "replace") if k is not None else None for k in keys]),
         SIZE: pa.array([len(v or b"") for v in values], pa.int64()),
+        PAYLOAD: payload,
     }
     try:
         columns[RAW] = payload.cast(pa.large_string())

@@ -148,6 +148,11 @@ class StreamRunner:
             WindowOperator(self.engine, w, self.source.timestamp) for w in self.source.windows
         ]
         views = project.features.views
+        self._avro_schema = None
+        if self.source.format == "avro":
+            from assay.streaming.avro import load_schema
+
+            self._avro_schema = load_schema(project.root, str(self.source.avro_schema))
         self.views = {w.name: views[split_name(w.name)[1]] for w in self.source.windows if w.entity}
 
     # -- positions -----------------------------------------------------------------------
@@ -242,6 +247,11 @@ class StreamRunner:
         all_records = records
         if dead:
             records = records.filter(pc.invert(too_big))
+        if self.source.format == "avro":
+            from assay.streaming.avro import decode
+
+            records, undecodable = decode(records, self._avro_schema, self.source.avro_confluent)
+            dead += [self._dead(r, "malformed_record", r["reason"]) for r in undecodable]
         lines = pa.table(
             {
                 SOURCE_FILE: records[PARTITION],

@@ -32,6 +32,10 @@ class StreamSource(Producer):
     max_batch_rows: int = 100_000
     max_batch_seconds: float = 1.0
     max_record_bytes: int = 1_000_000
+    #: For format "avro": the `.avsc` file in the project, and whether payloads carry
+    #: Confluent's 5-byte schema-registry header.
+    avro_schema: str | None = None
+    avro_confluent: bool = False
     is_source = True
     is_stream = True
 
@@ -103,9 +107,15 @@ def _origin() -> str:
 
 
 def _declare(name: str, producer: StreamSource, options: Mapping[str, Any]) -> DatasetSpec:
-    if producer.format not in ("json", "jsonl"):
+    if producer.format not in ("json", "jsonl", "avro"):
         raise DefinitionError(
-            f"unsupported stream format {producer.format!r}", where=name, hint="use json"
+            f"unsupported stream format {producer.format!r}", where=name, hint="use json or avro"
+        )
+    if producer.format == "avro" and not producer.avro_schema:
+        raise DefinitionError(
+            "an Avro stream needs its schema",
+            where=name,
+            hint='avro_schema="schemas/events.avsc" (a file in the project)',
         )
     tags = options.get("tags") or {}
     spec = DatasetSpec(
@@ -176,6 +186,8 @@ def kafka(
     windows: Sequence[WindowSpec] = (),
     group_id: str | None = None,
     consumer_config: Mapping[str, Any] | None = None,
+    avro_schema: str | None = None,
+    avro_confluent: bool = False,
     max_batch_rows: int = 100_000,
     max_batch_seconds: float = 1.0,
     max_record_bytes: int = 1_000_000,
@@ -187,7 +199,9 @@ def kafka(
 
     Args:
         topic, bootstrap_servers: where to read; `consumer_config` adds librdkafka settings.
-        format: "json" (one JSON object per message).
+        format: "json" (one JSON object per message) or "avro" (with `avro_schema`, an
+            `.avsc` file in the project; `avro_confluent=True` for payloads framed by a
+            schema registry's 5-byte header).
         timestamp: the event-time field (required on every record; windows use it).
         key: a field every record must carry (its identity); records without it are
             dead-lettered.
@@ -216,6 +230,8 @@ def kafka(
         bootstrap_servers=bootstrap_servers,
         group_id=group_id,
         consumer_config=dict(consumer_config or {}),
+        avro_schema=avro_schema,
+        avro_confluent=avro_confluent,
     )
     return _declare(name, producer, {"owner": owner, "tags": tags, "description": description})
 
