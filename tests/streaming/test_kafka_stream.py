@@ -172,7 +172,12 @@ def test_poison_messages_go_to_dead_letters_and_the_stream_goes_on(
         (b"w", b"\xff\xfe not utf-8"),
     ]
     produce(kafka_bootstrap, topic, [good[0], *poison, good[1]])
-    root = make_project(project_files(topic, kafka_bootstrap, windows="[]"))
+    dead_topic = kafka_topic(partitions=1)
+    files = project_files(topic, kafka_bootstrap, windows="[]")
+    files["pipelines/events.py"] = files["pipelines/events.py"].replace(
+        "consumer_config=", f"dead_letter_topic={dead_topic!r}, consumer_config="
+    )
+    root = make_project(files)
     project = assay.Project(root)
     stats = project.stream("bronze.events", until_idle=True)
     assert (stats.rows_in, stats.written, stats.dead_lettered) == (7, 2, 5)
@@ -190,6 +195,27 @@ def test_poison_messages_go_to_dead_letters_and_the_stream_goes_on(
     assert dead[2]["size"] == 1000  # an oversize payload is kept as a preview
     [status] = project.stream_status()
     assert (status.lag, status.dead_lettered, status.offsets) == (0, 5, {"0": 6})
+    from confluent_kafka import Consumer as DeadReader
+
+    reader = DeadReader(
+        {"bootstrap.servers": kafka_bootstrap, "group.id": "dl", "auto.offset.reset": "earliest"}
+    )
+    reader.subscribe([dead_topic])
+    letters = []
+    deadline = time.monotonic() + 30
+    while len(letters) < 5 and time.monotonic() < deadline:
+        msg = reader.poll(1)
+        if msg is not None and not msg.error():
+            letters.append(dict(msg.headers() or []))
+    reader.close()
+    assert [h["assay.rule"] for h in letters] == [
+        b"malformed_record",
+        b"cast",
+        b"oversize",
+        b"missing_field",
+        b"malformed_record",
+    ]
+    assert letters[1]["assay.offset"] == b"2" and b"seven" in letters[1]["assay.reason"]
     # Offsets were acknowledged to the group after the Delta commit.
     from confluent_kafka import Consumer, TopicPartition
 

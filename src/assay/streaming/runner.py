@@ -34,6 +34,7 @@ import pyarrow.dataset as pads
 
 from assay.catalog.store import utcnow
 from assay.engines.types import arrow_to_sql
+from assay.errors import TransientError
 from assay.naming import split_name
 from assay.pipelines.conform import RAW as CONFORM_RAW
 from assay.pipelines.conform import conform, plan_columns
@@ -149,6 +150,7 @@ class StreamRunner:
         ]
         views = project.features.views
         self._avro_schema = None
+        self._dead_letter_producer: Any = None
         if self.source.format == "avro":
             from assay.streaming.avro import load_schema
 
@@ -308,6 +310,7 @@ class StreamRunner:
         )
         for row in dead:
             row[KEY] = keys.get((row[PARTITION], row[OFFSET]))
+        dead.sort(key=lambda row: (row[PARTITION], row[OFFSET]))  # in arrival order
         return good, pa.Table.from_pylist(dead, schema=DEAD_LETTER_SCHEMA)
 
     def _required(self, good: pa.Table) -> tuple[pa.Table, list[dict[str, Any]]]:
@@ -398,6 +401,33 @@ class StreamRunner:
             metadata={"run_id": self.run_id, "stream": self.spec.name},
             app_transactions=txns,
         )
+        topic = getattr(self.source, "dead_letter_topic", None)
+        if topic:
+            self._publish_dead_letters(topic, dead)
+
+    def _publish_dead_letters(self, topic: str, dead: pa.Table) -> None:
+        """Also send dead letters to a Kafka topic (after the table commit; at least once:
+        a crash between the two sends them again on restart), with why in the headers."""
+        from confluent_kafka import Producer
+
+        if self._dead_letter_producer is None:
+            servers = getattr(self.source, "bootstrap_servers", "localhost:9092")
+            self._dead_letter_producer = Producer({"bootstrap.servers": servers})
+        producer = self._dead_letter_producer
+        for row in dead.to_pylist():
+            headers = {
+                "assay.stream": self.spec.name,
+                "assay.partition": str(row[PARTITION]),
+                "assay.offset": str(row[OFFSET]),
+                "assay.rule": row["rule"],
+                "assay.reason": row["reason"],
+            }
+            value = (row["raw_record"] or "").encode()
+            producer.produce(topic, value=value, key=row[KEY], headers=headers)
+        if producer.flush(30):
+            raise TransientError(
+                f"dead letters not delivered to topic {topic}", where=self.spec.name
+            )
 
     def _commit_rows(self, good: pa.Table, txns: dict[str, int], stats: BatchStats) -> int | None:
         if not txns:

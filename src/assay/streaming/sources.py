@@ -186,6 +186,7 @@ def kafka(
     windows: Sequence[WindowSpec] = (),
     group_id: str | None = None,
     consumer_config: Mapping[str, Any] | None = None,
+    dead_letter_topic: str | None = None,
     avro_schema: str | None = None,
     avro_confluent: bool = False,
     max_batch_rows: int = 100_000,
@@ -208,6 +209,7 @@ def kafka(
         columns: SQL types per field (`{"amount": "DOUBLE"}`); values that do not cast are
             dead-lettered with the raw payload, partition, offset and reason.
         windows: event-time window aggregates (`assay.window`) kept by the stream.
+        dead_letter_topic: also send dead letters here (headers say why; at least once).
         max_batch_rows, max_batch_seconds: a micro-batch ends at whichever comes first.
 
     Example:
@@ -230,6 +232,7 @@ def kafka(
         bootstrap_servers=bootstrap_servers,
         group_id=group_id,
         consumer_config=dict(consumer_config or {}),
+        dead_letter_topic=dead_letter_topic,
         avro_schema=avro_schema,
         avro_confluent=avro_confluent,
     )
