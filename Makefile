@@ -42,4 +42,4 @@ bench-features: $(BIN)/.installed
 	$(BIN)/python benchmarks/features_vs_feast.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) .services examples/fraud/data examples/fraud/warehouse examples/fraud/.assay
+	rm -rf $(VENV) .services examples/fraud/data examples/fraud/warehouse examples/fraud/.assay examples/fraud/incoming

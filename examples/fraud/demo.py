@@ -4,6 +4,8 @@ Phase 1: 60 days of card transactions arrive; `assay run` builds bronze, silver 
 Phase 2: 30 more days arrive, with chargebacks filed late against earlier days; the run
          ingests only the new files and rebuilds only new or stale intervals.
 Phase 3: nothing new; the run commits nothing.
+Phase 4: a point-in-time training set, a model, online serving.
+Phase 5: live transactions stream in through a folder; per-card activity stays fresh online.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import generate  # noqa: E402
+import live  # noqa: E402
 
 import assay  # noqa: E402
 from assay.cli.render import RichReporter, progress_bar, run_summary  # noqa: E402
@@ -203,7 +206,7 @@ def main() -> None:
     args = parser.parse_args()
     began = time.monotonic()
     if not args.keep:
-        for folder in ("data", "warehouse", ".assay"):
+        for folder in ("data", "warehouse", ".assay", "incoming"):
             shutil.rmtree(HERE / folder, ignore_errors=True)
     console.rule("[bold]assay fraud-detection demo")
     console.print(f"Generating {args.transactions:,} synthetic card transactions (seeded)...")
@@ -215,6 +218,7 @@ def main() -> None:
     quiet = run_phase(project, "Phase 3: nothing new arrives")
     console.print(f"No-op run: {quiet.commits} commits in {quiet.seconds:.2f}s")
     features_phase(project)
+    live.live_phase(project, console)
     summary(project, time.monotonic() - began)
 
 

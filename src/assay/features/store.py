@@ -145,9 +145,15 @@ class Features:
         self, end: datetime | None = None, start: datetime | None = None, views: Sequence[str] = ()
     ) -> list[Materialized]:
         """Write each view's latest values as of `end` (default: now, UTC) online;
-        incremental after the first run (only new source files are read)."""
+        incremental after the first run (only new source files are read). Without
+        `views`, views whose source table is not built yet are left for later."""
         end = to_naive_utc(end) if end else utcnow()
-        chosen = [self.views[v] for v in views] if views else list(self.views.values())
+        # Views over tables not built yet (a stream not run yet) wait, unless named.
+        chosen = (
+            [self.views[v] for v in views]
+            if views
+            else [v for v in self.views.values() if self.project.warehouse.exists(v.source)]
+        )
         self.register()
         return [
             materialize_view(
