@@ -240,27 +240,42 @@ def test_two_consumers_of_one_group_process_every_event_once(
             consumer={"session.timeout.ms": 6000},
         )
     )
-    total = 60_000
+    project = assay.Project(root)
+    produced = 0
+    stop = threading.Event()
 
-    def trickle() -> None:  # a live stream: 20 bursts over ~10 s
-        for burst in range(20):
-            ids = range(burst * total // 20, (burst + 1) * total // 20)
+    def writers() -> set[int]:
+        if not project.warehouse.exists("bronze.events"):
+            return set()
+        return {
+            c.metadata["stream"]["pid"]
+            for c in project.warehouse.history("bronze.events")
+            if isinstance(c.metadata.get("stream"), dict)
+        }
+
+    def trickle() -> None:  # a live stream, in bursts, until both consumers have written
+        nonlocal produced
+        while not stop.is_set():
+            ids = range(produced, produced + 3000)
             produce(kafka_bootstrap, topic, [(str(i).encode(), event(i)) for i in ids])
-            time.sleep(0.5)
+            produced += len(ids)
+            time.sleep(0.3)
 
     producer = threading.Thread(target=trickle)
     producer.start()
     consumers = [stream_process(root)]
-    time.sleep(4)
+    time.sleep(3)
     consumers.append(stream_process(root))  # joins the group: partitions are rebalanced
-    producer.join()
-    project = assay.Project(root)
     deadline = time.monotonic() + 180
+    while len(writers()) < 2 and time.monotonic() < deadline:
+        time.sleep(1)
+    stop.set()
+    producer.join()
+    total = produced
     while time.monotonic() < deadline:
-        if project.warehouse.exists("bronze.events"):
-            n = project.sql("SELECT count(*) AS n FROM bronze.events")["n"][0].as_py()
-            if n >= total:
-                break
+        n = project.sql("SELECT count(*) AS n FROM bronze.events")["n"][0].as_py()
+        if n >= total:
+            break
         time.sleep(1)
     for proc in consumers:
         assert proc.poll() is None, proc.stderr.read().decode()[-3000:]  # type: ignore[union-attr]
@@ -270,14 +285,9 @@ def test_two_consumers_of_one_group_process_every_event_once(
         "SELECT count(*) AS n, count(DISTINCT event_id) AS ids FROM bronze.events"
     ).to_pylist()[0]
     assert counts == {"n": total, "ids": total}
-    writers = project.sql("SELECT count(DISTINCT _partition) AS p FROM bronze.events")
-    assert writers["p"][0].as_py() == 4
-    pids = {
-        c.metadata["stream"]["pid"]
-        for c in project.warehouse.history("bronze.events")
-        if isinstance(c.metadata.get("stream"), dict)
-    }
-    assert len(pids) == 2  # both consumers committed batches
+    partitions = project.sql("SELECT count(DISTINCT _partition) AS p FROM bronze.events")
+    assert partitions["p"][0].as_py() == 4
+    assert len(writers()) == 2  # both consumers committed batches
 
 
 AVRO_SCHEMA = {
