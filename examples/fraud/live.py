@@ -18,10 +18,10 @@ from assay.cli.render import stream_line
 LIVE_START = datetime(2026, 8, 30)
 
 
-def write_arrival(root: Path, n: int, minute: int, seed: int, poison: bool = False) -> Path:
-    """One file of `n` transactions over the 10 minutes from `minute`, as the switch sends
-    them: a few out of order, three cards on a spree, and (with `poison`) a broken line and
-    a straggler half an hour late."""
+def arrival_lines(n: int, minute: int, seed: int, poison: bool = False) -> list[str]:
+    """`n` transactions (JSON) over the 10 minutes from `minute`, as the switch sends them:
+    a few out of order, three cards on a spree, and (with `poison`) a broken line and a
+    straggler half an hour late."""
     rng = np.random.default_rng(seed)
     cards = rng.integers(1, 50_001, n)
     # Three cards on a spree: 1% of the traffic each, the kind of burst fraud looks like.
@@ -53,6 +53,12 @@ def write_arrival(root: Path, n: int, minute: int, seed: int, poison: bool = Fal
                 }
             )
         )
+    return lines
+
+
+def write_arrival(root: Path, n: int, minute: int, seed: int, poison: bool = False) -> Path:
+    """One file of `arrival_lines` dropped into incoming/ of the project."""
+    lines = arrival_lines(n, minute, seed, poison)
     folder = root / "incoming"
     folder.mkdir(exist_ok=True)
     staging = folder / f".{seed}.tmp"
@@ -97,3 +103,33 @@ def live_phase(project: assay.Project, console: Console) -> None:
             f"{last_10m['event_timestamp']:%H:%M} / {last_1h['event_timestamp']:%H:%M}",
         )
     console.print(table)
+
+
+def produce_to_kafka(bootstrap: str, topic: str, arrivals: int, per_arrival: int) -> int:
+    """Send the same live transactions to a Kafka topic (keyed by transaction id), for a
+    project whose `bronze.live_transactions` is declared with `assay.kafka(...)`."""
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    sent = 0
+    for arrival in range(arrivals):
+        for line in arrival_lines(per_arrival, 10 * arrival, arrival, poison=arrival == 3):
+            key = json.loads(line).get("transaction_id") if line.endswith("}") else None
+            producer.produce(topic, value=line.encode(), key=key)
+            producer.poll(0)
+            sent += 1
+    producer.flush(60)
+    return sent
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Send the demo's live transactions to Kafka.")
+    parser.add_argument("--bootstrap", default="localhost:9092")
+    parser.add_argument("--topic", default="transactions")
+    parser.add_argument("--arrivals", type=int, default=6)
+    parser.add_argument("--per-arrival", type=int, default=4000)
+    args = parser.parse_args()
+    count = produce_to_kafka(args.bootstrap, args.topic, args.arrivals, args.per_arrival)
+    print(f"sent {count:,} transactions to {args.topic} at {args.bootstrap}")

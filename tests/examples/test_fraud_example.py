@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -146,3 +147,27 @@ def test_live_phase_streams_exactly_once_and_serves_fresh_activity(
                             AND t.event_time >= w.window_start AND t.event_time < w.window_end)
     """).to_pylist()
     assert bad == [{"bad": 0}]
+
+
+def test_live_transactions_through_kafka_give_the_same_tables(
+    tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, kafka_topic: Any
+) -> None:
+    import live
+
+    topic = kafka_topic(partitions=2)
+    assert live.produce_to_kafka(kafka_bootstrap, topic, arrivals=6, per_arrival=4000) == 24_002
+    root = tmp_path_factory.mktemp("live_kafka")
+    (root / "pipelines").mkdir()
+    declaration = (EXAMPLE / "pipelines" / "live.py").read_text()
+    kafka = declaration.replace(
+        'assay.folder_stream(\n    "bronze.live_transactions",\n    path="incoming/*.jsonl",',
+        f'assay.kafka(\n    "bronze.live_transactions",\n    topic="{topic}",\n'
+        f'    bootstrap_servers="{kafka_bootstrap}",',
+    )
+    assert kafka != declaration
+    (root / "pipelines" / "live.py").write_text(kafka)
+    shutil.copy(EXAMPLE / "assay.yaml", root)
+    project = assay.Project(root)
+    stats = project.stream("bronze.live_transactions", until_idle=True)
+    assert (stats.rows_in, stats.written, stats.dead_lettered) == (24_002, 24_001, 1)
+    assert project.row_count("silver.card_activity_10m") > 0
