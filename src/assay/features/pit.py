@@ -75,18 +75,30 @@ def utc(expr: str, dtype: pa.DataType) -> str:
     return f"CAST({expr} AS TIMESTAMP)"
 
 
+#: Timestamps and created timestamps compare as one HUGEINT, `ts_us * 2^64 + created rank`,
+#: so one ASOF join both finds the latest row and breaks ties by the created timestamp
+#: (no window function over the feature table to deduplicate first).
+_SHIFT = 2**64
+_NO_CREATED = 0  # rows without a created timestamp lose ties (NULLS LAST)
+KEY = "__assay_k"
+
+
+def _sort_key(ts: str, created: str | None) -> str:
+    rank = f"coalesce(epoch_us({created})::HUGEINT + {2**63}, {_NO_CREATED})" if created else "0"
+    return f"epoch_us({ts})::HUGEINT * {_SHIFT} + {rank}"
+
+
 def _feature_rows(view: FeatureView, sel: Selection, source: str, ts: str) -> str:
-    """A subquery of the view's rows: join keys, `__ts` and the selected features."""
+    """A subquery of the view's rows: join keys, `__ts`, the sort key and the features."""
     if view.aggregations:
-        return windows.timeline_sql(view, source, ts)
+        timeline = windows.timeline_sql(view, source, ts)
+        return f"(SELECT *, {_sort_key('__ts', None)} AS {KEY} FROM {timeline} AS t)"
     keys = ", ".join(_q(k) for k in view.join_keys)
     cols = ", ".join(_q(f) for f in sel.features)
-    order = f"{_q(view.created_timestamp)} DESC NULLS LAST" if view.created_timestamp else "1"
-    # One row per key and timestamp: the latest created wins ties (Feast's tie-breaker).
+    created = _q(view.created_timestamp) if view.created_timestamp else None
     return (
-        f"(SELECT {keys}, {ts} AS __ts, {cols} FROM {source} "
-        f"WHERE {_q(view.timestamp)} IS NOT NULL "
-        f"QUALIFY row_number() OVER (PARTITION BY {keys}, {ts} ORDER BY {order}) = 1)"
+        f"(SELECT {keys}, {ts} AS __ts, {_sort_key(ts, created)} AS {KEY}, {cols} "
+        f"FROM {source} WHERE {_q(view.timestamp)} IS NOT NULL)"
     )
 
 
@@ -103,7 +115,12 @@ def pit_sql(
             hint="pass event_timestamp=<column> or add an event_timestamp column",
         )
     entity_ts = utc(f"e.{_q(timestamp)}", entity_schema.field(timestamp).type)
-    ctes = [f"entities AS (SELECT *, row_number() OVER () AS {ROW} FROM entity_df)"]
+    # An entity row matches every row at its timestamp, whatever their created time.
+    probe = f"epoch_us({utc(_q(timestamp), entity_schema.field(timestamp).type)})::HUGEINT"
+    ctes = [
+        f"entities AS (SELECT *, row_number() OVER () AS {ROW}, "
+        f"{probe} * {_SHIFT} + {_SHIFT - 1} AS {KEY} FROM entity_df)"
+    ]
     joins, outputs = [], []
     for i, sel in enumerate(selections):
         view, alias = sel.view, f"fv{i}"
@@ -116,7 +133,7 @@ def pit_sql(
         ts = utc(_q(view.timestamp), schema.field(view.timestamp).type)
         ctes.append(f"{alias} AS {_feature_rows(view, sel, f'src_{i}', ts)}")
         on = " AND ".join(f"e.{_q(k)} = {alias}.{_q(k)}" for k in view.join_keys)
-        joins.append(f"ASOF LEFT JOIN {alias} ON {on} AND {entity_ts} >= {alias}.__ts")
+        joins.append(f"ASOF LEFT JOIN {alias} ON {on} AND e.{KEY} >= {alias}.{KEY}")
         ttl = view.ttl_delta
         # An aggregated view's timeline is already null where its longest window is empty.
         alive = (
@@ -127,7 +144,7 @@ def pit_sql(
         for feature, output in zip(sel.features, sel.output_names, strict=True):
             outputs.append(f"CASE WHEN {alive} THEN {alias}.{_q(feature)} END AS {_q(output)}")
     return (
-        f"WITH {', '.join(ctes)} SELECT e.* EXCLUDE ({ROW}), {', '.join(outputs)} "
+        f"WITH {', '.join(ctes)} SELECT e.* EXCLUDE ({ROW}, {KEY}), {', '.join(outputs)} "
         f"FROM entities AS e {' '.join(joins)} ORDER BY e.{ROW}"
     )
 
