@@ -170,3 +170,42 @@ def test_redis_reads_every_view_of_a_request_in_one_round_trip(
         [0, 10, None],
         [1, 11, None],
     ]
+
+
+TIES = """
+import pyarrow as pa
+from datetime import datetime
+import assay
+
+@assay.source("gold.scores")
+def scores(ctx):
+    t, c = datetime(2026, 1, 1), datetime(2026, 1, 2)
+    return pa.table({
+        "user_id": [1, 1, 1, 2, 2],
+        "ts": pa.array([t, t, t, t, t], pa.timestamp("us")),
+        "created": pa.array([c, datetime(2026, 1, 3), None, None, c], pa.timestamp("us")),
+        "score": [10, 30, 99, 5, 7],
+    })
+"""
+TIE_VIEW = """
+from assay import Entity, FeatureView
+user = Entity("user", join_keys=["user_id"])
+scores = FeatureView(name="scores", entities=[user], source="gold.scores", timestamp="ts",
+                     created_timestamp="created", ttl="30d", features=["score"])
+"""
+
+
+def test_ties_on_the_timestamp_go_to_the_latest_created_online_and_offline(
+    make_project: MakeProject,
+) -> None:
+    root = make_project({"pipelines/scores.py": TIES, "features/scores.py": TIE_VIEW})
+    project = assay.Project(root)
+    assert project.run().ok
+    project.features.materialize(end=NOW)
+    online = project.features.online([{"user_id": 1}, {"user_id": 2}], ["scores:score"], now=NOW)
+    entities = pa.table(
+        {"user_id": [1, 2], "event_timestamp": pa.array([NOW, NOW], pa.timestamp("us"))}
+    )
+    offline = project.features.training_set(entities, ["scores:score"])["score"].to_pylist()
+    # The latest created wins; a row without a created time loses every tie.
+    assert [v["score"]["value"] for v in online] == offline == [30, 7]

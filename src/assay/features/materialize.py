@@ -14,7 +14,7 @@ from assay.catalog import Catalog
 from assay.engines import Engine, Source, TableRef
 from assay.features import windows
 from assay.features.online import EVENT_TS, OnlineStore, to_micros
-from assay.features.pit import utc
+from assay.features.pit import sort_key, utc
 from assay.features.registry import last_materialization, record_materialization
 from assay.features.spec import FeatureView
 from assay.tables import Warehouse
@@ -84,18 +84,19 @@ def materialize_view(
             )
             incremental = True
     keys = ", ".join(_q(k) for k in view.join_keys)
-    cols = ", ".join(_q(f) for f in view.features)
     where = [f"{ts} <= TIMESTAMP '{end}'"]
     if start is not None:
         where.append(f"{ts} >= TIMESTAMP '{start}'")
     if view.ttl_delta:
         where.append(f"{ts} >= TIMESTAMP '{end - view.ttl_delta}'")
-    order = f"{ts} DESC" + (
-        f", {_q(view.created_timestamp)} DESC NULLS LAST" if view.created_timestamp else ""
-    )
+    created = _q(view.created_timestamp) if view.created_timestamp else None
+    # The latest row per entity (ties: the latest created) by one hash aggregate: arg_max
+    # over the ASOF sort key, not a window function sorting every row.
+    packed = ", ".join(f"{_q(f)} := {_q(f)}" for f in view.features)
     sql = (
-        f"SELECT {keys}, {cols}, {ts} AS __ts FROM {from_sql} WHERE {' AND '.join(where)} "
-        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {order}) = 1"
+        f"SELECT {keys}, latest.* FROM (SELECT {keys}, arg_max(struct_pack({packed}, "
+        f"__ts := {ts}), {sort_key(ts, created)}) AS latest FROM {from_sql} "
+        f"WHERE {' AND '.join(where)} GROUP BY ALL)"
     )
     latest = engine.query(engine.sql_for(sql), sources)
     return _write(catalog, store, view, latest, version, end, incremental)

@@ -83,7 +83,7 @@ _NO_CREATED = 0  # rows without a created timestamp lose ties (NULLS LAST)
 KEY = "__assay_k"
 
 
-def _sort_key(ts: str, created: str | None) -> str:
+def sort_key(ts: str, created: str | None) -> str:
     rank = f"coalesce(epoch_us({created})::HUGEINT + {2**63}, {_NO_CREATED})" if created else "0"
     return f"epoch_us({ts})::HUGEINT * {_SHIFT} + {rank}"
 
@@ -92,12 +92,12 @@ def _feature_rows(view: FeatureView, sel: Selection, source: str, ts: str) -> st
     """A subquery of the view's rows: join keys, `__ts`, the sort key and the features."""
     if view.aggregations:
         timeline = windows.timeline_sql(view, source, ts)
-        return f"(SELECT *, {_sort_key('__ts', None)} AS {KEY} FROM {timeline} AS t)"
+        return f"(SELECT *, {sort_key('__ts', None)} AS {KEY} FROM {timeline} AS t)"
     keys = ", ".join(_q(k) for k in view.join_keys)
     cols = ", ".join(_q(f) for f in sel.features)
     created = _q(view.created_timestamp) if view.created_timestamp else None
     return (
-        f"(SELECT {keys}, {ts} AS __ts, {_sort_key(ts, created)} AS {KEY}, {cols} "
+        f"(SELECT {keys}, {ts} AS __ts, {sort_key(ts, created)} AS {KEY}, {cols} "
         f"FROM {source} WHERE {_q(view.timestamp)} IS NOT NULL)"
     )
 
