@@ -190,3 +190,40 @@ def test_micro_batches_respect_max_rows(make_project: MakeProject) -> None:
     assert batches == [7, 7, 6] and stats.written == 20
     table = assay.Project(root).warehouse.read("bronze.events")
     assert table.schema.field("event_time").type == pa.timestamp("us")
+
+
+CONTRACT = """
+apiVersion: v3.1.0
+kind: DataContract
+id: events
+name: Events
+version: 1.0.0
+status: active
+schema:
+  - name: events
+    physicalName: bronze.events
+    properties:
+      - {name: event_id, logicalType: integer, required: true}
+      - name: amount
+        logicalType: number
+        logicalTypeOptions: {minimum: 0, maximum: 1000}
+      - {name: card_id, logicalType: integer}
+      - {name: event_time, logicalType: timestamp}
+"""
+
+
+def test_the_bound_contract_is_checked_at_ingress(make_project: MakeProject) -> None:
+    root = make_project(
+        {
+            "pipelines/events.py": PIPELINE.replace("MAX_ROWS", "1000"),
+            "contracts/events.yaml": CONTRACT,
+        }
+    )
+    write(root, "a.jsonl", [event(1, 1), event(2, 2, amount=-5.0), event(3, 3, amount=5000.0)])
+    project = assay.Project(root)
+    stats = project.stream("bronze.events", until_idle=True)
+    assert (stats.rows_in, stats.written, stats.dead_lettered) == (3, 1, 2)
+    dead = project.sql("SELECT _offset, rule, reason FROM deadletter.bronze_events ORDER BY 1")
+    rows = dead.to_pylist()
+    assert [r["_offset"] for r in rows] == [2, 3]
+    assert all("amount" in r["rule"] for r in rows), rows
