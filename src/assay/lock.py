@@ -13,13 +13,15 @@ from assay.errors import LockedError
 
 
 @contextmanager
-def project_lock(state_dir: Path, timeout: float) -> Iterator[None]:
-    """Hold `state_dir/lock` exclusively; wait up to `timeout` seconds, then fail clearly.
+def project_lock(
+    state_dir: Path, timeout: float, name: str = "lock", what: str = "another assay process"
+) -> Iterator[None]:
+    """Hold `state_dir/name` exclusively; wait up to `timeout` seconds, then fail clearly.
 
     The lock is an OS file lock: it is released when the process dies, even by kill -9.
     """
     state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / "lock"
+    path = state_dir / name
     fh = open(path, "a+")  # noqa: SIM115 - held for the duration of the context
     deadline = time.monotonic() + timeout
     try:
@@ -32,7 +34,7 @@ def project_lock(state_dir: Path, timeout: float) -> Iterator[None]:
                     fh.seek(0)
                     holder = fh.read().strip() or "unknown"
                     raise LockedError(
-                        f"another assay process (pid {holder}) is running on this project",
+                        f"{what} (pid {holder}) is running on this project",
                         where=str(path),
                         hint="wait for it to finish, or raise lock_timeout in assay.yaml",
                     ) from None

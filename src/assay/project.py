@@ -395,8 +395,18 @@ class Project:
         Example: ``project.stream("bronze.events", until_idle=True)``
         """
         from assay.streaming.runner import StreamRunner
+        from assay.streaming.sources import KafkaSource
 
-        return StreamRunner(self, self.dag[name]).run(max_batches, until_idle, on_batch)
+        runner = StreamRunner(self, self.dag[name])
+        source = runner.source
+        if isinstance(source, KafkaSource) and not source.windows:
+            # A consumer group shares the partitions: several processes may run it.
+            return runner.run(max_batches, until_idle, on_batch)
+        # A folder, or windows (whose state spans all partitions): one process at a time.
+        with project_lock(
+            self.state_dir, 0, f"stream-{name}.lock", f"another `assay stream {name}`"
+        ):
+            return runner.run(max_batches, until_idle, on_batch)
 
     def replay_quarantine(self, name: str) -> ReplayOutcome:
         """Re-validate `name`'s quarantined rows; move those that now pass into its table."""

@@ -227,3 +227,15 @@ def test_the_bound_contract_is_checked_at_ingress(make_project: MakeProject) -> 
     rows = dead.to_pylist()
     assert [r["_offset"] for r in rows] == [2, 3]
     assert all("amount" in r["rule"] for r in rows), rows
+
+
+def test_one_process_at_a_time_runs_a_folder_stream(root: Path) -> None:
+    from assay.errors import LockedError
+    from assay.lock import project_lock
+
+    project = assay.Project(root)
+    with (
+        project_lock(project.state_dir, 0, "stream-bronze.events.lock"),
+        pytest.raises(LockedError, match=r"another `assay stream bronze\.events`"),
+    ):
+        project.stream("bronze.events", until_idle=True)
