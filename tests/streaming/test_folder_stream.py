@@ -82,7 +82,8 @@ def test_every_line_lands_once_and_poison_goes_to_dead_letters(root: Path) -> No
     )
     project = assay.Project(root)
     stats = project.stream("bronze.events", until_idle=True)
-    assert (stats.rows_in, stats.written, stats.dead_lettered) == (57, 51, 5)  # 1 blank line
+    # Rows in = written + dead-lettered: the blank line is an empty record.
+    assert (stats.rows_in, stats.written, stats.dead_lettered) == (57, 51, 6)
     dead = project.sql("SELECT _partition, _offset, rule FROM deadletter.bronze_events ORDER BY 2")
     assert dead.to_pylist() == [
         {"_partition": "incoming/b.jsonl", "_offset": 2, "rule": "malformed_record"},
@@ -90,6 +91,7 @@ def test_every_line_lands_once_and_poison_goes_to_dead_letters(root: Path) -> No
         {"_partition": "incoming/b.jsonl", "_offset": 4, "rule": "cast"},
         {"_partition": "incoming/b.jsonl", "_offset": 5, "rule": "missing_field"},
         {"_partition": "incoming/b.jsonl", "_offset": 6, "rule": "missing_field"},
+        {"_partition": "incoming/b.jsonl", "_offset": 7, "rule": "empty_record"},
     ]
     # Again, and after more lines are appended: only the new line arrives.
     assert project.stream("bronze.events", until_idle=True).rows_in == 0
@@ -239,3 +241,68 @@ def test_one_process_at_a_time_runs_a_folder_stream(root: Path) -> None:
         pytest.raises(LockedError, match=r"another `assay stream bronze\.events`"),
     ):
         project.stream("bronze.events", until_idle=True)
+
+
+def test_drift_never_stops_a_stream(root: Path) -> None:
+    project = assay.Project(root)
+    write(root, "1.jsonl", [event(1, 1)])
+    project.stream("bronze.events", until_idle=True)
+    # A batch without a declared column, then one whose amount is not a number.
+    no_amount = {k: v for k, v in event(2, 2).items() if k != "amount"}
+    write(root, "2.jsonl", [no_amount])
+    assert project.stream("bronze.events", until_idle=True).written == 1
+    write(root, "3.jsonl", [dict(event(3, 3), amount=True), dict(event(4, 4), extra="new")])
+    stats = project.stream("bronze.events", until_idle=True)
+    assert (stats.written, stats.dead_lettered) == (1, 1)
+    rows = project.sql("SELECT event_id, amount, extra FROM bronze.events ORDER BY 1").to_pylist()
+    assert rows == [
+        {"event_id": 1, "amount": 1.0, "extra": None},
+        {"event_id": 2, "amount": None, "extra": None},
+        {"event_id": 4, "amount": 1.0, "extra": "new"},
+    ]
+
+
+def test_event_times_with_offsets_are_stored_in_utc(root: Path) -> None:
+    lines = [
+        dict(event(1, 0), event_time="2026-03-01T14:00:00+02:00"),
+        dict(event(2, 0), event_time="2026-03-01T12:00:00Z"),
+        dict(event(3, 0), event_time="2026-03-01T07:00:00-05:00"),
+        dict(event(4, 0), event_time="2026-03-01 12:00:00"),
+    ]
+    write(root, "a.jsonl", lines)
+    project = assay.Project(root)
+    project.stream("bronze.events", until_idle=True)
+    times = project.sql("SELECT DISTINCT event_time FROM bronze.events")["event_time"]
+    assert times.to_pylist() == [T0]
+
+
+def test_records_handed_out_twice_are_written_once(root: Path) -> None:
+    project = assay.Project(root)
+    runner = StreamRunner(project, project.dag["bronze.events"])
+    values = [json.dumps(event(i, i)).encode() for i in (1, 2, 2)]
+    twice = records_table(["p"] * 3, [1, 2, 2], [None] * 3, values)
+    stats = runner.process(twice)
+    assert (stats.rows_in, stats.written, stats.skipped) == (2, 2, 1)
+    # Replaying older offsets never moves the recorded offset back.
+    runner.process(records_table(["p"], [1], [None], values[:1]))
+    assert project.warehouse.transaction_version("bronze.events", "file:p") == 2
+
+
+def test_windows_are_not_recounted_after_a_compaction(root: Path) -> None:
+    from deltalake import DeltaTable
+
+    project = assay.Project(root)
+    write(root, "1.jsonl", [event(1, 1), event(2, 2)])
+    project.stream("bronze.events", until_idle=True)
+    DeltaTable(project.warehouse.uri("bronze.events")).optimize.compact()
+    write(root, "2.jsonl", [event(3, 20)])  # closes the first window
+    project.stream("bronze.events", until_idle=True)
+    rows = project.sql("SELECT window_start, count FROM silver.card_10m").to_pylist()
+    assert rows == [{"window_start": T0, "count": 2}]
+
+
+def test_windows_need_their_columns_declared(make_project: MakeProject) -> None:
+    broken = PIPELINE.replace("MAX_ROWS", "10").replace('"card_id": "BIGINT", ', "")
+    root = make_project({"pipelines/events.py": broken})
+    with pytest.raises(assay.AssayError, match=r"undeclared column\(s\) card_id"):
+        assay.Project(root)

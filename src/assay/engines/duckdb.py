@@ -6,6 +6,7 @@ DuckDB cannot download its Delta extension here, so tables are read through
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -44,7 +45,12 @@ class DuckDBEngine(Engine):
         return con, False
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
-        return duckdb.connect(config={"threads": self._threads} if self._threads else {})
+        con = duckdb.connect(config={"threads": self._threads} if self._threads else {})
+        # UTC sessions: text times without an offset mean UTC, wherever assay runs. Without
+        # the ICU extension DuckDB's time zone is UTC already and cannot be set.
+        with contextlib.suppress(duckdb.Error):
+            con.execute("SET TimeZone = 'UTC'")
+        return con
 
     @contextmanager
     def session(self, sources: Mapping[str, Source]) -> Iterator[duckdb.DuckDBPyConnection]:

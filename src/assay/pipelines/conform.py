@@ -120,7 +120,7 @@ def conform(
         if column not in observed:
             selects.append(f'CAST(NULL AS {target}) AS "{_q(column)}"')
             continue
-        selects.append(f'TRY_CAST("{_q(column)}" AS {target}) AS "{_q(column)}"')
+        selects.append(f'{_cast(column, target)} AS "{_q(column)}"')
         # Text values (JSON, CSV) are checked even when the column's usual type matches:
         # one "N/A" among numbers must be quarantined, not silently nulled.
         is_text = text_values or pa.types.is_string(batch.schema.field(column).type)
@@ -145,6 +145,14 @@ def conform(
     good = checked.filter(pc.invert(bad_mask)).drop_columns([RAW, _REASON])
     bad = checked.filter(bad_mask).select([SOURCE_FILE, LINE, RAW, _REASON])
     return good, bad
+
+
+def _cast(column: str, target: str) -> str:
+    """TRY_CAST, except that text times with an offset (`+02:00`, `Z`) become UTC: a plain
+    cast to TIMESTAMP would drop the offset."""
+    if target == "TIMESTAMP":
+        return f"""CAST(TRY_CAST("{_q(column)}" AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP)"""
+    return f'TRY_CAST("{_q(column)}" AS {target})'
 
 
 def _cast_error(column: str, target: str) -> str:

@@ -15,13 +15,16 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from assay.errors import MissingExtraError, UsageError
+from assay.errors import MissingExtraError, TransientError, UsageError
 
 PARTITION, OFFSET, KEY, RAW, SIZE = "_partition", "_offset", "_key", "_raw", "_size"
 #: The payload's bytes (for binary formats such as Avro).
 PAYLOAD = "_payload"
 #: Payload bytes that are not UTF-8 (the text in RAW then has replacement characters).
 NOT_UTF8 = "__not_utf8"
+
+#: Bytes of a file read per poll.
+READ_BYTES = 64 * 1024 * 1024
 
 #: Per partition: the last offset the table holds (None: nothing yet).
 Committed = Callable[[str], int | None]
@@ -96,8 +99,15 @@ class FolderReader(Reader):
         self.position: dict[str, tuple[int, int]] = {}
 
     def _files(self) -> list[str]:
-        paths = [p for p in self._glob.glob(self.pattern, recursive=True) if os.path.isfile(p)]
-        return sorted(paths, key=lambda p: (os.stat(p).st_mtime_ns, p))
+        found = []
+        for path in self._glob.glob(self.pattern, recursive=True):
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                continue  # moved away between the listing and now (archived, say)
+            if not os.path.isdir(path):
+                found.append((st.st_mtime_ns, path))
+        return [path for _, path in sorted(found)]
 
     def _start(self, rel: str, full: str) -> tuple[int, int]:
         """Where to continue in a file first seen now: after its committed lines."""
@@ -136,11 +146,19 @@ class FolderReader(Reader):
         if rel not in self.position:
             self.position[rel] = self._start(rel, full)
         start, line = self.position[rel]
-        if os.path.getsize(full) <= start:
+        try:
+            if os.path.getsize(full) <= start:
+                return None
+            with open(full, "rb") as fh:
+                fh.seek(start)
+                data = fh.read(READ_BYTES)  # a block at a time, however big the file
+                while data.find(b"\n") < 0 and len(data) % READ_BYTES == 0 and data:
+                    more = fh.read(READ_BYTES)  # one line longer than a block
+                    if not more:
+                        break
+                    data += more
+        except FileNotFoundError:
             return None
-        with open(full, "rb") as fh:
-            fh.seek(start)
-            data = fh.read()
         ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)[:limit]
         if not len(ends):
             return None  # only a partial line so far
@@ -169,7 +187,8 @@ class KafkaReader(Reader):
         self._tp = TopicPartition
         self.topic = topic
         self.committed = committed
-        self.revoked: set[int] = set()
+        #: (partition, offset, key, value) of the poll in progress.
+        self._collected: list[tuple[int, int, bytes | None, bytes | None]] = []
         settings = {
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
@@ -184,38 +203,41 @@ class KafkaReader(Reader):
             done = self.committed(str(tp.partition))
             if done is not None:
                 tp.offset = done + 1  # the table, not the group, says where to resume
-            self.revoked.discard(tp.partition)
         consumer.assign(partitions)
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
-        self.revoked.update(tp.partition for tp in partitions)
+        # Records of these partitions collected so far are dropped now: whoever owns the
+        # partition next (maybe this consumer again, after a seek) reads them again.
+        gone = {tp.partition for tp in partitions}
+        self._collected = [r for r in self._collected if r[0] not in gone]
 
     def poll(self, max_rows: int, max_seconds: float) -> pa.Table:
         deadline = time.monotonic() + max_seconds
-        parts: list[int] = []
-        offsets: list[int] = []
-        keys: list[bytes | None] = []
-        values: list[bytes | None] = []
-        self.revoked.clear()
-        while len(values) < max_rows:
+        self._collected = []
+        while len(self._collected) < max_rows:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            batch = self.consumer.consume(min(10_000, max_rows - len(values)), remaining)
+            wanted = min(10_000, max_rows - len(self._collected))
+            batch = self.consumer.consume(wanted, remaining)
             for msg in batch:
-                if msg.error():
+                error = msg.error()
+                if error is not None:
+                    if error.fatal():
+                        raise TransientError(f"Kafka: {error.str()}", where=self.topic)
                     continue  # partition EOF and transient errors: librdkafka retries
-                parts.append(msg.partition() or 0)
-                offsets.append(msg.offset() or 0)
-                keys.append(msg.key())
-                values.append(msg.value())
-            if not batch and values:
+                self._collected.append(
+                    (msg.partition() or 0, msg.offset() or 0, msg.key(), msg.value())
+                )
+            if not batch and self._collected:
                 break  # caught up: commit what we have rather than wait
-        keep = [i for i, p in enumerate(parts) if p not in self.revoked]
-        if len(keep) < len(parts):
-            parts, offsets = [parts[i] for i in keep], [offsets[i] for i in keep]
-            keys, values = [keys[i] for i in keep], [values[i] for i in keep]
-        return records_table([str(p) for p in parts], offsets, keys, values)
+        found, self._collected = self._collected, []
+        return records_table(
+            [str(r[0]) for r in found],
+            [r[1] for r in found],
+            [r[2] for r in found],
+            [r[3] for r in found],
+        )
 
     def acknowledge(self, positions: Mapping[str, int]) -> None:
         offsets = [self._tp(self.topic, int(p), o + 1) for p, o in positions.items()]

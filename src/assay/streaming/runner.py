@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
@@ -198,12 +199,17 @@ class StreamRunner:
     def process(self, records: pa.Table) -> BatchStats:
         """One micro-batch: validate, commit exactly once, fold into windows."""
         began = time.monotonic()
-        stats = BatchStats(rows_in=records.num_rows, positions=positions(records))
-        fresh = self._unseen(records, self.spec.name)
+        stats = BatchStats(positions=positions(records))
+        fresh = _distinct(self._unseen(records, self.spec.name))
         stats.skipped = records.num_rows - fresh.num_rows
+        stats.rows_in = fresh.num_rows  # = written + dead-lettered
+        if not fresh.num_rows:
+            stats.seconds = time.monotonic() - began
+            return stats  # all committed already (a replay): nothing to write
         good, dead = self._validate(fresh)
         stats.dead_lettered = dead.num_rows
-        txns = {self.source.app_id(p): o for p, o in stats.positions.items()}
+        # Only partitions with new records: a table's recorded offset never goes back.
+        txns = {self.source.app_id(p): o for p, o in positions(fresh).items()}
         self._commit_dead_letters(dead, txns)
         stats.written = good.num_rows
         stats.version = self._commit_rows(good, txns, stats)
@@ -246,9 +252,15 @@ class StreamRunner:
                         preview=True,
                     )
                 )
+        empty = pc.equal(pc.utf8_trim_whitespace(records[RAW]), "")
+        if pc.any(empty).as_py():
+            for r in records.filter(empty).to_pylist():
+                dead.append(
+                    self._dead(r, "empty_record", "empty payload (a blank line or a tombstone)")
+                )
         all_records = records
         if dead:
-            records = records.filter(pc.invert(too_big))
+            records = records.filter(pc.invert(pc.or_(too_big, empty)))
         if self.source.format == "avro":
             from assay.streaming.avro import decode
 
@@ -274,16 +286,14 @@ class StreamRunner:
             for r in batch.rejects
         ]
         table_types = self._table_types()
+        # A stream never stops on drift: a column missing from a batch is null, a value
+        # that does not cast to the table's type is a dead letter, a new column is added.
+        observed = {c: (table_types or {}).get(c, t) for c, t in batch.observed.items()}
         plan = plan_columns(
-            self.spec.name,
-            batch.observed,
-            table_types,
-            self.source.columns,
-            SchemaPolicy.EVOLVE,
-            batch.table.num_rows > 0,
+            self.spec.name, observed, table_types, self.source.columns, SchemaPolicy.EVOLVE, False
         )
         good, bad = conform(
-            self.engine, batch.table, batch.observed, plan, now, batch.source_sql, batch.text_values
+            self.engine, batch.table, observed, plan, now, batch.source_sql, batch.text_values
         )
         dead += [
             self._dead(
@@ -394,6 +404,10 @@ class StreamRunner:
         dead = self._unseen(dead, name)
         if not dead.num_rows:
             return
+        topic = getattr(self.source, "dead_letter_topic", None)
+        if topic:
+            # Before the table commit: a crash in between sends them again (at least once).
+            self._publish_dead_letters(topic, dead)
         self.wh.write(
             name,
             dead,
@@ -401,9 +415,6 @@ class StreamRunner:
             metadata={"run_id": self.run_id, "stream": self.spec.name},
             app_transactions=txns,
         )
-        topic = getattr(self.source, "dead_letter_topic", None)
-        if topic:
-            self._publish_dead_letters(topic, dead)
 
     def _publish_dead_letters(self, topic: str, dead: pa.Table) -> None:
         """Also send dead letters to a Kafka topic (after the table commit; at least once:
@@ -461,7 +472,8 @@ class StreamRunner:
         out = op.process(rows)
         app = {f"stream:{self.spec.name}": version}
         meta = {"run_id": self.run_id, "stream": self.spec.name, "stream_version": version}
-        if out.late.num_rows:
+        late_done = self.wh.transaction_version(late_name(window.name), f"stream:{self.spec.name}")
+        if out.late.num_rows and (late_done is None or late_done < version):
             self.wh.write(
                 late_name(window.name),
                 out.late,
@@ -469,6 +481,10 @@ class StreamRunner:
                 metadata=meta,
                 app_transactions=app,
             )
+        # Online first: versioned by event time, so a repeat after a crash is harmless,
+        # while a window committed but not yet served would never be served.
+        if window.name in self.views and out.emitted.num_rows:
+            self._online(window, out.emitted)
         # Written even when nothing closed: the app transaction records the progress.
         exists = self.wh.exists(window.name)
         self.wh.write(
@@ -478,8 +494,6 @@ class StreamRunner:
             metadata=meta,
             app_transactions=app,
         )
-        if window.name in self.views and out.emitted.num_rows:
-            self._online(window, out.emitted)
         return out.emitted.num_rows, out.late.num_rows
 
     def _online(self, window: WindowSpec, emitted: pa.Table) -> None:
@@ -496,11 +510,16 @@ class StreamRunner:
         if not self.operators or not self.wh.exists(self.spec.name):
             return
         current = self.wh.version(self.spec.name) or 0
+        # Only the stream's own appends hold new rows; a compaction or rewrite re-adds
+        # rows already folded in.
+        appends = {c.version for c in self.wh.history(self.spec.name) if "stream" in c.metadata}
         for op in self.operators:
             done = self.wh.transaction_version(op.spec.name, f"stream:{self.spec.name}")
             op.restore(self._rows_for_restore(op, done))
             start = 0 if done is None else done + 1
             for version in range(start, current + 1):
+                if version not in appends:
+                    continue
                 added = self.wh.added_files(self.spec.name, version)
                 schema = self.wh.schema(self.spec.name)
                 rows = (
@@ -532,3 +551,15 @@ class StreamRunner:
 
 def _as_json(row: dict[str, Any]) -> str:
     return json.dumps({k: v for k, v in row.items() if not k.startswith("_")}, default=str)
+
+
+def _distinct(records: pa.Table) -> pa.Table:
+    """Records with each (partition, offset) once (a source may hand one out twice)."""
+    if records.num_rows < 2:
+        return records
+    codes = pc.dictionary_encode(records[PARTITION]).combine_chunks().indices
+    ids = np.asarray(codes, dtype=np.int64) * (1 << 40) + records[OFFSET].to_numpy()
+    _, first = np.unique(ids, return_index=True)
+    if len(first) == records.num_rows:
+        return records
+    return records.take(pa.array(np.sort(first)))

@@ -129,6 +129,15 @@ def _declare(name: str, producer: StreamSource, options: Mapping[str, Any]) -> D
         origin=_origin(),
     )
     for win in producer.windows:
+        needed = [*win.keys, *(a.column for a in win.aggregations if a.column)]
+        undeclared = [c for c in dict.fromkeys(needed) if c not in producer.columns]
+        if undeclared:
+            # Their types must be known before the first record that carries them arrives.
+            raise DefinitionError(
+                f"window {win.name} uses undeclared column(s) {', '.join(undeclared)}",
+                where=name,
+                hint="declare their types in columns={...}",
+            )
         if win.entity is not None:
             from assay.features.spec import FeatureView
 
