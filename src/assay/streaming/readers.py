@@ -181,15 +181,18 @@ class KafkaReader(Reader):
         committed: Committed,
     ):
         try:
-            from confluent_kafka import Consumer, TopicPartition
+            from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
         except ImportError as exc:  # pragma: no cover - a declared dependency
             raise MissingExtraError("confluent-kafka", "kafka") from exc
         self._tp = TopicPartition
+        self._beginning = OFFSET_BEGINNING
         self.topic = topic
         self.committed = committed
         #: (partition, offset, key, value) of the poll in progress.
         self._collected: list[tuple[int, int, bytes | None, bytes | None]] = []
         settings = {
+            # Offset and watermark queries wait behind a pending fetch: keep that short.
+            "fetch.wait.max.ms": 100,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "enable.partition.eof": False,
@@ -201,8 +204,9 @@ class KafkaReader(Reader):
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
         for tp in partitions:
             done = self.committed(str(tp.partition))
-            if done is not None:
-                tp.offset = done + 1  # the table, not the group, says where to resume
+            # The table, not the group, says where to resume: from the start when it holds
+            # nothing of this partition (a new or emptied table under an old group name).
+            tp.offset = done + 1 if done is not None else self._beginning
         consumer.assign(partitions)
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
