@@ -43,3 +43,10 @@ bench-features: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) .services examples/fraud/data examples/fraud/warehouse examples/fraud/.assay examples/fraud/incoming
+
+## Benchmarks: assay's Kafka stream against Spark Structured Streaming on the local broker (the
+## script starts it; pyspark + delta-spark go into benchmarks/work/spark-venv, the jars come
+## through scripts/jars/resolve spark); writes its block of benchmarks/RESULTS.md. ARGS=--events N.
+.PHONY: bench-streaming
+bench-streaming: $(BIN)/.installed
+	$(BIN)/python benchmarks/streaming_vs_spark.py $(ARGS)
