@@ -38,6 +38,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from results_file import replace_block
+
 HERE = Path(__file__).resolve().parent
 DATASET = "silver.orders"
 CHUNK = 1_000_000
@@ -543,21 +545,14 @@ def report(results: list[dict[str, Any]], versions: dict[str, str]) -> str:
 
 
 def write_section(body: str) -> None:
-    path = HERE / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        text = before + body + rest.split(END, 1)[1]
-    else:
-        intro = (
-            f"\n{HEADER}\n\n"
-            "`python benchmarks/contracts_vs_gx.py` validates one seeded orders table (Delta)\n"
-            "with the same ten rules in each tool, each tool in its own process: assay's\n"
-            "`check_dataset` (ODCS contract), Great Expectations Core (pandas), pandera (pandas)\n"
-            "and one hand-written DuckDB aggregate query over the same Arrow dataset.\n\n"
-        )
-        text = text.rstrip("\n") + "\n" + intro + body + "\n"
-    path.write_text(text)
+    intro = (
+        f"{HEADER}\n\n"
+        "`python benchmarks/contracts_vs_gx.py` validates one seeded orders table (Delta)\n"
+        "with the same ten rules in each tool, each tool in its own process: assay's\n"
+        "`check_dataset` (ODCS contract), Great Expectations Core (pandas), pandera (pandas)\n"
+        "and one hand-written DuckDB aggregate query over the same Arrow dataset.\n\n"
+    )
+    replace_block(HERE / "RESULTS.md", body, START, END, intro)
 
 
 def versions() -> dict[str, str]:

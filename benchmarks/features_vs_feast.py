@@ -37,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from results_file import replace_block
 from rich.console import Console
 
 HERE = Path(__file__).resolve().parent
@@ -946,14 +947,7 @@ def report(
 
 def write_section(body: str) -> None:
     """Replace this benchmark's marked block; the rest of RESULTS.md stays as it is."""
-    path = HERE / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        text = before + body + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + body + "\n"
-    path.write_text(text)
+    replace_block(HERE / "RESULTS.md", body, START, END)
 
 
 def versions(bench: Bench) -> dict[str, str]:

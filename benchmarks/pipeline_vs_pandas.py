@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from results_file import replace_block
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 EXAMPLE = REPO / "examples" / "fraud"
@@ -141,13 +143,7 @@ START, END = "<!-- pipeline-bench:start -->", "<!-- pipeline-bench:end -->"
 def write_section(path: Path, text: str) -> None:
     """Replace the table between this benchmark's markers; notes and other benchmarks'
     sections of RESULTS.md stay as they are."""
-    block = f"{START}\n{text.strip()}\n{END}"
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    if START in old and END in old:
-        before, rest = old.split(START, 1)
-        path.write_text(before + block + rest.split(END, 1)[1])
-    else:
-        path.write_text(old.rstrip("\n") + "\n\n" + block + "\n")
+    replace_block(path, f"{START}\n{text.strip()}\n{END}", START, END)
 
 
 def main() -> None:

@@ -54,6 +54,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from results_file import replace_block
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SPARK_SIDE = HERE / "streaming_spark_side.py"
@@ -1042,14 +1044,7 @@ def measured(args: argparse.Namespace, name: str, step: Any) -> dict[str, Any]:
 
 def write_section(text: str) -> None:
     """Replace this benchmark's marked block; the rest of RESULTS.md stays as it is."""
-    path = HERE / "RESULTS.md"
-    block = f"{START}\n{text.strip()}\n{END}"
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    if START in old and END in old:
-        before, rest = old.split(START, 1)
-        path.write_text(before + block + rest.split(END, 1)[1])
-    else:
-        path.write_text(old.rstrip("\n") + "\n\n" + block + "\n")
+    replace_block(HERE / "RESULTS.md", f"{START}\n{text.strip()}\n{END}", START, END)
 
 
 def main() -> None:
