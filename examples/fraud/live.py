@@ -88,7 +88,7 @@ def live_phase(project: assay.Project, console: Console) -> None:
     )["card_id"].to_pylist()
     refs = ["card_activity_10m:count", "card_activity_10m:amount_sum", "card_activity_1h:count"]
     served = project.features.online([{"card_id": c} for c in busiest], refs, now=now)
-    table = Table(title=f"fresh online features at {now:%H:%M} (windows closed so far)")
+    table = Table(title=f"fresh online features at {now:%H:%M} (as of each card's latest event)")
     for col in ("card_id", "txns last 10m", "amount last 10m", "txns last 1h", "as of"):
         table.add_column(col)
     for card, vector in zip(busiest, served, strict=True):

@@ -306,3 +306,36 @@ def test_windows_need_their_columns_declared(make_project: MakeProject) -> None:
     root = make_project({"pipelines/events.py": broken})
     with pytest.raises(assay.AssayError, match=r"undeclared column\(s\) card_id"):
         assay.Project(root)
+
+
+def test_emit_update_serves_open_windows_after_every_batch(make_project: MakeProject) -> None:
+    pipeline = PIPELINE.replace("MAX_ROWS", "1000").replace(
+        'allowed_lateness="2m", entity=card', 'allowed_lateness="2m", entity=card, emit="update"'
+    )
+    root = make_project({"pipelines/events.py": pipeline})
+    project = assay.Project(root)
+
+    def served(card: int, minutes: float) -> dict[str, Any]:
+        at = T0 + timedelta(minutes=minutes)
+        return project.features.online([{"card_id": card}], ["card_10m:count"], now=at)[0]["count"]
+
+    write(root, "1.jsonl", [event(1, 1), event(2, 5)])
+    project.stream("bronze.events", until_idle=True)
+    # No window has closed, yet the open one is served, stamped with its latest event.
+    assert served(1, 6) == {
+        "value": 2,
+        "event_timestamp": T0 + timedelta(minutes=5),
+        "status": "present",
+    }
+    write(root, "2.jsonl", [event(3, 7)])
+    project.stream("bronze.events", until_idle=True)
+    assert served(1, 8)["value"] == 3
+    write(root, "3.jsonl", [event(4, 13, card=2)])  # watermark 11m: card 1's window closes
+    project.stream("bronze.events", until_idle=True)
+    assert served(1, 14) == {
+        "value": 3,
+        "event_timestamp": T0 + timedelta(minutes=10),
+        "status": "present",
+    }
+    assert served(2, 14)["value"] == 1
+    assert project.sql("SELECT count(*) AS n FROM silver.card_10m")["n"][0].as_py() == 1

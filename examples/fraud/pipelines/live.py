@@ -1,7 +1,8 @@
 """Live card transactions: JSON-lines files dropped into incoming/ by the payment switch
 (in production the same declaration with `assay.kafka(...)` reads a topic). `assay stream
 bronze.live_transactions` keeps per-card activity over the last 10 minutes and the last
-hour fresh online, as windows close every minute and every 5 minutes."""
+hour fresh online after every micro-batch (windows start every minute and every 5
+minutes; each card is served its oldest open window so far, then the closed one)."""
 
 import assay
 from assay import Aggregation, Entity
@@ -24,6 +25,7 @@ live_transactions = assay.folder_stream(
             aggregations=ACTIVITY,
             allowed_lateness="1m",
             entity=card,
+            emit="update",  # served after every batch, not only when a window closes
         ),
         assay.window(
             "silver.card_activity_1h",
@@ -32,6 +34,7 @@ live_transactions = assay.folder_stream(
             aggregations=ACTIVITY,
             allowed_lateness="1m",
             entity=card,
+            emit="update",  # served after every batch, not only when a window closes
         ),
     ],
     owner="risk-team",

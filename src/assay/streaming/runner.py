@@ -484,7 +484,11 @@ class StreamRunner:
         # Online first: versioned by event time, so a repeat after a crash is harmless,
         # while a window committed but not yet served would never be served.
         if window.name in self.views and out.emitted.num_rows:
-            self._online(window, out.emitted)
+            self._online(window, out.emitted, out.emitted[WINDOW_END])
+        if window.name in self.views and window.emit == "update":
+            current = op.current(rows, rows.schema)
+            if current.num_rows:  # after the closed ones: fresher values win ties
+                self._online(window, current, current["__tmax"])
         # Written even when nothing closed: the app transaction records the progress.
         exists = self.wh.exists(window.name)
         self.wh.write(
@@ -496,12 +500,13 @@ class StreamRunner:
         )
         return out.emitted.num_rows, out.late.num_rows
 
-    def _online(self, window: WindowSpec, emitted: pa.Table) -> None:
+    def _online(self, window: WindowSpec, emitted: pa.Table, stamps: Any) -> None:
+        """Upsert windows' aggregates, versioned by `stamps` (window end, or latest event)."""
         from assay.features.online import EVENT_TS, to_micros
 
         view = self.views[window.name]
         rows = emitted.select([*window.keys, *(a.name for a in window.aggregations)])
-        rows = rows.append_column(EVENT_TS, to_micros(emitted[WINDOW_END]))
+        rows = rows.append_column(EVENT_TS, to_micros(stamps))
         self.project.features.online_store.write(view, rows)
 
     def catch_up_windows(self) -> None:

@@ -79,6 +79,9 @@ class WindowSpec:
     #: Serve the aggregates online: a feature view (named after the table) over this
     #: entity, kept fresh by the stream as windows close.
     entity: Entity | None = None
+    #: "close": serve a window once it closes; "update": also serve, after every batch,
+    #: each touched key's oldest open window so far (fresh within one micro-batch).
+    emit: str = "close"
 
     def __post_init__(self) -> None:
         split_name(self.name)
@@ -87,6 +90,10 @@ class WindowSpec:
         names = [a.name for a in self.aggregations]
         if len(set(names)) != len(names):
             raise DefinitionError("aggregation names repeat", where=self.name)
+        if self.emit not in ("close", "update"):
+            raise DefinitionError(f"emit must be close or update, not {self.emit!r}")
+        if self.emit == "update" and self.window.kind == "sliding":
+            raise DefinitionError("sliding windows emit when they close only", where=self.name)
         if self.entity is not None and tuple(self.entity.join_keys) != self.keys:
             raise DefinitionError(
                 f"window keys {list(self.keys)} differ from entity {self.entity.name}'s join "
@@ -103,12 +110,16 @@ def window(
     aggregations: Sequence[Aggregation],
     allowed_lateness: str | timedelta = "0",
     entity: Entity | None = None,
+    emit: str = "close",
 ) -> WindowSpec:
     """Declare windowed aggregates of a stream (pass the result to `windows=[...]`).
 
     Aggregations are named `<column>_<function>` (or `count`) unless given a name. With
     `entity`, the stream also upserts every closed window into the online store, as the
-    feature view named after the table (timestamp: the window's end).
+    feature view named after the table (timestamp: the window's end); with
+    `emit="update"` the online value is refreshed after every micro-batch with each key's
+    oldest open window so far (stamped with its latest event time), so features are fresh
+    within a batch rather than a window.
 
     Example:
         >>> import assay
@@ -125,4 +136,5 @@ def window(
         aggregations=tuple(aggregations),
         allowed_lateness=parse_ttl(allowed_lateness) or timedelta(0),
         entity=entity,
+        emit=emit,
     )

@@ -111,7 +111,7 @@ class WindowOperator:
 
     def _partials(self, source: str) -> str:
         """Per key and window: row count and each aggregate's mergeable parts."""
-        parts = ["count(*) AS __n"]
+        parts = ["count(*) AS __n", f"max({_T}) AS __tmax"]
         for i, agg in enumerate(self.spec.aggregations):
             col = _q(agg.column) if agg.column else "*"
             parts.append(f"count({col}) AS __c{i}")
@@ -122,7 +122,7 @@ class WindowOperator:
         return f"SELECT {self._keys}, {_WS}, {', '.join(parts)} FROM {source} GROUP BY ALL"
 
     def _merge_sql(self) -> str:
-        parts = ["sum(__n)::BIGINT AS __n"]
+        parts = ["sum(__n)::BIGINT AS __n", "max(__tmax) AS __tmax"]
         for i, agg in enumerate(self.spec.aggregations):
             parts.append(f"sum(__c{i})::BIGINT AS __c{i}")
             if agg.function in ("sum", "mean"):
@@ -218,16 +218,8 @@ class WindowOperator:
         if self.state is None or self.watermark is None:
             return self._empty_output(schema)
         closes = f"{_WS} + {self.size} <= {self.watermark}"
-        joins, sources = [], {"s": self.state}
-        for name, table in self.distinct.items():
-            sources[name] = self.engine.query(
-                f"SELECT {self._keys}, {_WS}, count(*) AS n FROM t WHERE {closes} GROUP BY ALL",
-                {"t": table},
-            )
-            on = " AND ".join(
-                f"s.{_q(k)} IS NOT DISTINCT FROM {name}.{_q(k)}" for k in self.spec.keys
-            )
-            joins.append(f"LEFT JOIN {name} ON {on} AND s.{_WS} = {name}.{_WS}")
+        joins, sources = self._distinct_joins(closes)
+        sources["s"] = self.state
         finals = ", ".join(
             f"{self._final(i, a, _type(schema, a.column))} AS {_q(a.name)}"
             for i, a in enumerate(self.spec.aggregations)
@@ -245,6 +237,46 @@ class WindowOperator:
             for name, table in self.distinct.items()
         }
         return emitted
+
+    def current(self, touched: pa.Table, schema: pa.Schema) -> pa.Table:
+        """For each key among `touched`'s rows, the aggregates so far of its oldest open
+        window (the next to close: the fullest view of the recent past), with `__tmax`,
+        its latest event time. Tumbling and hopping windows only."""
+        if self.sliding or self.state is None or not self.state.num_rows or not touched.num_rows:
+            return self._empty_output(schema)
+        keys = ", ".join(f"s.{_q(k)}" for k in self.spec.keys)
+        on_touched = " AND ".join(
+            f"s.{_q(k)} IS NOT DISTINCT FROM t.{_q(k)}" for k in self.spec.keys
+        )
+        joins, sources = self._distinct_joins("true")
+        sources["s"] = self.state
+        sources["t"] = touched.select(list(self.spec.keys))
+        finals = ", ".join(
+            f"{self._final(i, a, _type(schema, a.column))} AS {_q(a.name)}"
+            for i, a in enumerate(self.spec.aggregations)
+        )
+        return self.engine.query(
+            f"SELECT {keys}, make_timestamp(s.{_WS}) AS {WINDOW_START}, "
+            f"make_timestamp(s.{_WS} + {self.size}) AS {WINDOW_END}, {finals}, "
+            f"make_timestamp(s.__tmax) AS __tmax FROM s {' '.join(joins)} "
+            f"WHERE EXISTS (SELECT 1 FROM t WHERE {on_touched}) "
+            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY s.{_WS}) = 1",
+            sources,
+        )
+
+    def _distinct_joins(self, which: str) -> tuple[list[str], dict[str, pa.Table]]:
+        """LEFT JOINs bringing each count_distinct's count per key and window."""
+        joins, sources = [], {}
+        for name, table in self.distinct.items():
+            sources[name] = self.engine.query(
+                f"SELECT {self._keys}, {_WS}, count(*) AS n FROM t WHERE {which} GROUP BY ALL",
+                {"t": table},
+            )
+            on = " AND ".join(
+                f"s.{_q(k)} IS NOT DISTINCT FROM {name}.{_q(k)}" for k in self.spec.keys
+            )
+            joins.append(f"LEFT JOIN {name} ON {on} AND s.{_WS} = {name}.{_WS}")
+        return joins, sources
 
     def _empty_output(self, schema: pa.Schema) -> pa.Table:
         fields = [schema.field(k) for k in self.spec.keys]
