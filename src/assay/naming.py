@@ -19,3 +19,15 @@ def split_name(name: str) -> tuple[str, str]:
             hint="use names like 'bronze.transactions' or 'gold.card_daily'",
         )
     return parts[0], parts[1]
+
+
+def quote(identifier: str) -> str:
+    """A column name as a quoted SQL identifier (any name works, quotes doubled).
+
+    Example:
+        >>> print(quote("card id"))
+        "card id"
+        >>> len(quote('a"b'))  # the inner quote is doubled
+        6
+    """
+    return '"' + identifier.replace('"', '""') + '"'

@@ -11,6 +11,7 @@ from typing import Any
 
 from assay.contracts.model import BatchRule, Column, Contract, RowRule, Severity
 from assay.contracts.odcs import ContractError, is_row_level, threshold_of
+from assay.naming import quote as q
 
 #: logicalType -> the SQL type its values must cast to (text columns are cast-checked).
 LOGICAL_TYPES = {
@@ -40,11 +41,6 @@ def full_match(text_sql: str, pattern: str) -> str:
         regexp_matches("code", '^(?:[A-Z]+)$')
     """
     return f"regexp_matches({text_sql}, {lit('^(?:' + pattern + ')$')})"
-
-
-def q(name: str) -> str:
-    """A quoted identifier."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def lit(value: Any) -> str:

@@ -17,6 +17,7 @@ from assay.features.online import EVENT_TS, OnlineStore, to_micros
 from assay.features.pit import sort_key, utc
 from assay.features.registry import last_materialization, record_materialization
 from assay.features.spec import FeatureView
+from assay.naming import quote as _q
 from assay.tables import Warehouse
 
 BATCH_ROWS = 100_000
@@ -28,10 +29,6 @@ class Materialized:
     rows: int
     incremental: bool
     source_version: int
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def changed_files(warehouse: Warehouse, table: str, since: int) -> list[str] | None:

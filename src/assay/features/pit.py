@@ -17,6 +17,7 @@ from assay.engines import Engine, Source
 from assay.errors import UsageError
 from assay.features import windows
 from assay.features.spec import FeatureView
+from assay.naming import quote as _q
 
 ROW = "__assay_row"
 
@@ -62,10 +63,6 @@ def select(
         output = tuple(f"{view_name}__{n}" if full_names or counts[n] > 1 else n for n in names)
         out.append(Selection(views[view_name], tuple(names), output))
     return out
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def utc(expr: str, dtype: pa.DataType) -> str:

@@ -16,12 +16,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from assay.features.spec import Aggregation, FeatureView
+from assay.naming import quote as _q
 
 ALIVE = "__rows_in_ttl"
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _micros(window: timedelta) -> int:

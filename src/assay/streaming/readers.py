@@ -9,7 +9,7 @@ import itertools
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -68,10 +68,6 @@ class Reader(ABC):
 
     def acknowledge(self, positions: Mapping[str, int]) -> None:  # noqa: B027 - optional
         """Tell the source these positions are committed to Delta (Kafka: commit offsets)."""
-
-    def lag(self) -> dict[str, int]:
-        """Records waiting per partition, where the source can tell."""
-        return {}
 
     def caught_up(self) -> bool:
         """Whether nothing is waiting (after a poll came back empty)."""
@@ -266,14 +262,6 @@ class KafkaReader(Reader):
                 return False
         return True
 
-    def lag(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for tp in self.consumer.assignment():
-            low, high = self.consumer.get_watermark_offsets(tp, timeout=5, cached=False)
-            done = self.committed(str(tp.partition))
-            out[str(tp.partition)] = high - (done + 1 if done is not None else low)
-        return out
-
     def close(self) -> None:
         self.consumer.close()
 
@@ -286,7 +274,3 @@ def positions(table: pa.Table) -> dict[str, int]:
     return dict(
         zip(grouped[PARTITION].to_pylist(), grouped[f"{OFFSET}_max"].to_pylist(), strict=True)
     )
-
-
-def unique(values: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(values))

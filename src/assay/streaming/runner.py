@@ -522,11 +522,11 @@ class StreamRunner:
             done = self.wh.transaction_version(op.spec.name, f"stream:{self.spec.name}")
             op.restore(self._rows_for_restore(op, done))
             start = 0 if done is None else done + 1
+            schema = self.wh.schema(self.spec.name)
             for version in range(start, current + 1):
                 if version not in appends:
                     continue
                 added = self.wh.added_files(self.spec.name, version)
-                schema = self.wh.schema(self.spec.name)
                 rows = (
                     pads.dataset(added, format="parquet", schema=schema).to_table()
                     if added
@@ -541,7 +541,11 @@ class StreamRunner:
             return schema.empty_table()
         data = self.wh.dataset(self.spec.name, version)
         ts = self.source.timestamp
-        newest = pc.max(data.to_table(columns=[ts])[ts]).as_py()
+        # From the files' statistics (at most rounded down: the horizon only has to be low
+        # enough); a scan of the column only when the table has none.
+        newest = newest_value(self.wh, self.spec.name, ts, version)
+        if newest is None:
+            newest = pc.max(data.to_table(columns=[ts])[ts]).as_py()
         if newest is None:
             return schema.empty_table()
         horizon = newest - op.spec.allowed_lateness - op.spec.window.size - op.spec.window.slide
@@ -556,6 +560,19 @@ class StreamRunner:
 
 def _as_json(row: dict[str, Any]) -> str:
     return json.dumps({k: v for k, v in row.items() if not k.startswith("_")}, default=str)
+
+
+def newest_value(warehouse: Any, table: str, column: str, version: int | None = None) -> Any:
+    """The largest value of `column` by the data files' statistics (None without them)."""
+    actions = warehouse.file_actions(table, version)
+    stat = f"max.{column}"
+    if stat not in actions.column_names:
+        return None
+    values = [v for v in actions[stat].to_pylist() if v is not None]
+    if not values or len(values) < actions.num_rows:
+        return None  # some file has no statistics: they cannot bound the column
+    newest = max(values)
+    return newest.replace(tzinfo=None) if hasattr(newest, "tzinfo") else newest
 
 
 def _distinct(records: pa.Table) -> pa.Table:

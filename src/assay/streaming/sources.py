@@ -6,14 +6,13 @@ table), except that `assay run` leaves it alone: `assay stream NAME` runs it.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from assay.errors import DefinitionError, UsageError
 from assay.naming import split_name
-from assay.pipelines.declare import register
+from assay.pipelines.declare import _origin, register
 from assay.pipelines.producers import Output, Producer, RunContext, function_fingerprint
 from assay.pipelines.spec import DatasetSpec, Kind
 from assay.streaming.readers import Committed, FolderReader, KafkaReader, Reader
@@ -101,11 +100,6 @@ class FolderSource(StreamSource):
         return FolderReader(root, self.path, lambda p: committed(self.app_id(p)))
 
 
-def _origin() -> str:
-    frame = inspect.stack()[2]
-    return f"{frame.filename}:{frame.lineno}"
-
-
 def _declare(name: str, producer: StreamSource, options: Mapping[str, Any]) -> DatasetSpec:
     if producer.format not in ("json", "jsonl", "avro"):
         raise DefinitionError(
@@ -126,7 +120,7 @@ def _declare(name: str, producer: StreamSource, options: Mapping[str, Any]) -> D
         owner=options.get("owner"),
         tags=dict(tags),
         description=options.get("description"),
-        origin=_origin(),
+        origin=_origin(3),
     )
     for win in producer.windows:
         needed = [*win.keys, *(a.column for a in win.aggregations if a.column)]
@@ -229,14 +223,16 @@ def kafka(
         'kafka:events:3'
     """
     producer = KafkaSource(
-        format=format,
-        timestamp=timestamp,
-        key=key,
-        columns=_with_timestamp(columns, timestamp),
-        windows=tuple(windows),
-        max_batch_rows=max_batch_rows,
-        max_batch_seconds=max_batch_seconds,
-        max_record_bytes=max_record_bytes,
+        **_stream_options(
+            format,
+            timestamp,
+            key,
+            columns,
+            windows,
+            max_batch_rows,
+            max_batch_seconds,
+            max_record_bytes,
+        ),
         topic=topic,
         bootstrap_servers=bootstrap_servers,
         group_id=group_id,
@@ -278,17 +274,42 @@ def folder_stream(
         'file:incoming/a.jsonl'
     """
     producer = FolderSource(
-        format="jsonl" if format in ("json", "jsonl") else format,
-        timestamp=timestamp,
-        key=key,
-        columns=_with_timestamp(columns, timestamp),
-        windows=tuple(windows),
-        max_batch_rows=max_batch_rows,
-        max_batch_seconds=max_batch_seconds,
-        max_record_bytes=max_record_bytes,
+        **_stream_options(
+            "jsonl" if format in ("json", "jsonl") else format,
+            timestamp,
+            key,
+            columns,
+            windows,
+            max_batch_rows,
+            max_batch_seconds,
+            max_record_bytes,
+        ),
         path=path,
     )
     return _declare(name, producer, {"owner": owner, "tags": tags, "description": description})
+
+
+def _stream_options(
+    format: str,
+    timestamp: str,
+    key: str | None,
+    columns: Mapping[str, str] | None,
+    windows: Sequence[WindowSpec],
+    max_batch_rows: int,
+    max_batch_seconds: float,
+    max_record_bytes: int,
+) -> dict[str, Any]:
+    """The StreamSource fields every stream declaration shares."""
+    return {
+        "format": format,
+        "timestamp": timestamp,
+        "key": key,
+        "columns": _with_timestamp(columns, timestamp),
+        "windows": tuple(windows),
+        "max_batch_rows": max_batch_rows,
+        "max_batch_seconds": max_batch_seconds,
+        "max_record_bytes": max_record_bytes,
+    }
 
 
 def _with_timestamp(columns: Mapping[str, str] | None, timestamp: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from assay.pipelines.spec import DatasetSpec
-from assay.streaming.runner import dead_letter_name, late_name
+from assay.streaming.runner import dead_letter_name, late_name, newest_value
 from assay.streaming.sources import KafkaSource, StreamSource
 
 if TYPE_CHECKING:
@@ -68,18 +68,15 @@ def _throughput(commits: list[Any]) -> float | None:
 
 
 def _watermark(project: Project, spec: DatasetSpec, source: StreamSource) -> datetime | None:
-    """Latest event time (from the files' statistics) minus the smallest allowed lateness."""
+    """Latest event time (from the files' statistics) minus the largest allowed lateness:
+    the slowest window's watermark, as `assay stream` reports it."""
     if not source.windows:
         return None
-    actions = project.warehouse.file_actions(spec.name)
-    column = f"max.{source.timestamp}"
-    if column not in actions.column_names or not actions.num_rows:
-        return None
-    newest = max((v for v in actions[column].to_pylist() if v is not None), default=None)
+    newest = newest_value(project.warehouse, spec.name, source.timestamp)
     if newest is None:
         return None
-    lateness = min((w.allowed_lateness for w in source.windows), default=timedelta(0))
-    return newest.replace(tzinfo=None) - lateness
+    lateness = max((w.allowed_lateness for w in source.windows), default=timedelta(0))
+    return newest - lateness
 
 
 def _kafka_lag(project: Project, spec: DatasetSpec, source: KafkaSource) -> int | None:

@@ -25,14 +25,11 @@ import pyarrow as pa
 from assay.engines import Engine
 from assay.features.pit import utc
 from assay.features.spec import Aggregation
+from assay.naming import quote as _q
 from assay.streaming.spec import WindowSpec
 
 WINDOW_START, WINDOW_END = "window_start", "window_end"
 _T, _WS = "__t", "__ws"  # event time and window start, microseconds since the epoch
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _us(delta_seconds: float) -> int:
