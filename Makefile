@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test services lint bench clean
+.PHONY: demo demo-spark test services lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,9 +11,19 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
+# The Spark engine's extra (pyspark + delta-spark), for the tests and `make demo-spark`.
+$(BIN)/.installed-spark: $(BIN)/.installed
+	$(BIN)/pip install -q -e '.[test,spark]'
+	touch $@
+
 ## Run the fraud-detection example end to end on the embedded engine.
 demo: $(BIN)/.installed
 	$(BIN)/python examples/fraud/demo.py
+
+## The same demo with its pipelines and training set on Spark (local[*]; Delta Lake jars
+## resolved from Maven Central by scripts/jars/resolve).
+demo-spark: $(BIN)/.installed-spark
+	ASSAY_SPARK_JARS=$$(scripts/jars/resolve spark) $(BIN)/python examples/fraud/demo.py --engine spark
 
 ## Services the tests use (PostgreSQL, Redis, Kafka), installed and started idempotently.
 services:
@@ -22,9 +32,10 @@ services:
 	scripts/services/kafka start
 
 ## Lint, type-check and run the whole suite against real services.
-test: $(BIN)/.installed services lint
+test: $(BIN)/.installed $(BIN)/.installed-spark services lint
 	ASSAY_PG_URL=$$(scripts/services/postgres url) ASSAY_REDIS_URL=$$(scripts/services/redis url) \
-		ASSAY_KAFKA_BOOTSTRAP=$$(scripts/services/kafka bootstrap) $(BIN)/pytest -q
+		ASSAY_KAFKA_BOOTSTRAP=$$(scripts/services/kafka bootstrap) \
+		ASSAY_SPARK_JARS=$$(scripts/jars/resolve spark) $(BIN)/pytest -q
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests examples benchmarks
@@ -50,3 +61,11 @@ clean:
 .PHONY: bench-streaming
 bench-streaming: $(BIN)/.installed
 	$(BIN)/python benchmarks/streaming_vs_spark.py $(ARGS)
+
+## Benchmarks: the fraud pipeline on assay's Spark engine against assay on DuckDB and a
+## hand-written PySpark job (pyspark + delta-spark from the `spark` extra, the Delta jars through
+## scripts/jars/resolve spark); writes its block of benchmarks/RESULTS.md. ARGS="--sizes 200000".
+.PHONY: bench-spark
+bench-spark: $(BIN)/.installed
+	$(BIN)/python -c "import pyspark, delta" 2>/dev/null || $(BIN)/pip install -q -e '.[spark]'
+	ASSAY_SPARK_JARS=$$(scripts/jars/resolve spark) $(BIN)/python benchmarks/spark_vs_duckdb.py $(ARGS)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import write_project
+from tests.helpers import with_engine, write_project
 
 REPO = Path(__file__).resolve().parents[1]
 PG_SCRIPT = REPO / "scripts" / "services" / "postgres"
@@ -21,21 +21,71 @@ MakeProject = Callable[..., Path]
 
 
 @pytest.fixture
-def make_project(tmp_path: Path) -> MakeProject:
+def make_project(tmp_path: Path, request: pytest.FixtureRequest) -> MakeProject:
     """`make_project(files, config=None, name="project")` writes a project under tmp_path.
 
     `files` maps relative paths to text (or bytes); `config` is extra assay.yaml text or a
-    mapping of settings. Returns the project folder.
+    mapping of settings. Returns the project folder. In engine-generic tests (those using
+    the `engine_name` fixture) the project runs on that engine.
     """
+    engine = (
+        request.getfixturevalue("engine_name") if "engine_name" in request.fixturenames else None
+    )
 
     def make(
         files: Mapping[str, str | bytes] | None = None,
         config: Mapping[str, object] | str | None = None,
         name: str = "project",
     ) -> Path:
-        return write_project(tmp_path / name, files or {}, config)
+        root = write_project(tmp_path / name, files or {}, config)
+        if engine is not None:
+            with_engine(root, engine)
+        return root
 
     return make
+
+
+# -- engines: engine-generic tests run on every engine (Spark too, in CI) -------------------
+
+ENGINES = ("duckdb", "spark")
+JARS_SCRIPT = REPO / "scripts" / "jars" / "resolve"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "engine_name" in metafunc.fixturenames:
+        metafunc.parametrize("engine_name", ENGINES, indirect=True)
+
+
+@pytest.fixture
+def engine_name(request: pytest.FixtureRequest) -> str:
+    """The engine an engine-generic test runs on (parametrized over ENGINES)."""
+    if request.param == "spark":
+        request.getfixturevalue("spark_jars")
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def spark_jars() -> str:
+    """The Delta Lake jars for Spark, resolved from Maven Central once (ASSAY_SPARK_JARS)."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as exc:
+        _spark_unavailable(f"pyspark is not installed ({exc})")
+    folder = os.environ.get("ASSAY_SPARK_JARS")
+    if not folder:
+        done = subprocess.run(
+            [str(JARS_SCRIPT), "spark"], capture_output=True, text=True, timeout=900
+        )
+        if done.returncode != 0:
+            _spark_unavailable(done.stderr.strip()[-2000:])
+        folder = os.environ["ASSAY_SPARK_JARS"] = done.stdout.strip()
+    return folder
+
+
+def _spark_unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"Spark is required in CI: {reason}")
+    pytest.skip(f"Spark unavailable: {reason}")
 
 
 def _admin_url() -> str:

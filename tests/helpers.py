@@ -37,6 +37,14 @@ def write_project(
     return root
 
 
+def with_engine(root: Path, engine: str) -> None:
+    """Set `engine:` in the project's assay.yaml."""
+    path = root / "assay.yaml"
+    settings = yaml.safe_load(path.read_text()) or {}
+    settings["engine"] = engine
+    path.write_text(yaml.safe_dump(settings))
+
+
 def write_files(root: Path, files: Mapping[str, str | bytes]) -> None:
     for rel, content in files.items():
         target = root / rel
@@ -61,12 +69,18 @@ def rows(table: pa.Table, exclude: Iterable[str] = VOLATILE) -> list[dict[str, A
     )
 
 
-def checksum(table: pa.Table, exclude: Iterable[str] = VOLATILE) -> str:
-    """An order-insensitive checksum of a table's columns, types and rows."""
+def checksum(table: pa.Table, exclude: Iterable[str] = VOLATILE, digits: int | None = None) -> str:
+    """An order-insensitive checksum of a table's columns, types and rows; with `digits`,
+    floats are rounded first (engines sum floats in different orders)."""
     drop = set(exclude)
     schema = sorted((f.name, str(f.type)) for f in table.schema if f.name not in drop)
+
+    def value(v: Any) -> Any:
+        return round(v, digits) if digits is not None and isinstance(v, float) else v
+
     lines = sorted(
-        repr(sorted((k, v) for k, v in r.items() if k not in drop)) for r in table.to_pylist()
+        repr(sorted((k, value(v)) for k, v in r.items() if k not in drop))
+        for r in table.to_pylist()
     )
     digest = hashlib.sha256(repr(schema).encode())
     for line in lines:

@@ -17,6 +17,9 @@ from assay.intervals import Interval
 from tests.conftest import MakeProject
 from tests.helpers import EVENTS_PIPELINES, checksum, copy_project, event, jsonl
 
+# Engine-generic: every test runs on DuckDB and on Spark (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("engine_name")
+
 DAYS = 10
 
 

@@ -16,7 +16,10 @@ import assay
 from assay.errors import TableNotFoundError
 from assay.intervals import Interval
 from tests.conftest import MakeProject
-from tests.helpers import EVENTS_PIPELINES, event, jsonl, rows, versions
+from tests.helpers import EVENTS_PIPELINES, event, jsonl, rows, versions, with_engine
+
+# Engine-generic: every test runs on DuckDB and on Spark (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("engine_name")
 
 DAY = datetime(2026, 1, 1)
 
@@ -26,8 +29,9 @@ def day(n: int) -> Interval:
 
 
 @pytest.fixture
-def shop(tmp_path: Path) -> assay.Project:
+def shop(tmp_path: Path, engine_name: str) -> assay.Project:
     root = assay.init_project(tmp_path / "shop")
+    with_engine(root, engine_name)
     return assay.Project(root)
 
 

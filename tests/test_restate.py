@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -12,6 +13,9 @@ from assay.cli.main import app
 from assay.intervals import Interval
 from tests.conftest import MakeProject
 from tests.helpers import EVENTS_INGEST, event, jsonl
+
+# Engine-generic: every test runs on DuckDB and on Spark (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("engine_name")
 
 SILVER = """
 -- name: silver.events

@@ -203,6 +203,11 @@ def main() -> None:
     parser.add_argument(
         "--keep", action="store_true", help="keep data and tables from an earlier demo run"
     )
+    parser.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        help="run the pipelines on this engine (default: assay.yaml's, the embedded DuckDB)",
+    )
     args = parser.parse_args()
     began = time.monotonic()
     if not args.keep:
@@ -211,7 +216,12 @@ def main() -> None:
     console.rule("[bold]assay fraud-detection demo")
     console.print(f"Generating {args.transactions:,} synthetic card transactions (seeded)...")
     generate.generate(HERE, through_day=60, n_transactions=args.transactions)
-    project = assay.Project(HERE)
+    project = assay.Project(HERE, engine=args.engine)
+    if project.engine.name != "duckdb":
+        console.print(
+            f"Pipelines and training sets run on [bold]{project.engine.name}[/bold]; sources, "
+            "streams and commits run in this process (see the README's scaling section)."
+        )
     run_phase(project, "Phase 1: days 1-60 arrive")
     generate.generate(HERE, through_day=generate.DAYS, n_transactions=args.transactions)
     run_phase(project, "Phase 2: days 61-90 arrive, with late chargebacks for earlier days")

@@ -64,7 +64,11 @@ class ProjectConfig(BaseModel):
     #: Passed to deltalake for object-store warehouses (s3://, gs://, az://), e.g.
     #: {"AWS_REGION": "eu-west-1"}; credentials usually come from the environment.
     storage_options: dict[str, str] = Field(default_factory=dict)
+    #: The compute engine: duckdb (embedded) or spark. `assay run --engine` overrides it.
     engine: str = "duckdb"
+    #: Spark settings, passed through to the session (`spark.master`, `spark.executor.memory`,
+    #: ...); see assay.engines.spark.session for the local defaults.
+    spark: dict[str, Any] = Field(default_factory=dict)
     #: SQLAlchemy URL of the metadata catalog; default: SQLite inside `.assay/`.
     catalog: str | None = None
     retries: RetrySettings = RetrySettings()

@@ -79,7 +79,12 @@ class Project:
         self.config: ProjectConfig = load_config(self.root)
         self.state_dir = self.root / STATE_DIR
         self.warehouse = Warehouse(self._warehouse_uri(), self.config.storage_options)
-        self.engine: Engine = get_engine(engine or self.config.engine, self.warehouse)
+        name = engine or self.config.engine
+        self.engine: Engine = get_engine(name, self.warehouse, self._engine_settings(name))
+        #: The embedded engine for work on data already in this process (see Runtime).
+        self.local_engine: Engine = (
+            self.engine if self.engine.name == "duckdb" else get_engine("duckdb", self.warehouse)
+        )
         definitions = self._load_definitions()
         self.dag = Dag([d for d in definitions if isinstance(d, DatasetSpec)])
         self._feature_definitions = [d for d in definitions if not isinstance(d, DatasetSpec)]
@@ -88,6 +93,10 @@ class Project:
         self._catalog: Catalog | None = None
 
     # -- loading ------------------------------------------------------------------------
+
+    def _engine_settings(self, name: str) -> dict[str, Any]:
+        """The engine's section of assay.yaml (`spark:` for Spark)."""
+        return dict(getattr(self.config, name, None) or {}) if name == "spark" else {}
 
     def _warehouse_uri(self) -> str:
         uri = self.config.warehouse
@@ -159,6 +168,7 @@ class Project:
             self.engine,
             self.catalog,
             self.contracts,
+            self.local_engine,
         )
 
     # -- running ------------------------------------------------------------------------
@@ -259,7 +269,7 @@ class Project:
         return self.warehouse.read(name, version)
 
     def sql(self, query: str) -> pa.Table:
-        """Run a query in the engine's dialect where tables are named `layer.name`.
+        """Run a query (DuckDB's dialect, translated on Spark) where tables are `layer.name`.
 
         Example: ``project.sql("SELECT count(*) FROM silver.transactions")``
         """
@@ -415,7 +425,7 @@ class Project:
         self.dag[name]
         with project_lock(self.state_dir, self.config.lock_timeout):
             return replay_quarantine(
-                self.engine,
+                self.local_engine,
                 self.warehouse,
                 name,
                 self.contracts.get(name, []),

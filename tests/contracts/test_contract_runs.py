@@ -19,6 +19,9 @@ from assay.tables import Warehouse
 from tests.conftest import MakeProject
 from tests.helpers import EVENTS_INGEST, event, jsonl
 
+# Engine-generic: every test runs on DuckDB and on Spark (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("engine_name")
+
 SILVER = """
 -- name: silver.events
 -- kind: incremental

@@ -7,14 +7,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pyarrow as pa
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assay.engines import get_engine
 from assay.features import pit
 from assay.features.spec import Entity, FeatureView
-from assay.tables import Warehouse
 
 T0 = datetime(2026, 1, 1)
 TTL = timedelta(hours=5)
@@ -89,11 +86,6 @@ def oracle(
     return max(candidates, key=lambda f: (f["ts"], f["created"]))
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    return get_engine("duckdb", Warehouse(str(tmp_path_factory.mktemp("wh"))))
-
-
 def run(
     engine: Any,
     view: FeatureView,
@@ -118,13 +110,13 @@ ENTITY_SCHEMA = pa.schema(
 )
 
 
-@settings(
-    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(features=feature_rows, entities=entity_rows)
-def test_training_set_matches_the_oracle(
-    features: list[dict[str, Any]], entities: list[dict[str, Any]], engine: Any
-) -> None:
+def examples(n: int) -> Any:
+    return settings(
+        max_examples=n, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+
+
+def check_oracle(engine: Any, features: list[dict], entities: list[dict]) -> None:
     table = pa.Table.from_pylist(entities, schema=ENTITY_SCHEMA)
     result = run(engine, VIEW, features, table, ["v:x", "v:y"]).to_pylist()
     assert len(result) == len(entities)  # every entity row kept, in order
@@ -136,23 +128,52 @@ def test_training_set_matches_the_oracle(
         )
 
 
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(features=feature_rows, entities=entity_rows)
-def test_without_ttl_any_past_row_counts(
-    features: list[dict[str, Any]], entities: list[dict[str, Any]], engine: Any
-) -> None:
+def check_oracle_without_ttl(engine: Any, features: list[dict], entities: list[dict]) -> None:
     # Without a created timestamp, ties on ts are arbitrary: keep one row per (card, ts).
     unique = list({(f["card_id"], f["ts"]): f for f in features}.values())
     table = pa.Table.from_pylist(entities, schema=ENTITY_SCHEMA)
     result = run(engine, NO_TTL, unique, table, ["w:x"]).to_pylist()
+    assert len(result) == len(entities)
     for got, entity in zip(result, entities, strict=True):
         expected = oracle(unique, entity, None)
         assert got["x"] == (expected["x"] if expected else None)
 
 
-def test_ttl_edges_are_inclusive(engine: Any) -> None:
+@examples(80)
+@given(features=feature_rows, entities=entity_rows)
+def test_training_set_matches_the_oracle(
+    features: list[dict[str, Any]], entities: list[dict[str, Any]], engine: Any
+) -> None:
+    check_oracle(engine, features, entities)
+
+
+@examples(40)
+@given(features=feature_rows, entities=entity_rows)
+def test_without_ttl_any_past_row_counts(
+    features: list[dict[str, Any]], entities: list[dict[str, Any]], engine: Any
+) -> None:
+    check_oracle_without_ttl(engine, features, entities)
+
+
+# Spark: the same oracle, fewer examples (each one is a Spark job of a few hundred ms).
+@examples(15)
+@given(features=feature_rows, entities=entity_rows)
+def test_on_spark_training_set_matches_the_oracle(
+    features: list[dict[str, Any]], entities: list[dict[str, Any]], spark_engine: Any
+) -> None:
+    check_oracle(spark_engine, features, entities)
+
+
+@examples(8)
+@given(features=feature_rows, entities=entity_rows)
+def test_on_spark_without_ttl_any_past_row_counts(
+    features: list[dict[str, Any]], entities: list[dict[str, Any]], spark_engine: Any
+) -> None:
+    check_oracle_without_ttl(spark_engine, features, entities)
+
+
+def test_ttl_edges_are_inclusive(every_engine: Any) -> None:
+    engine = every_engine
     features = [{"card_id": 1, "ts": hours(10), "created": hours(0), "x": 7, "y": "a"}]
     entities = pa.table(
         {
@@ -169,7 +190,8 @@ def test_ttl_edges_are_inclusive(engine: Any) -> None:
     assert got == [7, 7, None, None]  # at ts, at ts + ttl, just after, before any row
 
 
-def test_time_zones_compare_in_utc(engine: Any) -> None:
+def test_time_zones_compare_in_utc(every_engine: Any) -> None:
+    engine = every_engine
     features = [
         {"card_id": 1, "ts": hours(10), "created": hours(0), "x": 1, "y": None},
         {"card_id": 1, "ts": hours(12), "created": hours(0), "x": 2, "y": None},

@@ -17,6 +17,9 @@ from assay.features.registry import history
 from tests.conftest import MakeProject
 from tests.helpers import EVENTS_INGEST, event, jsonl
 
+# Engine-generic: every test runs on DuckDB and on Spark (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("engine_name")
+
 GOLD = """
 -- name: gold.user_daily
 SELECT user_id, date_trunc('day', event_time) + INTERVAL 1 DAY AS event_time,

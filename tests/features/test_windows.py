@@ -13,11 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import assay
-from assay.engines import get_engine
 from assay.errors import DefinitionError
 from assay.features import pit
 from assay.features.spec import Aggregation, Entity, FeatureView
-from assay.tables import Warehouse
 from tests.conftest import MakeProject
 
 T0 = datetime(2026, 1, 1)
@@ -110,11 +108,6 @@ def same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    return get_engine("duckdb", Warehouse(str(tmp_path_factory.mktemp("wh"))))
-
-
 def training_set(engine: Any, source: pa.Table, entities: pa.Table) -> list[dict[str, Any]]:
     selections = pit.select({"activity": VIEW}, ["activity:*"])
     return pit.training_set(
@@ -127,13 +120,7 @@ def training_set(engine: Any, source: pa.Table, entities: pa.Table) -> list[dict
     ).to_pylist()
 
 
-@settings(
-    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(source=rows, entities=entity_rows)
-def test_windowed_training_sets_match_the_oracle(
-    source: list[dict[str, Any]], entities: list[dict[str, Any]], engine: Any
-) -> None:
+def check_oracle(engine: Any, source: list[dict], entities: list[dict]) -> None:
     result = training_set(
         engine,
         pa.Table.from_pylist(source, schema=SOURCE_SCHEMA),
@@ -147,7 +134,29 @@ def test_windowed_training_sets_match_the_oracle(
             assert same(got[name], value), (name, entity, got[name], value)
 
 
-def test_rows_leave_their_window_exactly_when_it_passes(engine: Any) -> None:
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(source=rows, entities=entity_rows)
+def test_windowed_training_sets_match_the_oracle(
+    source: list[dict[str, Any]], entities: list[dict[str, Any]], engine: Any
+) -> None:
+    check_oracle(engine, source, entities)
+
+
+# Spark: the same oracle, fewer examples (each one is a Spark job).
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(source=rows, entities=entity_rows)
+def test_on_spark_windowed_training_sets_match_the_oracle(
+    source: list[dict[str, Any]], entities: list[dict[str, Any]], spark_engine: Any
+) -> None:
+    check_oracle(spark_engine, source, entities)
+
+
+def test_rows_leave_their_window_exactly_when_it_passes(every_engine: Any) -> None:
+    engine = every_engine
     source = pa.Table.from_pylist(
         [{"card_id": 1, "ts": T0, "amount": 5, "merchant": "m1"}], schema=SOURCE_SCHEMA
     )
@@ -161,7 +170,8 @@ def test_rows_leave_their_window_exactly_when_it_passes(engine: Any) -> None:
     assert [r["amount_max_1d"] for r in got] == [5, 5, 5, None]
 
 
-def test_time_zone_aware_sources_compare_in_utc(engine: Any) -> None:
+def test_time_zone_aware_sources_compare_in_utc(every_engine: Any) -> None:
+    engine = every_engine
     zoned = SOURCE_SCHEMA.set(1, pa.field("ts", pa.timestamp("us", tz="Europe/Paris")))
     source = pa.Table.from_pylist(
         [{"card_id": 1, "ts": T0, "amount": 5, "merchant": "m1"}], schema=zoned

@@ -10,17 +10,19 @@ import assay
     time_column="day",
     grain="day",
     owner="risk-team",
+    engines=["duckdb", "spark"],
 )
 def merchant_daily(ctx, transactions, chargebacks):
     """Per merchant and day: transactions, amount, and the chargebacks *reported* against
     the merchant in the 30 days up to the end of that day. Only labels known by then are
     counted, so the feature carries no leakage from labels that arrive later.
 
-    Inputs arrive as DuckDB relations; `ctx.duckdb` runs SQL over them.
+    Inputs arrive as the engine's relations (DuckDB relations, or Spark DataFrames with
+    `assay run --engine spark`); `ctx.sql` runs SQL over them on either engine.
     """
-    # The inputs are also views in ctx.duckdb, named as in the project.
+    # The inputs are also tables in ctx.sql, named as in the project.
     del transactions, chargebacks
-    return ctx.duckdb.sql(
+    return ctx.sql(
         f"""
         WITH days AS (
             SELECT merchant_id, date_trunc('day', event_time) AS day, count(*) AS txn_count,

@@ -27,6 +27,15 @@ app = typer.Typer(
 ProjectOpt = Annotated[
     Path, typer.Option("--project", "-p", help="Project folder.", show_default="current folder")
 ]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        "-e",
+        help="Run on this engine instead of assay.yaml's: duckdb (embedded) or spark.",
+        show_default="assay.yaml's engine",
+    ),
+]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -86,11 +95,11 @@ def run(
     full_refresh: Annotated[
         bool, typer.Option("--full-refresh", help="Rebuild the selected tables from scratch.")
     ] = False,
-    engine: Annotated[str | None, typer.Option(help="Override the engine in assay.yaml.")] = None,
+    engine: EngineOpt = None,
 ) -> None:
     """Run the pipeline DAG in dependency order; retries transient errors with backoff.
 
-    Example: `assay run --select silver.transactions+`
+    Example: `assay run --select silver.transactions+`, or on Spark: `assay run --engine spark`
     """
     from assay.cli.render import RichReporter, console, failure_summary, progress_bar, run_summary
 
@@ -145,6 +154,7 @@ def backfill(
         bool, typer.Option(help="Recompute the window's intervals of NAME even if done.")
     ] = False,
     project: ProjectOpt = Path("."),
+    engine: EngineOpt = None,
 ) -> None:
     """Fill exactly the missing or stale intervals of a dataset and its downstream.
 
@@ -155,7 +165,7 @@ def backfill(
     """
     from assay.cli.render import RichReporter, console, failure_summary, progress_bar, run_summary
 
-    proj = _project(project)
+    proj = _project(project, engine)
     with progress_bar() as bar:
         result = proj.backfill(
             name, start, end, workers=workers, reporter=RichReporter(bar), restate=restate
@@ -321,14 +331,16 @@ def sql(
     query: Annotated[str, typer.Argument(help="SQL; name tables as layer.name.")],
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
     project: ProjectOpt = Path("."),
+    engine: EngineOpt = None,
 ) -> None:
-    """Query any tables by `layer.name` on the project's engine.
+    """Query any tables by `layer.name` on the project's engine (SQL in DuckDB's dialect,
+    translated for Spark).
 
     Example: `assay sql "SELECT card_id, count(*) FROM silver.transactions GROUP BY 1" -f csv`
     """
     from assay.cli.render import arrow_table, console, to_csv, to_json
 
-    data = _project(project).sql(query)
+    data = _project(project, engine).sql(query)
     if format is Format.csv:
         sys.stdout.write(to_csv(data))
     elif format is Format.json:
@@ -346,6 +358,7 @@ def check(
     format: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.table,
     sensitivity: Annotated[float, typer.Option(help="Anomaly threshold in robust std devs.")] = 3.5,
     project: ProjectOpt = Path("."),
+    engine: EngineOpt = None,
 ) -> None:
     """Run data contracts against the tables now; exit 1 when an error rule fails.
 
@@ -356,7 +369,7 @@ def check(
 
     from assay.cli.render import check_table, console
 
-    results = _project(project).check(names or (), sensitivity)
+    results = _project(project, engine).check(names or (), sensitivity)
     if format is Format.json:
         sys.stdout.write(json.dumps([dataclasses.asdict(r) for r in results], indent=1) + "\n")
     else:
@@ -515,6 +528,7 @@ def features_training_set(
         typer.Option(help="Also save as table training.NAME, recording source versions."),
     ] = None,
     project: ProjectOpt = Path("."),
+    engine: EngineOpt = None,
 ) -> None:
     """Build a point-in-time-correct training set (no feature newer than its row).
 
@@ -533,7 +547,9 @@ def features_training_set(
     refs: list[str] | str = (
         features[0] if len(features) == 1 and ":" not in features[0] else features
     )
-    result = _project(project).features.training_set(frame, refs, event_timestamp, save_as=save_as)
+    result = _project(project, engine).features.training_set(
+        frame, refs, event_timestamp, save_as=save_as
+    )
     if out.suffix == ".csv":
         pcsv.write_csv(result, out)
     else:

@@ -53,9 +53,7 @@ def check_dataset(
                 exprs[f"rule_{i}"] = expr
         exprs.update(profile_expressions(schema))
         select = ", ".join(f"{e} AS {q(k)}" for k, e in exprs.items())
-        row = engine.query(
-            engine.sql_for(f"SELECT {select} FROM batch"), {"batch": TableRef(dataset)}
-        ).to_pylist()
+        row = engine.query(f"SELECT {select} FROM batch", {"batch": TableRef(dataset)}).to_pylist()
         values = {k: _number(v) for k, v in (row[0] if row else {}).items()}
         rows = stats["rows"]
         for i, row_rule in enumerate(compiled.row_rules):

@@ -140,9 +140,7 @@ def _row_pass(
         return table, table.schema.empty_table(), []
     # Only the verdict comes back; rows are split in Arrow, never copied through the engine.
     verdicts = engine.query(
-        engine.sql_for(
-            row_pass_sql(compiled.row_rules, "batch").replace("SELECT *, ", "SELECT ", 1)
-        ),
+        row_pass_sql(compiled.row_rules, "batch").replace("SELECT *, ", "SELECT ", 1),
         {"batch": table},
     )["__violations"]
     bad = pc.not_equal(verdicts, "")
@@ -162,9 +160,7 @@ def _batch_pass(
             exprs[f"rule_{i}"] = expr
     exprs.update(profile_expressions(table.schema))
     select = ", ".join(f"{expr} AS {q(key)}" for key, expr in exprs.items())
-    row = engine.query(engine.sql_for(f"SELECT {select} FROM batch"), {"batch": table}).to_pylist()[
-        0
-    ]
+    row = engine.query(f"SELECT {select} FROM batch", {"batch": table}).to_pylist()[0]
     values = {k: _number(v) for k, v in row.items()}
     results = []
     for i, rule in enumerate(compiled.batch_rules):

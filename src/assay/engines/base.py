@@ -39,13 +39,18 @@ class Engine(ABC):
     name: ClassVar[str]
     #: The SQL dialect the engine runs (a sqlglot dialect name).
     dialect: ClassVar[str] = "duckdb"
+    #: Capability: the engine has an ASOF join (point-in-time joins use it when it does,
+    #: window functions otherwise).
+    asof_join: ClassVar[bool] = True
 
-    def __init__(self, warehouse: Warehouse):
+    def __init__(self, warehouse: Warehouse, settings: Mapping[str, Any] | None = None):
         self.warehouse = warehouse
+        self.settings: dict[str, Any] = dict(settings or {})
 
     @abstractmethod
     def query(self, sql: str, sources: Mapping[str, Source]) -> pa.Table:
-        """Run `sql`, where each key of `sources` names a readable table, and collect it."""
+        """Run `sql` (DuckDB's dialect: assay's one SQL dialect, translated by engines that
+        speak another) where each key of `sources` names a readable table, and collect it."""
 
     @abstractmethod
     def call_python(
@@ -53,8 +58,8 @@ class Engine(ABC):
     ) -> Any:
         """Call a Python transform with its inputs as engine-native relations or Arrow."""
 
-    def sql_for(self, duckdb_sql: str) -> str:
-        """SQL that assay generates in DuckDB's dialect, translated for this engine.
+    def sql_for(self, duckdb_sql: str, where: str | None = None) -> str:
+        """SQL written in DuckDB's dialect, as this engine runs it (`assay plan` shows it).
 
         Example:
             >>> get_engine("duckdb", Warehouse("/tmp/wh")).sql_for("SELECT epoch(max(t)) FROM x")
@@ -62,9 +67,9 @@ class Engine(ABC):
         """
         if self.dialect == "duckdb":
             return duckdb_sql
-        import sqlglot
+        from assay.engines.translate import translate
 
-        return sqlglot.transpile(duckdb_sql, read="duckdb", write=self.dialect)[0]
+        return translate(duckdb_sql, self.dialect, where)
 
     def resolve(self, source: Source) -> pa.Table | pads.Dataset | pa.RecordBatchReader:
         """Turn a TableRef into a lazy Arrow dataset; pass Arrow data through."""
@@ -73,7 +78,10 @@ class Engine(ABC):
         return source
 
 
-_ENGINES: dict[str, str | type[Engine]] = {"duckdb": "assay.engines.duckdb:DuckDBEngine"}
+_ENGINES: dict[str, str | type[Engine]] = {
+    "duckdb": "assay.engines.duckdb:DuckDBEngine",
+    "spark": "assay.engines.spark:SparkEngine",
+}
 
 
 def register_engine(name: str, engine: str | type[Engine]) -> None:
@@ -81,8 +89,10 @@ def register_engine(name: str, engine: str | type[Engine]) -> None:
     _ENGINES[name] = engine
 
 
-def get_engine(name: str, warehouse: Warehouse) -> Engine:
-    """Create the engine registered as `name`.
+def get_engine(
+    name: str, warehouse: Warehouse, settings: Mapping[str, Any] | None = None
+) -> Engine:
+    """Create the engine registered as `name` (`settings`: its section of assay.yaml).
 
     Example:
         >>> get_engine("duckdb", Warehouse("/tmp/wh")).name
@@ -97,4 +107,4 @@ def get_engine(name: str, warehouse: Warehouse) -> Engine:
         module, _, cls_name = target.partition(":")
         target = getattr(importlib.import_module(module), cls_name)
         _ENGINES[name] = target
-    return target(warehouse)
+    return target(warehouse, settings)

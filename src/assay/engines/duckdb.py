@@ -29,9 +29,11 @@ class DuckDBEngine(Engine):
 
     name = "duckdb"
 
-    def __init__(self, warehouse: Any, threads: int | None = None):
-        super().__init__(warehouse)
-        self._threads = threads
+    def __init__(
+        self, warehouse: Any, settings: Mapping[str, Any] | None = None, threads: int | None = None
+    ):
+        super().__init__(warehouse, settings)
+        self._threads = threads or self.settings.get("threads")
         self._local = threading.local()
         self._names = itertools.count()
 
@@ -96,7 +98,7 @@ class DuckDBEngine(Engine):
                 args = [con.table(name) for name in sources]
             else:
                 args = [con.table(name).to_arrow_table() for name in sources]
-            ctx.duckdb = con
+            ctx.duckdb, ctx.sql_runner = con, con.sql
             try:
                 result = func(ctx, *args)
                 # A relation dies with its views: collect it before they are dropped.
@@ -104,7 +106,7 @@ class DuckDBEngine(Engine):
                     return result.to_arrow_table()
                 return result
             finally:
-                ctx.duckdb = None
+                ctx.duckdb = ctx.sql_runner = None
 
 
 def _returns_rows(sql: str) -> bool:

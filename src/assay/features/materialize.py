@@ -57,7 +57,7 @@ def materialize_view(
         # recomputed, reading only that window of the source.
         ts_expr = utc(_q(view.timestamp), warehouse.schema(view.source).field(view.timestamp).type)
         sql = windows.latest_sql(view, "src", ts_expr, end, start)
-        latest = engine.query(engine.sql_for(sql), {"src": TableRef(view.source, version)})
+        latest = engine.query(sql, {"src": TableRef(view.source, version)})
         return _write(catalog, store, view, latest, version, end, incremental=False)
     last = last_materialization(catalog, view)
     ts = _q(view.timestamp)
@@ -97,7 +97,7 @@ def materialize_view(
         # In key order: SQLite upserts into its key index 3x faster than in hash order.
         f"ORDER BY {keys}"
     )
-    latest = engine.query(engine.sql_for(sql), sources)
+    latest = engine.query(sql, sources)
     return _write(catalog, store, view, latest, version, end, incremental)
 
 

@@ -1,9 +1,12 @@
 """Point-in-time-correct joins: for each entity row, the latest feature row of each view
 with timestamp <= the row's timestamp and >= timestamp - ttl (Feast's semantics).
 
-Runs on the engine as DuckDB ASOF LEFT JOINs (one per view), never as a key equi-join that
-would materialize every feature row per entity row. Ties on the timestamp are broken by the
-created timestamp; entity rows are all kept, in order, with nulls where nothing matches.
+Runs on the engine as ASOF LEFT JOINs (one per view) where the engine has them (DuckDB),
+never as a key equi-join that would materialize every feature row per entity row. Engines
+without an ASOF join (Spark) get the same answer from window functions: entity rows and
+feature rows in one stream per join key, ordered by time, each entity row taking the last
+feature row before it. Ties on the timestamp are broken by the created timestamp; entity
+rows are all kept, in order, with nulls where nothing matches.
 """
 
 from __future__ import annotations
@@ -85,6 +88,34 @@ def sort_key(ts: str, created: str | None) -> str:
     return f"epoch_us({ts})::HUGEINT * {_SHIFT} + {rank}"
 
 
+def _checked(
+    selections: Sequence[Selection], entity_schema: pa.Schema, timestamp: str
+) -> tuple[str, str]:
+    """The entity rows' naive-UTC timestamp expression (as `e.`-qualified and bare)."""
+    if timestamp not in entity_schema.names:
+        raise UsageError(
+            f"the entity frame has no timestamp column {timestamp!r}",
+            hint="pass event_timestamp=<column> or add an event_timestamp column",
+        )
+    for sel in selections:
+        missing = [k for k in sel.view.join_keys if k not in entity_schema.names]
+        if missing:
+            raise UsageError(
+                f"the entity frame lacks join key(s) {', '.join(missing)} of view {sel.view.name}"
+            )
+    kind = entity_schema.field(timestamp).type
+    return utc(f"e.{_q(timestamp)}", kind), utc(_q(timestamp), kind)
+
+
+def _alive(view: FeatureView, row_ts: str, entity_ts: str) -> str:
+    """Whether a matched row is within the view's TTL of the entity row."""
+    ttl = view.ttl_delta
+    # An aggregated view's timeline is already null where its longest window is empty.
+    if ttl and not view.aggregations:
+        return f"{row_ts} >= {entity_ts} - INTERVAL {int(ttl.total_seconds())} SECOND"
+    return "TRUE"
+
+
 def _feature_rows(view: FeatureView, sel: Selection, source: str, ts: str) -> str:
     """A subquery of the view's rows: join keys, `__ts`, the sort key and the features."""
     if view.aggregations:
@@ -105,43 +136,81 @@ def pit_sql(
     source_schemas: Mapping[str, pa.Schema],
     timestamp: str,
 ) -> str:
-    """The SQL of a training set over `entities` and one source per selected view."""
-    if timestamp not in entity_schema.names:
-        raise UsageError(
-            f"the entity frame has no timestamp column {timestamp!r}",
-            hint="pass event_timestamp=<column> or add an event_timestamp column",
-        )
-    entity_ts = utc(f"e.{_q(timestamp)}", entity_schema.field(timestamp).type)
+    """The SQL of a training set over `entity_df` (numbered by ROW) and one source per
+    selected view, as ASOF joins."""
+    entity_ts, bare_ts = _checked(selections, entity_schema, timestamp)
     # An entity row matches every row at its timestamp, whatever their created time.
-    probe = f"epoch_us({utc(_q(timestamp), entity_schema.field(timestamp).type)})::HUGEINT"
-    ctes = [
-        f"entities AS (SELECT *, row_number() OVER () AS {ROW}, "
-        f"{probe} * {_SHIFT} + {_SHIFT - 1} AS {KEY} FROM entity_df)"
-    ]
+    probe = f"epoch_us({bare_ts})::HUGEINT"
+    ctes = [f"entities AS (SELECT *, {probe} * {_SHIFT} + {_SHIFT - 1} AS {KEY} FROM entity_df)"]
     joins, outputs = [], []
     for i, sel in enumerate(selections):
         view, alias = sel.view, f"fv{i}"
-        missing = [k for k in view.join_keys if k not in entity_schema.names]
-        if missing:
-            raise UsageError(
-                f"the entity frame lacks join key(s) {', '.join(missing)} of view {view.name}"
-            )
         schema = source_schemas[view.name]
         ts = utc(_q(view.timestamp), schema.field(view.timestamp).type)
         ctes.append(f"{alias} AS {_feature_rows(view, sel, f'src_{i}', ts)}")
         on = " AND ".join(f"e.{_q(k)} = {alias}.{_q(k)}" for k in view.join_keys)
         joins.append(f"ASOF LEFT JOIN {alias} ON {on} AND e.{KEY} >= {alias}.{KEY}")
-        ttl = view.ttl_delta
-        # An aggregated view's timeline is already null where its longest window is empty.
-        alive = (
-            f"{alias}.__ts >= {entity_ts} - INTERVAL {int(ttl.total_seconds())} SECOND"
-            if ttl and not view.aggregations
-            else "TRUE"
-        )
+        alive = _alive(view, f"{alias}.__ts", entity_ts)
         for feature, output in zip(sel.features, sel.output_names, strict=True):
             outputs.append(f"CASE WHEN {alive} THEN {alias}.{_q(feature)} END AS {_q(output)}")
     return (
         f"WITH {', '.join(ctes)} SELECT e.* EXCLUDE ({ROW}, {KEY}), {', '.join(outputs)} "
+        f"FROM entities AS e {' '.join(joins)} ORDER BY e.{ROW}"
+    )
+
+
+def pit_window_sql(
+    selections: Sequence[Selection],
+    entity_schema: pa.Schema,
+    source_schemas: Mapping[str, pa.Schema],
+    timestamp: str,
+) -> str:
+    """The same training set as `pit_sql`, with window functions instead of ASOF joins.
+
+    Per view, entity rows and the view's rows are unioned and ordered per join key by
+    (time, feature rows before entity rows, created time, nulls first); each entity row
+    takes the last feature row up to itself (`last_value ... IGNORE NULLS` over a struct of
+    the row's values): the latest row at or before its time, ties to the newest created.
+    """
+    entity_ts, bare_ts = _checked(selections, entity_schema, timestamp)
+    ctes = [f"entities AS (SELECT *, {bare_ts} AS __ets FROM entity_df)"]
+    joins, outputs = [], []
+    for i, sel in enumerate(selections):
+        view, alias = sel.view, f"fv{i}"
+        schema = source_schemas[view.name]
+        ts = utc(_q(view.timestamp), schema.field(view.timestamp).type)
+        keys = [_q(k) for k in view.join_keys]
+        columns = ", ".join(keys)
+        if view.aggregations:
+            rows = windows.timeline_sql(view, f"src_{i}", ts, portable=True)
+            created = "NULL"
+        else:
+            rows = f"(SELECT * , {ts} AS __ts FROM src_{i} WHERE {_q(view.timestamp)} IS NOT NULL)"
+            created = (
+                utc(_q(view.created_timestamp), schema.field(view.created_timestamp).type)
+                if view.created_timestamp
+                else "NULL"
+            )
+        not_null = " AND ".join(f"{k} IS NOT NULL" for k in keys)
+        values = ", ".join(f"{_q(f)} := {_q(f)}" for f in sel.features)
+        ctes.append(
+            f"{alias} AS (SELECT {ROW}, hit FROM (SELECT {ROW}, __side, "
+            f"last_value(hit IGNORE NULLS) OVER (PARTITION BY {columns} "
+            "ORDER BY __ts, __side, __created NULLS FIRST "
+            "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS hit FROM ("
+            f"SELECT {columns}, __ets AS __ts, 1 AS __side, NULL AS __created, {ROW}, "
+            "NULL AS hit FROM entities "
+            f"UNION ALL SELECT {columns}, __ts, 0 AS __side, {created} AS __created, "
+            f"NULL AS {ROW}, struct_pack(__ts := __ts, {values}) AS hit "
+            f"FROM {rows} AS r WHERE {not_null}) AS u) AS s WHERE __side = 1)"
+        )
+        joins.append(f"LEFT JOIN {alias} ON e.{ROW} = {alias}.{ROW}")
+        # An entity row without a time sorts after every feature row: it matches nothing.
+        alive = f"{entity_ts} IS NOT NULL AND " + _alive(view, f"{alias}.hit.__ts", entity_ts)
+        for feature, output in zip(sel.features, sel.output_names, strict=True):
+            outputs.append(f"CASE WHEN {alive} THEN {alias}.hit.{_q(feature)} END AS {_q(output)}")
+    return (
+        f"WITH {', '.join(ctes)} SELECT e.* EXCLUDE ({ROW}, __ets), {', '.join(outputs)} "
         f"FROM entities AS e {' '.join(joins)} ORDER BY e.{ROW}"
     )
 
@@ -155,8 +224,12 @@ def training_set(
     timestamp: str,
 ) -> pa.Table:
     """Run the point-in-time join; `sources` maps view name -> table (pinned version)."""
-    sql = pit_sql(selections, entities.schema, source_schemas, timestamp)
-    inputs: dict[str, Source] = {"entity_df": entities}
+    build = pit_sql if engine.asof_join else pit_window_sql
+    sql = build(selections, entities.schema, source_schemas, timestamp)
+    # Rows are numbered here, not in SQL: `row_number() OVER ()` has no defined order on
+    # every engine, and the output must keep the caller's order.
+    numbered = entities.append_column(ROW, pa.array(range(entities.num_rows), pa.int64()))
+    inputs: dict[str, Source] = {"entity_df": numbered}
     for i, sel in enumerate(selections):
         inputs[f"src_{i}"] = sources[sel.view.name]
-    return engine.query(engine.sql_for(sql), inputs)
+    return engine.query(sql, inputs)

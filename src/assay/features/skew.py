@@ -78,7 +78,7 @@ def _logged(features: Features, since: datetime | None, until: datetime | None) 
     if until:
         where.append(f"requested_at < TIMESTAMP '{until.isoformat(sep=' ')}'")
     sql = f"SELECT * FROM logs WHERE {' AND '.join(where) or 'TRUE'} ORDER BY requested_at"
-    return features.project.engine.query(sql, {"logs": TableRef(TABLE)})
+    return features.project.local_engine.query(sql, {"logs": TableRef(TABLE)})
 
 
 def _versions_at(features: Features, refs: Sequence[str], times: Sequence[datetime]) -> list[Any]:

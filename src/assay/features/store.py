@@ -157,7 +157,8 @@ class Features:
         self.register()
         return [
             materialize_view(
-                self.project.engine,
+                # Latest values per entity, written from this process: the embedded engine.
+                self.project.local_engine,
                 self.project.warehouse,
                 self.project.catalog,
                 self.online_store,

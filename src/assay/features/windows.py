@@ -25,9 +25,12 @@ def _micros(window: timedelta) -> int:
     return int(window.total_seconds() * 1_000_000)
 
 
-def _aggregate(agg: Aggregation, column: str | None = None) -> str:
-    """The aggregate call; `column` overrides the row marker counted by a plain count."""
+def _aggregate(agg: Aggregation, column: str | None = None, portable: bool = False) -> str:
+    """The aggregate call; `column` overrides the row marker counted by a plain count.
+    `portable`: for engines without DISTINCT in window aggregates (Spark)."""
     target = _q(agg.column) if agg.column else column or "*"
+    if portable and agg.function == "count_distinct":
+        return f"array_length(list_distinct(list({target})))"
     return {
         "count": f"count({target})",
         "sum": f"sum({target})",
@@ -42,11 +45,11 @@ def _windows(view: FeatureView) -> list[timedelta]:
     return sorted({a.window for a in view.aggregations})
 
 
-def timeline_sql(view: FeatureView, source: str, ts_expr: str) -> str:
+def timeline_sql(view: FeatureView, source: str, ts_expr: str, portable: bool = False) -> str:
     """A subquery: join keys, `__ts` (change points), and every aggregate as of `__ts`.
 
     `ts_expr` is the source's timestamp as naive UTC. Rows with a null timestamp or key
-    belong to no window and are skipped.
+    belong to no window and are skipped. `portable` avoids DISTINCT window aggregates.
     """
     keys = ", ".join(_q(k) for k in view.join_keys)
     columns = sorted({a.column for a in view.aggregations if a.column})
@@ -58,8 +61,10 @@ def timeline_sql(view: FeatureView, source: str, ts_expr: str) -> str:
     )
     # Where each row leaves each window, a point with no values, so the aggregates there
     # are computed without it.
-    exits = " UNION ALL BY NAME ".join(
-        f"SELECT {keys}, __ts + INTERVAL '{_micros(w)} microseconds' AS __ts FROM events"
+    nulls = "".join(f", NULL AS {_q(c)}" for c in columns)
+    exits = " UNION ALL ".join(
+        f"SELECT {keys}, __ts + INTERVAL '{_micros(w)} microseconds' AS __ts{nulls}, "
+        "NULL AS __row FROM events"
         for w in _windows(view)
     )
     # One named frame per distinct window; (p - w, p] is [p - w + 1us, p].
@@ -71,7 +76,7 @@ def timeline_sql(view: FeatureView, source: str, ts_expr: str) -> str:
     )
     longest = frames[max(frames)]
     aggregates = ", ".join(
-        f"{_aggregate(a, '__row')} OVER {frames[a.window]} AS {_q(a.name)}"
+        _over(_aggregate(a, "__row", portable), frames[a.window]) + f" AS {_q(a.name)}"
         for a in view.aggregations
     )
     alive = ", ".join(
@@ -79,13 +84,21 @@ def timeline_sql(view: FeatureView, source: str, ts_expr: str) -> str:
     )
     return (
         f"(WITH events AS ({events}), "
-        f"points AS (SELECT * FROM events UNION ALL BY NAME {exits}), "
+        f"points AS (SELECT * FROM events UNION ALL {exits}), "
         f"steps AS (SELECT {keys}, __ts, {aggregates}, count(__row) OVER {longest} AS {ALIVE} "
         f"FROM points WINDOW {window_defs} "
         # Rows at one point share their frame, so any one of them carries its values.
-        f"QUALIFY row_number() OVER (PARTITION BY {keys}, __ts) = 1) "
+        f"QUALIFY row_number() OVER (PARTITION BY {keys}, __ts ORDER BY __ts) = 1) "
         f"SELECT {keys}, __ts, {alive} FROM steps)"
     )
+
+
+def _over(aggregate: str, frame: str) -> str:
+    """`aggregate OVER frame`, inside any list function wrapped around the aggregate."""
+    if aggregate.startswith("array_length(list_distinct(list("):
+        inner = aggregate.removeprefix("array_length(list_distinct(").removesuffix("))")
+        return f"array_length(list_distinct({inner} OVER {frame}))"
+    return f"{aggregate} OVER {frame}"
 
 
 def latest_sql(

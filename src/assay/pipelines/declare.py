@@ -205,6 +205,7 @@ def transform(
     batch_size: int = 30,
     keys: Sequence[str] | None = None,
     as_arrow: bool = False,
+    engines: Sequence[str] | None = None,
     owner: str | None = None,
     tags: Mapping[str, str] | Sequence[str] | None = None,
     description: str | None = None,
@@ -212,9 +213,12 @@ def transform(
 ) -> Callable[[F], F]:
     """Declare a dataset computed by a Python function `f(ctx, *inputs)`.
 
-    Inputs arrive as DuckDB relations (or Arrow tables with `as_arrow=True`), in the order
-    of `inputs`. Incremental transforms see `ctx.start`/`ctx.end` and their output is
-    limited to that interval.
+    Inputs arrive as the engine's relations, in the order of `inputs`: DuckDB relations,
+    or Spark DataFrames on Spark. `engines` names the engines the function supports
+    (default: DuckDB only); `ctx.sql("...")` runs SQL over the inputs on whichever engine
+    runs it. With `as_arrow=True` inputs are Arrow tables and any engine runs it.
+    Incremental transforms see `ctx.start`/`ctx.end` and their output is limited to that
+    interval.
 
     Example:
         >>> import assay
@@ -241,7 +245,11 @@ def transform(
             name=name,
             kind=_enum(Kind, kind, "kind"),
             lookback=lookback,
-            producer=PythonTransform(func, as_relations=not as_arrow),
+            producer=PythonTransform(
+                func,
+                as_relations=not as_arrow,
+                engines=None if as_arrow and engines is None else tuple(engines or ("duckdb",)),
+            ),
             origin=_origin(),
             **opts,
         )

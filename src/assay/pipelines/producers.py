@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import GeneratorType
@@ -36,7 +36,8 @@ class RunContext:
         inputs: upstream tables pinned to the versions this run reads.
         state: what the dataset's last commit recorded (cursor, files, fingerprint).
         vars: the `vars:` section of assay.yaml.
-        duckdb: a DuckDB connection while a DuckDB Python transform runs.
+        duckdb: a DuckDB connection while a Python transform runs on DuckDB.
+        spark: the Spark session while a Python transform runs on Spark.
     """
 
     run_id: str
@@ -54,6 +55,25 @@ class RunContext:
     #: True until the first commit of a full refresh: that commit replaces the whole table.
     replace_table: bool = False
     duckdb: Any = None
+    spark: Any = None
+    #: Set by the engine while a Python transform runs: what `sql()` calls.
+    sql_runner: Callable[[str], Any] | None = None
+
+    def sql(self, query: str) -> Any:
+        """Run DuckDB-dialect SQL over the transform's inputs (named `layer.name`) on the
+        engine running the transform; a relation on DuckDB, a DataFrame on Spark.
+
+        One transform body then runs on either engine:
+
+            @assay.transform("gold.daily", inputs=["silver.t"], engines=["duckdb", "spark"])
+            def daily(ctx, t):
+                return ctx.sql("SELECT card_id, count(*) AS n FROM silver.t GROUP BY ALL")
+        """
+        if self.sql_runner is None:
+            raise AssayError(
+                "ctx.sql() runs only inside a Python transform", where=self.dataset.where
+            )
+        return self.sql_runner(query)
 
 
 @dataclass

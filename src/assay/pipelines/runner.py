@@ -106,6 +106,15 @@ class Runtime:
     catalog: Catalog
     #: Contracts by the dataset they bind to.
     contracts: Mapping[str, Sequence[Contract]] = field(default_factory=dict)
+    #: The embedded DuckDB engine (the same object as `engine` when that is DuckDB). Work on
+    #: data already in this process runs here: sources read files and databases with
+    #: DuckDB's readers, and commits check their Arrow batch in-process rather than ship it
+    #: back to a cluster.
+    local_engine: Engine | None = None
+
+    @property
+    def local(self) -> Engine:
+        return self.local_engine or self.engine
 
 
 class Runner:
@@ -126,7 +135,7 @@ class Runner:
         #: Incremental datasets whose intervals in the window are recomputed even if done.
         self.restated = restated or set()
         self.planner = Planner(rt.warehouse, rt.catalog, rt.dag.time_columns())
-        self.committer = Committer(rt.warehouse, rt.engine, rt.contracts, rt.catalog)
+        self.committer = Committer(rt.warehouse, rt.local, rt.contracts, rt.catalog)
         self.started_at = utcnow()
 
     def run(
@@ -260,7 +269,7 @@ class Runner:
         return RunContext(
             run_id=self.run_id,
             dataset=spec,
-            engine=self.rt.engine,
+            engine=self.rt.local if spec.producer.is_source else self.rt.engine,
             warehouse=self.rt.warehouse,
             project_root=self.rt.root,
             ingested_at=self.started_at,

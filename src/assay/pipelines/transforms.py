@@ -86,7 +86,10 @@ class SqlTransform(Producer):
                 f"TIMESTAMP '{ctx.start}' AND \"{spec.time_column}\" < TIMESTAMP '{ctx.end}'"
             )
         try:
+            ctx.engine.sql_for(sql, spec.where)  # an untranslatable construct fails here, named
             table = ctx.engine.query(sql, ctx.inputs)
+        except DefinitionError:
+            raise
         except AssayError as exc:
             raise AssayError(
                 exc.message,
@@ -98,15 +101,29 @@ class SqlTransform(Producer):
 
 @dataclass(frozen=True)
 class PythonTransform(Producer):
-    """A function `f(ctx, *inputs)` over upstream tables given as relations or Arrow."""
+    """A function `f(ctx, *inputs)` over upstream tables given as relations or Arrow.
+
+    Relations are engine-native (DuckDB relations, Spark DataFrames), so a transform taking
+    them says which engines it supports; one taking Arrow runs on any engine.
+    """
 
     func: Callable[..., Any]
     as_relations: bool = True
+    #: Engines the function supports (None: any; Arrow transforms).
+    engines: tuple[str, ...] | None = None
 
     def code_fingerprint(self) -> str:
         return function_fingerprint(self.func, self.as_relations)
 
     def produce(self, ctx: RunContext) -> Iterator[Output]:
+        if self.engines is not None and ctx.engine.name not in self.engines:
+            raise DefinitionError(
+                f"this Python transform supports {', '.join(self.engines)}, "
+                f"and the project runs on {ctx.engine.name}",
+                where=ctx.dataset.where,
+                hint=f"add '{ctx.engine.name}' to engines=[...] (and handle its relations, "
+                "or use ctx.sql() for SQL that runs on both), or declare as_arrow=True",
+            )
         try:
             result = ctx.engine.call_python(self.func, ctx.inputs, self.as_relations, ctx)
             table = to_arrow(result, ctx.dataset.where)

@@ -144,7 +144,8 @@ class StreamRunner:
         self.spec = spec
         self.source: StreamSource = spec.producer
         self.wh = project.warehouse
-        self.engine = project.engine
+        # Micro-batches are small Arrow tables in this process: the embedded engine.
+        self.engine = project.local_engine
         self.run_id = uuid.uuid4().hex[:12]
         self.operators = [
             WindowOperator(self.engine, w, self.source.timestamp) for w in self.source.windows
