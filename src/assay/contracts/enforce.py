@@ -20,7 +20,7 @@ from assay.contracts.compile import (
     row_pass_sql,
 )
 from assay.contracts.model import BatchRule, Contract, Severity
-from assay.engines import Engine, Source
+from assay.engines import Engine, Frame, Source
 from assay.engines.types import NUMERIC, arrow_to_sql
 
 
@@ -46,7 +46,8 @@ class CheckResult:
 class Enforcement:
     """Good rows, rejected rows (with reasons), rule results and the batch's profile."""
 
-    good: pa.Table
+    #: Arrow, or a Frame when the batch was one (checked in its engine).
+    good: pa.Table | Frame
     rejected: pa.Table
     reasons: list[str]
     results: list[CheckResult]
@@ -57,8 +58,9 @@ class Enforcement:
         return [r for r in self.results if r.blocks]
 
 
-def enforce(engine: Engine, contracts: Iterable[Contract], table: pa.Table) -> Enforcement:
-    """Apply every contract bound to a dataset to one batch (`table`)."""
+def enforce(engine: Engine, contracts: Iterable[Contract], table: pa.Table | Frame) -> Enforcement:
+    """Apply every contract bound to a dataset to one batch (`table`: Arrow, or a Frame
+    that `engine` holds and splits without collecting its good rows)."""
     good, reasons_all, results, metrics = table, [], [], {}
     rejected_parts = []
     for contract in contracts:
@@ -94,7 +96,9 @@ def enforce(engine: Engine, contracts: Iterable[Contract], table: pa.Table) -> E
     return Enforcement(good, rejected_all, reasons_all, results, metrics)
 
 
-def _schema_drift(contract: Contract, compiled: Compiled, table: pa.Table) -> list[CheckResult]:
+def _schema_drift(
+    contract: Contract, compiled: Compiled, table: pa.Table | Frame
+) -> list[CheckResult]:
     """Columns the contract requires but the data lacks (fail), and columns the data has
     that the contract does not describe (a warning: the schema moved on)."""
     declared = {c.name for c in contract.columns}
@@ -134,10 +138,16 @@ def _missing_columns(contract: Contract, compiled: Compiled) -> list[CheckResult
 
 
 def _row_pass(
-    engine: Engine, compiled: Compiled, table: pa.Table
-) -> tuple[pa.Table, pa.Table, list[str]]:
+    engine: Engine, compiled: Compiled, table: pa.Table | Frame
+) -> tuple[pa.Table | Frame, pa.Table, list[str]]:
     if not compiled.row_rules or not table.num_rows:
         return table, table.schema.empty_table(), []
+    if isinstance(table, Frame):
+        # Split in the engine: only the rejected rows come back, with their reasons.
+        flagged = engine.relation(row_pass_sql(compiled.row_rules, "batch"), {"batch": table})
+        good, rejected = engine.split(flagged, "__violations")
+        reasons = rejected["__violations"].to_pylist()
+        return good, rejected.drop_columns(["__violations"]), reasons
     # Only the verdict comes back; rows are split in Arrow, never copied through the engine.
     verdicts = engine.query(
         row_pass_sql(compiled.row_rules, "batch").replace("SELECT *, ", "SELECT ", 1),
@@ -150,7 +160,7 @@ def _row_pass(
 
 
 def _batch_pass(
-    engine: Engine, contract: Contract, compiled: Compiled, table: pa.Table
+    engine: Engine, contract: Contract, compiled: Compiled, table: pa.Table | Frame
 ) -> tuple[list[CheckResult], dict[str, float | None]]:
     """All batch rules and the column profile in one aggregate query (SQL rules aside)."""
     exprs: dict[str, str] = {"rows": "count(*)"}

@@ -1,5 +1,5 @@
 """Compute engines behind one small interface, found through a registry by name."""
 
-from assay.engines.base import Engine, Source, TableRef, get_engine, register_engine
+from assay.engines.base import Engine, Frame, Source, TableRef, get_engine, register_engine
 
-__all__ = ["Engine", "Source", "TableRef", "get_engine", "register_engine"]
+__all__ = ["Engine", "Frame", "Source", "TableRef", "get_engine", "register_engine"]

@@ -29,8 +29,50 @@ class TableRef:
     version: int | None = None
 
 
+class Frame(ABC):
+    """A result that stays in its engine (a Spark DataFrame, cached): engines that write
+    tables themselves (`Engine.writes_tables`) return these from transforms, so a table's
+    rows go from the cluster to storage without passing through this process.
+
+    It answers what a commit asks of an Arrow table (schema, row count, checksum) and is
+    itself a source of further queries on its engine.
+    """
+
+    engine: Engine
+
+    @property
+    @abstractmethod
+    def schema(self) -> pa.Schema:
+        """The Arrow schema of the rows."""
+
+    @property
+    @abstractmethod
+    def num_rows(self) -> int:
+        """The number of rows (computed once)."""
+
+    @abstractmethod
+    def checksum(self) -> tuple[int, str]:
+        """Rows and an order-insensitive sum of row hashes, in one pass."""
+
+    @abstractmethod
+    def to_arrow(self) -> pa.Table:
+        """Collect the rows into this process."""
+
+    @abstractmethod
+    def release(self) -> None:
+        """Free what the engine keeps for this frame (its cache)."""
+
+    @property
+    def column_names(self) -> list[str]:
+        return list(self.schema.names)
+
+    @property
+    def num_columns(self) -> int:
+        return len(self.schema)
+
+
 #: What a query can read under a `layer.name` (or plain) alias.
-Source: TypeAlias = "TableRef | pa.Table | pads.Dataset | pa.RecordBatchReader"
+Source: TypeAlias = "TableRef | pa.Table | pads.Dataset | pa.RecordBatchReader | Frame"
 
 
 class Engine(ABC):
@@ -42,6 +84,9 @@ class Engine(ABC):
     #: Capability: the engine has an ASOF join (point-in-time joins use it when it does,
     #: window functions otherwise).
     asof_join: ClassVar[bool] = True
+    #: Capability: the engine writes tables itself: transforms give Frames (`relation`),
+    #: contracts split them on the engine (`split`), and `writer()` commits them.
+    writes_tables: ClassVar[bool] = False
 
     def __init__(self, warehouse: Warehouse, settings: Mapping[str, Any] | None = None):
         self.warehouse = warehouse
@@ -58,6 +103,21 @@ class Engine(ABC):
     ) -> Any:
         """Call a Python transform with its inputs as engine-native relations or Arrow."""
 
+    def relation(self, sql: str, sources: Mapping[str, Source]) -> Frame:
+        """Like `query`, but the result stays in the engine (engines that write tables)."""
+        raise NotImplementedError(f"the {self.name} engine collects results (see query)")
+
+    def split(self, flagged: Frame, column: str) -> tuple[Frame, pa.Table]:
+        """Rows of `flagged` whose `column` is empty (kept in the engine, without the
+        column) and the others (collected, with it): how contracts quarantine on engines
+        that write tables."""
+        raise NotImplementedError(f"the {self.name} engine collects results (see query)")
+
+    def writer(self) -> Any:
+        """What commits this engine's Frames: an object with Warehouse's `write` and
+        `merge` (the warehouse itself for engines that collect their results)."""
+        return self.warehouse
+
     def sql_for(self, duckdb_sql: str, where: str | None = None) -> str:
         """SQL written in DuckDB's dialect, as this engine runs it (`assay plan` shows it).
 
@@ -72,9 +132,12 @@ class Engine(ABC):
         return translate(duckdb_sql, self.dialect, where)
 
     def resolve(self, source: Source) -> pa.Table | pads.Dataset | pa.RecordBatchReader:
-        """Turn a TableRef into a lazy Arrow dataset; pass Arrow data through."""
+        """Turn a TableRef into a lazy Arrow dataset (a Frame into Arrow); pass Arrow
+        data through."""
         if isinstance(source, TableRef):
             return self.warehouse.dataset(source.name, source.version)
+        if isinstance(source, Frame):
+            return source.to_arrow()
         return source
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from assay import _faults
-from assay.engines import Engine
+from assay.engines import Engine, Frame
 from assay.engines.types import arrow_to_sql
 from assay.errors import AssayError, ContractViolationError
 from assay.intervals import Interval, to_naive_utc
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from assay.contracts.model import Contract
 
 
-def content_hash(engine: Engine, table: pa.Table) -> str:
+def content_hash(engine: Engine, table: pa.Table | Frame) -> str:
     """An order-insensitive checksum of a table's rows and schema.
 
     Example:
@@ -44,6 +44,9 @@ def content_hash(engine: Engine, table: pa.Table) -> str:
     if not table.num_columns:
         return "empty"
     cols = ", ".join(f'"{c}"' for c in table.column_names)
+    if isinstance(table, Frame):  # hashed where it is (Spark's own row hash)
+        rows, total = table.checksum()
+        return _hashed(rows, total, table.schema)
     rows, total = (
         engine.query(
             f"SELECT count(*), coalesce(sum(hash({cols})::HUGEINT), 0)::VARCHAR FROM t",
@@ -52,9 +55,13 @@ def content_hash(engine: Engine, table: pa.Table) -> str:
         .to_pylist()[0]
         .values()
     )
+    return _hashed(rows, total, table.schema)
+
+
+def _hashed(rows: int, total: str, schema: pa.Schema) -> str:
     # Column names and SQL types only: pandas metadata or string vs large_string must not
     # make equal content look different.
-    shape = ",".join(f"{f.name}:{arrow_to_sql(f.type)}" for f in table.schema)
+    shape = ",".join(f"{f.name}:{arrow_to_sql(f.type)}" for f in schema)
     return f"{rows}:{total}:{hashlib.sha256(shape.encode()).hexdigest()[:12]}"
 
 
@@ -78,6 +85,20 @@ class Committer:
     ) -> tuple[int | None, Output]:
         """Write `output`; return the new table version (None when nothing changed) and the
         output as written (contracts may have moved rows to quarantine)."""
+        written = None
+        try:
+            version, written = self._commit(ctx, output, intervals)
+            written.rows_written  # noqa: B018 - counted while the Frame is still cached
+            return version, written
+        finally:
+            # A Frame (and the checked rows derived from it) is cached until committed.
+            for data in {id(o.data): o.data for o in (output, written) if o is not None}.values():
+                if isinstance(data, Frame):
+                    data.release()
+
+    def _commit(
+        self, ctx: RunContext, output: Output, intervals: list[Interval] | None
+    ) -> tuple[int | None, Output]:
         spec = ctx.dataset
         metadata: dict[str, Any] = {
             "run_id": ctx.run_id,
@@ -111,14 +132,19 @@ class Committer:
         return version, replace(output, data=data)
 
     def _enforce(
-        self, ctx: RunContext, data: pa.Table, output: Output, intervals: list[Interval] | None
-    ) -> tuple[pa.Table, Output]:
+        self,
+        ctx: RunContext,
+        data: pa.Table | Frame,
+        output: Output,
+        intervals: list[Interval] | None,
+    ) -> tuple[pa.Table | Frame, Output]:
         """Apply the dataset's contracts: quarantine broken rows, block on error rules."""
         from assay.catalog.store import record_checks
         from assay.contracts.enforce import enforce
 
         spec = ctx.dataset
-        result = enforce(self.engine, self.contracts[spec.name], data)
+        engine = data.engine if isinstance(data, Frame) else self.engine
+        result = enforce(engine, self.contracts[spec.name], data)
         if self.catalog is not None:
             # Per-batch metrics get their own names: anomaly baselines compare like with like.
             batch_metrics = {f"batch.{k}": v for k, v in result.metrics.items()}
@@ -190,13 +216,15 @@ class Committer:
     def _write_data(
         self,
         ctx: RunContext,
-        data: pa.Table,
+        data: pa.Table | Frame,
         metadata: dict[str, Any],
         intervals: list[Interval] | None,
         append_only: bool = False,
     ) -> int | None:
-        spec, wh = ctx.dataset, self.warehouse
-        exists = wh.exists(spec.name) and not ctx.replace_table
+        spec = ctx.dataset
+        # A Frame is committed by its engine's writer (Spark's Delta writer), Arrow by ours.
+        wh = data.engine.writer() if isinstance(data, Frame) else self.warehouse
+        exists = self.warehouse.exists(spec.name) and not ctx.replace_table
         evolve = spec.schema_policy is SchemaPolicy.EVOLVE
         common: dict[str, Any] = {"metadata": metadata, "partition_by": spec.partition_by}
         if not exists:

@@ -16,7 +16,7 @@ import pyarrow as pa
 from assay.errors import AssayError
 
 if TYPE_CHECKING:
-    from assay.engines import Engine, TableRef
+    from assay.engines import Engine, Frame, TableRef
     from assay.pipelines.spec import DatasetSpec
     from assay.tables import Warehouse
 
@@ -80,7 +80,8 @@ class RunContext:
 class Output:
     """One commit's worth of a dataset: good rows, quarantined rows and commit metadata."""
 
-    data: pa.Table | None
+    #: Arrow, or a Frame kept in an engine that writes tables itself (Spark).
+    data: pa.Table | Frame | None
     quarantine: pa.Table | None = None
     rows_in: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)

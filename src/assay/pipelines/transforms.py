@@ -11,6 +11,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from assay.engines import Frame
 from assay.errors import AssayError, DefinitionError
 from assay.pipelines.producers import Output, Producer, RunContext, function_fingerprint, to_arrow
 
@@ -64,6 +65,15 @@ def render_sql(sql: str, ctx_values: Mapping[str, Any], where: str) -> str:
     return _TEMPLATE.sub(fill, sql)
 
 
+def _interval_filter(sql: str, ctx: RunContext) -> str:
+    """`sql` limited to the rows of the interval being built."""
+    column = ctx.dataset.time_column
+    return (
+        f'SELECT * FROM ({sql}) AS __interval WHERE "{column}" >= '
+        f"TIMESTAMP '{ctx.start}' AND \"{column}\" < TIMESTAMP '{ctx.end}'"
+    )
+
+
 @dataclass(frozen=True)
 class SqlTransform(Producer):
     """A SELECT over upstream tables, written once in DuckDB's dialect."""
@@ -80,14 +90,17 @@ class SqlTransform(Producer):
         spec = ctx.dataset
         if spec.time_column and ctx.start is not None:
             # Keep only rows of the interval being built: other rows belong to other intervals,
-            # which compute them themselves. DuckDB pushes this filter into the scans.
-            sql = (
-                f'SELECT * FROM ({sql}) AS __interval WHERE "{spec.time_column}" >= '
-                f"TIMESTAMP '{ctx.start}' AND \"{spec.time_column}\" < TIMESTAMP '{ctx.end}'"
-            )
+            # which compute them themselves. The engines push this filter into the scans.
+            sql = _interval_filter(sql, ctx)
         try:
             ctx.engine.sql_for(sql, spec.where)  # an untranslatable construct fails here, named
-            table = ctx.engine.query(sql, ctx.inputs)
+            # Engines that write tables keep the result (a Frame) until they commit it.
+            engine = ctx.engine
+            table = (
+                engine.relation(sql, ctx.inputs)
+                if engine.writes_tables
+                else engine.query(sql, ctx.inputs)
+            )
         except DefinitionError:
             raise
         except AssayError as exc:
@@ -126,7 +139,7 @@ class PythonTransform(Producer):
             )
         try:
             result = ctx.engine.call_python(self.func, ctx.inputs, self.as_relations, ctx)
-            table = to_arrow(result, ctx.dataset.where)
+            table = result if isinstance(result, Frame) else to_arrow(result, ctx.dataset.where)
         except AssayError:
             raise
         except Exception as exc:  # user code: report where it failed
@@ -134,6 +147,11 @@ class PythonTransform(Producer):
                 f"transform failed: {type(exc).__name__}: {exc}", where=ctx.dataset.where
             ) from exc
         column = ctx.dataset.time_column
+        if isinstance(table, Frame):
+            if column and ctx.start is not None:
+                table = ctx.engine.relation(_interval_filter("SELECT * FROM t", ctx), {"t": table})
+            yield Output(data=table, rows_in=table.num_rows)
+            return
         if column and ctx.start is not None and table.num_rows:
             kind = table[column].type
             start, end = pa.scalar(ctx.start).cast(kind), pa.scalar(ctx.end).cast(kind)

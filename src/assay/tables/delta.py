@@ -225,9 +225,7 @@ class Warehouse:
                         tzinfo=None
                     ),
                     operation=str(entry.get("operation", "")),
-                    rows_added=metrics.get(
-                        "num_added_rows", metrics.get("num_target_rows_inserted")
-                    ),
+                    rows_added=_rows_added(metrics),
                     metadata=_decode_metadata(entry),
                 )
             )
@@ -240,6 +238,19 @@ class Warehouse:
         return found[0] if found else None
 
 
+def _rows_added(metrics: Mapping[str, Any]) -> int | None:
+    """Rows a commit added, named by delta-rs (snake case) or Spark (camel case, text)."""
+    for key in (
+        "num_added_rows",
+        "num_target_rows_inserted",
+        "numOutputRows",
+        "numTargetRowsInserted",
+    ):
+        if metrics.get(key) is not None:
+            return int(metrics[key])
+    return None
+
+
 def _schema_mode(mode: WriteMode, predicate: str | None, evolve: bool) -> str | None:
     # A whole-table overwrite replaces the schema too (a full refresh); partial writes
     # (append, replace-where) may only add columns, and only when the policy evolves.
@@ -248,20 +259,37 @@ def _schema_mode(mode: WriteMode, predicate: str | None, evolve: bool) -> str | 
     return "merge" if evolve else None
 
 
-def _commit_properties(
-    metadata: Mapping[str, Any], app_transactions: Mapping[str, int] | None = None
-) -> CommitProperties:
-    encoded = {
+def encode_metadata(metadata: Mapping[str, Any]) -> dict[str, str]:
+    """assay's commit metadata as the commit log stores it: `assay.key` -> text.
+
+    Example:
+        >>> encode_metadata({"run_id": "r1", "intervals": ["2026-01-01"]})
+        {'assay.run_id': 'r1', 'assay.intervals': '["2026-01-01"]'}
+    """
+    return {
         f"{META_PREFIX}{key}": value if isinstance(value, str) else json.dumps(value, default=str)
         for key, value in metadata.items()
     }
+
+
+def _commit_properties(
+    metadata: Mapping[str, Any], app_transactions: Mapping[str, int] | None = None
+) -> CommitProperties:
+    encoded = encode_metadata(metadata)
     transactions = [Transaction(app, int(v)) for app, v in (app_transactions or {}).items()]
     return CommitProperties(custom_metadata=encoded, app_transactions=transactions or None)
 
 
 def _decode_metadata(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """assay's metadata of a commit: delta-rs's custom keys, or the `userMetadata` of a
+    commit Spark wrote (`{"assay": {...}}`, see assay.engines.spark.writer)."""
     decoded: dict[str, Any] = {}
-    for key, value in entry.items():
+    items = dict(entry)
+    user = entry.get("userMetadata")
+    if isinstance(user, str) and user.startswith('{"assay"'):
+        with contextlib.suppress(json.JSONDecodeError, AttributeError):
+            items.update(json.loads(user)["assay"])
+    for key, value in items.items():
         if not key.startswith(META_PREFIX):
             continue
         short = key[len(META_PREFIX) :]

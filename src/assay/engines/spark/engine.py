@@ -1,5 +1,7 @@
 """Spark as an assay engine: DuckDB-dialect SQL translated by sqlglot, Delta tables read by
-Spark's Delta Lake connector at pinned versions, results collected as Arrow.
+Spark's Delta Lake connector at pinned versions. Transforms give cached DataFrames (Frames)
+that contracts split on Spark and Spark's Delta writer commits (engines/spark/writer.py);
+small results (checks, metrics, training sets) are collected as Arrow.
 
 Tables are named `layer.name` in assay's SQL; Spark would read that as database.table, so
 each query's sources become temporary views under private names and the query's table
@@ -18,8 +20,10 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from assay.engines.base import Engine, Source, TableRef
+from assay.engines.base import Engine, Frame, Source, TableRef
+from assay.engines.spark.frame import SparkFrame
 from assay.engines.spark.session import spark_session
+from assay.engines.spark.writer import SparkTableWriter
 from assay.errors import AssayError
 
 if TYPE_CHECKING:
@@ -44,6 +48,7 @@ class SparkEngine(Engine):
     name = "spark"
     dialect = "spark"
     asof_join = False
+    writes_tables = True
 
     def __init__(self, warehouse: Any, settings: Mapping[str, Any] | None = None):
         super().__init__(warehouse, settings)
@@ -64,6 +69,8 @@ class SparkEngine(Engine):
 
         if isinstance(source, DataFrame):
             return source
+        if isinstance(source, SparkFrame):
+            return source.df
         if isinstance(source, TableRef):
             reader = self.spark.read.format("delta")
             if source.version is not None:
@@ -98,9 +105,29 @@ class SparkEngine(Engine):
             self._size_shuffle(sources)
             return self.to_arrow(self._sql(spark_sql, views), spark_sql)
 
+    def relation(self, sql: str, sources: Mapping[str, Source]) -> SparkFrame:
+        spark_sql = self.sql_for(sql)
+        with self.views(sources) as views:
+            self._size_shuffle(sources)
+            # The plan is resolved now, so the views may go; the rows are computed (and
+            # cached) when the commit first asks for them.
+            return SparkFrame(self, self._sql(spark_sql, views))
+
+    def split(self, flagged: Frame, column: str) -> tuple[Frame, pa.Table]:
+        from pyspark.sql import functions as F
+
+        df = self.frame(flagged)
+        broken = F.col(column) != F.lit("")
+        rejected = self.to_arrow(df.filter(broken))
+        good = SparkFrame(self, df.filter(~broken).drop(column), cache=False, parent=flagged)
+        return good, rejected
+
+    def writer(self) -> SparkTableWriter:
+        return SparkTableWriter(self, self.warehouse)
+
     def _sql(self, spark_sql: str, views: Mapping[str, str]) -> DataFrame:
         rewritten = rename_tables(spark_sql, views)
-        return self._guard(lambda: self.spark.sql(rewritten), spark_sql)
+        return self.guard(lambda: self.spark.sql(rewritten), spark_sql)
 
     def to_arrow(self, df: DataFrame, spark_sql: str | None = None) -> pa.Table:
         """Collect a DataFrame as Arrow (timestamps with a zone come back in UTC).
@@ -108,7 +135,7 @@ class SparkEngine(Engine):
         Columns come back nullable, as DuckDB returns them: Spark marks counts NOT NULL,
         which would otherwise become a constraint of the Delta table written from them.
         """
-        table: pa.Table = self._guard(df.toArrow, spark_sql)
+        table: pa.Table = self.guard(df.toArrow, spark_sql)
         if any(not f.nullable for f in table.schema):
             nullable = pa.schema([f.with_nullable(True) for f in table.schema])
             table = table.cast(nullable)
@@ -129,7 +156,7 @@ class SparkEngine(Engine):
             ctx.sql_runner = lambda query: self._sql(self.sql_for(query), views)
             try:
                 result = func(ctx, *args)
-                return self.to_arrow(result) if isinstance(result, DataFrame) else result
+                return SparkFrame(self, result) if isinstance(result, DataFrame) else result
             finally:
                 ctx.spark = ctx.sql_runner = None
 
@@ -146,12 +173,16 @@ class SparkEngine(Engine):
         self.spark.conf.set("spark.sql.shuffle.partitions", str(wanted))
 
     def _input_bytes(self, source: Any) -> int:
+        if isinstance(source, Frame):
+            return 0  # already in the engine
         if isinstance(source, TableRef):
             sizes = self.warehouse.file_actions(source.name, source.version)["size_bytes"]
             return int(sum(sizes.to_pylist()))
         return int(getattr(source, "nbytes", 0))
 
-    def _guard(self, work: Callable[[], Any], spark_sql: str | None) -> Any:
+    def guard(self, work: Callable[[], Any], spark_sql: str | None = None) -> Any:
+        """Run Spark work; its errors become AssayErrors with their first line (and the
+        SQL as Spark ran it), not a JVM stack trace."""
         from py4j.protocol import Py4JJavaError
         from pyspark.errors import PySparkException
 

@@ -1,0 +1,67 @@
+"""A Spark DataFrame as an assay Frame: cached on first use, because a commit reads it
+several times (row count, contract checks, checksum, the write) and recomputing its SQL
+each time would multiply the work."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from assay.engines.base import Frame
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+    from assay.engines.spark.engine import SparkEngine
+
+
+class SparkFrame(Frame):
+    """A cached Spark DataFrame of a transform's result, as `SparkEngine.relation` returns
+    it: `frame.num_rows`, `frame.schema` and `frame.checksum()` run on Spark."""
+
+    engine: SparkEngine
+
+    def __init__(
+        self, engine: SparkEngine, df: DataFrame, cache: bool = True, parent: Frame | None = None
+    ):
+        self.engine = engine
+        self.df = df.persist() if cache else df
+        self._cached = cache
+        #: A cached frame this one is computed from: released with it.
+        self._parent = parent
+
+    @cached_property
+    def schema(self) -> pa.Schema:
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        arrow = to_arrow_schema(self.df.schema, timestamp_utc=True)
+        return pa.schema([f.with_nullable(True) for f in arrow])
+
+    @cached_property
+    def num_rows(self) -> int:
+        return int(self.engine.guard(self.df.count))
+
+    def checksum(self) -> tuple[int, str]:
+        from pyspark.sql import functions as F
+
+        if not self.column_names:
+            return 0, "0"
+        row_hash = F.xxhash64(*[F.col(f"`{c}`") for c in self.column_names])
+        totals = self.df.agg(
+            F.count(F.lit(1)).alias("rows"),
+            F.coalesce(F.sum(row_hash.cast("decimal(38,0)")), F.lit(0)).cast("string").alias("h"),
+        )
+        row: Any = self.engine.guard(totals.collect)[0]
+        return int(row["rows"]), str(row["h"])
+
+    def to_arrow(self) -> pa.Table:
+        return self.engine.to_arrow(self.df)
+
+    def release(self) -> None:
+        if self._cached:
+            self.df.unpersist()
+            self._cached = False
+        if self._parent is not None:
+            self._parent.release()

@@ -1,0 +1,115 @@
+"""Commits of Spark Frames with Spark's Delta Lake writer: the same operations and commit
+metadata as assay's delta-rs writer (`Warehouse.write` / `merge`), so a table's history and
+the catalog read alike whichever engine wrote a version.
+
+assay's metadata rides in the commit's `userMetadata` (Spark's way to annotate a commit),
+as `{"assay": {...}}`; `Warehouse.history` decodes it like delta-rs's custom metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from assay.errors import AssayError, TransientError
+from assay.tables import Warehouse, WriteMode
+from assay.tables.delta import encode_metadata
+
+if TYPE_CHECKING:
+    from assay.engines.spark.engine import SparkEngine
+    from assay.engines.spark.frame import SparkFrame
+
+_USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+#: The session setting that carries a commit's metadata is shared by every thread.
+_commit_lock = threading.Lock()
+
+
+class SparkTableWriter:
+    """`write` and `merge` of Warehouse's signature, for SparkFrames."""
+
+    def __init__(self, engine: SparkEngine, warehouse: Warehouse):
+        self.engine = engine
+        self.warehouse = warehouse
+
+    def write(
+        self,
+        name: str,
+        data: SparkFrame,
+        *,
+        mode: WriteMode,
+        metadata: Mapping[str, Any],
+        predicate: str | None = None,
+        partition_by: Sequence[str] = (),
+        evolve_schema: bool = True,
+    ) -> int:
+        """One commit: append, overwrite the table, or replace the rows matching
+        `predicate` (Delta's replaceWhere: an interval replaced exactly)."""
+        writer = data.df.write.format("delta").mode(mode.value)
+        if mode is WriteMode.OVERWRITE and predicate is None:
+            writer = writer.option("overwriteSchema", "true")  # a full refresh
+        elif evolve_schema:
+            writer = writer.option("mergeSchema", "true")
+        if predicate is not None:
+            writer = writer.option("replaceWhere", predicate)
+        if partition_by and not self.warehouse.exists(name):
+            writer = writer.partitionBy(*partition_by)
+        with self._commit(name, metadata):
+            self.engine.guard(lambda: writer.save(self.warehouse.uri(name)))
+        return int(self.warehouse.table(name).version())
+
+    def merge(
+        self, name: str, data: SparkFrame, *, keys: Sequence[str], metadata: Mapping[str, Any]
+    ) -> int | None:
+        """Upsert on `keys` (changed rows update, new rows insert, new columns are added);
+        None when no row changed."""
+        from delta.tables import DeltaTable
+
+        if not self.warehouse.exists(name):
+            return self.write(name, data, mode=WriteMode.OVERWRITE, metadata=metadata)
+        before = self.warehouse.table(name).version()
+        target_columns = set(self.warehouse.schema(name).names)
+        on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+        changes = [
+            f"NOT (t.`{c}` <=> s.`{c}`)" if c in target_columns else f"s.`{c}` IS NOT NULL"
+            for c in data.column_names
+            if c not in keys
+        ]
+        target = DeltaTable.forPath(self.engine.spark, self.warehouse.uri(name))
+        merge = (
+            target.alias("t")
+            .merge(data.df.alias("s"), on)
+            .withSchemaEvolution()
+            .whenMatchedUpdateAll(condition=" OR ".join(changes) or "false")
+            .whenNotMatchedInsertAll()
+        )
+        with self._commit(name, metadata):
+            self.engine.guard(merge.execute)
+        after = self.warehouse.table(name).version()
+        if after == before or not _changed_rows(self.warehouse, name):
+            return None
+        return int(after)
+
+    @contextmanager
+    def _commit(self, name: str, metadata: Mapping[str, Any]) -> Iterator[None]:
+        conf = self.engine.spark.conf
+        with _commit_lock:
+            conf.set(_USER_METADATA, json.dumps({"assay": encode_metadata(metadata)}))
+            try:
+                yield
+            except AssayError as exc:
+                # Delta's optimistic concurrency: another writer committed first; retried.
+                if "Concurrent" in exc.message:
+                    raise TransientError(f"concurrent commit conflict: {exc}", where=name) from exc
+                raise
+            finally:
+                conf.unset(_USER_METADATA)
+
+
+def _changed_rows(warehouse: Warehouse, name: str) -> bool:
+    """Whether the last commit (a MERGE) inserted or updated any row."""
+    metrics = warehouse.table(name).history(1)[0].get("operationMetrics") or {}
+    touched = ("numTargetRowsInserted", "numTargetRowsUpdated", "numTargetRowsDeleted")
+    return any(int(metrics.get(k, 0) or 0) for k in touched)
