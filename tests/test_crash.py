@@ -20,6 +20,7 @@ from tests.helpers import (
     copy_project,
     run_in_subprocess,
     warehouse_checksums,
+    with_engine,
     write_project,
 )
 
@@ -74,6 +75,19 @@ def expected(pristine: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"checksums": sums, "seconds": seconds}
 
 
+@pytest.fixture(scope="module")
+def spark_expected(
+    pristine: Path, tmp_path_factory: pytest.TempPathFactory, spark_jars: str
+) -> dict:
+    """Checksums after one uninterrupted run on Spark (its sums of BIGINT stay BIGINT where
+    DuckDB's become DECIMAL(38, 0): same values, other types)."""
+    root = copy_project(pristine, tmp_path_factory.mktemp("crash") / "spark-baseline")
+    with_engine(root, "spark")
+    project = assay.Project(root)
+    assert project.run().ok
+    return {"checksums": warehouse_checksums(project)}
+
+
 def finish_and_compare(root: Path, expected: dict) -> None:
     project = assay.Project(root)
     result = project.run()
@@ -120,3 +134,18 @@ def test_kill_at_random_moments_then_rerun(pristine: Path, expected: dict, tmp_p
         assert proc.returncode in (-signal.SIGKILL, 0), err  # killed, or done before the kill
 
     finish_and_compare(root, expected)
+
+
+@pytest.mark.parametrize("fault", ["after_commit:3", "after_catalog:3"])
+def test_on_spark_kill_after_a_spark_commit_then_rerun(
+    fault: str, pristine: Path, spark_expected: dict, tmp_path: Path
+) -> None:
+    """Spark commits the transforms: the commit metadata it writes (userMetadata) is what
+    the re-run reads to know which intervals are done, so the end state is the same."""
+    root = copy_project(pristine, tmp_path / "project")
+    with_engine(root, "spark")
+
+    crashed = run_in_subprocess(root, env={"ASSAY_FAULT": fault}, timeout=600)
+
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    finish_and_compare(root, spark_expected)

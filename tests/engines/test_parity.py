@@ -131,3 +131,37 @@ def test_both_engines_build_the_same_tables_run_after_run(
     refreshed = run_both(projects, full_refresh=True)
     assert refreshed["duckdb"] == refreshed["spark"]
     assert_same_tables(projects)
+
+
+USER_DAYS = """
+-- name: gold.user_days
+-- kind: incremental
+-- time_column: day
+-- grain: day
+SELECT user_id, date_trunc('day', event_time) AS day, count(*) AS n, sum(event_id) AS id_sum
+FROM {{ ref('silver.events') }}
+WHERE event_time >= {{ start }} AND event_time < {{ end }}
+GROUP BY ALL
+"""
+
+
+def test_a_project_built_on_duckdb_continues_on_spark(
+    projects: dict[str, assay.Project],
+) -> None:
+    """Switching engines keeps the tables: Spark writes later intervals and merges into
+    tables DuckDB built, in their types (DuckDB's sum of BIGINTs is a DECIMAL(38, 0),
+    Spark's a BIGINT; Spark's writes are cast to the table's type)."""
+    for project in projects.values():
+        (project.root / "pipelines/user_days.sql").write_text(USER_DAYS.lstrip())
+    duck_root, moved_root = projects["duckdb"].root, projects["spark"].root
+    for root in (duck_root, moved_root):
+        assert assay.Project(root, engine="duckdb").run().ok
+        (root / "data/events/b.jsonl").write_text(jsonl(SECOND))
+    assert assay.Project(duck_root, engine="duckdb").run().ok
+    moved = assay.Project(moved_root, engine="spark")
+    result = moved.run()
+    assert result.ok, [r.error for r in result.failed]
+    assert result.result("gold.user_days").intervals >= 2  # written by Spark
+
+    assert str(moved.warehouse.schema("gold.user_days").field("id_sum").type) == "decimal128(38, 0)"
+    assert_same_tables({"duckdb": assay.Project(duck_root), "spark": moved})

@@ -47,7 +47,10 @@ class SparkTableWriter:
     ) -> int:
         """One commit: append, overwrite the table, or replace the rows matching
         `predicate` (Delta's replaceWhere: an interval replaced exactly)."""
-        writer = data.df.write.format("delta").mode(mode.value)
+        df = data.df
+        if self.warehouse.exists(name) and not (mode is WriteMode.OVERWRITE and predicate is None):
+            df = self._as_table_types(name, df)
+        writer = df.write.format("delta").mode(mode.value)
         if mode is WriteMode.OVERWRITE and predicate is None:
             writer = writer.option("overwriteSchema", "true")  # a full refresh
         elif evolve_schema:
@@ -80,7 +83,7 @@ class SparkTableWriter:
         target = DeltaTable.forPath(self.engine.spark, self.warehouse.uri(name))
         merge = (
             target.alias("t")
-            .merge(data.df.alias("s"), on)
+            .merge(self._as_table_types(name, data.df).alias("s"), on)
             .withSchemaEvolution()
             .whenMatchedUpdateAll(condition=" OR ".join(changes) or "false")
             .whenNotMatchedInsertAll()
@@ -91,6 +94,21 @@ class SparkTableWriter:
         if after == before or not _changed_rows(self.warehouse, name):
             return None
         return int(after)
+
+    def _as_table_types(self, name: str, df: Any) -> Any:
+        """`df` with the table's own types for the columns they share: a table built on
+        DuckDB keeps its types when Spark writes to it (DuckDB sums BIGINTs into
+        DECIMAL(38, 0), Spark into BIGINT, and Delta refuses to merge the two)."""
+        from pyspark.sql import functions as F
+
+        target = table_types(self.engine, self.warehouse.uri(name))
+        casts = [
+            F.col(f"`{c}`").cast(target[c]).alias(c)
+            if c in target and target[c] != df.schema[c].dataType
+            else F.col(f"`{c}`")
+            for c in df.columns
+        ]
+        return df.select(*casts)
 
     @contextmanager
     def _commit(self, name: str, metadata: Mapping[str, Any]) -> Iterator[None]:
@@ -106,6 +124,14 @@ class SparkTableWriter:
                 raise
             finally:
                 conf.unset(_USER_METADATA)
+
+
+def table_types(engine: SparkEngine, uri: str) -> dict[str, Any]:
+    """Column name -> Spark type of the Delta table at `uri`."""
+    from delta.tables import DeltaTable
+
+    schema = DeltaTable.forPath(engine.spark, uri).toDF().schema
+    return {f.name: f.dataType for f in schema.fields}
 
 
 def _changed_rows(warehouse: Warehouse, name: str) -> bool:
