@@ -62,6 +62,10 @@ class Frame(ABC):
     def release(self) -> None:
         """Free what the engine keeps for this frame (its cache)."""
 
+    def reuse(self) -> None:  # noqa: B027 - optional: engines without caches do nothing
+        """Keep the rows once computed: the frame is about to be read more than once (a
+        contract check, then the write). Without it each read recomputes them."""
+
     @property
     def column_names(self) -> list[str]:
         return list(self.schema.names)

@@ -113,7 +113,11 @@ class Committer:
         data = output.data
         if data is not None and not data.num_columns:
             data = None  # a source that returned nothing at all
-        if data is not None and not data.num_rows and not self._must_record(ctx, output):
+        if isinstance(data, Frame) and (
+            spec.kind in (Kind.FULL, Kind.MERGE) or self.contracts.get(spec.name)
+        ):
+            data.reuse()  # hashed or checked, then written: computed once
+        if data is not None and not self._must_record(ctx, output) and not data.num_rows:
             data = None  # nothing new: commit nothing
         if spec.kind in (Kind.FULL, Kind.MERGE) and data is not None and not ctx.replace_table:
             metadata["content_hash"] = digest = content_hash(self.engine, data)

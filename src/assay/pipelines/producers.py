@@ -83,7 +83,9 @@ class Output:
     #: Arrow, or a Frame kept in an engine that writes tables itself (Spark).
     data: pa.Table | Frame | None
     quarantine: pa.Table | None = None
-    rows_in: int = 0
+    #: Rows read to make this output; None: the rows of `data` (a Frame's are known once
+    #: it is committed, without counting them first).
+    rows_in: int | None = 0
     metadata: dict[str, Any] = field(default_factory=dict)
     #: Keys of the quarantine rows this output replaces (files or intervals).
     batch_keys: tuple[str, ...] = ()

@@ -288,7 +288,11 @@ class Runner:
         result: DatasetResult,
     ) -> None:
         version, written = self.committer.commit(ctx, output, intervals)
-        result.rows_in += output.rows_in
+        # A Frame's rows in are what the commit wrote plus what its contracts quarantined.
+        rows_in = output.rows_in
+        result.rows_in += (
+            rows_in if rows_in is not None else written.rows_written + written.rows_quarantined
+        )
         result.rows_written += written.rows_written if version is not None else 0
         result.rows_quarantined += written.rows_quarantined
         if version is not None:

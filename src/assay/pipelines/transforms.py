@@ -109,7 +109,8 @@ class SqlTransform(Producer):
                 where=spec.where,
                 hint="check the SQL against the upstream tables' columns",
             ) from exc
-        yield Output(data=table, rows_in=table.num_rows)
+        rows_in = None if isinstance(table, Frame) else table.num_rows
+        yield Output(data=table, rows_in=rows_in)
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ class PythonTransform(Producer):
         if isinstance(table, Frame):
             if column and ctx.start is not None:
                 table = ctx.engine.relation(_interval_filter("SELECT * FROM t", ctx), {"t": table})
-            yield Output(data=table, rows_in=table.num_rows)
+            yield Output(data=table, rows_in=None)
             return
         if column and ctx.start is not None and table.num_rows:
             kind = table[column].type

@@ -116,10 +116,11 @@ class SparkEngine(Engine):
     def split(self, flagged: Frame, column: str) -> tuple[Frame, pa.Table]:
         from pyspark.sql import functions as F
 
+        flagged.reuse()  # read twice: the rejected rows now, the good ones by the write
         df = self.frame(flagged)
         broken = F.col(column) != F.lit("")
         rejected = self.to_arrow(df.filter(broken))
-        good = SparkFrame(self, df.filter(~broken).drop(column), cache=False, parent=flagged)
+        good = SparkFrame(self, df.filter(~broken).drop(column), parent=flagged)
         return good, rejected
 
     def writer(self) -> SparkTableWriter:

@@ -1,6 +1,6 @@
-"""A Spark DataFrame as an assay Frame: cached on first use, because a commit reads it
-several times (row count, contract checks, checksum, the write) and recomputing its SQL
-each time would multiply the work."""
+"""A Spark DataFrame as an assay Frame. A commit without contracts reads it once (the
+write, whose metrics give the row count); one that checks contracts or hashes the content
+first asks to `reuse` it, and the rows are cached rather than computed again."""
 
 from __future__ import annotations
 
@@ -23,14 +23,15 @@ class SparkFrame(Frame):
 
     engine: SparkEngine
 
-    def __init__(
-        self, engine: SparkEngine, df: DataFrame, cache: bool = True, parent: Frame | None = None
-    ):
+    def __init__(self, engine: SparkEngine, df: DataFrame, parent: Frame | None = None):
         self.engine = engine
-        self.df = df.persist() if cache else df
-        self._cached = cache
+        self.df = df
+        self._cached = False
         #: A cached frame this one is computed from: released with it.
         self._parent = parent
+        #: Rows the commit wrote, from its metrics (so they need not be counted).
+        self.written_rows: int | None = None
+        self._rows: int | None = None
 
     @cached_property
     def schema(self) -> pa.Schema:
@@ -39,9 +40,18 @@ class SparkFrame(Frame):
         arrow = to_arrow_schema(self.df.schema, timestamp_utc=True)
         return pa.schema([f.with_nullable(True) for f in arrow])
 
-    @cached_property
+    @property
     def num_rows(self) -> int:
-        return int(self.engine.guard(self.df.count))
+        if self.written_rows is not None:
+            return self.written_rows
+        if self._rows is None:
+            self._rows = int(self.engine.guard(self.df.count))
+        return self._rows
+
+    def reuse(self) -> None:
+        if not self._cached:
+            self.df = self.df.persist()
+            self._cached = True
 
     def checksum(self) -> tuple[int, str]:
         from pyspark.sql import functions as F

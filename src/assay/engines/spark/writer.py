@@ -61,6 +61,10 @@ class SparkTableWriter:
             writer = writer.partitionBy(*partition_by)
         with self._commit(name, metadata):
             self.engine.guard(lambda: writer.save(self.warehouse.uri(name)))
+        # A replaceWhere rewrites files it only partly replaces: their other rows are
+        # copied, and counted in numOutputRows.
+        output, copied = _metrics(self.warehouse, name, "numOutputRows", "numCopiedRows")
+        data.written_rows = None if output is None else output - (copied or 0)
         return int(self.warehouse.table(name).version())
 
     def merge(
@@ -91,9 +95,10 @@ class SparkTableWriter:
         with self._commit(name, metadata):
             self.engine.guard(merge.execute)
         after = self.warehouse.table(name).version()
-        if after == before or not _changed_rows(self.warehouse, name):
+        if after == before:
             return None
-        return int(after)
+        data.written_rows = _metrics(self.warehouse, name, "numSourceRows")[0]
+        return int(after) if _changed_rows(self.warehouse, name) else None
 
     def _as_table_types(self, name: str, df: Any) -> Any:
         """`df` with the table's own types for the columns they share: a table built on
@@ -132,6 +137,12 @@ def table_types(engine: SparkEngine, uri: str) -> dict[str, Any]:
 
     schema = DeltaTable.forPath(engine.spark, uri).toDF().schema
     return {f.name: f.dataType for f in schema.fields}
+
+
+def _metrics(warehouse: Warehouse, name: str, *keys: str) -> list[int | None]:
+    """Metrics of the table's last commit (Spark records them as text)."""
+    metrics = warehouse.table(name).history(1)[0].get("operationMetrics") or {}
+    return [None if metrics.get(k) is None else int(metrics[k]) for k in keys]
 
 
 def _changed_rows(warehouse: Warehouse, name: str) -> bool:
