@@ -109,8 +109,8 @@ class SparkEngine(Engine):
         spark_sql = self.sql_for(sql)
         with self.views(sources) as views:
             self._size_shuffle(sources)
-            # The plan is resolved now, so the views may go; the rows are computed (and
-            # cached) when the commit first asks for them.
+            # The plan is resolved now, so the views may go; the rows are computed when the
+            # commit writes them (cached first when it reads them twice, see Frame.reuse).
             return SparkFrame(self, self._sql(spark_sql, views))
 
     def split(self, flagged: Frame, column: str) -> tuple[Frame, pa.Table]:
