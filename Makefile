@@ -66,6 +66,5 @@ bench-streaming: $(BIN)/.installed
 ## hand-written PySpark job (pyspark + delta-spark from the `spark` extra, the Delta jars through
 ## scripts/jars/resolve spark); writes its block of benchmarks/RESULTS.md. ARGS="--sizes 200000".
 .PHONY: bench-spark
-bench-spark: $(BIN)/.installed
-	$(BIN)/python -c "import pyspark, delta" 2>/dev/null || $(BIN)/pip install -q -e '.[spark]'
+bench-spark: $(BIN)/.installed-spark
 	ASSAY_SPARK_JARS=$$(scripts/jars/resolve spark) $(BIN)/python benchmarks/spark_vs_duckdb.py $(ARGS)
