@@ -1,5 +1,4 @@
-"""Benchmark: the fraud pipeline on assay's DuckDB engine, on assay's Spark engine, and as a
-hand-written PySpark job.
+"""Benchmark: the fraud pipeline on assay (DuckDB), assay (Spark) and hand-written PySpark.
 
 For each size, the seeded fraud data is generated once (examples/fraud/generate.py,
 `generate(folder, through_day=90, n_transactions=N)`), then three sides run, each in its own

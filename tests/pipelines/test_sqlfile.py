@@ -64,6 +64,7 @@ def test_full_header_builds_the_spec(tmp_path: Path) -> None:
 -- grain: hour
 -- start: 2026-01-01
 -- lookback: 2
+-- batch_size: 90
 -- keys: tx_id, card_id
 -- partition_by: day
 -- owner: risk-team
@@ -82,6 +83,7 @@ WHERE t.event_time >= {{ start }} AND t.event_time < {{ end }}
     assert spec.grain is Grain.HOUR
     assert spec.start == datetime(2026, 1, 1)
     assert spec.lookback == 2
+    assert spec.batch_size == 90
     assert spec.keys == ("tx_id", "card_id")
     assert spec.partition_by == ("day",)
     assert spec.owner == "risk-team"
@@ -178,3 +180,14 @@ def test_fingerprint_ignores_whitespace_but_not_code(tmp_path: Path) -> None:
     c = load_sql_file(sql_file(tmp_path, "-- name: gold.x\nSELECT 2 AS a", "c.sql"))
     assert a.fingerprint == b.fingerprint
     assert a.fingerprint != c.fingerprint
+
+
+def test_python_transforms_keep_their_batch_size() -> None:
+    import assay
+
+    @assay.transform("gold.x", inputs=["silver.t"], kind="incremental", time_column="day",
+                     batch_size=90)  # fmt: skip
+    def x(ctx, t):  # type: ignore[no-untyped-def]
+        return t
+
+    assert x.dataset.batch_size == 90  # type: ignore[attr-defined]

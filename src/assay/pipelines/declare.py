@@ -245,6 +245,7 @@ def transform(
             name=name,
             kind=_enum(Kind, kind, "kind"),
             lookback=lookback,
+            batch_size=max(1, batch_size),
             producer=PythonTransform(
                 func,
                 as_relations=not as_arrow,

@@ -33,6 +33,7 @@ _KNOWN = {
     "kind",
     "time_column",
     "grain",
+    "batch_size",
     "start",
     "lookback",
     "keys",
