@@ -170,3 +170,14 @@ def test_a_jars_folder_without_jars_is_named(
     monkeypatch.setenv("ASSAY_SPARK_JARS", str(tmp_path))
     with pytest.raises(UsageError, match="holds no jars"):
         session.delta_jars()
+
+
+def test_qualify_over_star_returns_only_the_tables_columns(tmp_path: Path) -> None:
+    engine = get_engine("spark", Warehouse(str(tmp_path)))
+    table = pa.table({"k": [1, 1, 2], "v": [3, 4, 5]})
+    sql = "SELECT * FROM t QUALIFY row_number() OVER (PARTITION BY k ORDER BY v DESC) = 1"
+
+    got = engine.query(sql + " ORDER BY k", {"t": table})
+
+    assert got.column_names == ["k", "v"]
+    assert got.to_pylist() == [{"k": 1, "v": 4}, {"k": 2, "v": 5}]

@@ -63,7 +63,30 @@ def _translate(duckdb_sql: str, dialect: str, where: str | None) -> str:
             hint=f"rewrite that construct in SQL both DuckDB and {dialect} know, "
             f"or use a Python transform with engines=['{dialect}']",
         ) from exc
+    if dialect == "spark":
+        out = [_hide_qualify_column(sql) for sql in out]
     return ";\n".join(out)
+
+
+def _hide_qualify_column(spark_sql: str) -> str:
+    """sqlglot turns `SELECT * ... QUALIFY f = 1` into `SELECT * FROM (SELECT *, f AS _w
+    ...) AS _t WHERE _w = 1`, whose `*` would add the helper column `_w` to the result:
+    select `* EXCEPT (_w)` there instead."""
+    if "AS _w" not in spark_sql:
+        return spark_sql
+    tree = sqlglot.parse_one(spark_sql, read="spark")
+    for select in tree.find_all(exp.Select):
+        source = select.args.get("from_") or select.args.get("from")
+        inner = source.this if source is not None else None
+        if (
+            isinstance(inner, exp.Subquery)
+            and inner.alias == "_t"
+            and len(select.expressions) == 1
+            and isinstance(select.expressions[0], exp.Star)
+            and "_w" in inner.this.named_selects
+        ):
+            select.set("expressions", [exp.Star(except_=[exp.column("_w")])])
+    return tree.sql(dialect="spark")
 
 
 def _unknown_functions(statements: list[Any]) -> set[str]:
