@@ -37,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from machine import IDLE_SHARE, machine_cpu, other_share, wait_for_idle
 from results_file import replace_block
 from rich.console import Console
 
@@ -60,7 +61,6 @@ AIM_TRAIN_RATIO, AIM_MAT_RATE, AIM_P99_LOCAL_MS, AIM_P99_HTTP_MS = 5.0, 100_000,
 
 #: Steps whose timings are reported: they start once the machine is idle (--idle-wait).
 MEASURED = {"train", "materialize", "online"}
-IDLE_SHARE = 0.10
 
 console = Console(highlight=False)
 
@@ -335,33 +335,6 @@ class Outcome:
     rss: int  # peak bytes (the child's max RSS, or the largest seen when it was stopped)
     error: str | None = None
     other: float = 0.0  # share of the machine's CPU that other processes used meanwhile
-
-
-def machine_cpu() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
-    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    hz = os.sysconf("SC_CLK_TCK")
-    return (sum(ticks) - ticks[3] - ticks[4]) / hz, sum(ticks) / hz
-
-
-def other_share(before: tuple[float, float], own_cpu: float) -> float:
-    """Share of the machine's CPU since `before` not used by our own processes."""
-    busy, total = machine_cpu()
-    return max(0.0, (busy - before[0] - own_cpu) / max(total - before[1], 1e-9))
-
-
-def wait_for_idle(limit: float) -> None:
-    """Wait (up to `limit` seconds) until other processes use under 10% of the machine, so
-    a measured step does not start in the middle of someone else's test run."""
-    deadline, said = time.monotonic() + limit, False
-    while time.monotonic() < deadline:
-        before = machine_cpu()
-        time.sleep(2)
-        if other_share(before, 0.0) < IDLE_SHARE:
-            return
-        if not said:
-            console.print(f"  waiting (up to {limit:.0f} s) for the machine to be idle ...")
-            said = True
 
 
 def tree_cpu(pid: int) -> float:

@@ -45,6 +45,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from machine import IDLE_SHARE, machine_cpu, other_share, self_cpu, wait_for_idle
 from results_file import replace_block
 
 HERE = Path(__file__).resolve().parent
@@ -71,7 +72,6 @@ CHECKED = [
 ]
 GOLD = [t for t in CHECKED if t.startswith("gold.")]
 START, END = "<!-- spark-bench:start -->", "<!-- spark-bench:end -->"
-IDLE_SHARE = 0.10
 #: The aim the numbers are read against (reported, never asserted).
 AIM_RATIO = 1.10
 GIB = 1024**3
@@ -140,38 +140,6 @@ CHILDREN = {"_assay": child_assay, "_generate": child_generate}
 
 
 # -- machine and processes ----------------------------------------------------------------
-
-
-def machine_cpu() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
-    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    hz = os.sysconf("SC_CLK_TCK")
-    return (sum(ticks) - ticks[3] - ticks[4]) / hz, sum(ticks) / hz
-
-
-def other_share(before: tuple[float, float], own_cpu: float) -> float:
-    """Share of the machine's CPU since `before` not used by our own processes."""
-    busy, total = machine_cpu()
-    return max(0.0, (busy - before[0] - own_cpu) / max(total - before[1], 1e-9))
-
-
-def wait_for_idle(limit: float) -> None:
-    """Wait (up to `limit` s) until other processes use under 10% of the machine."""
-    deadline, said = time.monotonic() + limit, False
-    while time.monotonic() < deadline:
-        before = machine_cpu()
-        time.sleep(2)
-        if other_share(before, 0.0) < IDLE_SHARE:
-            return
-        if not said:
-            print(f"  waiting (up to {limit:.0f} s) for the machine to be idle ...", flush=True)
-            said = True
-    print("  the machine is still busy; measuring anyway", flush=True)
-
-
-def self_cpu() -> float:
-    t = os.times()
-    return t.user + t.system
 
 
 class Measured:

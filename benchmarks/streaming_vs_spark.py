@@ -54,6 +54,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from machine import IDLE_SHARE, machine_cpu, other_share, self_cpu, wait_for_idle
 from results_file import replace_block
 
 HERE = Path(__file__).resolve().parent
@@ -67,7 +68,6 @@ T0 = datetime(2026, 3, 1)
 START, END = "<!-- streaming-bench:start -->", "<!-- streaming-bench:end -->"
 #: Aims the numbers are read against (reported, never asserted).
 AIM_RATE, AIM_P99_S, AIM_LATENCY_RATE = 100_000, 2.0, 10_000
-IDLE_SHARE = 0.10
 
 PIPELINE = """
 import assay
@@ -301,38 +301,6 @@ CHILDREN = {"_catchup": child_catchup, "_latency": child_latency}
 
 
 # -- machine and processes ----------------------------------------------------------------
-
-
-def machine_cpu() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
-    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    hz = os.sysconf("SC_CLK_TCK")
-    return (sum(ticks) - ticks[3] - ticks[4]) / hz, sum(ticks) / hz
-
-
-def other_share(before: tuple[float, float], own_cpu: float) -> float:
-    """Share of the machine's CPU since `before` not used by our own processes."""
-    busy, total = machine_cpu()
-    return max(0.0, (busy - before[0] - own_cpu) / max(total - before[1], 1e-9))
-
-
-def wait_for_idle(limit: float) -> None:
-    """Wait (up to `limit` s) until other processes use under 10% of the machine."""
-    deadline, said = time.monotonic() + limit, False
-    while time.monotonic() < deadline:
-        before = machine_cpu()
-        time.sleep(2)
-        if other_share(before, 0.0) < IDLE_SHARE:
-            return
-        if not said:
-            print(f"  waiting (up to {limit:.0f} s) for the machine to be idle ...", flush=True)
-            said = True
-
-
-def self_cpu() -> float:
-    """CPU seconds of this process (the parent: it produces during the latency run)."""
-    t = os.times()
-    return t.user + t.system
 
 
 def broker_cpu() -> float:
