@@ -185,7 +185,7 @@ def pit_window_sql(
             rows = windows.timeline_sql(view, f"src_{i}", ts, portable=True)
             created = "NULL"
         else:
-            rows = f"(SELECT * , {ts} AS __ts FROM src_{i} WHERE {_q(view.timestamp)} IS NOT NULL)"
+            rows = f"(SELECT *, {ts} AS __ts FROM src_{i} WHERE {_q(view.timestamp)} IS NOT NULL)"
             created = (
                 utc(_q(view.created_timestamp), schema.field(view.created_timestamp).type)
                 if view.created_timestamp

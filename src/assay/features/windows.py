@@ -25,12 +25,9 @@ def _micros(window: timedelta) -> int:
     return int(window.total_seconds() * 1_000_000)
 
 
-def _aggregate(agg: Aggregation, column: str | None = None, portable: bool = False) -> str:
-    """The aggregate call; `column` overrides the row marker counted by a plain count.
-    `portable`: for engines without DISTINCT in window aggregates (Spark)."""
+def _aggregate(agg: Aggregation, column: str | None = None) -> str:
+    """The aggregate call; `column` overrides the row marker counted by a plain count."""
     target = _q(agg.column) if agg.column else column or "*"
-    if portable and agg.function == "count_distinct":
-        return f"array_length(list_distinct(list({target})))"
     return {
         "count": f"count({target})",
         "sum": f"sum({target})",
@@ -76,8 +73,7 @@ def timeline_sql(view: FeatureView, source: str, ts_expr: str, portable: bool = 
     )
     longest = frames[max(frames)]
     aggregates = ", ".join(
-        _over(_aggregate(a, "__row", portable), frames[a.window]) + f" AS {_q(a.name)}"
-        for a in view.aggregations
+        f"{_windowed(a, frames[a.window], portable)} AS {_q(a.name)}" for a in view.aggregations
     )
     alive = ", ".join(
         f"CASE WHEN {ALIVE} > 0 THEN {_q(a.name)} END AS {_q(a.name)}" for a in view.aggregations
@@ -93,12 +89,13 @@ def timeline_sql(view: FeatureView, source: str, ts_expr: str, portable: bool = 
     )
 
 
-def _over(aggregate: str, frame: str) -> str:
-    """`aggregate OVER frame`, inside any list function wrapped around the aggregate."""
-    if aggregate.startswith("array_length(list_distinct(list("):
-        inner = aggregate.removeprefix("array_length(list_distinct(").removesuffix("))")
-        return f"array_length(list_distinct({inner} OVER {frame}))"
-    return f"{aggregate} OVER {frame}"
+def _windowed(agg: Aggregation, frame: str, portable: bool) -> str:
+    """The aggregate over a named window frame. `portable`: for engines without DISTINCT
+    in window aggregates (Spark), a distinct count counts the distinct values of the
+    frame's list instead."""
+    if portable and agg.function == "count_distinct" and agg.column:
+        return f"array_length(list_distinct(list({_q(agg.column)}) OVER {frame}))"
+    return f"{_aggregate(agg, '__row')} OVER {frame}"
 
 
 def latest_sql(

@@ -184,14 +184,7 @@ class Warehouse:
             return self.write(name, data, mode=WriteMode.OVERWRITE, metadata=metadata)
         before = self.table(name).version()
         on = " AND ".join(f't."{k}" = s."{k}"' for k in keys)
-        target_columns = set(self.schema(name).names)
-        # A row changed if any shared column differs, or it brings a value in a new column.
-        changes = [
-            f'NOT (t."{c}" <=> s."{c}")' if c in target_columns else f's."{c}" IS NOT NULL'
-            for c in data.column_names
-            if c not in keys
-        ]
-        changed = " OR ".join(changes) or "false"
+        changed = changed_row_predicate(data.column_names, keys, set(self.schema(name).names))
         try:
             (
                 self.table(name)
@@ -236,6 +229,28 @@ class Warehouse:
             return None
         found = self.history(name, limit=1)
         return found[0] if found else None
+
+
+def changed_row_predicate(
+    columns: Sequence[str], keys: Sequence[str], target_columns: set[str], quote: str = '"'
+) -> str:
+    """When a merge updates a matched row (target `t`, source `s`): a shared column
+    differs, or the source brings a value in a column the table lacks.
+
+    Example:
+        >>> changed_row_predicate(["id", "a", "new"], ["id"], {"id", "a"})
+        'NOT (t."a" <=> s."a") OR s."new" IS NOT NULL'
+    """
+
+    def q(c: str) -> str:
+        return f"{quote}{c}{quote}"
+
+    changes = [
+        f"NOT (t.{q(c)} <=> s.{q(c)})" if c in target_columns else f"s.{q(c)} IS NOT NULL"
+        for c in columns
+        if c not in keys
+    ]
+    return " OR ".join(changes) or "false"
 
 
 def _rows_added(metrics: Mapping[str, Any]) -> int | None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from assay.errors import AssayError, TransientError
 from assay.tables import Warehouse, WriteMode
-from assay.tables.delta import encode_metadata
+from assay.tables.delta import changed_row_predicate, encode_metadata
 
 if TYPE_CHECKING:
     from assay.engines.spark.engine import SparkEngine
@@ -49,7 +49,7 @@ class SparkTableWriter:
         `predicate` (Delta's replaceWhere: an interval replaced exactly)."""
         df = data.df
         if self.warehouse.exists(name) and not (mode is WriteMode.OVERWRITE and predicate is None):
-            df = self._as_table_types(name, df)
+            df = _as_types(df, table_types(self.engine, self.warehouse.uri(name)))
         writer = df.write.format("delta").mode(mode.value)
         if mode is WriteMode.OVERWRITE and predicate is None:
             writer = writer.option("overwriteSchema", "true")  # a full refresh
@@ -77,19 +77,15 @@ class SparkTableWriter:
         if not self.warehouse.exists(name):
             return self.write(name, data, mode=WriteMode.OVERWRITE, metadata=metadata)
         before = self.warehouse.table(name).version()
-        target_columns = set(self.warehouse.schema(name).names)
+        types = table_types(self.engine, self.warehouse.uri(name))
         on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
-        changes = [
-            f"NOT (t.`{c}` <=> s.`{c}`)" if c in target_columns else f"s.`{c}` IS NOT NULL"
-            for c in data.column_names
-            if c not in keys
-        ]
+        changed = changed_row_predicate(data.column_names, keys, set(types), quote="`")
         target = DeltaTable.forPath(self.engine.spark, self.warehouse.uri(name))
         merge = (
             target.alias("t")
-            .merge(self._as_table_types(name, data.df).alias("s"), on)
+            .merge(_as_types(data.df, types).alias("s"), on)
             .withSchemaEvolution()
-            .whenMatchedUpdateAll(condition=" OR ".join(changes) or "false")
+            .whenMatchedUpdateAll(condition=changed)
             .whenNotMatchedInsertAll()
         )
         with self._commit(name, metadata):
@@ -97,23 +93,16 @@ class SparkTableWriter:
         after = self.warehouse.table(name).version()
         if after == before:
             return None
-        data.written_rows = _metrics(self.warehouse, name, "numSourceRows")[0]
-        return int(after) if _changed_rows(self.warehouse, name) else None
-
-    def _as_table_types(self, name: str, df: Any) -> Any:
-        """`df` with the table's own types for the columns they share: a table built on
-        DuckDB keeps its types when Spark writes to it (DuckDB sums BIGINTs into
-        DECIMAL(38, 0), Spark into BIGINT, and Delta refuses to merge the two)."""
-        from pyspark.sql import functions as F
-
-        target = table_types(self.engine, self.warehouse.uri(name))
-        casts = [
-            F.col(f"`{c}`").cast(target[c]).alias(c)
-            if c in target and target[c] != df.schema[c].dataType
-            else F.col(f"`{c}`")
-            for c in df.columns
-        ]
-        return df.select(*casts)
+        source, *touched = _metrics(
+            self.warehouse,
+            name,
+            "numSourceRows",
+            "numTargetRowsInserted",
+            "numTargetRowsUpdated",
+            "numTargetRowsDeleted",
+        )
+        data.written_rows = source
+        return int(after) if any(touched) else None
 
     @contextmanager
     def _commit(self, name: str, metadata: Mapping[str, Any]) -> Iterator[None]:
@@ -145,8 +134,16 @@ def _metrics(warehouse: Warehouse, name: str, *keys: str) -> list[int | None]:
     return [None if metrics.get(k) is None else int(metrics[k]) for k in keys]
 
 
-def _changed_rows(warehouse: Warehouse, name: str) -> bool:
-    """Whether the last commit (a MERGE) inserted or updated any row."""
-    metrics = warehouse.table(name).history(1)[0].get("operationMetrics") or {}
-    touched = ("numTargetRowsInserted", "numTargetRowsUpdated", "numTargetRowsDeleted")
-    return any(int(metrics.get(k, 0) or 0) for k in touched)
+def _as_types(df: Any, types: dict[str, Any]) -> Any:
+    """`df` with the table's own types for the columns they share: a table built on
+    DuckDB keeps its types when Spark writes to it (DuckDB sums BIGINTs into
+    DECIMAL(38, 0), Spark into BIGINT, and Delta refuses to merge the two)."""
+    from pyspark.sql import functions as F
+
+    casts = [
+        F.col(f"`{c}`").cast(types[c]).alias(c)
+        if c in types and types[c] != df.schema[c].dataType
+        else F.col(f"`{c}`")
+        for c in df.columns
+    ]
+    return df.select(*casts)
