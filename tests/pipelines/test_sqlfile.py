@@ -45,13 +45,63 @@ def test_header_only_file_has_empty_body() -> None:
     assert parse_header("-- name: a.b\n", "x.sql") == ({"name": "a.b"}, "")
 
 
-def test_unknown_header_key_names_file_and_line(tmp_path: Path) -> None:
-    path = sql_file(tmp_path, "-- name: silver.tx\n\n-- colour: red\nSELECT 1\n")
+def test_misspelt_header_key_names_file_line_and_the_key_meant(tmp_path: Path) -> None:
+    path = sql_file(tmp_path, "-- name: silver.tx\n\n-- tme_column: t\nSELECT 1\n")
     with pytest.raises(DefinitionError) as info:
         load_sql_file(path)
     assert info.value.where == f"{path}:3"
-    assert "'colour'" in info.value.message
+    assert "'tme_column'" in info.value.message
+    assert "did you mean 'time_column'?" in info.value.message
     assert f"{path}:3" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [("grian", "grain"), ("kinds", "kind"), ("batchsize", "batch_size"), ("Owners", "owner"),
+     ("look_back", "lookback"), ("partition", "partition_by"), ("descrption", "description")],
+)  # fmt: skip
+def test_typos_of_every_kind_are_refused(typo: str, meant: str) -> None:
+    with pytest.raises(DefinitionError, match=f"did you mean '{meant}'"):
+        parse_header(f"-- name: a.b\n-- {typo}: x\nSELECT 1", "x.sql")
+
+
+def test_ordinary_comments_with_a_colon_pass_through(tmp_path: Path) -> None:
+    path = sql_file(
+        tmp_path,
+        "-- name: gold.prices\n"
+        "-- Fix: map KOR to PRK\n"
+        "-- Note: prices are in USD\n"
+        "-- TODO: drop the 1990s\n"
+        "-- see: https://example.org/a:b\n"
+        "-- kind: full\n"
+        "SELECT 1 AS a\n",
+    )
+    spec = load_sql_file(path)
+    assert spec.name == "gold.prices" and spec.kind is Kind.FULL
+
+
+def test_a_value_may_end_in_a_comment() -> None:
+    header, _ = parse_header(
+        "-- name: silver.t   -- the table\n"
+        "-- kind: incremental          -- full | incremental | merge\n"
+        "-- grain: day --hour | day\n"
+        "-- keys: a--b\n"
+        "SELECT 1",
+        "x.sql",
+    )
+    # A comment needs space before its `--`; `a--b` is a value.
+    assert header == {"name": "silver.t", "kind": "incremental", "grain": "day", "keys": "a--b"}
+
+
+def test_the_readme_sql_example_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = readme.split("**SQL transforms**", 1)[1].split("```sql\n", 1)[1].split("```")[0]
+    spec = load_sql_file(sql_file(tmp_path, example))
+    assert spec.name == "silver.transactions"
+    assert spec.kind is Kind.INCREMENTAL and spec.grain is Grain.DAY
+    assert spec.time_column == "event_time" and spec.batch_size == 30
+    assert spec.owner == "payments-platform" and dict(spec.tags) == {"pii": "card_number"}
+    assert spec.inputs == ("bronze.transactions",)
 
 
 def test_full_header_builds_the_spec(tmp_path: Path) -> None:
@@ -163,7 +213,7 @@ def test_default_kind_is_full(tmp_path: Path) -> None:
         ("-- name: x\nSELECT 1", "not of the form layer.name"),
         ("-- name: silver.x\n-- kind: incremental\nSELECT 1", "need a time column"),
         ("-- name: silver.x\n-- kind: merge\nSELECT 1", "need keys"),
-        ("-- name: silver.x\n-- grain: week\nSELECT 1", "invalid grain 'week'"),
+        ("-- name: silver.x\n-- grain: fortnight\nSELECT 1", "invalid grain 'fortnight'"),
         ("-- name: silver.x\n-- lookback: two\nSELECT 1", "lookback"),
     ],
 )

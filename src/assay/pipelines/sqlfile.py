@@ -7,11 +7,16 @@
     SELECT ... FROM {{ ref('bronze.transactions') }}
 
 Header keys: name, layer, kind (full | incremental | merge), time_column, grain, start,
-lookback, keys, partition_by, owner, tags, description.
+lookback, batch_size, keys, partition_by, owner, tags, description. Other comments in the
+header are ordinary comments (`-- Fix: map KOR to PRK`), unless their first word is close
+to a header key (`-- grian: day`): that is refused as a typo, with "did you mean".
+A value may end in a comment of its own (`-- kind: incremental  -- or full`).
 """
 
 from __future__ import annotations
 
+import difflib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +47,11 @@ _KNOWN = {
     "tags",
     "description",
 }
+#: How close (difflib's ratio) a word must be to a header key to be refused as its typo:
+#: `grian`, `kinds`, `time_colum`, `batchsize` are; `fix`, `note`, `todo`, `see` are not.
+_TYPO_CUTOFF = 0.8
+#: A comment after a value: `-- kind: incremental   -- full | incremental | merge`.
+_TRAILING_COMMENT = re.compile(r"\s+--.*$")
 
 
 def parse_header(text: str, path: str) -> tuple[dict[str, str], str]:
@@ -72,14 +82,24 @@ def parse_header(text: str, path: str) -> tuple[dict[str, str], str]:
             last_key = None
             continue  # an ordinary comment
         if key not in _KNOWN:
-            raise DefinitionError(
-                f"unknown header key {key!r}",
-                where=f"{path}:{number}",
-                hint=f"known keys: {', '.join(sorted(_KNOWN))}",
-            )
-        header[key] = value.strip()
+            _refuse_typo(key, f"{path}:{number}")
+            last_key = None
+            continue  # an ordinary comment that happens to contain a colon
+        header[key] = _TRAILING_COMMENT.sub("", value).strip()
         last_key = key
     return header, "\n".join(lines[body_start:]).strip()
+
+
+def _refuse_typo(word: str, where: str) -> None:
+    """Refuse `word:` when it looks like a misspelt header key (it would be lost silently)."""
+    close = difflib.get_close_matches(word, _KNOWN, n=1, cutoff=_TYPO_CUTOFF)
+    if close:
+        raise DefinitionError(
+            f"unknown header key {word!r} (did you mean {close[0]!r}?)",
+            where=where,
+            hint=f"header keys: {', '.join(sorted(_KNOWN))}; for an ordinary comment, "
+            f"do not start it with `{word}:`",
+        )
 
 
 def load_sql_file(path: Path) -> DatasetSpec:
