@@ -238,3 +238,12 @@ def test_top_level_help_lists_every_command() -> None:
     assert result.exit_code == 0
     for command in COMMANDS:
         assert command in result.output
+
+
+def test_check_accepts_only_the_formats_it_prints(built: Path) -> None:
+    refused = invoke("check", "--project", str(built), "--format", "csv")
+    assert refused.exit_code == 2
+    assert "'csv' is not one of 'table', 'json'" in " ".join(refused.output.split())
+    as_json = invoke("check", "--project", str(built), "--format", "json")
+    assert as_json.exit_code == 0, as_json.output
+    assert isinstance(json.loads(as_json.stdout), list)

@@ -305,6 +305,13 @@ class Format(StrEnum):
     json = "json"
 
 
+class CheckFormat(StrEnum):
+    """What `assay check` prints: only the formats it implements."""
+
+    table = "table"
+    json = "json"
+
+
 @app.command()
 @handles_errors
 def show(
@@ -355,7 +362,9 @@ def check(
     names: Annotated[
         list[str] | None, typer.Argument(help="Datasets (default: all with a contract).")
     ] = None,
-    format: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.table,
+    format: Annotated[
+        CheckFormat, typer.Option("--format", "-f", help="table or json.")
+    ] = CheckFormat.table,
     sensitivity: Annotated[float, typer.Option(help="Anomaly threshold in robust std devs.")] = 3.5,
     project: ProjectOpt = Path("."),
     engine: EngineOpt = None,
@@ -370,7 +379,7 @@ def check(
     from assay.cli.render import check_table, console
 
     results = _project(project, engine).check(names or (), sensitivity)
-    if format is Format.json:
+    if format is CheckFormat.json:
         sys.stdout.write(json.dumps([dataclasses.asdict(r) for r in results], indent=1) + "\n")
     else:
         console.print(check_table(results))
