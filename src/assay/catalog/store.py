@@ -202,6 +202,14 @@ class Catalog:
                 for r in con.execute(query).mappings()
             ]
 
+    def intervals_of_other_code(self, dataset: str, fingerprint: str) -> set[Interval]:
+        """Intervals done by code other than `fingerprint` (what changed code rebuilds)."""
+        query = sa.select(intervals.c.start, intervals.c.end).where(
+            intervals.c.dataset == dataset, intervals.c.fingerprint != fingerprint
+        )
+        with self.engine.connect() as con:
+            return {Interval(r.start, r.end) for r in con.execute(query)}
+
     def upsert_intervals(
         self,
         con: sa.Connection,

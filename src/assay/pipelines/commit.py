@@ -12,9 +12,11 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+from sqlglot import exp
 
 from assay import _faults
 from assay.engines import Engine, Frame
@@ -25,6 +27,7 @@ from assay.pipelines.producers import SOURCE_FILE, Output, RunContext
 from assay.pipelines.quarantine import batch_predicate, quarantine_name, rows_to_table
 from assay.pipelines.spec import Kind, SchemaPolicy
 from assay.tables import Warehouse, WriteMode
+from assay.tables.predicates import in_predicate, interval_predicate
 
 if TYPE_CHECKING:
     from assay.catalog import Catalog
@@ -119,11 +122,19 @@ class Committer:
             data.reuse()  # hashed or checked, then written: computed once
         if data is not None and not self._must_record(ctx, output) and not data.num_rows:
             data = None  # nothing new: commit nothing
+        empty_batch = data is not None and bool(intervals) and self._is_empty_batch(ctx, data)
+        if empty_batch and intervals and self._skip_empty_batch(ctx, intervals):
+            # No rows, and none to remove: commit nothing; the ledger still marks it done.
+            self._write_quarantine(ctx, self._clearing(ctx, output, intervals))
+            self._record_done(ctx, intervals, metadata["inputs"])
+            return None, output
         if spec.kind in (Kind.FULL, Kind.MERGE) and data is not None and not ctx.replace_table:
             metadata["content_hash"] = digest = content_hash(self.engine, data)
             if digest == ctx.state.get("content_hash") and self.warehouse.exists(spec.name):
                 return None, output  # the same content again: commit nothing
-        if data is not None and data.num_columns and self.contracts.get(spec.name):
+        if empty_batch and intervals:
+            output = self._clearing(ctx, output, intervals)  # not judged: it has no rows
+        elif data is not None and data.num_columns and self.contracts.get(spec.name):
             data, output = self._enforce(ctx, data, output, intervals)
         self._write_quarantine(ctx, output)
         _faults.point("after_quarantine")
@@ -161,13 +172,51 @@ class Committer:
                 hint="fix the data or the contract; `assay check` shows every rule",
             )
         if not result.rejected.num_rows:
-            return result.good, output
+            # Rows rejected by an earlier run of these intervals are gone now: clear them.
+            return result.good, self._clearing(ctx, output, intervals) if intervals else output
         rows, keys = contract_rejects(ctx, result.rejected, result.reasons, intervals)
         quarantine = rows_to_table(rows, ctx.run_id, spec.name, ctx.ingested_at)
         if output.quarantine is not None and output.quarantine.num_rows:
             quarantine = pa.concat_tables([output.quarantine, quarantine])
         batch_keys = tuple(dict.fromkeys([*output.batch_keys, *keys]))
         return result.good, replace(output, quarantine=quarantine, batch_keys=batch_keys)
+
+    def _is_empty_batch(self, ctx: RunContext, data: pa.Table | Frame) -> bool:
+        """An interval batch without rows (a Frame is counted only when it is cached)."""
+        if ctx.dataset.kind is not Kind.INCREMENTAL:
+            return False
+        if isinstance(data, Frame) and not self.contracts.get(ctx.dataset.name):
+            return False  # counting would compute it twice; writing it empty is harmless
+        return not data.num_rows
+
+    def _skip_empty_batch(self, ctx: RunContext, intervals: list[Interval]) -> bool:
+        """An empty batch commits nothing unless it creates the table or removes rows."""
+        name = ctx.dataset.name
+        if ctx.replace_table or not self.warehouse.exists(name):
+            return False
+        return not self._holds_rows(name, ctx.dataset.time_column or "", intervals)
+
+    def _clearing(self, ctx: RunContext, output: Output, intervals: list[Interval]) -> Output:
+        """`output` set to replace the earlier contract rejects of its intervals."""
+        if not self.contracts.get(ctx.dataset.name):
+            return output
+        keys = tuple(dict.fromkeys([*output.batch_keys, *(i.key() for i in intervals)]))
+        return replace(output, batch_keys=keys)
+
+    def _record_done(
+        self, ctx: RunContext, intervals: list[Interval], inputs: Mapping[str, int | None]
+    ) -> None:
+        """Mark intervals done in the ledger without a Delta commit (an empty batch)."""
+        if self.catalog is None:
+            return
+        from assay.catalog import IntervalRecord
+
+        version = self.warehouse.version(ctx.dataset.name)
+        version = -1 if version is None else version
+        read = {name: v for name, v in inputs.items() if v is not None}
+        records = [IntervalRecord(i, ctx.dataset.fingerprint, version, read) for i in intervals]
+        with self.catalog.engine.begin() as con:
+            self.catalog.upsert_intervals(con, ctx.dataset.name, records, ctx.run_id)
 
     def _widen(self, ctx: RunContext, types: Mapping[str, str]) -> None:
         """Rewrite the table with wider column types, as its own commit before the batch.
@@ -236,10 +285,7 @@ class Committer:
         if spec.kind is Kind.MERGE:
             return wh.merge(spec.name, data, keys=spec.keys, metadata=metadata)
         if spec.kind is Kind.INCREMENTAL and intervals:
-            column, start, end = spec.time_column, intervals[0].start, intervals[-1].end
-            predicate = (
-                f"{column} >= '{start.isoformat(' ')}' AND {column} < '{end.isoformat(' ')}'"
-            )
+            predicate = self._interval_predicate(spec.name, spec.time_column or "", intervals)
             return wh.write(
                 spec.name,
                 data,
@@ -250,12 +296,11 @@ class Committer:
             )
         if spec.kind is Kind.APPEND and "files" in metadata and not append_only:
             files = [f["path"] for f in metadata["files"]]
-            predicate = batch_predicate(files).replace("batch_key", SOURCE_FILE)
             return wh.write(
                 spec.name,
                 data,
                 mode=WriteMode.OVERWRITE,
-                predicate=predicate,
+                predicate=in_predicate(SOURCE_FILE, files),
                 evolve_schema=evolve,
                 **common,
             )
@@ -264,6 +309,29 @@ class Committer:
         if spec.kind is Kind.FULL:
             return wh.write(spec.name, data, mode=WriteMode.OVERWRITE, **common)
         raise AssayError(f"cannot write kind {spec.kind.value}", where=spec.where)
+
+    def _interval_predicate(self, name: str, column: str, intervals: list[Interval]) -> exp.Expr:
+        """The rows of the batch's intervals, compared as the table's column type reads."""
+        schema = self.warehouse.schema(name)
+        kind = schema.field(column).type if column in schema.names else None
+        return interval_predicate(column, intervals[0].start, intervals[-1].end, kind)
+
+    def _holds_rows(self, name: str, column: str, intervals: list[Interval]) -> bool:
+        """Whether the table may hold rows in the batch's range (from file statistics;
+        True when they cannot tell)."""
+        actions = self.warehouse.file_actions(name)
+        lows, highs = f"min.{column}", f"max.{column}"
+        if not actions.num_rows:
+            return False
+        if lows not in actions.column_names or highs not in actions.column_names:
+            return True
+        start, end = intervals[0].start, intervals[-1].end
+        for lo, hi in zip(actions[lows].to_pylist(), actions[highs].to_pylist(), strict=True):
+            if lo is None or hi is None:
+                return True
+            if to_naive_utc(_as_moment(lo)) < end and start <= to_naive_utc(_as_moment(hi)):
+                return True
+        return False
 
 
 def contract_rejects(
@@ -310,6 +378,10 @@ def _interval_key(intervals: list[Interval], value: Any) -> str:
         if value is not None and interval.start <= to_naive_utc(value) < interval.end:
             return interval.key()
     return intervals[0].key()
+
+
+def _as_moment(value: Any) -> Any:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _empty_quarantine() -> pa.Table:

@@ -230,7 +230,8 @@ def _concat(batches: list[RawBatch]) -> RawBatch:
         for col, typ in b.observed.items():
             # Two files disagreeing on a type: keep the text form, cast per value later.
             observed[col] = typ if observed.get(col, typ) == typ else "VARCHAR"
-    tables = [b.table for b in batches if b.table.num_rows]
+    # Files with only a header still have their columns: keep them when no file has rows.
+    tables = [b.table for b in batches if b.table.num_rows] or [b.table for b in batches]
     table = pa.concat_tables(tables, promote_options="permissive") if tables else _empty_raw()
     return RawBatch(
         table, observed, [r for b in batches for r in b.rejects], sum(b.rows_in for b in batches)

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import pyarrow as pa
+
 from assay.catalog import Catalog, IntervalRecord
 from assay.errors import DefinitionError
-from assay.intervals import Interval, to_naive_utc
+from assay.intervals import Interval, describe, to_naive_utc
 from assay.pipelines.spec import DatasetSpec
 from assay.tables import Warehouse
 
@@ -96,14 +98,27 @@ class Planner:
             if rec.interval in wanted_set and self._is_stale(spec, rec, versions)
         )
         work.intervals = sorted(set(work.missing) | set(work.stale))
+        rebuilt = [] if full_refresh or force else self._built_by_other_code(spec, work.missing)
         if full_refresh or force:
             work.reasons.append("full refresh requested" if full_refresh else "restated")
-        if work.missing and not (full_refresh or force):
-            work.reasons.append(f"{len(work.missing)} missing interval(s)")
+        if rebuilt:
+            work.reasons.append(
+                f"changed code: {len(rebuilt)} interval(s) built by earlier code will be "
+                f"rebuilt ({describe(rebuilt)})"
+            )
+        if len(work.missing) > len(rebuilt):
+            work.reasons.append(f"{len(work.missing) - len(rebuilt)} missing interval(s)")
         if work.stale:
             work.reasons.append(f"{len(work.stale)} stale interval(s): upstream changed")
         work.needed = bool(work.intervals)
         return work
+
+    def _built_by_other_code(self, spec: DatasetSpec, wanted: list[Interval]) -> list[Interval]:
+        """The wanted intervals that are done under another fingerprint (changed code)."""
+        if not wanted:
+            return []
+        earlier = self.catalog.intervals_of_other_code(spec.name, spec.fingerprint)
+        return [i for i in wanted if i in earlier]
 
     def universe(self, spec: DatasetSpec) -> list[Interval]:
         """All intervals from `start` (or the driving input's first event) to its last event."""
@@ -111,8 +126,9 @@ class Planner:
         if bounds is None:
             return []
         low, high = bounds
-        start = spec.start or low
-        return spec.grain.span(start, spec.grain.ceil(high) if high >= start else start)
+        # Both bounds are rows' times: the interval holding the newest row is included
+        # (a DATE column's newest day is a midnight, the start of its own interval).
+        return spec.grain.covering(spec.start or low, high)
 
     def data_bounds(self, spec: DatasetSpec) -> tuple[datetime, datetime] | None:
         """Min and max event time of the first input that has the time column."""
@@ -122,6 +138,7 @@ class Planner:
             column = self._time_column_of(name, spec.time_column or "")
             if column is None:
                 continue
+            self._check_time_type(spec, name, column)
             stats = self._file_stats(name, column, None)
             if stats is None:
                 return None
@@ -129,6 +146,17 @@ class Planner:
             highs = [hi for _, hi in stats.values() if hi is not None]
             return (min(lows), max(highs)) if lows else None
         return None
+
+    def _check_time_type(self, spec: DatasetSpec, name: str, column: str) -> None:
+        """Intervals are calendar time: refuse a year held as a number, naming what to do."""
+        kind = self.warehouse.schema(name).field(column).type
+        if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+            return
+        raise DefinitionError(
+            f"time column {column!r} of {name} is {kind}, not a DATE or TIMESTAMP",
+            where=spec.where,
+            hint=time_column_hint(column),
+        )
 
     def _time_column_of(self, name: str, fallback: str) -> str | None:
         schema = self.warehouse.schema(name)
@@ -140,7 +168,7 @@ class Planner:
     def _is_stale(
         self, spec: DatasetSpec, record: IntervalRecord, versions: Mapping[str, int]
     ) -> bool:
-        reach = record.interval.start - spec.grain.step * spec.lookback
+        reach = spec.grain.shift(record.interval.start, -spec.lookback)
         for name, version in versions.items():
             recorded = record.inputs.get(name)
             if recorded == version:
@@ -205,9 +233,24 @@ class Planner:
         return None if actions.num_rows else {}
 
 
+def time_column_hint(column: str) -> str:
+    """What to declare when a time column holds numbers (a year, an epoch) or text."""
+    return (
+        f"derive a DATE column from {column!r} where the data is read, e.g. "
+        f"derive={{'period_start': 'make_date({column}, 1, 1)'}} on assay.files, or "
+        f"`make_date({column}, 1, 1) AS period_start` in SQL; then declare "
+        "time_column: period_start and grain: year"
+    )
+
+
 def _as_dt(value: Any) -> datetime | None:
     if value is None:
         return None
+    if isinstance(value, int | float):
+        raise DefinitionError(
+            f"time value {value!r} is a number, not a date or timestamp",
+            hint=time_column_hint("year"),
+        )
     if isinstance(value, str):
         try:
             return to_naive_utc(datetime.fromisoformat(value))

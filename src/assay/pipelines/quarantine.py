@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from assay.naming import split_name
+from assay.tables.predicates import Predicate, in_predicate
 
 SCHEMA = pa.schema(
     [
@@ -50,7 +51,6 @@ def rows_to_table(
     return pa.Table.from_pylist(full, schema=SCHEMA)
 
 
-def batch_predicate(batch_keys: Iterable[str]) -> str:
+def batch_predicate(batch_keys: Iterable[str]) -> Predicate:
     """A Delta predicate selecting the quarantine rows of these batches."""
-    quoted = ", ".join("'" + key.replace("'", "''") + "'" for key in sorted(set(batch_keys)))
-    return f"batch_key IN ({quoted})"
+    return in_predicate("batch_key", batch_keys)

@@ -24,8 +24,8 @@ from assay.catalog.sync import sync
 from assay.config import ProjectConfig
 from assay.contracts import Contract
 from assay.engines import Engine, TableRef
-from assay.errors import AssayError
-from assay.intervals import Interval
+from assay.errors import AssayError, ContractViolationError
+from assay.intervals import Interval, describe
 from assay.pipelines.commit import Committer
 from assay.pipelines.dag import Dag
 from assay.pipelines.files import FileSource
@@ -303,9 +303,14 @@ class Runner:
         self, ctx: RunContext, intervals: list[Interval], result: DatasetResult, workers: int
     ) -> None:
         batches = list(batched_intervals(intervals, ctx.dataset.batch_size))
+        done: list[Interval] = []
         for batch, outputs in self._batch_outputs(ctx, batches, workers):
-            for output in outputs:
-                self._commit(ctx, output, batch, result)
+            try:
+                for output in outputs:
+                    self._commit(ctx, output, batch, result)
+            except ContractViolationError as exc:
+                raise _batch_failure(exc, batch, done) from exc
+            done.extend(batch)
             result.intervals += len(batch)
             for interval in batch:
                 self.reporter.unit_done(ctx.dataset.name, str(interval))
@@ -337,6 +342,20 @@ class Runner:
                 if nxt is not None:
                     pending.append((nxt, pool.submit(compute, nxt)))
                 yield batch, future.result()
+
+
+def _batch_failure(
+    exc: ContractViolationError, batch: list[Interval], done: list[Interval]
+) -> ContractViolationError:
+    """The error of a blocked batch, saying exactly what this run did and did not commit."""
+    failed = describe(batch)
+    committed = (
+        f"earlier batches of this run are committed and done: {describe(done)}"
+        if done
+        else "no earlier batch of this run committed anything"
+    )
+    message = exc.message.replace("nothing committed", f"intervals {failed} not committed")
+    return ContractViolationError(f"{message}; {committed}", where=exc.where, hint=exc.hint)
 
 
 def batched_intervals(intervals: list[Interval], size: int) -> Iterator[list[Interval]]:

@@ -22,6 +22,7 @@ from deltalake.exceptions import TableNotFoundError as DeltaNotFound
 
 from assay.errors import TableNotFoundError, TransientError
 from assay.naming import split_name
+from assay.tables.predicates import Predicate, render
 
 if TYPE_CHECKING:
     import pyarrow.dataset as pads
@@ -144,7 +145,7 @@ class Warehouse:
         *,
         mode: WriteMode,
         metadata: Mapping[str, Any],
-        predicate: str | None = None,
+        predicate: Predicate | None = None,
         partition_by: Sequence[str] = (),
         evolve_schema: bool = True,
         app_transactions: Mapping[str, int] | None = None,
@@ -162,7 +163,7 @@ class Warehouse:
                 uri,
                 data,
                 mode=mode.value,
-                predicate=predicate,
+                predicate=None if predicate is None else render(predicate, "delta"),
                 partition_by=list(partition_by) or None,
                 schema_mode=_schema_mode(mode, predicate, evolve_schema),
                 storage_options=self.storage_options or None,
@@ -266,7 +267,7 @@ def _rows_added(metrics: Mapping[str, Any]) -> int | None:
     return None
 
 
-def _schema_mode(mode: WriteMode, predicate: str | None, evolve: bool) -> str | None:
+def _schema_mode(mode: WriteMode, predicate: Predicate | None, evolve: bool) -> str | None:
     # A whole-table overwrite replaces the schema too (a full refresh); partial writes
     # (append, replace-where) may only add columns, and only when the policy evolves.
     if mode is WriteMode.OVERWRITE and predicate is None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from assay.errors import AssayError, TransientError
 from assay.tables import Warehouse, WriteMode
 from assay.tables.delta import changed_row_predicate, encode_metadata
+from assay.tables.predicates import Predicate, render
 
 if TYPE_CHECKING:
     from assay.engines.spark.engine import SparkEngine
@@ -41,7 +42,7 @@ class SparkTableWriter:
         *,
         mode: WriteMode,
         metadata: Mapping[str, Any],
-        predicate: str | None = None,
+        predicate: Predicate | None = None,
         partition_by: Sequence[str] = (),
         evolve_schema: bool = True,
     ) -> int:
@@ -56,7 +57,7 @@ class SparkTableWriter:
         elif evolve_schema:
             writer = writer.option("mergeSchema", "true")
         if predicate is not None:
-            writer = writer.option("replaceWhere", predicate)
+            writer = writer.option("replaceWhere", render(predicate, "spark"))
         if partition_by and not self.warehouse.exists(name):
             writer = writer.partitionBy(*partition_by)
         with self._commit(name, metadata):
