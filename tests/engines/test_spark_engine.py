@@ -157,13 +157,6 @@ def test_missing_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "openjdk-17" in (info.value.hint or "")
 
 
-def test_missing_pyspark_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "pyspark", None)
-    with pytest.raises(UsageError, match="needs pyspark") as info:
-        session._pyspark()
-    assert "assay[spark]" in (info.value.hint or "")
-
-
 def test_a_jars_folder_without_jars_is_named(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -44,16 +44,19 @@ def handles_errors(func: F) -> F:
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from rich.markup import escape
+
         from assay.cli.render import err_console
 
         try:
             return func(*args, **kwargs)
         except AssayError as exc:
-            err_console.print(
-                f"[bold red]error:[/] {exc.where + ': ' if exc.where else ''}{exc.message}"
-            )
+            # Escaped: messages hold brackets (`pip install 'assay[spark]'`, `x[0]`) that
+            # rich would otherwise take for markup and drop.
+            where = escape(exc.where + ": ") if exc.where else ""
+            err_console.print(f"[bold red]error:[/] {where}{escape(exc.message)}")
             if exc.hint:
-                err_console.print(f"[cyan]hint:[/] {exc.hint}")
+                err_console.print(f"[cyan]hint:[/] {escape(exc.hint)}")
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]

@@ -22,7 +22,7 @@ from sqlglot import exp
 
 from assay.engines.base import Engine, Frame, Source, TableRef
 from assay.engines.spark.frame import SparkFrame
-from assay.engines.spark.session import spark_session
+from assay.engines.spark.session import require_spark, spark_session
 from assay.engines.spark.writer import SparkTableWriter
 from assay.errors import AssayError
 
@@ -51,6 +51,8 @@ class SparkEngine(Engine):
     writes_tables = True
 
     def __init__(self, warehouse: Any, settings: Mapping[str, Any] | None = None):
+        # Without pyspark or Java, stop here, once, before a project runs anything.
+        require_spark()
         super().__init__(warehouse, settings)
         self._names = itertools.count()
         self._sized_by_user = "spark.sql.shuffle.partitions" in self.settings

@@ -12,6 +12,8 @@ Central by `mvn`); otherwise Spark resolves `io.delta:delta-spark` itself at sta
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -21,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assay.errors import UsageError
+from assay.errors import MissingExtraError, UsageError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -137,18 +139,39 @@ def _local_driver_memory() -> str:
     return f"{gib}g"
 
 
+#: The modules the Spark engine imports, and the distributions that provide them.
+_SPARK_MODULES = {"pyspark": "pyspark", "delta": "delta-spark"}
+
+
+def require_spark() -> None:
+    """Fail fast, before any work, when the Spark engine cannot start: pyspark or
+    delta-spark not installed (found without importing them, so this is cheap), or no Java.
+
+    Raises:
+        MissingExtraError: naming the package and `pip install 'assay[spark]'`.
+        UsageError: when no Java is found.
+    """
+    for module, package in _SPARK_MODULES.items():
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # a parent package that is broken or a stub
+            found = False
+        if not found:
+            raise MissingExtraError(package, "spark")
+    _java()
+
+
 def _pyspark() -> None:
-    try:
-        import delta  # noqa: F401
-        import pyspark  # noqa: F401
-    except ImportError as exc:
-        raise UsageError(
-            "the Spark engine needs pyspark and delta-spark",
-            hint="pip install 'assay[spark]'",
-        ) from exc
+    """Import what the session needs; an installation that is there but broken fails here."""
+    for module, package in _SPARK_MODULES.items():
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise MissingExtraError(package, "spark") from exc
 
 
-def _require_java() -> None:
+def _java() -> str:
+    """The `java` executable (JAVA_HOME's, else the one on PATH), or a UsageError."""
     java_home = os.environ.get("JAVA_HOME")
     java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
     if not java or not Path(java).exists():
@@ -157,6 +180,11 @@ def _require_java() -> None:
             + (f" at JAVA_HOME={java_home}" if java_home else " on PATH"),
             hint="install a JDK (e.g. `apt install openjdk-17-jre-headless`) or set JAVA_HOME",
         )
+    return java
+
+
+def _require_java() -> None:
+    java = _java()
     probe = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
     if probe.returncode != 0:
         raise UsageError(f"`{java} -version` failed: {probe.stderr.strip()[:200]}")
