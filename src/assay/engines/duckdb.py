@@ -15,8 +15,10 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as pads
 
 from assay.engines.base import Engine, Source
+from assay.engines.views import scannable_parts
 from assay.errors import AssayError
 
 
@@ -58,19 +60,25 @@ class DuckDBEngine(Engine):
     def session(self, sources: Mapping[str, Source]) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection where every source is visible under its name, for one piece of work."""
         con, private = self._connection()
-        registered, views = [], []
+        registered: list[str] = []
+        views: list[str] = []
         if not private:
             self._local.busy = True
         try:
             for alias, source in sources.items():
-                hidden = f"__assay_src_{next(self._names)}"
-                con.register(hidden, self.resolve(source))
-                registered.append(hidden)
+                # A table whose files mix string and string_view is scanned as one part
+                # per kind of file, so filters pushed into each scan compare like types.
+                parts = _parts(self.resolve(source))
+                names = [f"__assay_src_{next(self._names)}" for _ in parts]
+                for name, part in zip(names, parts, strict=True):
+                    con.register(name, part)
+                registered.extend(names)
                 schema, _, table = alias.rpartition(".")
                 view = f'"{schema}"."{table}"' if schema else f'"{table}"'
                 if schema:
                     con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-                con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {hidden}")
+                union = " UNION ALL BY NAME ".join(f"SELECT * FROM {n}" for n in names)
+                con.execute(f"CREATE OR REPLACE VIEW {view} AS {union}")
                 views.append(view)
             yield con
         finally:
@@ -107,6 +115,11 @@ class DuckDBEngine(Engine):
                 return result
             finally:
                 ctx.duckdb = ctx.sql_runner = None
+
+
+def _parts(data: pa.Table | pads.Dataset | pa.RecordBatchReader) -> list[Any]:
+    """What to register for one source: a dataset split by the types its files hold."""
+    return scannable_parts(data) if isinstance(data, pads.Dataset) else [data]
 
 
 def _returns_rows(sql: str) -> bool:
