@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -173,17 +174,38 @@ class Features:
         self,
         entity_rows: Sequence[Mapping[str, Any]],
         features: Sequence[str] | str,
+        as_of: datetime | None = None,
         now: datetime | None = None,
     ) -> list[dict[str, dict[str, Any]]]:
         """Feature vectors for entities from the online store: per feature its value, event
-        timestamp and status (present, expired past the view's TTL, or missing)."""
-        now = to_naive_utc(now) if now else utcnow()
+        timestamp and status.
+
+        Statuses: `present`; `expired` (older than the view's TTL at `as_of`); `future`
+        (stamped after `as_of`: the store keeps only each entity's latest value, so the
+        value at `as_of` is not known; use a training set for history); `missing`.
+
+        Args:
+            entity_rows: one mapping per entity with exactly the join keys of the requested
+                views (anything else raises EntityKeyError, naming the expected keys).
+            features: `view:feature` references (or `view:*`), or a feature service name.
+            as_of: the time the vectors are for (default: now, UTC). Data materialized with
+                `materialize(end=2003-01-01)` is served as of that time with
+                `as_of=datetime(2003, 1, 1)`, not judged against the wall clock.
+            now: the former name of `as_of`.
+
+        Example: ``project.features.online([{"card_id": 1}], "fraud_model", as_of=t)``
+        """
+        if as_of is not None and now is not None:
+            raise UsageError("online() got both as_of and now", hint="pass as_of only")
+        when = as_of if as_of is not None else now
+        as_of = to_naive_utc(when) if when is not None else utcnow()
         selections = pit.select(self.views, self.resolve(features))
+        check_entity_keys(entity_rows, selections)
         out: list[dict[str, dict[str, Any]]] = [{} for _ in entity_rows]
         requests = [
             (
                 sel.view,
-                [tuple(row.get(k) for k in sel.view.join_keys) for row in entity_rows],
+                [tuple(row[k] for k in sel.view.join_keys) for row in entity_rows],
                 sel.features,
             )
             for sel in selections
@@ -191,16 +213,9 @@ class Features:
         # All views at once: on Redis, one round trip for the whole request.
         answers = self.online_store.read_many(requests)
         for sel, found in zip(selections, answers, strict=True):
-            view = sel.view
             for vector, hit in zip(out, found, strict=True):
                 stamp = from_micros(hit[1]) if hit else None
-                status = (
-                    "missing"
-                    if hit is None
-                    else (
-                        "expired" if stamp is not None and view.expired(stamp, now) else "present"
-                    )
-                )
+                status = _status(sel.view, stamp, as_of) if hit else "missing"
                 for feature, name in zip(sel.features, sel.output_names, strict=True):
                     value = hit[0][feature] if hit and status == "present" else None
                     vector[name] = {"value": value, "event_timestamp": stamp, "status": status}
@@ -247,4 +262,57 @@ class Features:
             meta["timestamp"],
             meta["full_feature_names"],
             versions=meta["sources"],
+        )
+
+
+def _status(view: FeatureView, stamp: datetime | None, as_of: datetime) -> str:
+    """present, expired (past the TTL at `as_of`) or future (stamped after `as_of`)."""
+    if stamp is None:
+        return "present"
+    if stamp > as_of:
+        return "future"
+    return "expired" if view.expired(stamp, as_of) else "present"
+
+
+class EntityKeyError(UsageError):
+    """Entity rows of an online request whose keys are not the requested views' join keys
+    (the feature server answers 422)."""
+
+
+def check_entity_keys(
+    entity_rows: Sequence[Mapping[str, Any]], selections: Sequence[pit.Selection]
+) -> None:
+    """Refuse entity rows that lack a join key of a requested view or carry a key none of
+    them has: looked up as they are, they would come back "missing", silently.
+
+    Example:
+        >>> view = FeatureView(name="stats", entities=[Entity("country", ["iso_alpha"])],
+        ...                    source="gold.stats", timestamp="t", features=["p"])
+        >>> try:
+        ...     check_entity_keys([{"country": "NOR"}], [pit.Selection(view, ("p",), ("p",))])
+        ... except EntityKeyError as exc:
+        ...     print(exc.message)
+        ...     print(exc.hint)
+        entity 0 {"country": "NOR"}: missing join key 'iso_alpha', unknown key 'country'
+        the requested features need the join keys iso_alpha (view stats)
+    """
+    expected: dict[str, list[str]] = {}
+    for sel in selections:
+        for key in sel.view.join_keys:
+            expected.setdefault(key, []).append(sel.view.name)
+    problems = []
+    for number, row in enumerate(entity_rows):
+        missing = [k for k in expected if k not in row]
+        unknown = [k for k in row if k not in expected]
+        if missing or unknown:
+            what = [f"missing join key {k!r}" for k in missing]
+            what += [f"unknown key {k!r}" for k in unknown]
+            shown = json.dumps(dict(row), default=str)
+            problems.append(f"entity {number} {shown}: {', '.join(what)}")
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        needs = ", ".join(f"{k} (view {', '.join(v)})" for k, v in expected.items())
+        raise EntityKeyError(
+            "; ".join(problems[:3]) + more,
+            hint=f"the requested features need the join keys {needs}",
         )

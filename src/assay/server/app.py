@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from assay.catalog.store import utcnow
 from assay.errors import AssayError
 from assay.features.request_log import RequestLog
+from assay.features.store import EntityKeyError
 
 if TYPE_CHECKING:
     from assay.project import Project
@@ -38,6 +39,10 @@ def _iso(value: Any) -> str:
     raise TypeError(f"cannot serialize {type(value).__name__}")
 
 
+def _detail(exc: AssayError) -> str:
+    return exc.message + (f" ({exc.hint})" if exc.hint else "")
+
+
 def hash_key(key: str) -> str:
     """The SHA-256 hex digest stored in assay.yaml for an API key.
 
@@ -48,6 +53,13 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+AS_OF = (
+    "the time the vectors are for (ISO 8601; UTC without an offset; default now): TTLs "
+    "count from it, and values stamped after it are not served (status future). "
+    "Requests with as_of are not logged for skew: they are not live traffic."
+)
+
+
 def request_models(max_entities: int) -> tuple[type[BaseModel], type[BaseModel]]:
     """The two request shapes: entities with feature references, or with a service name.
     Both are in the OpenAPI schema, limits included, so clients (and schemathesis) see them."""
@@ -56,11 +68,13 @@ def request_models(max_entities: int) -> tuple[type[BaseModel], type[BaseModel]]
         model_config = ConfigDict(extra="forbid")
         entities: list[dict[str, Scalar]] = Field(min_length=1, max_length=max_entities)
         features: list[str] = Field(min_length=1, description="view:feature references")
+        as_of: datetime | None = Field(default=None, description=AS_OF)
 
     class ByService(BaseModel):
         model_config = ConfigDict(extra="forbid")
         entities: list[dict[str, Scalar]] = Field(min_length=1, max_length=max_entities)
         service: str = Field(description="a FeatureService name")
+        as_of: datetime | None = Field(default=None, description=AS_OF)
 
     return ByFeatures, ByService
 
@@ -68,7 +82,10 @@ def request_models(max_entities: int) -> tuple[type[BaseModel], type[BaseModel]]
 class FeatureValue(BaseModel):
     value: Scalar | None
     event_timestamp: datetime | None
-    status: str = Field(description="present, expired (older than the view's TTL) or missing")
+    status: str = Field(
+        description="present, expired (older than the view's TTL at as_of), future (stamped "
+        "after as_of; the store keeps only the latest value) or missing"
+    )
 
 
 class FeatureResponse(BaseModel):
@@ -189,6 +206,7 @@ def create_app(project: "Project") -> FastAPI:
             401: {"description": "missing or invalid API key"},
             404: {"description": "unknown feature, view or service"},
             413: {"description": "request body too large"},
+            422: {"description": "invalid body, or entities without the views' join keys"},
         },
     )
     # A real (not string) annotation: FastAPI must see the two models to document them.
@@ -198,16 +216,17 @@ def create_app(project: "Project") -> FastAPI:
         refs: list[str] | str = getattr(request, "features", None) or request.service
         try:
             now = utcnow()
-            vectors = features.online(request.entities, refs, now=now)
-            if log.sample_rate:
+            vectors = features.online(request.entities, refs, as_of=request.as_of or now)
+            if log.sample_rate and request.as_of is None:
                 names = features.output_names(refs)
                 service = refs if isinstance(refs, str) else None
                 log.record(
                     request.entities, list(names), list(names.values()), vectors, service, now
                 )
+        except EntityKeyError as exc:
+            raise HTTPException(422, _detail(exc)) from exc
         except AssayError as exc:
-            detail = exc.message + (f" ({exc.hint})" if exc.hint else "")
-            raise HTTPException(404, detail) from exc
+            raise HTTPException(404, _detail(exc)) from exc
         # Serialized directly: the vectors already have the documented shape, and
         # re-validating them through the response model doubles the server's time.
         return Response(json.dumps({"results": vectors}, default=_iso), media_type=JSON)
