@@ -445,7 +445,9 @@ class Project:
         return int(pa.compute.sum(actions["num_records"]).as_py() or 0) if actions.num_rows else 0
 
     def intervals(self, name: str) -> list[Interval]:
+        """The done intervals of incremental dataset `name` (its Delta log read first)."""
         spec = self.dag[name]
+        sync(self.catalog, self.warehouse, name)
         return [r.interval for r in self.catalog.done_intervals(name, spec.fingerprint)]
 
 

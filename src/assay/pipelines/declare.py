@@ -17,7 +17,7 @@ from assay.errors import DefinitionError
 from assay.intervals import Grain, to_naive_utc
 from assay.pipelines.files import FileSource, Format
 from assay.pipelines.sources import PythonSource, SqlTableSource
-from assay.pipelines.spec import DatasetSpec, Kind, SchemaPolicy
+from assay.pipelines.spec import DatasetSpec, Kind, SchemaPolicy, time_column_hint
 from assay.pipelines.transforms import PythonTransform
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -92,6 +92,7 @@ def files(
     format: Format,
     *,
     columns: Mapping[str, str] | None = None,
+    derive: Mapping[str, str] | None = None,
     time_column: str | None = None,
     schema_policy: str = "evolve",
     allow_widening: bool = False,
@@ -109,7 +110,12 @@ def files(
         format: "csv", "jsonl" or "parquet".
         columns: optional SQL types per column (`{"amount": "DOUBLE"}`); values that do not
             cast are quarantined. Undeclared columns get types inferred from the data.
-        time_column: the event-time column downstream incremental datasets slice on.
+        derive: columns computed at ingest, name -> SQL expression (DuckDB dialect) over
+            the file's columns, e.g. `{"period_start": "make_date(year, 1, 1)"}` turns a
+            year number into a DATE that can be a time column. A derived column replaces a
+            file column of the same name.
+        time_column: the event-time column downstream incremental datasets slice on: a
+            DATE, TIMESTAMP or TIMESTAMPTZ column (derive one from a year number).
         schema_policy: "evolve" (default), "freeze", "discard" or "quarantine".
         allow_widening: when values need a wider type than the table's column (integers
             that became decimals), rewrite the table with the wider type instead of failing.
@@ -128,13 +134,19 @@ def files(
         schema_policy=schema_policy,
         partition_by=partition_by,
     )
-    producer = FileSource(
-        path=path,
-        format=format,
-        columns=dict(columns or {}),
-        csv_delimiter=delimiter,
-        schema_policy=opts["schema_policy"],
-    )
+    where = f"{name} ({_origin()})"
+    try:
+        producer = FileSource(
+            path=path,
+            format=format,
+            columns=dict(columns or {}),
+            csv_delimiter=delimiter,
+            schema_policy=opts["schema_policy"],
+            derive=dict(derive or {}),
+        )
+    except DefinitionError as exc:
+        raise DefinitionError(exc.message, where=where, hint=exc.hint) from None
+    _check_declared_time_type(where, time_column, dict(columns or {}))
     return register(
         DatasetSpec(
             name=name,
@@ -144,6 +156,18 @@ def files(
             allow_widening=allow_widening,
             **opts,
         )
+    )
+
+
+def _check_declared_time_type(where: str, column: str | None, columns: dict[str, str]) -> None:
+    """A time column declared with a non-time type is refused when the project loads."""
+    declared = columns.get(column or "", "").upper()
+    if not declared or declared.startswith(("DATE", "TIMESTAMP")):
+        return
+    raise DefinitionError(
+        f"time column {column!r} is declared {declared}, not a DATE or TIMESTAMP",
+        where=where,
+        hint=time_column_hint(column or ""),
     )
 
 

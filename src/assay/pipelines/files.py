@@ -19,10 +19,12 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import sqlglot
+from sqlglot import exp
 
 from assay.engines import Engine
 from assay.engines.types import arrow_to_sql, json_types_to_sql
-from assay.errors import DefinitionError
+from assay.errors import AssayError, DefinitionError
 from assay.pipelines.conform import RAW, conform, plan_columns
 from assay.pipelines.producers import (
     LINE,
@@ -66,6 +68,8 @@ class FileSource(Producer):
     columns: Mapping[str, str] = field(default_factory=dict)
     csv_delimiter: str = ","
     schema_policy: SchemaPolicy = SchemaPolicy.EVOLVE
+    #: Columns computed at ingest: name -> SQL expression over the file's columns.
+    derive: Mapping[str, str] = field(default_factory=dict)
     is_source = True
 
     def __post_init__(self) -> None:
@@ -73,9 +77,13 @@ class FileSource(Producer):
             raise DefinitionError(
                 f"unknown file format {self.format!r}", hint="use csv, jsonl or parquet"
             )
+        for name, expression in self.derive.items():
+            check_expression(name, expression)
 
     def code_fingerprint(self) -> str:
-        return function_fingerprint(None, self.path, self.format, dict(self.columns))
+        # derive= joins the fingerprint only when used: existing tables keep theirs.
+        extra = (dict(self.derive),) if self.derive else ()
+        return function_fingerprint(None, self.path, self.format, dict(self.columns), *extra)
 
     def list_files(self, root: str) -> list[dict[str, Any]]:
         pattern = self.path if os.path.isabs(self.path) else os.path.join(root, self.path)
@@ -108,6 +116,9 @@ class FileSource(Producer):
         for chunk in _chunks(pending):
             batch = self._read_chunk(ctx, [f["path"] for f in chunk])
             table_types = _table_types(ctx)
+            if table_types is not None:  # derived columns are not expected in the files
+                derived = set(self.derive) - set(batch.observed)
+                table_types = {c: t for c, t in table_types.items() if c not in derived}
             plan = plan_columns(
                 ctx.dataset.name,
                 batch.observed,
@@ -126,6 +137,7 @@ class FileSource(Producer):
                 batch.source_sql,
                 batch.text_values,
             )
+            good = self._derived(ctx, good)
             rejects = batch.rejects + [
                 {
                     "batch_key": r[SOURCE_FILE],
@@ -146,6 +158,28 @@ class FileSource(Producer):
                 append_only=not any(f["path"] in ingested for f in chunk),
                 widen=plan.widened,
             )
+
+    def _derived(self, ctx: RunContext, good: pa.Table) -> pa.Table:
+        """`good` with the derived columns computed (replacing file columns of that name)."""
+        if not self.derive or not good.num_columns:
+            return good
+        replaced = [n for n in self.derive if n in good.column_names]
+        added = [n for n in self.derive if n not in good.column_names]
+        select = exp.select(
+            exp.Star(**({"replace": _aliases(self.derive, replaced)} if replaced else {}))
+        )
+        if added:
+            select = select.select(*_aliases(self.derive, added))
+        sql = select.from_("good").sql(dialect="duckdb")
+        try:
+            return ctx.engine.query(sql, {"good": good})
+        except AssayError as exc:
+            raise AssayError(
+                f"a derived column failed: {exc.message}",
+                where=f"{ctx.dataset.name} derive={dict(self.derive)!r}",
+                hint="fix the expression, or make it return NULL for values it cannot "
+                "handle (e.g. TRY_CAST, CASE WHEN ...)",
+            ) from exc
 
     def _read_chunk(self, ctx: RunContext, rel_paths: list[str]) -> RawBatch:
         if self.format != "jsonl":
@@ -171,6 +205,29 @@ class FileSource(Producer):
             return read_parquet(ctx.engine, full, rel_path)
         except (OSError, pa.ArrowException, UnicodeDecodeError, csv.Error) as exc:
             return RawBatch(_empty_raw(), {}, [_unreadable(rel_path, exc)], rows_in=1)
+
+
+def check_expression(name: str, expression: str) -> exp.Expr:
+    """Parse a derived column's SQL expression (DuckDB dialect), naming it when it fails."""
+    try:
+        parsed = sqlglot.parse_one(expression, read="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        raise DefinitionError(
+            f"derive[{name!r}] is not a SQL expression: {expression!r} ({exc})",
+            hint="write one SQL expression over the file's columns, e.g. make_date(year, 1, 1)",
+        ) from None
+    if not isinstance(parsed, exp.Expr) or isinstance(parsed, exp.Query):
+        raise DefinitionError(
+            f"derive[{name!r}] must be an expression, not a query: {expression!r}",
+            hint="write one SQL expression over the file's columns, e.g. make_date(year, 1, 1)",
+        )
+    return parsed
+
+
+def _aliases(derive: Mapping[str, str], names: list[str]) -> list[exp.Expr]:
+    return [
+        exp.alias_(check_expression(n, derive[n]), exp.to_identifier(n, quoted=True)) for n in names
+    ]
 
 
 def _unreadable(rel_path: str, exc: Exception) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import pyarrow as pa
 from assay.catalog import Catalog, IntervalRecord
 from assay.errors import DefinitionError
 from assay.intervals import Interval, describe, to_naive_utc
-from assay.pipelines.spec import DatasetSpec
+from assay.pipelines.spec import DatasetSpec, time_column_hint
 from assay.tables import Warehouse
 
 #: A changed time range, or None meaning "unknown: treat everything as changed".
@@ -231,16 +231,6 @@ class Planner:
                     )
                 }
         return None if actions.num_rows else {}
-
-
-def time_column_hint(column: str) -> str:
-    """What to declare when a time column holds numbers (a year, an epoch) or text."""
-    return (
-        f"derive a DATE column from {column!r} where the data is read, e.g. "
-        f"derive={{'period_start': 'make_date({column}, 1, 1)'}} on assay.files, or "
-        f"`make_date({column}, 1, 1) AS period_start` in SQL; then declare "
-        "time_column: period_start and grain: year"
-    )
 
 
 def _as_dt(value: Any) -> datetime | None:

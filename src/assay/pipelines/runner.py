@@ -244,6 +244,13 @@ class Runner:
                 spec, self.full_refresh, window, force=spec.name in self.restated
             )
         if isinstance(spec.producer, FileSource):
+            if self._redeclared(spec, state):
+                files = spec.producer.list_files(self.rt.root)
+                why = (
+                    "declaration changed (columns, derive, time column): "
+                    f"re-ingesting {len(files)} file(s)"
+                )
+                return Work(spec.name, True, [why])
             pending = spec.producer.pending_files(
                 self.rt.root, state["ingested"], self.full_refresh
             )
@@ -264,8 +271,20 @@ class Runner:
             state = {**state, "ingested": self.rt.catalog.ingested_files(spec.name)}
         return state
 
+    def _redeclared(self, spec: DatasetSpec, state: Mapping[str, Any]) -> bool:
+        """A file source whose table was written under another declaration (its columns'
+        types, derived columns...): every file is read again into a replaced table."""
+        recorded = state.get("fingerprint")
+        return (
+            isinstance(spec.producer, FileSource)
+            and recorded is not None
+            and recorded != spec.fingerprint
+            and self.rt.warehouse.exists(spec.name)
+        )
+
     def _context(self, spec: DatasetSpec, state: dict[str, Any]) -> RunContext:
         inputs = {n: TableRef(n, self.rt.warehouse.version(n)) for n in spec.inputs}
+        refresh = self.full_refresh or self._redeclared(spec, state)
         return RunContext(
             run_id=self.run_id,
             dataset=spec,
@@ -276,8 +295,8 @@ class Runner:
             inputs=inputs,
             state=state,
             vars=self.rt.config.vars,
-            full_refresh=self.full_refresh,
-            replace_table=self.full_refresh,
+            full_refresh=refresh,
+            replace_table=refresh,
         )
 
     def _commit(

@@ -97,3 +97,13 @@ class DatasetSpec:
             self.lookback,
         ]
         return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+def time_column_hint(column: str) -> str:
+    """What to declare when a time column holds numbers (a year, an epoch) or text."""
+    return (
+        f"derive a DATE column from {column!r} where the data is read, e.g. "
+        f"derive={{'period_start': 'make_date({column}, 1, 1)'}} on assay.files, or "
+        f"`make_date({column}, 1, 1) AS period_start` in SQL; then declare "
+        "time_column: period_start and grain: year"
+    )
