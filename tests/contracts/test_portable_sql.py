@@ -8,10 +8,16 @@ import pyarrow as pa
 import pytest
 import sqlglot
 
-from assay.contracts.compile import compile_contract, metric_expression, q, row_pass_sql
-from assay.contracts.enforce import profile_expressions
+from assay.contracts.compile import (
+    compile_contract,
+    flag_expression,
+    metric_expression,
+    row_pass_sql,
+)
+from assay.contracts.measure import profile_expressions
 from assay.contracts.odcs import load_contract_file
-from assay.engines.types import arrow_to_sql
+from assay.contracts.sql import sql as render
+from assay.naming import quote as q
 
 FRAUD = Path(__file__).resolve().parents[2] / "examples" / "fraud" / "contracts"
 SCHEMA = pa.schema(
@@ -33,15 +39,15 @@ SCHEMA = pa.schema(
 
 @pytest.mark.parametrize("path", sorted(FRAUD.glob("*.yaml")), ids=lambda p: p.name)
 def test_compiled_contract_sql_transpiles_to_spark(path: Path) -> None:
-    types = {f.name: arrow_to_sql(f.type) for f in SCHEMA}
     for contract in load_contract_file(path):
-        compiled = compile_contract(contract, types)
-        exprs = [metric_expression(r) for r in compiled.batch_rules if r.metric != "sql"]
+        compiled = compile_contract(contract, SCHEMA)
+        exprs = [metric_expression(r) for r in compiled.batch_rules]
+        exprs += [flag_expression(r) for r in compiled.row_rules]
         exprs += list(profile_expressions(SCHEMA).values())
         statements = [
             row_pass_sql(compiled.row_rules, "batch"),
             "SELECT "
-            + ", ".join(f"{e} AS {q(str(i))}" for i, e in enumerate(exprs) if e)
+            + ", ".join(f"{render(e)} AS {q(str(i))}" for i, e in enumerate(exprs) if e)
             + " FROM batch",
         ]
         for sql in statements:

@@ -225,4 +225,4 @@ def test_multiple_of(engine: Any, tmp_path: Path) -> None:
     )
     result = enforce(engine, load_contract_file(path), table)
     assert result.rejected["amount"].to_pylist() == [7.0]
-    assert result.reasons == ["multipleOf(amount): amount not a multiple of 2.5"]
+    assert result.reasons == ["multipleOf(amount): amount is not a multiple of 2.5"]

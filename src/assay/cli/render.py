@@ -160,8 +160,8 @@ def check_table(results: Sequence[Any]) -> Table:
     table = Table(title="contract checks")
     for col in ("dataset", "rule", "kind", "severity", "status", "observed", "expected", "detail"):
         table.add_column(col, overflow="fold")
-    style = {"pass": "green", "warn": "yellow", "fail": "bold red"}
-    order = {"fail": 0, "warn": 1, "pass": 2}
+    style = {"pass": "green", "warn": "yellow", "fail": "bold red", "not_run": "dim"}
+    order = {"fail": 0, "warn": 1, "not_run": 2, "pass": 3}
     for r in sorted(results, key=lambda r: (order[r.status], r.dataset, r.rule)):
         table.add_row(
             r.dataset,

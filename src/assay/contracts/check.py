@@ -9,15 +9,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
+
+from sqlglot import exp
 
 from assay.catalog import Catalog
 from assay.catalog.store import metric_history, record_checks, utcnow
 from assay.contracts.anomalies import detect, watched
-from assay.contracts.compile import compile_contract, metric_expression, q
-from assay.contracts.enforce import CheckResult, _judge, _number, _sql_rule, profile_expressions
-from assay.contracts.model import Contract
+from assay.contracts.compile import compile_contract, flag_expression, metric_expression
+from assay.contracts.enforce import _columns
+from assay.contracts.measure import Measured, measure, profile_expressions, run_own_query
+from assay.contracts.model import BatchRule, Contract, RowRule, Severity
+from assay.contracts.results import (
+    CheckResult,
+    failed_to_run,
+    judge,
+    not_run,
+    number,
+    schema_drift,
+)
+from assay.contracts.sql import kind
 from assay.engines import Engine, TableRef
-from assay.engines.types import arrow_to_sql
 from assay.tables import Warehouse
 
 
@@ -31,64 +43,102 @@ def check_dataset(
     sensitivity: float = 3.5,
     time_column: str | None = None,
 ) -> list[CheckResult]:
-    """Check `dataset` against its contracts; store results and metrics; flag anomalies."""
+    """Check `dataset` against its contracts; store results and metrics; flag anomalies.
+    A rule that cannot run is reported as failed; the other rules still run."""
     schema = warehouse.schema(dataset)
-    types = {f.name: arrow_to_sql(f.type) for f in schema}
     stats = _log_stats(warehouse, dataset)
     results: list[CheckResult] = []
     measured: dict[str, float | None] = {}
     for contract in contracts:
-        compiled = compile_contract(contract, types)
-        exprs = {
-            f"row_{i}": f"count(*) FILTER (WHERE coalesce({r.violation}, FALSE))"
-            for i, r in enumerate(compiled.row_rules)
-        }
-        for i, rule in enumerate(compiled.batch_rules):
-            if rule.metric in ("rowCount", "sql"):
-                continue
-            if rule.metric == "freshness" and f"max.{rule.column}" in stats:
-                continue
-            expr = metric_expression(rule)
-            if expr and (rule.column is None or rule.column in types):
-                exprs[f"rule_{i}"] = expr
-        exprs.update(profile_expressions(schema))
-        select = ", ".join(f"{e} AS {q(k)}" for k, e in exprs.items())
-        row = engine.query(f"SELECT {select} FROM batch", {"batch": TableRef(dataset)}).to_pylist()
-        values = {k: _number(v) for k, v in (row[0] if row else {}).items()}
-        rows = stats["rows"]
-        for i, row_rule in enumerate(compiled.row_rules):
-            broken = values.get(f"row_{i}") or 0
-            status = "fail" if row_rule.severity.value != "info" else "warn"
-            detail = None if not broken else f"{broken:g} row(s) break it"
-            results.append(
-                CheckResult(
-                    dataset,
-                    row_rule.name,
-                    "row",
-                    row_rule.severity.value,
-                    "pass" if not broken else status,
-                    broken,
-                    "0 rows",
-                    detail,
-                )
-            )
-        for i, rule in enumerate(compiled.batch_rules):
-            if rule.metric == "rowCount":
-                observed: float | None = rows
-            elif rule.metric == "sql":
-                observed = _sql_rule(engine, rule, TableRef(dataset))  # scanned, not loaded
-            elif rule.metric == "freshness" and f"max.{rule.column}" in stats:
-                observed = _now() - stats[f"max.{rule.column}"]
-            else:
-                observed = values.get(f"rule_{i}")
-            results.append(_judge(dataset, rule, observed, rows))
-        measured.update({k: v for k, v in values.items() if not k.startswith(("row_", "rule_"))})
+        contract_results, values = _check_contract(engine, dataset, contract, schema, stats)
+        results.extend(contract_results)
+        measured.update(
+            {
+                k: v
+                for k, v in values.items()
+                if not k.startswith(("row_", "rule_")) and not isinstance(v, Exception)
+            }
+        )
     measured["rows"] = stats["rows"]
     measured["freshness_lag"] = _freshness_lag(warehouse, dataset, stats, time_column)
     measured.update(_derived(measured))
     results.extend(_anomalies(catalog, dataset, measured, sensitivity))
     record_checks(catalog, run_id, results, measured)
     return results
+
+
+def _check_contract(
+    engine: Engine, dataset: str, contract: Contract, schema: Any, stats: dict[str, float]
+) -> tuple[list[CheckResult], dict[str, Measured]]:
+    compiled = compile_contract(contract, schema)
+    kinds = {f.name: kind(f.type) for f in schema}
+    exprs: dict[str, exp.Expr] = {
+        f"row_{i}": flag_expression(r) for i, r in enumerate(compiled.row_rules)
+    }
+    for i, rule in enumerate(compiled.batch_rules):
+        if rule.metric == "rowCount" or _from_log(rule, stats):
+            continue
+        expr = metric_expression(rule, kinds)
+        if expr is not None and all(c in kinds for c in _columns(rule)):
+            exprs[f"rule_{i}"] = expr
+    exprs.update(profile_expressions(schema))
+    values = measure(engine, exprs, TableRef(dataset))
+    results = schema_drift(contract, compiled, list(schema.names))
+    results.extend(not_run(contract, dataset))
+    results.extend(
+        _row_result(dataset, rule, values.get(f"row_{i}"))
+        for i, rule in enumerate(compiled.row_rules)
+    )
+    for i, rule in enumerate(compiled.batch_rules):
+        results.append(_batch_result(engine, dataset, rule, values.get(f"rule_{i}"), stats, kinds))
+    return results, values
+
+
+def _from_log(rule: BatchRule, stats: dict[str, float]) -> bool:
+    return rule.metric in ("freshness", "latency") and f"max.{rule.column}" in stats
+
+
+def _batch_result(
+    engine: Engine,
+    dataset: str,
+    rule: BatchRule,
+    value: Measured,
+    stats: dict[str, float],
+    kinds: dict[str, str],
+) -> CheckResult:
+    missing = [c for c in _columns(rule) if c not in kinds]
+    if missing:
+        return failed_to_run(dataset, rule, KeyError(f"column {missing[0]} is missing"))
+    observed: Measured = value
+    try:
+        if rule.metric == "rowCount":
+            observed = stats["rows"]
+        elif rule.metric in ("sql", "foreignKey"):
+            observed = run_own_query(engine, rule, TableRef(dataset))  # scanned, not loaded
+        elif _from_log(rule, stats):
+            observed = _now() - stats[f"max.{rule.column}"]
+    except Exception as exc:
+        observed = exc
+    if isinstance(observed, Exception):
+        return failed_to_run(dataset, rule, observed)
+    return judge(dataset, rule, observed, stats["rows"])
+
+
+def _row_result(dataset: str, rule: RowRule, value: Measured) -> CheckResult:
+    if isinstance(value, Exception):
+        return failed_to_run(dataset, rule, value)
+    broken = value or 0
+    status = "fail" if rule.severity is Severity.ERROR else "warn"
+    return CheckResult(
+        dataset,
+        rule.name,
+        "row",
+        rule.severity.value,
+        "pass" if not broken else status,
+        broken,
+        "0 rows",
+        None if not broken else f"{broken:g} row(s) break it ({rule.reason})",
+    )
 
 
 def _log_stats(warehouse: Warehouse, dataset: str) -> dict[str, float]:
@@ -98,9 +148,9 @@ def _log_stats(warehouse: Warehouse, dataset: str) -> dict[str, float]:
     for name in actions.column_names:
         if name.startswith("max."):
             values = [v for v in actions[name].to_pylist() if v is not None]
-            number = _number(max(values)) if values else None
-            if number is not None:
-                stats[name] = number
+            value = number(max(values)) if values else None
+            if value is not None:
+                stats[name] = value
     return stats
 
 

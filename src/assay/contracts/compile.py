@@ -1,6 +1,6 @@
-"""Compile a contract into SQL: one row pass that names each row's broken rules, and one
-aggregate pass for every batch metric. Written in DuckDB's dialect and transpiled with
-sqlglot for other engines.
+"""Compile a contract against a batch's schema: row rules (each row breaks them or not)
+and batch rules (metrics over the batch), as sqlglot expressions rendered in DuckDB's
+dialect, which engines translate (Spark).
 """
 
 from __future__ import annotations
@@ -9,54 +9,32 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from assay.contracts.model import BatchRule, Column, Contract, RowRule, Severity
-from assay.contracts.odcs import ContractError, is_row_level, threshold_of
-from assay.naming import quote as q
+import pyarrow as pa
+from sqlglot import exp
 
-#: logicalType -> the SQL type its values must cast to (text columns are cast-checked).
+from assay.contracts.model import BatchRule, Column, Contract, RowRule, Severity, Threshold
+from assay.contracts.options import TIME_PATTERN, option_violation, time_value
+from assay.contracts.sql import any_of, col, is_true, kind, lit, search, sql, text
+from assay.contracts.values import row_quality
+from assay.naming import quote as q  # noqa: F401 - kept for callers that quote identifiers
+
+#: logicalType -> the SQL type text values must cast to.
 LOGICAL_TYPES = {
     "integer": "BIGINT",
     "number": "DOUBLE",
     "boolean": "BOOLEAN",
     "date": "DATE",
-    "timestamp": "TIMESTAMP",
-    "time": "TIME",
-    "string": "VARCHAR",
+    "timestamp": "TIMESTAMPTZ",
 }
-_FORMATS = {
-    "email": r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
-    "uuid": r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
-    "uri": r"^[a-zA-Z][a-zA-Z0-9+.-]*://\S+$",
-    "ipv4": r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$",
-}
-_TEXT = {"VARCHAR", "JSON"}
-
-
-def full_match(text_sql: str, pattern: str) -> str:
-    """SQL true when the whole text matches `pattern`: an anchored search, which sqlglot
-    transpiles to every engine (Spark's RLIKE included).
-
-    Example:
-        >>> print(full_match('"code"', "[A-Z]+"))
-        regexp_matches("code", '^(?:[A-Z]+)$')
-    """
-    return f"regexp_matches({text_sql}, {lit('^(?:' + pattern + ')$')})"
-
-
-def lit(value: Any) -> str:
-    """A SQL literal for a YAML scalar.
-
-    Example:
-        >>> lit("it's"), lit(3), lit(True), lit(None)
-        ("'it''s'", '3', 'TRUE', 'NULL')
-    """
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
+_TEMPORAL_KINDS = {"date": "date", "timestamp": "timestamp", "timestamptz": "timestamptz"}
+_COLLECTION_OPTIONS = (
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "required",
+    "minProperties",
+    "maxProperties",
+)
 
 
 @dataclass(frozen=True)
@@ -67,187 +45,190 @@ class Compiled:
     batch_rules: tuple[BatchRule, ...]
     missing_columns: tuple[str, ...]
 
+    @property
+    def quarantining(self) -> tuple[RowRule, ...]:
+        """Row rules whose breaking rows are quarantined (severity error)."""
+        return tuple(r for r in self.row_rules if r.severity is Severity.ERROR)
 
-def compile_contract(contract: Contract, types: Mapping[str, str]) -> Compiled:
-    """Row rules and batch rules of `contract` for a batch whose columns have `types`."""
+    @property
+    def flagging(self) -> tuple[RowRule, ...]:
+        """Row rules whose breaking rows are counted and kept (warning, info)."""
+        return tuple(r for r in self.row_rules if r.severity is not Severity.ERROR)
+
+
+def compile_contract(contract: Contract, schema: pa.Schema) -> Compiled:
+    """Row rules and batch rules of `contract` for a batch with `schema`."""
+    kinds = {f.name: kind(f.type) for f in schema}
+    severity = contract.default_severity
     rows: list[RowRule] = []
     batch = list(contract.batch_rules)
-    missing = [c.name for c in contract.columns if c.name not in types]
+    missing = tuple(c.name for c in contract.columns if c.name not in kinds)
     for column in contract.columns:
-        if column.name not in types:
-            continue
-        rows.extend(_column_rules(column, types[column.name]))
-        if column.unique:
-            batch.append(
-                BatchRule(
-                    name=f"unique({column.name})",
-                    metric="duplicateValues",
-                    column=column.name,
-                    threshold=threshold_of({"mustBe": 0}),  # type: ignore[arg-type]
-                )
+        if column.name in kinds:
+            rows.extend(
+                column_rules(column, schema.field(column.name).type, severity, contract.path)
             )
+        if column.unique:
+            batch.append(_unique(f"unique({column.name})", (column.name,), severity))
+    if contract.primary_key:
+        name = f"primaryKey({', '.join(contract.primary_key)})"
+        batch.append(_unique(name, contract.primary_key, severity))
     for column_name, item in contract.raw.get("quality", []):
-        if column_name is not None and column_name in types and is_row_level(item):
-            rows.append(_row_quality(column_name, item))
-    return Compiled(tuple(rows), tuple(batch), tuple(missing))
+        if column_name in kinds:
+            rows.append(row_quality(column_name, kinds[column_name], item, contract.status))
+    return Compiled(tuple(rows), tuple(batch), missing)
 
 
-def _column_rules(column: Column, sql_type: str) -> list[RowRule]:
-    c, name = q(column.name), column.name
+def _unique(name: str, columns: tuple[str, ...], severity: Severity) -> BatchRule:
+    """One uniqueness check over a key tuple (a composite key is unique as a whole)."""
+    return BatchRule(
+        name=name,
+        metric="duplicateValues",
+        threshold=Threshold.of("mustBe", 0),
+        column=columns[0] if len(columns) == 1 else None,
+        severity=severity,
+        columns=columns,
+    )
+
+
+def column_rules(
+    column: Column, dtype: pa.DataType, severity: Severity, where: str
+) -> list[RowRule]:
+    """Row rules a property states: required, its logical type, its logicalTypeOptions."""
+    name, raw, column_kind = column.name, col(column.name), kind(dtype)
     rules = []
     if column.required:
-        rules.append(RowRule(f"required({name})", name, f"{c} IS NULL", f"{name} is null"))
-    target = LOGICAL_TYPES.get((column.logical_type or "").lower())
-    value = c
-    if target and target != "VARCHAR" and sql_type in _TEXT:
-        failed = f"TRY_CAST({c} AS {target}) IS NULL"
-        if target == "BIGINT":
-            # DuckDB rounds '2.5' to 3 when casting to an integer; a fraction is not one.
-            failed += f" OR TRY_CAST({c} AS DOUBLE) IS DISTINCT FROM TRY_CAST({c} AS BIGINT)"
         rules.append(
-            RowRule(
-                f"type({name})",
-                name,
-                f"{c} IS NOT NULL AND ({failed})",
-                f"{name} is not a {column.logical_type}",
-            )
+            RowRule(f"required({name})", name, raw.is_(exp.null()), f"{name} is null", severity)
         )
-        value = f"TRY_CAST({c} AS {target})"
-    for option, bound in column.options.items():
-        rule = _option_rule(name, value, c, option, bound, target or sql_type)
-        if rule is not None:
-            rules.append(rule)
+    logical = (column.logical_type or "").lower()
+    value: exp.Expr = raw
+    temporal = _TEMPORAL_KINDS.get(column_kind)
+    if (column_kind == "text" and logical in LOGICAL_TYPES) or logical == "time":
+        value, temporal, check = _text_value(name, logical, column_kind)
+        if check is not None:
+            rules.append(
+                RowRule(
+                    f"type({name})",
+                    name,
+                    exp.and_(raw.is_(exp.not_(exp.null())), check),
+                    f"{name} is not a {logical}",
+                    severity,
+                )
+            )
+    options = dict(column.options)
+    for option, bound in options.items():
+        if option in _COLLECTION_OPTIONS:
+            broken = _collection(option, bound, name, column_kind, dtype, where)
+        else:
+            broken = option_violation(option, bound, name, value, temporal, options, where)
+        if broken is not None:
+            condition, reason = broken
+            violation = exp.and_(raw.copy().is_(exp.not_(exp.null())), exp.paren(condition))
+            rules.append(RowRule(f"{option}({name})", name, violation, reason, severity))
     return rules
 
 
-def _option_rule(
-    name: str, value: str, raw: str, option: str, bound: Any, sql_type: str
-) -> RowRule | None:
-    """A row rule for one logicalTypeOptions entry (None for documentation-only options)."""
-    if option == "format":
-        pattern = _FORMATS.get(str(bound).lower())
-        if pattern is None:
-            return None  # formats assay does not know are documentation only
-        return RowRule(
-            f"format({name})",
-            name,
-            f"{raw} IS NOT NULL AND NOT {full_match(f'CAST({raw} AS VARCHAR)', pattern)}",
-            f"{name} is not a valid {bound}",
-        )
-    text = f"CAST({raw} AS VARCHAR)"
-    comparable = f"CAST({lit(bound)} AS {sql_type})" if isinstance(bound, str) else lit(bound)
-    if option in ("minLength", "maxLength"):
-        op, words = ("<", "shorter than") if option == "minLength" else (">", "longer than")
-        condition, reason = f"length({text}) {op} {int(bound)}", f"{words} {bound}"
-    elif option == "pattern":
-        condition = f"NOT {full_match(text, str(bound))}"
-        reason = f"does not match {bound}"
-    elif option == "multipleOf":
-        ratio = f"CAST({value} AS DOUBLE) / {lit(bound)}"
-        condition, reason = f"abs({ratio} - round({ratio})) > 1e-9", f"not a multiple of {bound}"
-    elif option in _BOUNDS:
-        op, words = _BOUNDS[option]
-        condition, reason = f"{value} {op} {comparable}", f"{words} {bound}"
-    else:
-        return None
-    return RowRule(
-        f"{option}({name})", name, f"{raw} IS NOT NULL AND {condition}", f"{name} {reason}"
-    )
+def _text_value(
+    name: str, logical: str, column_kind: str
+) -> tuple[exp.Expr, str | None, exp.Expr | None]:
+    """A text column's value in its logical type, how it compares, and the condition that
+    it is not one (None when the column is typed already)."""
+    raw = col(name)
+    if logical == "time":
+        if column_kind != "text":
+            return raw, "time", None
+        return time_value(name), "time", exp.not_(search(raw, TIME_PATTERN))
+    target = LOGICAL_TYPES[logical]
+    value = exp.TryCast(this=raw, to=exp.DataType.build(target))
+    failed: exp.Expr = value.is_(exp.null())
+    if target == "BIGINT":
+        # DuckDB rounds '2.5' to 3 when casting to an integer; a fraction is not one.
+        as_double = exp.TryCast(this=raw.copy(), to=exp.DataType.build("DOUBLE"))
+        failed = any_of([failed, exp.NullSafeNEQ(this=as_double, expression=value.copy())])
+    temporal = {"date": "date", "timestamp": "timestamptz"}.get(logical)
+    return value, temporal, failed
 
 
-#: Bound options: the comparison that breaks them, and how to say so.
-_BOUNDS = {
-    "minimum": ("<", "below the minimum"),
-    "maximum": (">", "above the maximum"),
-    "exclusiveMinimum": ("<=", "not above"),
-    "exclusiveMaximum": (">=", "not below"),
-}
+def _collection(
+    option: str, bound: Any, name: str, column_kind: str, dtype: pa.DataType, where: str
+) -> tuple[exp.Expr, str] | None:
+    """Array options on list columns; object options on JSON text or struct columns."""
+    from assay.contracts.collections import collection_violation
+
+    return collection_violation(option, bound, name, column_kind, dtype, where)
 
 
-def _row_quality(column: str, item: dict[str, Any]) -> RowRule:
-    c, metric = q(column), item.get("metric")
-    args = item.get("arguments") or {}
-    severity = Severity(item.get("severity", "error"))
-    name = item.get("name") or f"{metric}({column})"
-    if metric == "nullValues":
-        return RowRule(name, column, f"{c} IS NULL", f"{column} is null", severity)
-    if metric == "missingValues":
-        missing = args.get("missingValues", [None, ""])
-        values = [v for v in missing if v is not None]
-        cond = f"{c} IS NULL" if None in missing else "FALSE"
-        if values:
-            cond += f" OR CAST({c} AS VARCHAR) IN ({', '.join(lit(str(v)) for v in values)})"
-        return RowRule(name, column, cond, f"{column} is missing", severity)
-    valid, invalid = args.get("validValues"), args.get("invalidValues")
-    if valid is None and invalid is None and "pattern" not in args:
-        raise ContractError(
-            f"invalidValues rule on {column} needs arguments.validValues, invalidValues or pattern"
-        )
-    conds = invalid_conditions(c, args)
-    return RowRule(
-        name,
-        column,
-        f"{c} IS NOT NULL AND ({' OR '.join(conds)})",
-        f"{column} has an invalid value",
-        severity,
-    )
-
-
-def invalid_conditions(column_sql: str, args: dict[str, Any] | Any) -> list[str]:
-    """SQL conditions that make a value invalid under an invalidValues rule's arguments."""
-    conds = []
-    if args.get("validValues") is not None:
-        conds.append(f"{column_sql} NOT IN ({', '.join(lit(v) for v in args['validValues'])})")
-    if args.get("invalidValues") is not None:
-        conds.append(f"{column_sql} IN ({', '.join(lit(v) for v in args['invalidValues'])})")
-    if "pattern" in args:
-        conds.append(f"NOT {full_match(f'CAST({column_sql} AS VARCHAR)', args['pattern'])}")
-    return conds
-
-
-def row_pass_sql(rules: tuple[RowRule, ...], table: str) -> str:
+def row_pass_sql(rules: tuple[RowRule, ...], table: str, with_rows: bool = True) -> str:
     """One scan that lists, per row, the names of the rules it breaks (empty: good row)."""
-    if not rules:
-        return f"SELECT *, '' AS __violations FROM {table}"
-    cases = ", ".join(
-        f"CASE WHEN coalesce({r.violation}, FALSE) THEN {lit(r.name + ': ' + r.reason)} END"
+    cases = [
+        exp.Case(ifs=[exp.If(this=is_true(r.violation), true=lit(f"{r.name}: {r.reason}"))])
         for r in rules
-    )
-    return f"SELECT *, concat_ws('; ', {cases}) AS __violations FROM {table}"
+    ]
+    # Anonymous: sqlglot's ConcatWs node renders a null guard around the call in DuckDB.
+    args = [lit("; "), *cases]
+    verdict = exp.Anonymous(this="concat_ws", expressions=args) if cases else lit("")
+    columns = [exp.Star()] if with_rows else []
+    return sql(exp.select(*columns, exp.alias_(verdict, "__violations")).from_(table))
 
 
-def metric_expression(rule: BatchRule) -> str | None:
-    """The aggregate that measures a batch rule (None: measured by its own query)."""
-    c = q(rule.column) if rule.column else None
-    args = rule.arguments
+def metric_expression(rule: BatchRule, kinds: Mapping[str, str] | None = None) -> exp.Expr | None:
+    """The aggregate that measures a batch rule (None: measured by its own query);
+    `kinds` (column -> `sql.kind`) lets value lists compare in the column's type."""
+    from assay.contracts.values import invalid_condition, missing_condition
+
+    c = col(rule.column) if rule.column else None
+    column_kind = (kinds or {}).get(rule.column or "")
     if rule.metric == "rowCount":
-        return "count(*)"
-    if c is None and rule.metric == "duplicateValues":
-        cols = args.get("properties") or []
-        if not cols:
-            raise ContractError(
-                f"{rule.name}: duplicateValues on a table needs "
-                "arguments.properties (the key columns)"
-            )
-        key = ", ".join(q(k) for k in cols)
-        return f"count(*) - count(DISTINCT ({key}))"
-    if c is None:
+        return exp.Count(this=exp.Star())
+    if rule.metric == "duplicateValues":
+        return _duplicates(rule.columns or ((rule.column,) if rule.column else ()))
+    if rule.metric in ("sql", "foreignKey") or c is None:
         return None
     if rule.metric == "nullValues":
-        return f"count(*) FILTER (WHERE {c} IS NULL)"
+        return _count(c.is_(exp.null()))
     if rule.metric == "missingValues":
-        values = [v for v in args.get("missingValues", [None, ""]) if v is not None]
-        extra = (
-            f" OR CAST({c} AS VARCHAR) IN ({', '.join(lit(str(v)) for v in values)})"
-            if values
-            else ""
-        )
-        return f"count(*) FILTER (WHERE {c} IS NULL{extra})"
+        return _count(missing_condition(c, rule.arguments, column_kind))
     if rule.metric == "invalidValues":
-        conds = invalid_conditions(c, args)
-        return f"count(*) FILTER (WHERE {c} IS NOT NULL AND ({' OR '.join(conds) or 'FALSE'}))"
-    if rule.metric == "duplicateValues":
-        return f"count({c}) - count(DISTINCT {c})"
+        return _count(invalid_condition(c, rule.arguments, column_kind))
     if rule.metric in ("freshness", "latency"):
-        return f"epoch(now()) - epoch(max({c}))"  # absolute now; naive data is UTC
-    raise ContractError(f"unknown metric {rule.metric!r} in rule {rule.name}")
+        now = exp.TimeToUnix(this=exp.CurrentTimestamp())
+        return exp.Sub(this=now, expression=exp.TimeToUnix(this=exp.Max(this=c)))
+    raise ValueError(f"unknown metric {rule.metric!r} in rule {rule.name}")
+
+
+def _count(condition: exp.Expr) -> exp.Expr:
+    from assay.contracts.sql import count_where
+
+    return count_where(is_true(condition))
+
+
+def _duplicates(columns: tuple[str | None, ...]) -> exp.Expr:
+    """Rows whose value is another row's: nulls are no value in one column (as GX's
+    unique), while a key tuple is one value whatever its parts (GX's compound uniqueness
+    with ignore_row_if="never"; a primary key's nulls also break `required`)."""
+    keys = [col(c) for c in columns if c]
+    if len(keys) == 1:
+        return exp.Sub(
+            this=exp.Count(this=keys[0]),
+            expression=exp.Count(this=exp.Distinct(expressions=[keys[0].copy()])),
+        )
+    key = exp.Tuple(expressions=keys)
+    distinct = exp.Count(this=exp.Distinct(expressions=[key]))
+    return exp.Sub(this=exp.Count(this=exp.Star()), expression=distinct)
+
+
+def flag_expression(rule: RowRule) -> exp.Expr:
+    """Count of rows breaking a row rule."""
+    return _count(rule.violation)
+
+
+__all__ = [
+    "Compiled",
+    "compile_contract",
+    "flag_expression",
+    "metric_expression",
+    "row_pass_sql",
+    "sql",
+    "text",
+]

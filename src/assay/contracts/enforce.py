@@ -1,45 +1,38 @@
-"""Enforce a contract on a batch: split good rows from quarantined ones, measure every
-batch metric in one aggregate pass, and decide pass, warn or block per rule severity."""
+"""Enforce a contract on a batch: quarantine rows breaking error rules, flag (and keep)
+rows breaking warning rules, measure every batch metric in one aggregate pass, and decide
+pass, warn or block per rule severity. Rows in = good rows + rejected rows, always."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from sqlglot import exp
 
 from assay.contracts.compile import (
     Compiled,
     compile_contract,
+    flag_expression,
     metric_expression,
-    q,
     row_pass_sql,
 )
-from assay.contracts.model import BatchRule, Contract, Severity
-from assay.engines import Engine, Frame, Source
-from assay.engines.types import NUMERIC, arrow_to_sql
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One rule's outcome on one batch."""
-
-    dataset: str
-    rule: str
-    kind: str  # row | batch | schema
-    severity: str
-    status: str  # pass | warn | fail
-    observed: float | None = None
-    expected: str | None = None
-    detail: str | None = None
-
-    @property
-    def blocks(self) -> bool:
-        return self.status == "fail" and self.severity == Severity.ERROR.value
+from assay.contracts.measure import measure, profile_expressions, run_own_query
+from assay.contracts.model import BatchRule, Contract, RowRule
+from assay.contracts.results import (
+    CheckResult,
+    failed_to_run,
+    judge,
+    not_run,
+    row_result,
+    schema_drift,
+)
+from assay.contracts.sql import kind
+from assay.engines import Engine, Frame
 
 
 @dataclass
@@ -64,26 +57,15 @@ def enforce(engine: Engine, contracts: Iterable[Contract], table: pa.Table | Fra
     good, reasons_all, results, metrics = table, [], [], {}
     rejected_parts = []
     for contract in contracts:
-        types = {f.name: arrow_to_sql(f.type) for f in good.schema}
-        compiled = compile_contract(contract, types)
-        results.extend(_schema_drift(contract, compiled, good))
-        good, rejected, reasons = _row_pass(engine, compiled, good)
+        compiled = compile_contract(contract, good.schema)
+        results.extend(schema_drift(contract, compiled, good.column_names))
+        results.extend(not_run(contract, contract.dataset))
+        good, rejected, reasons = _row_pass(engine, compiled.quarantining, good)
         rejected_parts.append(rejected)
         reasons_all.extend(reasons)
-        for rule in compiled.row_rules:
-            broken = sum(1 for r in reasons if f"{rule.name}: " in r)
-            results.append(
-                CheckResult(
-                    contract.dataset,
-                    rule.name,
-                    "row",
-                    rule.severity.value,
-                    "pass" if not broken else "warn",
-                    broken,
-                    "0 rows (quarantined)",
-                    None if not broken else f"{broken} row(s) quarantined",
-                )
-            )
+        for rule in compiled.quarantining:
+            broken = sum(1 for r in reasons if _names(r, rule))
+            results.append(row_result(contract.dataset, rule, broken, quarantined=True))
         batch_results, batch_metrics = _batch_pass(engine, contract, compiled, good)
         results.extend(batch_results)
         metrics.update(batch_metrics)
@@ -96,171 +78,87 @@ def enforce(engine: Engine, contracts: Iterable[Contract], table: pa.Table | Fra
     return Enforcement(good, rejected_all, reasons_all, results, metrics)
 
 
-def _schema_drift(
-    contract: Contract, compiled: Compiled, table: pa.Table | Frame
-) -> list[CheckResult]:
-    """Columns the contract requires but the data lacks (fail), and columns the data has
-    that the contract does not describe (a warning: the schema moved on)."""
-    declared = {c.name for c in contract.columns}
-    extra = [n for n in table.column_names if n not in declared and not n.startswith("_")]
-    if not declared:
-        return _missing_columns(contract, compiled)
-    return _missing_columns(contract, compiled) + [
-        CheckResult(
-            contract.dataset,
-            f"column({name})",
-            "schema",
-            Severity.WARNING.value,
-            "warn",
-            None,
-            "not in the contract",
-            f"column {name} is in the data but not in the contract",
-        )
-        for name in extra
-    ]
-
-
-def _missing_columns(contract: Contract, compiled: Compiled) -> list[CheckResult]:
-    return [
-        CheckResult(
-            contract.dataset,
-            f"column({name})",
-            "schema",
-            Severity.ERROR.value if column.required else Severity.WARNING.value,
-            "fail",
-            None,
-            "present",
-            f"column {name} is missing from the data",
-        )
-        for column in contract.columns
-        if (name := column.name) in compiled.missing_columns
-    ]
+def _names(reasons: str, rule: RowRule) -> bool:
+    return any(part.split(": ", 1)[0] == rule.name for part in reasons.split("; "))
 
 
 def _row_pass(
-    engine: Engine, compiled: Compiled, table: pa.Table | Frame
+    engine: Engine, rules: tuple[RowRule, ...], table: pa.Table | Frame
 ) -> tuple[pa.Table | Frame, pa.Table, list[str]]:
-    if not compiled.row_rules or not table.num_rows:
+    if not rules or not table.num_rows:
         return table, table.schema.empty_table(), []
     if isinstance(table, Frame):
         # Split in the engine: only the rejected rows come back, with their reasons.
-        flagged = engine.relation(row_pass_sql(compiled.row_rules, "batch"), {"batch": table})
+        flagged = engine.relation(row_pass_sql(rules, "batch"), {"batch": table})
         good, rejected = engine.split(flagged, "__violations")
         reasons = rejected["__violations"].to_pylist()
         return good, rejected.drop_columns(["__violations"]), reasons
     # Only the verdict comes back; rows are split in Arrow, never copied through the engine.
-    verdicts = engine.query(
-        row_pass_sql(compiled.row_rules, "batch").replace("SELECT *, ", "SELECT ", 1),
-        {"batch": table},
-    )["__violations"]
-    bad = pc.not_equal(verdicts, "")
+    verdicts = engine.query(row_pass_sql(rules, "batch", with_rows=False), {"batch": table})
+    column = verdicts["__violations"]
+    bad = pc.not_equal(column, "")
     if not pc.any(bad).as_py():
         return table, table.schema.empty_table(), []
-    return (table.filter(pc.invert(bad)), table.filter(bad), verdicts.filter(bad).to_pylist())
+    return table.filter(pc.invert(bad)), table.filter(bad), column.filter(bad).to_pylist()
 
 
 def _batch_pass(
     engine: Engine, contract: Contract, compiled: Compiled, table: pa.Table | Frame
 ) -> tuple[list[CheckResult], dict[str, float | None]]:
-    """All batch rules and the column profile in one aggregate query (SQL rules aside)."""
-    exprs: dict[str, str] = {"rows": "count(*)"}
+    """All batch rules, warning row rules and the column profile in one aggregate query
+    (SQL rules and foreign keys run their own)."""
+    kinds = {f.name: kind(f.type) for f in table.schema}
+    exprs: dict[str, exp.Expr] = {"rows": exp.Count(this=exp.Star())}
+    for i, row_rule in enumerate(compiled.flagging):
+        exprs[f"flag_{i}"] = flag_expression(row_rule)
     for i, rule in enumerate(compiled.batch_rules):
-        expr = metric_expression(rule) if rule.metric != "sql" else None
-        if expr is not None and (rule.column is None or rule.column in table.column_names):
+        expr = metric_expression(rule, kinds)
+        if expr is not None and all(c in kinds for c in _columns(rule)):
             exprs[f"rule_{i}"] = expr
     exprs.update(profile_expressions(table.schema))
-    select = ", ".join(f"{expr} AS {q(key)}" for key, expr in exprs.items())
-    row = engine.query(f"SELECT {select} FROM batch", {"batch": table}).to_pylist()[0]
-    values = {k: _number(v) for k, v in row.items()}
-    results = []
+    values = measure(engine, exprs, table)
+    rows = values.get("rows")
+    rows = rows if isinstance(rows, float) else float(table.num_rows)
+    results = [
+        _flag_result(contract.dataset, row_rule, values.get(f"flag_{i}"))
+        for i, row_rule in enumerate(compiled.flagging)
+    ]
     for i, rule in enumerate(compiled.batch_rules):
-        if rule.metric == "sql":
-            observed = _sql_rule(engine, rule, table)
-        elif f"rule_{i}" in values:
-            observed = values[f"rule_{i}"]
-        else:
+        missing = [c for c in _columns(rule) if c not in kinds]
+        if missing:
             results.append(
-                CheckResult(
-                    contract.dataset,
-                    rule.name,
-                    "batch",
-                    rule.severity.value,
-                    "fail",
-                    None,
-                    str(rule.threshold),
-                    f"column {rule.column} is missing",
-                )
+                failed_to_run(contract.dataset, rule, KeyError(f"column {missing[0]} is missing"))
             )
             continue
-        results.append(_judge(contract.dataset, rule, observed, values["rows"] or 0))
-    metrics = {k: v for k, v in values.items() if not k.startswith("rule_")}
+        observed = values.get(f"rule_{i}")
+        if f"rule_{i}" not in values:
+            try:
+                observed = run_own_query(engine, rule, table)
+            except Exception as exc:
+                observed = exc
+        if isinstance(observed, Exception):
+            results.append(failed_to_run(contract.dataset, rule, observed))
+        else:
+            results.append(judge(contract.dataset, rule, observed, rows))
+    metrics = {
+        k: v
+        for k, v in values.items()
+        if not k.startswith(("rule_", "flag_")) and not isinstance(v, Exception)
+    }
     return results, metrics
 
 
-def _judge(dataset: str, rule: BatchRule, observed: float | None, rows: float) -> CheckResult:
-    if rule.unit == "percent" and observed is not None:
-        observed = 100.0 * observed / rows if rows else 0.0
-    ok = rule.threshold.passes(observed)
-    status = "pass" if ok else ("fail" if rule.severity is not Severity.INFO else "warn")
-    if not ok and rule.severity is Severity.WARNING:
-        status = "warn"
-    unit = "%" if rule.unit == "percent" else (f" {rule.unit}" if rule.unit else "")
-    return CheckResult(
-        dataset,
-        rule.name,
-        "batch",
-        rule.severity.value,
-        status,
-        observed,
-        f"{rule.threshold}{unit}",
-        None if ok else f"{rule.name} = {_fmt(observed)}{unit}, expected {rule.threshold}{unit}",
-    )
+def _columns(rule: BatchRule) -> tuple[str, ...]:
+    """The batch's columns a rule reads."""
+    if rule.foreign_key is not None:
+        return rule.foreign_key.columns
+    return tuple(rule.columns) or ((rule.column,) if rule.column else ())
 
 
-def _sql_rule(engine: Engine, rule: BatchRule, table: Source) -> float | None:
-    query = (rule.query or "").replace("${table}", "batch").replace("{table}", "batch")
-    if rule.column:
-        query = query.replace("${column}", q(rule.column)).replace("{column}", q(rule.column))
-    result = engine.query(query, {"batch": table})
-    if not result.num_rows or not result.num_columns:
-        return None
-    return _number(result.column(0)[0].as_py())
-
-
-def profile_expressions(schema: pa.Schema) -> dict[str, str]:
-    """Per column: nulls, approximate distinct count, and min/max/mean where they apply."""
-    exprs = {}
-    for f in schema:
-        if f.name.startswith("_"):
-            continue
-        c, sql_type = q(f.name), arrow_to_sql(f.type)
-        exprs[f"{f.name}.nulls"] = f"count(*) FILTER (WHERE {c} IS NULL)"
-        exprs[f"{f.name}.distinct"] = f"approx_count_distinct({c})"
-        if sql_type in NUMERIC or sql_type.startswith("DECIMAL"):
-            exprs[f"{f.name}.min"] = f"min({c})"
-            exprs[f"{f.name}.max"] = f"max({c})"
-            exprs[f"{f.name}.mean"] = f"avg({c})"
-        elif sql_type in ("DATE", "TIMESTAMP", "TIMESTAMPTZ"):
-            exprs[f"{f.name}.max_epoch"] = f"epoch(max({c}))"
-    return exprs
-
-
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return aware.timestamp()
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp()
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _fmt(value: float | None) -> str:
-    return "null" if value is None else f"{value:g}"
+def _flag_result(dataset: str, rule: RowRule, value: Any) -> CheckResult:
+    if isinstance(value, Exception):
+        return failed_to_run(dataset, rule, value)
+    return row_result(dataset, rule, value or 0, quarantined=False)
 
 
 def rows_as_json(table: pa.Table) -> list[str]:
