@@ -247,3 +247,12 @@ def test_check_accepts_only_the_formats_it_prints(built: Path) -> None:
     as_json = invoke("check", "--project", str(built), "--format", "json")
     assert as_json.exit_code == 0, as_json.output
     assert isinstance(json.loads(as_json.stdout), list)
+
+
+@pytest.mark.parametrize(
+    "command", ["list", "show", "training-set", "materialize", "online", "skew"]
+)
+def test_every_features_command_help_has_an_example(command: str) -> None:
+    result = invoke("features", command, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Example" in result.output

@@ -151,3 +151,26 @@ def test_the_python_api_refuses_unknown_keys_and_takes_as_of(
     assert vector["price"]["value"] == pytest.approx(expected_as_of(stocks, END)["IBM"][0])
     with pytest.raises(assay.errors.UsageError, match="both as_of and now"):
         project.features.online([{"symbol": "IBM"}], ["prices:price"], as_of=END, now=END)
+
+
+def test_the_cli_reads_online_features_as_of_a_time(
+    served: tuple[assay.Project, TestClient], stocks: pd.DataFrame
+) -> None:
+    from typer.testing import CliRunner
+
+    from assay.cli.main import app
+
+    project, _ = served
+    runner = CliRunner()
+    base = ["features", "online", "--project", str(project.root), "-f", "prices:price"]
+    env = {"COLUMNS": "200", "NO_COLOR": "1"}
+    past = runner.invoke(app, [*base, "-k", "symbol=IBM", "--as-of", END.isoformat()], env=env)
+    assert past.exit_code == 0, past.output
+    line = next(row for row in past.output.splitlines() if "IBM" in row)
+    price = expected_as_of(stocks, END)["IBM"][0]
+    assert f"{price:.6g}" in line and "present" in line
+    now = runner.invoke(app, [*base, "-k", "symbol=IBM"], env=env)
+    assert "expired" in next(row for row in now.output.splitlines() if "IBM" in row)
+    wrong = runner.invoke(app, [*base, "-k", "country=NOR"], env=env)
+    assert wrong.exit_code == 2
+    assert "missing join key 'symbol'" in wrong.output

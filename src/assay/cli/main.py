@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from enum import StrEnum
-from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
-from assay.errors import AssayError
-
-if TYPE_CHECKING:
-    from datetime import datetime
+from assay.cli.common import EngineOpt, ProjectOpt, handles_errors
+from assay.cli.common import open_project as _project
+from assay.cli.features import features_app
 
 app = typer.Typer(
     help="assay: refine raw data into bronze, silver and gold Delta tables, idempotently.\n\n"
@@ -23,49 +20,6 @@ app = typer.Typer(
     rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
 )
-
-ProjectOpt = Annotated[
-    Path, typer.Option("--project", "-p", help="Project folder.", show_default="current folder")
-]
-EngineOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--engine",
-        "-e",
-        help="Run on this engine instead of assay.yaml's: duckdb (embedded) or spark.",
-        show_default="assay.yaml's engine",
-    ),
-]
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def handles_errors(func: F) -> F:
-    """Turn AssayErrors into a red message and the error's exit code (1 or 2)."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from rich.markup import escape
-
-        from assay.cli.render import err_console
-
-        try:
-            return func(*args, **kwargs)
-        except AssayError as exc:
-            # Escaped: messages hold brackets (`pip install 'assay[spark]'`, `x[0]`) that
-            # rich would otherwise take for markup and drop.
-            where = escape(exc.where + ": ") if exc.where else ""
-            err_console.print(f"[bold red]error:[/] {where}{escape(exc.message)}")
-            if exc.hint:
-                err_console.print(f"[cyan]hint:[/] {escape(exc.hint)}")
-            raise typer.Exit(exc.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _project(path: Path, engine: str | None = None) -> Any:
-    from assay.project import Project
-
-    return Project(path, engine=engine)
 
 
 @app.command()
@@ -447,204 +401,7 @@ def quarantine_replay(
     )
 
 
-features_app = typer.Typer(help="Feature views, training sets and serving.", no_args_is_help=True)
 app.add_typer(features_app, name="features")
-
-
-@features_app.command("list")
-@handles_errors
-def features_list(project: ProjectOpt = Path(".")) -> None:
-    """List feature views with their registry version, source, entities, TTL and features.
-
-    Example: `assay features list --project examples/fraud`
-    """
-    from assay.cli.render import console, rows_table
-
-    proj = _project(project)
-    latest = proj.features.register()
-    rows = [
-        (
-            name,
-            latest[name].version,
-            view.source,
-            ", ".join(view.join_keys),
-            str(view.ttl_delta or "-"),
-            ", ".join(view.features),
-            view.owner,
-        )
-        for name, view in sorted(proj.features.views.items())
-    ]
-    console.print(
-        rows_table(
-            "feature views", ["view", "version", "source", "keys", "ttl", "features", "owner"], rows
-        )
-    )
-    services = [(s.name, ", ".join(s.features)) for s in proj.features.services.values()]
-    if services:
-        console.print(rows_table("feature services", ["service", "features"], services))
-
-
-@features_app.command("show")
-@handles_errors
-def features_show(
-    name: Annotated[str, typer.Argument(help="Feature view name.")],
-    project: ProjectOpt = Path("."),
-) -> None:
-    """Show a feature view's definition and every registered version.
-
-    Example: `assay features show card_daily`
-    """
-    import json
-
-    from assay.cli.render import console, rows_table
-    from assay.errors import UsageError
-    from assay.features.registry import history
-
-    proj = _project(project)
-    if name not in proj.features.views:
-        raise UsageError(
-            f"unknown feature view {name!r}",
-            hint=f"views: {', '.join(sorted(proj.features.views))}",
-        )
-    proj.features.register()
-    versions = history(proj.catalog, name)
-    console.print_json(json.dumps(versions[-1].definition))
-    console.print(
-        rows_table(
-            f"versions of {name}",
-            ["version", "registered (UTC)"],
-            [(v.version, v.registered_at) for v in versions],
-        )
-    )
-
-
-@features_app.command("training-set")
-@handles_errors
-def features_training_set(
-    entities: Annotated[
-        Path,
-        typer.Option(
-            help="Entity rows: Parquet or CSV with keys, the event timestamp and any labels."
-        ),
-    ],
-    features: Annotated[
-        list[str],
-        typer.Option(
-            "--features", "-f", help="view:feature (repeatable), view:*, or a service name."
-        ),
-    ],
-    out: Annotated[Path, typer.Option(help="Output file (.parquet or .csv).")],
-    event_timestamp: Annotated[str, typer.Option(help="Timestamp column.")] = "event_timestamp",
-    save_as: Annotated[
-        str | None,
-        typer.Option(help="Also save as table training.NAME, recording source versions."),
-    ] = None,
-    project: ProjectOpt = Path("."),
-    engine: EngineOpt = None,
-) -> None:
-    """Build a point-in-time-correct training set (no feature newer than its row).
-
-    Example: `assay features training-set --entities labels.parquet -f fraud_model
-    --out train.parquet`
-    """
-    import pyarrow.csv as pcsv
-    import pyarrow.parquet as pq
-
-    from assay.cli.render import console
-    from assay.errors import UsageError
-
-    if not entities.is_file():
-        raise UsageError(f"no such file {entities}")
-    frame = pcsv.read_csv(entities) if entities.suffix == ".csv" else pq.read_table(entities)
-    refs: list[str] | str = (
-        features[0] if len(features) == 1 and ":" not in features[0] else features
-    )
-    result = _project(project, engine).features.training_set(
-        frame, refs, event_timestamp, save_as=save_as
-    )
-    if out.suffix == ".csv":
-        pcsv.write_csv(result, out)
-    else:
-        pq.write_table(result, out)
-    console.print(f"Wrote {result.num_rows:,} rows x {result.num_columns} columns to {out}")
-
-
-def _when(text: str | None) -> datetime | None:
-    """An ISO time from the command line (UTC), or None."""
-    from datetime import datetime
-
-    from assay.errors import UsageError
-
-    try:
-        return datetime.fromisoformat(text) if text else None
-    except ValueError:
-        raise UsageError(f"invalid time {text!r}", hint="use YYYY-MM-DD[ HH:MM]") from None
-
-
-@features_app.command("materialize")
-@handles_errors
-def features_materialize(
-    end: Annotated[str | None, typer.Option(help="As-of time (UTC); default now.")] = None,
-    start: Annotated[
-        str | None,
-        typer.Option(help="Only rows at or after this time (a full, not incremental, read)."),
-    ] = None,
-    views: Annotated[list[str] | None, typer.Option("--view", help="Views (default all).")] = None,
-    project: ProjectOpt = Path("."),
-) -> None:
-    """Write each view's latest values (within TTL) to the online store, incrementally.
-
-    Example: `assay features materialize --end 2026-08-30`
-    """
-    from assay.cli.render import console, rows_table
-
-    done = _project(project).features.materialize(_when(end), _when(start), views or ())
-    console.print(
-        rows_table(
-            "materialized",
-            ["view", "entities written", "read", "source v"],
-            [
-                (m.view, f"{m.rows:,}", "new files" if m.incremental else "full", m.source_version)
-                for m in done
-            ],
-        )
-    )
-
-
-@features_app.command("skew")
-@handles_errors
-def features_skew(
-    training_set: Annotated[
-        str | None,
-        typer.Option(
-            "--training-set",
-            "-t",
-            help="A saved training set (training.NAME) to measure drift against.",
-        ),
-    ] = None,
-    since: Annotated[str | None, typer.Option(help="Only requests at or after (UTC).")] = None,
-    until: Annotated[str | None, typer.Option(help="Only requests before (UTC).")] = None,
-    strict: Annotated[
-        bool, typer.Option(help="Exit 1 on any mismatch or a PSI shift (> 0.25), for monitoring.")
-    ] = False,
-    project: ProjectOpt = Path("."),
-) -> None:
-    """Training/serving skew of logged requests (server.log_sample_rate > 0).
-
-    Each logged request is replayed through the point-in-time join at its request time;
-    served values that differ are mismatches (a stale materialization, a late row, or a
-    bug). With --training-set, served values are compared with the set's distribution:
-    PSI (under 0.1 none, up to 0.25 moderate, above: shift) and the KS test.
-
-    Example: `assay features skew --training-set fraud_model --since 2026-08-01`
-    """
-    from assay.cli.render import console, skew_tables
-
-    report = _project(project).features.skew(_when(since), _when(until), training_set)
-    for table in skew_tables(report):
-        console.print(table)
-    if strict and any(f.mismatches or f.drift == "shift" for f in report.features):
-        raise typer.Exit(1)
 
 
 @app.command()
