@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 import assay
 from assay.cli.main import app
 from assay.errors import DefinitionError
-from assay.intervals import Interval
+from assay.intervals import Interval, to_naive_utc
 from tests.helpers import write_files, write_project
 
 YEARLY_CSV = "year,country,population\n" + "".join(
@@ -293,3 +293,54 @@ def test_derive_with_a_bad_expression_fails_at_load_naming_the_column(tmp_path: 
     with pytest.raises(DefinitionError) as caught:
         assay.Project(root)
     assert "derive['period_start']" in str(caught.value) and "bronze.x" in str(caught.value)
+
+
+@pytest.mark.parametrize("grain", ["hour", "day"])
+def test_python_transforms_slice_dates_and_zoned_times_in_utc(tmp_path: Path, grain: str) -> None:
+    """Arrow-side interval filters: a DATE is its midnight (no day lost under an hour grain,
+    where DATE bounds used to truncate), a zoned time is placed by its UTC instant."""
+    rows = [
+        ("2026-01-01", "2026-01-01T23:30:00-02:00"),  # 01:30 UTC on 2 January
+        ("2026-01-02", "2026-01-02T00:30:00+01:00"),  # 23:30 UTC on 1 January
+        ("2026-01-03", "2026-01-03T12:00:00+00:00"),
+    ]
+    root = write_project(
+        tmp_path / "p",
+        {
+            "data/a.csv": "day,at\n" + "".join(f"{d},{t}\n" for d, t in rows),
+            "pipelines/ingest.py": """
+                import assay
+                assay.files("bronze.x", path="data/*.csv", format="csv",
+                            columns={"day": "DATE", "at": "TIMESTAMPTZ"}, time_column="day")
+                """,
+            "pipelines/silver.py": f"""
+                import assay
+
+                @assay.transform("silver.by_day", inputs=["bronze.x"], kind="incremental",
+                                 time_column="day", grain="{grain}", as_arrow=True)
+                def by_day(ctx, x):
+                    return x.select(["day", "at"])
+
+                @assay.transform("silver.by_at", inputs=["bronze.x"], kind="incremental",
+                                 time_column="at", grain="{grain}", as_arrow=True)
+                def by_at(ctx, x):
+                    return x.select(["day", "at"])
+                """,
+        },
+    )
+    project = assay.Project(root)
+    result = project.run()
+    assert result.ok, [r.error for r in result.failed]
+    bronze = sorted(
+        project.table("bronze.x").select(["day", "at"]).to_pylist(), key=lambda r: r["day"]
+    )
+    for name in ("silver.by_day", "silver.by_at"):
+        assert sorted(project.table(name).to_pylist(), key=lambda r: r["day"]) == bronze
+    utc_days = [to_naive_utc(r["at"]).date() for r in bronze]
+    assert utc_days == [date(2026, 1, 2), date(2026, 1, 1), date(2026, 1, 3)]
+    if grain == "day":
+        assert [str(i) for i in project.intervals("silver.by_at")] == [
+            "2026-01-01",
+            "2026-01-02",
+            "2026-01-03",
+        ]

@@ -158,9 +158,12 @@ class Planner:
             hint=time_column_hint(column),
         )
 
-    def _time_column_of(self, name: str, fallback: str) -> str | None:
+    def _time_column_of(self, name: str, consumer_column: str) -> str | None:
+        """The column of input `name` that places its rows in the consumer's intervals:
+        the consumer's own time column when the input has it (the rows it filters on),
+        else the input's declared time column."""
         schema = self.warehouse.schema(name)
-        for column in (self.time_columns.get(name), fallback):
+        for column in (consumer_column, self.time_columns.get(name)):
             if column and column in schema.names:
                 return column
         return None

@@ -10,6 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from sqlglot import exp
 
 from assay.engines import Frame
 from assay.errors import AssayError, DefinitionError
@@ -66,12 +67,30 @@ def render_sql(sql: str, ctx_values: Mapping[str, Any], where: str) -> str:
 
 
 def _interval_filter(sql: str, ctx: RunContext) -> str:
-    """`sql` limited to the rows of the interval being built."""
-    column = ctx.dataset.time_column
-    return (
-        f'SELECT * FROM ({sql}) AS __interval WHERE "{column}" >= '
-        f"TIMESTAMP '{ctx.start}' AND \"{column}\" < TIMESTAMP '{ctx.end}'"
-    )
+    """`sql` limited to the rows of the interval being built.
+
+    The bounds are naive UTC timestamps: a DATE compares as its midnight, a TIMESTAMPTZ in
+    UTC (both engines run their sessions in UTC).
+    """
+    column = exp.column(exp.to_identifier(ctx.dataset.time_column or "", quoted=True))
+    low, high = (exp.cast(exp.Literal.string(str(m)), "TIMESTAMP") for m in (ctx.start, ctx.end))
+    condition = exp.and_(column >= low, column < high).sql(dialect="duckdb")
+    return f"SELECT * FROM ({sql}) AS __interval WHERE {condition}"
+
+
+def _arrow_in_interval(table: pa.Table, column: str, start: Any, end: Any) -> pa.Table:
+    """The rows of an Arrow table whose `column` lies in `[start, end)` (naive UTC), for
+    DATE (as its midnight), TIMESTAMP and zoned TIMESTAMP columns."""
+    values = table[column]
+    if pa.types.is_date(values.type):
+        values = pc.cast(values, pa.timestamp("us"))
+    if not pa.types.is_timestamp(values.type):
+        raise DefinitionError(
+            f"time column {column!r} is {values.type}, not a DATE or TIMESTAMP",
+            hint="return the time column as a date or timestamp",
+        )
+    low, high = (pa.scalar(m, pa.timestamp("us")).cast(values.type) for m in (start, end))
+    return table.filter(pc.and_(pc.greater_equal(values, low), pc.less(values, high)))
 
 
 @dataclass(frozen=True)
@@ -154,10 +173,8 @@ class PythonTransform(Producer):
             yield Output(data=table, rows_in=None)
             return
         if column and ctx.start is not None and table.num_rows:
-            kind = table[column].type
-            start, end = pa.scalar(ctx.start).cast(kind), pa.scalar(ctx.end).cast(kind)
-            in_interval = pc.and_(
-                pc.greater_equal(table[column], start), pc.less(table[column], end)
-            )
-            table = table.filter(in_interval)
+            try:
+                table = _arrow_in_interval(table, column, ctx.start, ctx.end)
+            except DefinitionError as exc:
+                raise DefinitionError(exc.message, where=ctx.dataset.where, hint=exc.hint) from None
         yield Output(data=table, rows_in=table.num_rows)
