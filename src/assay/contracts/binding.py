@@ -35,7 +35,7 @@ def resolve_dataset(name: str, datasets: Collection[str], what: str, where: str)
             return matches[0]
         if matches:
             raise ContractError(
-                f"{what} {name!r} matches several datasets: {', '.join(sorted(matches))}",
+                f"{what}: {name!r} matches several datasets: {', '.join(sorted(matches))}",
                 where=where,
                 hint="set physicalName to the one meant, as layer.name",
             )
@@ -45,7 +45,7 @@ def resolve_dataset(name: str, datasets: Collection[str], what: str, where: str)
     )
     guess = f"did you mean {', '.join(close)}? " if close else ""
     raise ContractError(
-        f"{what} {name!r} is not a dataset of this project",
+        f"{what}: {name!r} is not a dataset of this project",
         where=where,
         hint=f"{guess}datasets: {', '.join(names) or 'none'}; set physicalName to one of them",
     )
@@ -71,8 +71,8 @@ def bind_file(contracts: list[Contract], datasets: Collection[str]) -> list[Cont
 
 def _what(contract: Contract) -> str:
     if contract.object_name:
-        return f"schema object {contract.object_name!r} binds by name to"
-    return "SLA element object"
+        return f"schema object {contract.object_name!r}"
+    return "SLA element"
 
 
 def _bind_rules(
@@ -88,7 +88,7 @@ def _bind_rules(
         other = objects.get(name)
         if other is not None:
             return other.dataset
-        return resolve_dataset(name, datasets, f"rule {rule!r} reads table", where)
+        return resolve_dataset(name, datasets, f"rule {rule!r} reads a table", where)
 
     rules: list[BatchRule] = []
     for rule in contract.batch_rules:

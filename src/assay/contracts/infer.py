@@ -1,25 +1,39 @@
-"""`assay contract infer`: a starting ODCS contract from a table's data: types, nullability,
-observed ranges and, for low-cardinality text columns, the accepted values."""
+"""`assay contract infer`: a starting ODCS contract from a table's data: types (every Delta
+type: decimals, binaries, timestamps with and without zone, arrays, maps, structs),
+nullability, and, from samples large enough to say so, uniqueness, observed ranges and
+accepted values. The contract is `status: draft`: its rules warn instead of block until
+someone reviews it and sets `status: active`."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+from sqlglot import exp
 
-from assay.contracts.compile import q
+from assay.contracts.sql import SCALAR, col, count_where, kind, sql
 from assay.engines import Engine, TableRef
-from assay.engines.types import NUMERIC, arrow_to_sql
+from assay.engines.types import arrow_to_sql
 
 #: Text columns with at most this many distinct values get a validValues rule.
 MAX_ACCEPTED_VALUES = 20
+#: Fewer rows than this say nothing about uniqueness, ranges or accepted values.
+MIN_SAMPLE = 1000
 
 _LOGICAL = {
-    "BOOLEAN": "boolean",
-    "DATE": "date",
-    "TIMESTAMP": "timestamp",
-    "TIMESTAMPTZ": "timestamp",
-    "VARCHAR": "string",
+    "text": "string",
+    "boolean": "boolean",
+    "integer": "integer",
+    "number": "number",
+    "date": "date",
+    "timestamp": "timestamp",
+    "timestamptz": "timestamp",
+    "time": "time",
+    "list": "array",
+    "struct": "object",
+    "map": "object",
+    "binary": "string",
 }
 
 
@@ -27,55 +41,32 @@ def logical_type(dtype: pa.DataType) -> str:
     """The ODCS logicalType of an Arrow type.
 
     Example:
-        >>> logical_type(pa.int64()), logical_type(pa.float64()), logical_type(pa.string())
+        >>> logical_type(pa.int64()), logical_type(pa.decimal128(10, 2)), logical_type(pa.string())
         ('integer', 'number', 'string')
     """
-    sql = arrow_to_sql(dtype)
-    if sql in NUMERIC:
-        return "integer" if pa.types.is_integer(dtype) else "number"
-    return _LOGICAL.get(sql, "string")
+    return _LOGICAL.get(kind(dtype), "string")
+
+
+def physical_type(dtype: pa.DataType) -> str:
+    """The column's type as the warehouse stores it (SQL name, or Arrow's for nested ones)."""
+    if kind(dtype) in SCALAR:
+        return arrow_to_sql(dtype).lower()
+    return str(dtype)
 
 
 def infer_contract(engine: Engine, dataset: str, schema: pa.Schema) -> dict[str, Any]:
-    """An ODCS v3.1 document describing `dataset` as it is now."""
+    """An ODCS v3.1 document describing `dataset` as it is now (`status: draft`)."""
     columns = [f for f in schema if not f.name.startswith("_")]
-    exprs = ["count(*) AS rows"]
-    for i, f in enumerate(columns):
-        c = q(f.name)
-        exprs.append(f"count(*) FILTER (WHERE {c} IS NULL) AS n{i}")
-        exprs.append(f"count(DISTINCT {c}) AS d{i}")
-        if logical_type(f.type) in ("integer", "number"):
-            exprs.append(f"min({c}) AS lo{i}, max({c}) AS hi{i}")
-        if logical_type(f.type) == "string":
-            exprs.append(f"max(length({c})) AS len{i}")
-    stats = engine.query(f"SELECT {', '.join(exprs)} FROM t", {"t": TableRef(dataset)})
-    row = stats.to_pylist()[0]
-    properties = []
-    for i, f in enumerate(columns):
-        prop: dict[str, Any] = {
-            "name": f.name,
-            "logicalType": logical_type(f.type),
-            "physicalType": arrow_to_sql(f.type).lower(),
-        }
-        if row["rows"] and row[f"n{i}"] == 0:
-            prop["required"] = True
-        if row["rows"] and row[f"d{i}"] == row["rows"]:
-            prop["unique"] = True
-        if f"lo{i}" in row and row[f"lo{i}"] is not None:
-            prop["logicalTypeOptions"] = {"minimum": row[f"lo{i}"], "maximum": row[f"hi{i}"]}
-        if f"len{i}" in row and row[f"len{i}"] is not None:
-            prop["logicalTypeOptions"] = {"maxLength": int(row[f"len{i}"])}
-            if 0 < row[f"d{i}"] <= MAX_ACCEPTED_VALUES and row["rows"] >= 50:
-                values = engine.query(
-                    f"SELECT DISTINCT {q(f.name)} AS v FROM t WHERE {q(f.name)} IS NOT NULL "
-                    "ORDER BY 1",
-                    {"t": TableRef(dataset)},
-                )["v"].to_pylist()
-                prop["quality"] = [
-                    {"metric": "invalidValues", "arguments": {"validValues": values}, "mustBe": 0}
-                ]
-        properties.append(prop)
+    row = _statistics(engine, dataset, columns)
+    rows = int(row["rows"] or 0)
+    properties = [_property(engine, dataset, f, i, row, rows) for i, f in enumerate(columns)]
     name = dataset.replace(".", "_")
+    sample = (
+        f"{rows} rows were read"
+        if rows >= MIN_SAMPLE
+        else f"only {rows} rows were read (fewer than {MIN_SAMPLE}): no uniqueness, ranges "
+        "or accepted values are claimed"
+    )
     return {
         "apiVersion": "v3.1.0",
         "kind": "DataContract",
@@ -84,8 +75,9 @@ def infer_contract(engine: Engine, dataset: str, schema: pa.Schema) -> dict[str,
         "version": "0.1.0",
         "status": "draft",
         "description": {
-            "purpose": f"Inferred by `assay contract infer` from {dataset}; "
-            "review before relying on it."
+            "purpose": f"Inferred by `assay contract infer` from {dataset}; {sample}.",
+            "usage": "A draft: its rules warn instead of block. Review them (observed ranges "
+            "are the data's, not the business's), then set status: active.",
         },
         "schema": [
             {
@@ -98,3 +90,71 @@ def infer_contract(engine: Engine, dataset: str, schema: pa.Schema) -> dict[str,
             }
         ],
     }
+
+
+def _statistics(engine: Engine, dataset: str, columns: list[pa.Field]) -> dict[str, Any]:
+    exprs: list[exp.Expr] = [exp.alias_(exp.Count(this=exp.Star()), "rows")]
+    for i, f in enumerate(columns):
+        c, column_kind = col(f.name), kind(f.type)
+        exprs.append(exp.alias_(count_where(c.is_(exp.null())), f"n{i}"))
+        if column_kind in SCALAR:
+            exprs.append(exp.alias_(exp.Count(this=exp.Distinct(expressions=[c.copy()])), f"d{i}"))
+        if column_kind in ("integer", "number"):
+            exprs.append(exp.alias_(exp.Min(this=c.copy()), f"lo{i}"))
+            exprs.append(exp.alias_(exp.Max(this=c.copy()), f"hi{i}"))
+        if column_kind == "text":
+            exprs.append(exp.alias_(exp.Max(this=exp.Length(this=c.copy())), f"len{i}"))
+    query = sql(exp.select(*exprs).from_("t"))
+    return dict(engine.query(query, {"t": TableRef(dataset)}).to_pylist()[0])
+
+
+def _property(
+    engine: Engine, dataset: str, f: pa.Field, i: int, row: dict[str, Any], rows: int
+) -> dict[str, Any]:
+    prop: dict[str, Any] = {
+        "name": f.name,
+        "logicalType": logical_type(f.type),
+        "physicalType": physical_type(f.type),
+    }
+    if rows and row[f"n{i}"] == 0:
+        prop["required"] = True
+    if rows < MIN_SAMPLE:
+        return prop
+    notes = []
+    if row.get(f"d{i}") == rows:
+        prop["unique"] = True
+        notes.append(f"unique: no value repeats among the {rows} rows read")
+    options: dict[str, Any] = {}
+    if row.get(f"lo{i}") is not None:
+        options = {"minimum": _plain(row[f"lo{i}"]), "maximum": _plain(row[f"hi{i}"])}
+        notes.append(f"minimum and maximum: the range observed in {rows} rows; widen them")
+    if row.get(f"len{i}") is not None:
+        options = {"maxLength": int(row[f"len{i}"])}
+        notes.append(f"maxLength: the longest value in {rows} rows")
+        if 0 < (row.get(f"d{i}") or 0) <= MAX_ACCEPTED_VALUES:
+            prop["quality"] = [_accepted_values(engine, dataset, f.name)]
+            notes.append(f"validValues: the values seen in {rows} rows")
+    if options:
+        prop["logicalTypeOptions"] = options
+    if notes:
+        prop["description"] = "Inferred from data: " + "; ".join(notes) + "."
+    return prop
+
+
+def _accepted_values(engine: Engine, dataset: str, column: str) -> dict[str, Any]:
+    c = col(column)
+    query = (
+        exp.select(exp.alias_(c, "v"))
+        .distinct()
+        .from_("t")
+        .where(c.copy().is_(exp.not_(exp.null())))
+    )
+    values = engine.query(sql(query.order_by("v")), {"t": TableRef(dataset)})["v"].to_pylist()
+    return {"metric": "invalidValues", "arguments": {"validValues": values}, "mustBe": 0}
+
+
+def _plain(value: Any) -> Any:
+    """A bound as YAML writes it: a DECIMAL becomes an int or a float."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
