@@ -454,3 +454,42 @@ def test_database_table_sla_binds_to_the_dataset_its_element_names(lake: Lake) -
     result = lake.check("gold.tab1", contracts)["latency(txn_ref_dt)"]
     assert result.status == "warn"  # latency SLAs warn unless they state a severity
     assert result.observed == pytest.approx((4 * 24 + 1) * 3600, abs=120)
+
+
+@pytest.fixture(scope="module")
+def spark_lake(spark_jars: str, tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    warehouse = Warehouse(str(tmp_path_factory.mktemp("spark_wh")))
+    return Lake(warehouse, get_engine("spark", warehouse), Catalog("sqlite://"))
+
+
+@pytest.mark.parametrize(
+    "conformance",
+    [
+        test_all_data_types,
+        test_full_example,
+        test_column_validity_null_in_valid_values_is_a_value,
+        test_table_column_and_partitions,
+        test_column_accuracy_sql_rule_reads_the_object_by_name,
+    ],
+    ids=lambda f: f.__name__.removeprefix("test_"),
+)
+def test_on_spark(spark_lake: Lake, conformance: Any) -> None:
+    """The same outcomes when the rules run translated on Spark (checks over Delta tables,
+    and a batch split on Spark as a transform's Frame)."""
+    conformance(spark_lake)
+
+
+def test_on_spark_a_frame_is_split_like_arrow(spark_lake: Lake) -> None:
+    contracts = spark_lake.bind("data-types/all-data-types.odcs.yaml", ["silver.transactions_tbl"])
+    rows = [ALL_TYPES_GOOD] + [{**ALL_TYPES_GOOD, **change} for change in ALL_TYPES_BAD]
+    table = all_types_table(rows)
+    frame = spark_lake.engine.relation("SELECT * FROM t", {"t": table})
+    try:
+        result = enforce(spark_lake.engine, contracts, frame)
+        expected = [i for i, r in enumerate(rows) if all_types_oracle(r)]
+        assert result.rejected.num_rows == len(expected)
+        assert result.good.num_rows + result.rejected.num_rows == len(rows)
+        for reason, i in zip(result.reasons, expected, strict=True):
+            assert {p.split(":")[0] for p in reason.split("; ")} == all_types_oracle(rows[i])
+    finally:
+        frame.release()
