@@ -23,6 +23,7 @@ from assay.engines import Engine, Frame
 from assay.engines.types import arrow_to_sql
 from assay.errors import AssayError, ContractViolationError
 from assay.intervals import Interval, to_naive_utc
+from assay.naming import quote
 from assay.pipelines.producers import SOURCE_FILE, Output, RunContext
 from assay.pipelines.quarantine import batch_predicate, quarantine_name, rows_to_table
 from assay.pipelines.spec import Kind, SchemaPolicy
@@ -46,7 +47,7 @@ def content_hash(engine: Engine, table: pa.Table | Frame) -> str:
     """
     if not table.num_columns:
         return "empty"
-    cols = ", ".join(f'"{c}"' for c in table.column_names)
+    cols = ", ".join(quote(c) for c in table.column_names)
     if isinstance(table, Frame):  # hashed where it is (Spark's own row hash)
         rows, total = table.checksum()
         return _hashed(rows, total, table.schema)
@@ -66,6 +67,17 @@ def _hashed(rows: int, total: str, schema: pa.Schema) -> str:
     # make equal content look different.
     shape = ",".join(f"{f.name}:{arrow_to_sql(f.type)}" for f in schema)
     return f"{rows}:{total}:{hashlib.sha256(shape.encode()).hexdigest()[:12]}"
+
+
+class BatchBlocked(ContractViolationError):
+    """A batch's contract blocked it: its data was not committed.
+
+    `failures` names the rules; the runner adds which intervals of the run were committed.
+    """
+
+    def __init__(self, failures: str, *, where: str, hint: str):
+        super().__init__(f"contract failed, nothing committed: {failures}", where=where, hint=hint)
+        self.failures = failures
 
 
 class Committer:
@@ -165,9 +177,8 @@ class Committer:
             batch_metrics = {f"batch.{k}": v for k, v in result.metrics.items()}
             record_checks(self.catalog, ctx.run_id, result.results, batch_metrics)
         if result.blocked:
-            raise ContractViolationError(
-                "contract failed, nothing committed: "
-                + "; ".join(r.detail or r.rule for r in result.blocked),
+            raise BatchBlocked(
+                "; ".join(r.detail or r.rule for r in result.blocked),
                 where=spec.name,
                 hint="fix the data or the contract; `assay check` shows every rule",
             )
@@ -227,7 +238,7 @@ class Committer:
         from assay.engines import TableRef
 
         name = ctx.dataset.name
-        casts = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in types.items())
+        casts = ", ".join(f"CAST({quote(c)} AS {t}) AS {quote(c)}" for c, t in types.items())
         widened = self.engine.query(f"SELECT * REPLACE ({casts}) FROM t", {"t": TableRef(name)})
         self.warehouse.write(
             name,

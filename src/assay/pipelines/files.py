@@ -25,6 +25,7 @@ from sqlglot import exp
 from assay.engines import Engine
 from assay.engines.types import arrow_to_sql, json_types_to_sql
 from assay.errors import AssayError, DefinitionError
+from assay.naming import quote
 from assay.pipelines.conform import RAW, conform, plan_columns
 from assay.pipelines.producers import (
     LINE,
@@ -370,7 +371,7 @@ def parse_jsonl(engine: Engine, lines: pa.Table) -> RawBatch:
     if not observed:
         return RawBatch(valid, observed, rejects, rows_in=n_ok + n_bad)
     # The fields are extracted inside conform's query: one pass, no text columns in Arrow.
-    fields = ", ".join(f'__v[{i + 1}] AS "{c}"' for i, c in enumerate(observed))
+    fields = ", ".join(f"__v[{i + 1}] AS {quote(c)}" for i, c in enumerate(observed))
     source_sql = (
         f"SELECT {fields}, {SOURCE_FILE}, {LINE}, {RAW} FROM (SELECT *, "
         f"json_extract_string({RAW}, [{_json_paths(list(observed))}]) AS __v FROM batch)"
@@ -474,7 +475,7 @@ def _typed_batch(
     n = table.num_rows
     table = table.append_column(SOURCE_FILE, pa.array([rel_path] * n, pa.string()))
     table = table.append_column(LINE, pa.array(range(1, n + 1), pa.int64()))
-    cols = ", ".join(f'"{c}"' for c in observed)
+    cols = ", ".join(quote(c) for c in observed)
     raw_expr = f"to_json(struct_pack({cols}))::VARCHAR" if observed else "'{}'"
     with_raw = engine.query(f"SELECT *, {raw_expr} AS {RAW} FROM t", {"t": table})
     return RawBatch(with_raw, observed, rejects, rows_in=n + len(rejects))

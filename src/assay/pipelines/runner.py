@@ -26,7 +26,7 @@ from assay.contracts import Contract
 from assay.engines import Engine, TableRef
 from assay.errors import AssayError, ContractViolationError
 from assay.intervals import Interval, describe
-from assay.pipelines.commit import Committer
+from assay.pipelines.commit import BatchBlocked, Committer
 from assay.pipelines.dag import Dag
 from assay.pipelines.files import FileSource
 from assay.pipelines.plan import Planner, Work
@@ -327,7 +327,7 @@ class Runner:
             try:
                 for output in outputs:
                     self._commit(ctx, output, batch, result)
-            except ContractViolationError as exc:
+            except BatchBlocked as exc:
                 raise _batch_failure(exc, batch, done) from exc
             done.extend(batch)
             result.intervals += len(batch)
@@ -364,17 +364,19 @@ class Runner:
 
 
 def _batch_failure(
-    exc: ContractViolationError, batch: list[Interval], done: list[Interval]
+    exc: BatchBlocked, batch: list[Interval], done: list[Interval]
 ) -> ContractViolationError:
     """The error of a blocked batch, saying exactly what this run did and did not commit."""
-    failed = describe(batch)
     committed = (
         f"earlier batches of this run are committed and done: {describe(done)}"
         if done
         else "no earlier batch of this run committed anything"
     )
-    message = exc.message.replace("nothing committed", f"intervals {failed} not committed")
-    return ContractViolationError(f"{message}; {committed}", where=exc.where, hint=exc.hint)
+    return ContractViolationError(
+        f"contract failed, intervals {describe(batch)} not committed: {exc.failures}; " + committed,
+        where=exc.where,
+        hint=exc.hint,
+    )
 
 
 def batched_intervals(intervals: list[Interval], size: int) -> Iterator[list[Interval]]:
