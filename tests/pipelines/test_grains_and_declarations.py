@@ -344,3 +344,24 @@ def test_python_transforms_slice_dates_and_zoned_times_in_utc(tmp_path: Path, gr
             "2026-01-02",
             "2026-01-03",
         ]
+
+
+def test_rows_without_a_time_are_quarantined_at_ingest_not_lost_downstream(
+    tmp_path: Path,
+) -> None:
+    """A row with an empty time column belongs to no interval: silver used to drop it
+    silently; it is quarantined with the raw record, and rows in = written + quarantined."""
+    rows = "2026-01-01 10:00:00,1\n,2\nNA,3\n2026-01-02 10:00:00,1\n"
+    project = assay.Project(readings_project(tmp_path / "p", rows))
+    result = project.run()
+    assert result.ok, [r.error for r in result.failed]
+    bronze = result.result("bronze.readings")
+    assert (bronze.rows_in, bronze.rows_written, bronze.rows_quarantined) == (4, 2, 2)
+    quarantine = project.table("quarantine.bronze_readings").to_pylist()
+    # line numbers count data rows; "" and "NA" are no value
+    assert sorted((q["line"], q["rule"]) for q in quarantine) == [
+        (2, "time_column"),
+        (3, "time_column"),
+    ]
+    assert '"value": 2' in next(q["raw_record"] for q in quarantine if q["line"] == 2)
+    assert project.table("silver.readings").num_rows == 2

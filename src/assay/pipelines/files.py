@@ -138,18 +138,22 @@ class FileSource(Producer):
                 batch.source_sql,
                 batch.text_values,
             )
-            good = self._derived(ctx, good)
-            rejects = batch.rejects + [
-                {
-                    "batch_key": r[SOURCE_FILE],
-                    "source_file": r[SOURCE_FILE],
-                    "line": r[LINE],
-                    "raw_record": r[RAW],
-                    "rule": "cast",
-                    "reason": r["__reason"],
-                }
-                for r in bad.to_pylist()
-            ]
+            good, timeless = _without_time(self._derived(ctx, good), ctx.dataset.time_column)
+            rejects = (
+                batch.rejects
+                + [
+                    {
+                        "batch_key": r[SOURCE_FILE],
+                        "source_file": r[SOURCE_FILE],
+                        "line": r[LINE],
+                        "raw_record": r[RAW],
+                        "rule": "cast",
+                        "reason": r["__reason"],
+                    }
+                    for r in bad.to_pylist()
+                ]
+                + timeless
+            )
             yield Output(
                 data=good,
                 quarantine=_rejects_table(rejects, ctx),
@@ -206,6 +210,34 @@ class FileSource(Producer):
             return read_parquet(ctx.engine, full, rel_path)
         except (OSError, pa.ArrowException, UnicodeDecodeError, csv.Error) as exc:
             return RawBatch(_empty_raw(), {}, [_unreadable(rel_path, exc)], rows_in=1)
+
+
+def _without_time(good: pa.Table, column: str | None) -> tuple[pa.Table, list[dict[str, Any]]]:
+    """Split off rows without a value in the declared time column: they belong to no
+    interval, so downstream incremental datasets would drop them silently."""
+    if not column or column not in good.column_names or not good[column].null_count:
+        return good, []
+    from assay.contracts.enforce import rows_as_json
+
+    missing = pc.is_null(good[column])
+    timeless = good.filter(missing)
+    user_columns = [c for c in timeless.column_names if c not in SYSTEM_COLUMNS]
+    rejects = [
+        {
+            "batch_key": row[SOURCE_FILE],
+            "source_file": row[SOURCE_FILE],
+            "line": row[LINE],
+            "raw_record": raw,
+            "rule": "time_column",
+            "reason": f"{column} is empty: the row belongs to no interval",
+        }
+        for row, raw in zip(
+            timeless.select([SOURCE_FILE, LINE]).to_pylist(),
+            rows_as_json(timeless.select(user_columns)),
+            strict=True,
+        )
+    ]
+    return good.filter(pc.invert(missing)), rejects
 
 
 def check_expression(name: str, expression: str) -> exp.Expr:
