@@ -1,0 +1,3 @@
+-- name: silver.airlines
+-- kind: full
+SELECT carrier, name FROM {{ ref('bronze.airlines') }}
