@@ -108,6 +108,7 @@ def conform(
     ingested_at: object,
     source_sql: str = "SELECT * FROM batch",
     text_values: bool = False,
+    time_column: str | None = None,
 ) -> tuple[pa.Table, pa.Table]:
     """Cast `batch` to `plan.target`; return (good rows, rejected rows with `reason`).
 
@@ -127,6 +128,8 @@ def conform(
         as_text = is_text and target != "VARCHAR"
         if observed[column] != target or as_text:
             errors.append(_cast_error(column, target))
+        if target.startswith(("DATE", "TIMESTAMP")):
+            errors.append(_range_error(column, target, column == time_column))
     for column in plan.quarantine_if_present:
         errors.append(
             f"""CASE WHEN "{_q(column)}" IS NOT NULL THEN 'unexpected column {_lit(column)}' END"""
@@ -164,6 +167,22 @@ def _cast_error(column: str, target: str) -> str:
     return (
         f"CASE WHEN {col} IS NOT NULL AND ({failed}) THEN 'column {_lit(column)}: ' || "
         f"left(CAST({col} AS VARCHAR), 60) || ' is not {target}' END"
+    )
+
+
+def _range_error(column: str, target: str, is_time_column: bool) -> str:
+    """Times no reader can hold are quarantined: infinities and years past 9999 break
+    Python readers (`assay sql`, `show`); a time column must also leave room for its
+    intervals (a year grain's last interval ends a year after its newest row)."""
+    value = _cast(column, target)
+    if is_time_column:
+        bad, why = f"{value} >= '9999-01-01'", "is too far out for intervals (before 9999)"
+    else:
+        bad, why = f"{value} > '9999-12-31'", "is out of range (years 1 to 9999)"
+    return (
+        f"CASE WHEN {value} IS NOT NULL AND (NOT isfinite({value}) OR {value} < '0001-01-02' "
+        f"OR {bad}) THEN 'column {_lit(column)}: ' || left(CAST({value} AS VARCHAR), 60) "
+        f"|| ' {why}' END"
     )
 
 

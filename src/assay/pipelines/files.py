@@ -137,6 +137,7 @@ class FileSource(Producer):
                 ctx.ingested_at,
                 batch.source_sql,
                 batch.text_values,
+                ctx.dataset.time_column,
             )
             good, timeless = _without_time(self._derived(ctx, good), ctx.dataset.time_column)
             rejects = (

@@ -24,6 +24,10 @@ from assay.tables import Warehouse
 ChangedRanges = list[tuple[datetime, datetime]] | None
 
 
+#: More missing intervals than this and `plan` says how wide the data's range is.
+MANY_INTERVALS = 5_000
+
+
 @dataclass
 class Work:
     """What running a dataset would do, and the reasons, for `assay plan` and the runner."""
@@ -108,6 +112,12 @@ class Planner:
             )
         if len(work.missing) > len(rebuilt):
             work.reasons.append(f"{len(work.missing) - len(rebuilt)} missing interval(s)")
+        if len(work.missing) > MANY_INTERVALS:
+            work.reasons.append(
+                f"the data spans {describe(work.missing)} ({len(work.missing)} "
+                f"{spec.grain.value} intervals): if an outlier time made the range this wide, "
+                "fix that row, or bound the dataset with `start:` or a coarser grain"
+            )
         if work.stale:
             work.reasons.append(f"{len(work.stale)} stale interval(s): upstream changed")
         work.needed = bool(work.intervals)
