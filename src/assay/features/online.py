@@ -12,17 +12,22 @@ import os
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from assay.errors import MissingExtraError
+from assay.errors import MissingExtraError, TransientError
 from assay.features.spec import FeatureView
 
 EVENT_TS = "__event_ts"  # microseconds since the epoch, UTC
+
+
+class OnlineStoreUnavailableError(TransientError):
+    """The online store cannot be reached (the feature server answers 503)."""
 
 
 def to_micros(column: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -197,9 +202,26 @@ class RedisOnlineStore(OnlineStore):
             import redis
         except ImportError as exc:  # pragma: no cover - a declared dependency
             raise MissingExtraError("redis", "redis") from exc
-        self.client = redis.Redis.from_url(url)
+        # A host that drops packets fails in seconds, not after the system's TCP timeout.
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=5)
         self.prefix = prefix
         self._script = self.client.register_script(_VERSIONED_HSET)
+
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """Connection failures as OnlineStoreUnavailableError naming the store."""
+        import redis
+
+        try:
+            yield
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            # The URL may carry a password: name the host only.
+            host = self.client.connection_pool.connection_kwargs.get("host", "?")
+            port = self.client.connection_pool.connection_kwargs.get("port", "?")
+            raise OnlineStoreUnavailableError(
+                f"the Redis online store at {host}:{port} cannot be reached: {exc}",
+                hint="check that Redis is running and online_store.url in assay.yaml",
+            ) from exc
 
     def _key(self, view: FeatureView, values: Sequence[Any]) -> str:
         entities = "+".join(e.name for e in view.entities)
@@ -212,16 +234,17 @@ class RedisOnlineStore(OnlineStore):
         columns = {f: rows[f].to_pylist() for f in view.features if f in rows.column_names}
         ts_field = f"{view.name}:{EVENT_TS}"
         pipe = self.client.pipeline(transaction=False)
-        for i, key in enumerate(keys):
-            pairs: list[Any] = []
-            for feature, values in columns.items():
-                pairs += [f"{view.name}:{feature}", json.dumps(values[i])]
-            self._script(
-                keys=[self._key(view, key)], args=[ts_field, stamps[i], *pairs], client=pipe
-            )
-            if i % 5000 == 4999:
-                pipe.execute()
-        pipe.execute()
+        with self._reachable():
+            for i, key in enumerate(keys):
+                pairs: list[Any] = []
+                for feature, values in columns.items():
+                    pairs += [f"{view.name}:{feature}", json.dumps(values[i])]
+                self._script(
+                    keys=[self._key(view, key)], args=[ts_field, stamps[i], *pairs], client=pipe
+                )
+                if i % 5000 == 4999:
+                    pipe.execute()
+            pipe.execute()
         return rows.num_rows
 
     def read(
@@ -238,7 +261,8 @@ class RedisOnlineStore(OnlineStore):
             fields = [f"{view.name}:{f}" for f in features] + [f"{view.name}:{EVENT_TS}"]
             for key in keys:
                 pipe.hmget(self._key(view, key), fields)
-        replies = iter(pipe.execute())
+        with self._reachable():
+            replies = iter(pipe.execute())
         out = []
         for _view, keys, features in requests:
             out.append([_decode(next(replies), features) for _ in keys])
