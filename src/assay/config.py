@@ -37,8 +37,13 @@ class ServerSettings(BaseModel):
     """The feature server (`assay serve`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    #: SHA-256 hex digests of the API keys (`assay serve --hash-key KEY` prints one).
+    #: Salted scrypt hashes of the API keys (`assay serve --hash-key` reads a key on
+    #: standard input and prints its hash). Unsalted SHA-256 hex digests from earlier
+    #: versions still verify until they are rotated.
     api_keys: list[str] = Field(default_factory=list)
+    #: Endpoints served without an API key besides /health: "metrics" (/metrics) and
+    #: "docs" (/docs, /redoc, /openapi.json). /features always needs a key.
+    public_endpoints: list[Literal["metrics", "docs"]] = Field(default_factory=list)
     host: str = "127.0.0.1"
     port: int = 8000
     max_entities: int = Field(default=1000, ge=1)

@@ -410,21 +410,49 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (server.host).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (server.port).")] = None,
     hash_key: Annotated[
-        str | None,
-        typer.Option("--hash-key", help="Print the hash of this API key for assay.yaml, and exit."),
-    ] = None,
+        bool,
+        typer.Option(
+            "--hash-key",
+            help="Read an API key from standard input (typed without echo on a terminal), "
+            "print its salted hash for server.api_keys in assay.yaml, and exit.",
+        ),
+    ] = False,
     project: ProjectOpt = Path("."),
+    stray: Annotated[list[str] | None, typer.Argument(hidden=True)] = None,
 ) -> None:
     """Serve online features over HTTP (FastAPI; OpenAPI docs at /docs).
 
     Example: `assay serve --port 8000`, then
     `curl -H 'X-API-Key: KEY' -d '{"entities": [{"card_id": 1}], "service": "fraud_model"}'
-    localhost:8000/features`
+    localhost:8000/features`. A key's hash for assay.yaml:
+    `python -c 'import secrets; print(secrets.token_urlsafe(32))' | tee key.txt | assay serve
+    --hash-key`.
     """
-    from assay.server.app import hash_key as digest
+    from assay.errors import UsageError
 
-    if hash_key is not None:
-        sys.stdout.write(digest(hash_key) + "\n")
+    if stray:
+        # `--hash-key KEY` (the old form) lands here: the key is in shell history by now.
+        raise UsageError(
+            f"unexpected argument{'s' if len(stray) > 1 else ''} {' '.join(stray)!r}"
+            + (" after --hash-key" if hash_key else ""),
+            hint="--hash-key reads the key from standard input (`assay serve --hash-key < "
+            "key.txt`); a key typed on the command line is in your shell history, so use a "
+            "new one"
+            if hash_key
+            else "serve takes options only; see `assay serve --help`",
+        )
+    if hash_key:
+        from assay.server.auth import hash_key as digest
+
+        key = _read_key()
+        if len(key) < 16:
+            from assay.cli.render import err_console
+
+            err_console.print(
+                f"[yellow]warning:[/] a {len(key)}-character key is easy to guess; "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'` makes a strong one"
+            )
+        sys.stdout.write(digest(key) + "\n")
         return
     import uvicorn
 
@@ -433,6 +461,36 @@ def serve(
     proj = _project(project)
     settings = proj.config.server
     uvicorn.run(create_app(proj), host=host or settings.host, port=port or settings.port)
+
+
+def _read_key() -> str:
+    """One API key from standard input: prompted without echo on a terminal, else the
+    first line (surrounding white space dropped, as HTTP drops it from header values)."""
+    from assay.errors import UsageError
+
+    if sys.stdin.isatty():
+        import getpass
+
+        key = getpass.getpass("API key (not echoed): ")
+    else:
+        lines = sys.stdin.read().splitlines()
+        if len([line for line in lines if line.strip()]) > 1:
+            raise UsageError(
+                "standard input holds more than one line", hint="give one key per call"
+            )
+        key = lines[0] if lines else ""
+    key = key.strip()
+    if not key:
+        raise UsageError(
+            "no API key on standard input",
+            hint="`assay serve --hash-key < key.txt`, or type it at the prompt",
+        )
+    if not key.isprintable() or not key.isascii():
+        raise UsageError(
+            "the API key holds a control or non-ASCII character, which HTTP headers cannot carry",
+            hint="use letters, digits and punctuation (e.g. secrets.token_urlsafe(32))",
+        )
+    return key
 
 
 def main() -> None:

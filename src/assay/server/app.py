@@ -1,35 +1,45 @@
 """The feature server: `POST /features` returns feature vectors from the online store.
 
-Thin by design: it validates input, checks the API key and calls `project.features.online`.
-API keys are configured hashed (SHA-256) in assay.yaml; health and metrics need no key.
+Thin by design: it validates input and calls `project.features.online`. The API key, the
+body size limit and the metrics live in `assay.server.guard`, in front of FastAPI, so a
+request without a valid key is refused before its body is read. API keys are stored as
+salted scrypt hashes in assay.yaml (`assay.server.auth`). `/health` never needs a key;
+`/metrics` and the OpenAPI pages (`/docs`, `/redoc`, `/openapi.json`) need one unless
+listed in `server.public_endpoints`.
 """
 
-import hashlib
-import hmac
 import json
-import threading
-import time
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import FastAPI, HTTPException, Request, Security
+from fastapi.responses import Response
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from assay.catalog.store import utcnow
 from assay.errors import AssayError
+from assay.features.online import OnlineStoreUnavailableError
 from assay.features.request_log import RequestLog
 from assay.features.store import EntityKeyError
+from assay.server.auth import KeyRing, hash_key
+from assay.server.guard import AUTHENTICATED, Guard, Metrics
 
 if TYPE_CHECKING:
     from assay.project import Project
 
+__all__ = ["create_app", "hash_key"]
+
 Scalar = str | int | float | bool
 
-
 JSON = "application/json"
+#: Online stores key entities by 64-bit integers (SQLite INTEGER, Delta BIGINT).
+INT64 = (-(2**63), 2**63 - 1)
+
+logger = logging.getLogger("assay.server")
 
 
 def _iso(value: Any) -> str:
@@ -43,14 +53,20 @@ def _detail(exc: AssayError) -> str:
     return exc.message + (f" ({exc.hint})" if exc.hint else "")
 
 
-def hash_key(key: str) -> str:
-    """The SHA-256 hex digest stored in assay.yaml for an API key.
+def _entity_value(value: Any) -> Any:
+    """Join key values are strings or numbers: `true` is not card 1 (bool is an int in
+    Python), and an integer past 64 bits cannot be a stored key."""
+    if isinstance(value, bool):
+        raise ValueError("a join key value is a string or a number, not true or false")
+    if isinstance(value, int) and not INT64[0] <= value <= INT64[1]:
+        raise ValueError(
+            f"{value} is outside the 64-bit integer range of join keys ({INT64[0]} to {INT64[1]})"
+        )
+    return value
 
-    Example:
-        >>> hash_key("secret")[:16]
-        '2bb80d537b1da3e3'
-    """
-    return hashlib.sha256(key.encode()).hexdigest()
+
+EntityValue = Annotated[str | int | float, BeforeValidator(_entity_value)]
+Entities = Annotated[list[dict[str, EntityValue]], Field(min_length=1)]
 
 
 AS_OF = (
@@ -66,13 +82,13 @@ def request_models(max_entities: int) -> tuple[type[BaseModel], type[BaseModel]]
 
     class ByFeatures(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        entities: list[dict[str, Scalar]] = Field(min_length=1, max_length=max_entities)
+        entities: Entities = Field(max_length=max_entities)
         features: list[str] = Field(min_length=1, description="view:feature references")
         as_of: datetime | None = Field(default=None, description=AS_OF)
 
     class ByService(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        entities: list[dict[str, Scalar]] = Field(min_length=1, max_length=max_entities)
+        entities: Entities = Field(max_length=max_entities)
         service: str = Field(description="a FeatureService name")
         as_of: datetime | None = Field(default=None, description=AS_OF)
 
@@ -92,63 +108,6 @@ class FeatureResponse(BaseModel):
     results: list[dict[str, FeatureValue]]
 
 
-class Metrics:
-    """Request counters and latency totals, exported in Prometheus text format."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.counts: dict[tuple[str, int], int] = {}
-        self.seconds: dict[str, float] = {}
-
-    def observe(self, path: str, status: int, seconds: float) -> None:
-        with self.lock:
-            self.counts[(path, status)] = self.counts.get((path, status), 0) + 1
-            self.seconds[path] = self.seconds.get(path, 0.0) + seconds
-
-    def render(self) -> str:
-        lines = ["# TYPE assay_requests_total counter"]
-        with self.lock:
-            for (path, status), n in sorted(self.counts.items()):
-                lines.append(f'assay_requests_total{{path="{path}",status="{status}"}} {n}')
-            lines.append("# TYPE assay_request_seconds_total counter")
-            for path, total in sorted(self.seconds.items()):
-                lines.append(f'assay_request_seconds_total{{path="{path}"}} {total:.6f}')
-        return "\n".join(lines) + "\n"
-
-
-class LimitAndMeasure:
-    """Refuses bodies over the size limit (413) and times every request, as plain ASGI
-    middleware (Starlette's BaseHTTPMiddleware costs about a millisecond per request)."""
-
-    def __init__(self, app: Any, metrics: Metrics, max_body_bytes: int):
-        self.app = app
-        self.metrics = metrics
-        self.max_body_bytes = max_body_bytes
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        began, status = time.perf_counter(), 500
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-            status = 413
-            refusal = JSONResponse(
-                {"detail": f"request body over {self.max_body_bytes} bytes"}, 413
-            )
-            await refusal(scope, receive, send)
-        else:
-
-            async def record_status(message: Any) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-                await send(message)
-
-            await self.app(scope, receive, record_status)
-        self.metrics.observe(scope["path"], status, time.perf_counter() - began)
-
-
 def create_app(project: "Project") -> FastAPI:
     """The FastAPI app serving `project`'s online features.
 
@@ -158,6 +117,14 @@ def create_app(project: "Project") -> FastAPI:
     """
     settings = project.config.server
     features = project.features
+    keys = KeyRing(settings.api_keys)
+    if keys.legacy_count:
+        logger.warning(
+            "server.api_keys: %d key(s) stored as unsalted SHA-256; they still work, but "
+            "rotate them: pipe each key to `assay serve --hash-key` and replace its entry "
+            "with the line printed",
+            keys.legacy_count,
+        )
     metrics = Metrics()
     log = RequestLog(project.warehouse, settings.log_sample_rate, settings.log_flush_seconds)
 
@@ -172,41 +139,52 @@ def create_app(project: "Project") -> FastAPI:
     app = FastAPI(
         title=f"assay feature server: {project.config.name}", version="1", lifespan=lifespan
     )
+    protected = {"/features"}
+    if "metrics" not in settings.public_endpoints:
+        protected.add("/metrics")
+    if "docs" not in settings.public_endpoints:
+        docs = (app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+        protected.update(url for url in docs if url)
+    app.add_middleware(
+        Guard,
+        routes=app.router.routes,
+        keys=keys,
+        protected=protected,
+        max_body_bytes=settings.max_body_bytes,
+        metrics=metrics,
+    )
+    # Documents the key in the OpenAPI schema; the Guard checked it before the body was read.
+    api_key = APIKeyHeader(name="X-API-Key", auto_error=False)
 
-    app.add_middleware(LimitAndMeasure, metrics=metrics, max_body_bytes=settings.max_body_bytes)
-
-    async def authenticated(x_api_key: str | None = Header(default=None)) -> None:
-        if not settings.api_keys:
-            raise HTTPException(
-                401,
-                "no API keys are configured: add server.api_keys "
-                "(hashes from `assay serve --hash-key KEY`) to assay.yaml",
-            )
-        presented = hash_key(x_api_key or "")
-        if x_api_key is None or not any(
-            hmac.compare_digest(presented, k) for k in settings.api_keys
-        ):
-            raise HTTPException(401, "missing or invalid X-API-Key header")
+    def authenticated(request: Request, _: str | None = Security(api_key)) -> None:
+        if not request.scope.get(AUTHENTICATED):  # the Guard is missing: never serve
+            raise HTTPException(401, "the API key was not checked")
 
     @app.get("/health")
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/metrics", response_class=PlainTextResponse)
-    def prometheus() -> str:
-        return metrics.render()
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}}, 401: {"description": "no API key"}},
+    )
+    def prometheus() -> Response:
+        """Request counts and latencies by route template (Prometheus text format)."""
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     by_features, by_service = request_models(settings.max_entities)
 
     @app.post(
         "/features",
         response_model=FeatureResponse,
-        dependencies=[Depends(authenticated)],
+        dependencies=[Security(authenticated)],
         responses={
             401: {"description": "missing or invalid API key"},
             404: {"description": "unknown feature, view or service"},
             413: {"description": "request body too large"},
             422: {"description": "invalid body, or entities without the views' join keys"},
+            503: {"description": "the online store cannot be reached; retry later"},
         },
     )
     # A real (not string) annotation: FastAPI must see the two models to document them.
@@ -225,6 +203,8 @@ def create_app(project: "Project") -> FastAPI:
                 )
         except EntityKeyError as exc:
             raise HTTPException(422, _detail(exc)) from exc
+        except OnlineStoreUnavailableError as exc:
+            raise HTTPException(503, _detail(exc), headers={"Retry-After": "5"}) from exc
         except AssayError as exc:
             raise HTTPException(404, _detail(exc)) from exc
         # Serialized directly: the vectors already have the documented shape, and
