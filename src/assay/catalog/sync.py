@@ -36,7 +36,7 @@ def sync(catalog: Catalog, warehouse: Warehouse, dataset: str) -> dict[str, Any]
             if not meta:
                 continue
             if meta.get("reset"):
-                catalog.reset_dataset(con, dataset)
+                catalog.reset_dataset(con, dataset, before=commit.version)
                 state = {}
             if "intervals" in meta:
                 records = [
