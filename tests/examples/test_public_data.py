@@ -144,8 +144,8 @@ def oracle() -> dict[str, Any]:
 
 
 def _norm(frame: pd.DataFrame) -> pd.DataFrame:
-    """Comparable columns: every time as nanoseconds (UTC when zoned), every date as a
-    timestamp, numbers as floats, nulls as NaN."""
+    """Comparable columns: every time in microseconds (UTC when zoned), every date as a
+    timestamp, numbers as floats, text nulls as None."""
     out = frame.reset_index(drop=True).copy()
     for name in out.columns:
         col = out[name]
@@ -175,8 +175,8 @@ def assert_frame(got: pa.Table | pd.DataFrame, expected: pd.DataFrame, by: list[
     )
 
 
-def _count(project: assay.Project, query: str) -> Any:
-    return next(iter(project.sql(query).to_pylist()[0].values()))
+def _max(table: pa.Table, column: str) -> Any:
+    return pa.compute.max(table[column]).as_py()
 
 
 # -- bronze: the files as delivered --------------------------------------------------------
@@ -292,11 +292,7 @@ def test_gold_daily_flights_by_local_date(project: assay.Project, oracle: dict[s
     )
     gold = project.table("gold.daily_flights")
     assert_frame(gold, expected, by=["flight_date", "origin"])
-    assert pc_max(gold, "flight_date") == flights.flight_date.max().date()
-
-
-def pc_max(table: pa.Table, column: str) -> Any:
-    return pa.compute.max(table[column]).as_py()
+    assert _max(gold, "flight_date") == flights.flight_date.max().date()
 
 
 def _weather_expected(weather: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -376,7 +372,7 @@ def test_seattle_dates_without_times_keep_the_newest_day(
     seattle = oracle["seattle"]
     silver = project.table("silver.seattle_weather")
     assert_frame(silver, seattle, by=["date"])
-    assert pc_max(silver, "date") == seattle.date.max().date()
+    assert _max(silver, "date") == seattle.date.max().date()
     assert len(project.intervals("silver.seattle_weather")) == seattle.date.nunique()
     monthly = (
         seattle.groupby(seattle.date.dt.to_period("M").dt.start_time)
