@@ -60,14 +60,35 @@ def records_table(
 
 
 class Reader(ABC):
-    """A stream's source of raw records."""
+    """A stream's source of raw records.
+
+    `base` says, per partition being read, the offset the table recorded that the reading
+    continues after (None: the table holds nothing of it): a batch's commit is fenced on
+    it (see sink.py). It is set when a partition starts being read, and moves with each
+    `acknowledge` or `rewind`.
+    """
+
+    def __init__(self) -> None:
+        self.base: dict[str, int | None] = {}
 
     @abstractmethod
     def poll(self, max_rows: int, max_seconds: float) -> pa.Table:
         """Up to `max_rows` records, waiting at most `max_seconds` (may be empty)."""
 
-    def acknowledge(self, positions: Mapping[str, int]) -> None:  # noqa: B027 - optional
+    def acknowledge(self, positions: Mapping[str, int]) -> None:
         """Tell the source these positions are committed to Delta (Kafka: commit offsets)."""
+        for p, o in positions.items():
+            if p in self.base:
+                self.base[p] = o
+
+    def rewind(self, partition: str, recorded: int | None) -> None:
+        """Another writer moved `partition` on to `recorded`: read it again from there (if
+        this reader still reads it)."""
+        self.base.pop(partition, None)
+
+    def partitions(self) -> list[str]:
+        """The partitions being read now."""
+        return list(self.base)
 
     def caught_up(self) -> bool:
         """Whether nothing is waiting (after a poll came back empty)."""
@@ -87,6 +108,7 @@ class FolderReader(Reader):
     def __init__(self, root: str, pattern: str, committed: Committed):
         import glob
 
+        super().__init__()
         self._glob = glob
         self.pattern = pattern if os.path.isabs(pattern) else os.path.join(root, pattern)
         self.root = root
@@ -107,7 +129,9 @@ class FolderReader(Reader):
 
     def _start(self, rel: str, full: str) -> tuple[int, int]:
         """Where to continue in a file first seen now: after its committed lines."""
-        done = self.committed(rel) or 0
+        recorded = self.committed(rel)
+        self.base[rel] = recorded
+        done = recorded or 0
         if not done:
             return 0, 0
         with open(full, "rb") as fh:
@@ -119,6 +143,10 @@ class FolderReader(Reader):
                 hint="a streamed file was rewritten; files in a folder stream may only grow",
             )
         return int(ends[done - 1]) + 1, done
+
+    def rewind(self, partition: str, recorded: int | None) -> None:
+        super().rewind(partition, recorded)
+        self.position.pop(partition, None)  # found again, it starts after `recorded`
 
     def poll(self, max_rows: int, max_seconds: float) -> pa.Table:
         deadline = time.monotonic() + max_seconds
@@ -166,24 +194,38 @@ class FolderReader(Reader):
 
 
 class KafkaReader(Reader):
-    """A Kafka consumer in a group; partitions it is assigned resume after the offsets the
-    Delta table recorded, and records of partitions taken away before their batch was
-    committed are dropped (the new owner reads them again)."""
+    """A Kafka consumer. Partitions it reads resume after the offsets the Delta table
+    recorded, and records of partitions taken away before their batch was committed are
+    dropped (the new owner reads them again).
+
+    `exclusive`: this process alone reads the topic (a stream with windows, under the
+    stream's lock): it assigns itself every partition, as Spark does, so a restart reads
+    at once instead of waiting for the group to expire the dead member. Otherwise it is a
+    member of a consumer group (static when the config has `group.instance.id`, so a
+    restarted member takes its partitions back without a rebalance).
+    """
+
+    #: How often an exclusive reader looks for partitions added to the topic.
+    REFRESH_SECONDS = 30.0
 
     def __init__(
         self,
         topic: str,
         config: Mapping[str, Any],
         committed: Committed,
+        exclusive: bool = False,
     ):
+        super().__init__()
         try:
-            from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+            from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
         except ImportError as exc:  # pragma: no cover - a declared dependency
             raise MissingExtraError("confluent-kafka", "kafka") from exc
         self._tp = TopicPartition
+        self._kafka_error = KafkaException
         self._beginning = OFFSET_BEGINNING
         self.topic = topic
         self.committed = committed
+        self.exclusive = exclusive
         #: (partition, offset, key, value) of the poll in progress.
         self._collected: list[tuple[int, int, bytes | None, bytes | None]] = []
         settings = {
@@ -194,24 +236,62 @@ class KafkaReader(Reader):
             "enable.partition.eof": False,
             **config,
         }
+        if exclusive:
+            settings.pop("group.instance.id", None)  # no group membership at all
         self.consumer = Consumer(settings)
-        self.consumer.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self._refreshed = 0.0
+        if exclusive:
+            self._assign_new()
+        else:
+            self.consumer.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
 
-    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+    def _start(self, partitions: list[Any]) -> list[Any]:
         for tp in partitions:
             done = self.committed(str(tp.partition))
             # The table, not the group, says where to resume: from the start when it holds
             # nothing of this partition (a new or emptied table under an old group name).
             tp.offset = done + 1 if done is not None else self._beginning
-        consumer.assign(partitions)
+            self.base[str(tp.partition)] = done
+        return partitions
+
+    def _assign_new(self) -> None:
+        """Exclusive: read every partition of the topic (those added since, too)."""
+        self._refreshed = time.monotonic()
+        meta = self.consumer.list_topics(self.topic, timeout=10).topics.get(self.topic)
+        if meta is None or meta.error is not None or not meta.partitions:
+            # Not there yet (or the broker is away): look again in a second.
+            self._refreshed -= self.REFRESH_SECONDS - 1.0
+            return
+        new = [self._tp(self.topic, p) for p in sorted(meta.partitions) if str(p) not in self.base]
+        if new:
+            self.consumer.incremental_assign(self._start(new))
+
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        consumer.assign(self._start(partitions))
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         # Records of these partitions collected so far are dropped now: whoever owns the
         # partition next (maybe this consumer again, after a seek) reads them again.
         gone = {tp.partition for tp in partitions}
         self._collected = [r for r in self._collected if r[0] not in gone]
+        for p in gone:
+            self.base.pop(str(p), None)
+
+    def rewind(self, partition: str, recorded: int | None) -> None:
+        owned = partition in self.base
+        super().rewind(partition, recorded)
+        if not owned:
+            return
+        offset = recorded + 1 if recorded is not None else self._beginning
+        try:
+            self.consumer.seek(self._tp(self.topic, int(partition), offset))
+        except self._kafka_error:
+            return  # no longer assigned here: the group gave it to another member
+        self.base[partition] = recorded
 
     def poll(self, max_rows: int, max_seconds: float) -> pa.Table:
+        if self.exclusive and time.monotonic() - self._refreshed > self.REFRESH_SECONDS:
+            self._assign_new()
         deadline = time.monotonic() + max_seconds
         self._collected = []
         while len(self._collected) < max_rows:
@@ -240,6 +320,7 @@ class KafkaReader(Reader):
         )
 
     def acknowledge(self, positions: Mapping[str, int]) -> None:
+        super().acknowledge(positions)
         offsets = [self._tp(self.topic, int(p), o + 1) for p, o in positions.items()]
         if offsets:
             with contextlib.suppress(Exception):

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from assay.errors import DefinitionError, UsageError
+from assay.features.spec import parse_ttl
 from assay.naming import split_name
 from assay.pipelines.declare import _origin, register
 from assay.pipelines.producers import Output, Producer, RunContext, function_fingerprint
@@ -35,8 +37,15 @@ class StreamSource(Producer):
     #: Confluent's 5-byte schema-registry header.
     avro_schema: str | None = None
     avro_confluent: bool = False
+    #: A partition with no event for this long stops holding the watermark back.
+    idle_timeout: timedelta = timedelta(seconds=30)
+    #: Drop a record whose key the table already holds from within this much event time
+    #: before the watermark (a producer's re-send); None keeps every record.
+    dedupe_within: timedelta | None = None
     is_source = True
     is_stream = True
+    #: Whether each source partition keeps its own watermark (else all are one sequence).
+    per_partition_watermarks = False
 
     def produce(self, ctx: RunContext) -> Iterator[Output]:
         raise UsageError(
@@ -53,13 +62,23 @@ class StreamSource(Producer):
             "key": self.key,
             "columns": dict(self.columns),
             "windows": [w.name for w in self.windows],
+            "dedupe_within": str(self.dedupe_within) if self.dedupe_within else None,
         }
 
     def app_id(self, partition: str) -> str:
         """The Delta app-transaction id under which a partition's offset is recorded."""
         return partition
 
-    def reader(self, root: str, group: str, committed: Committed) -> Reader:
+    def reader(
+        self,
+        root: str,
+        group: str,
+        committed: Committed,
+        exclusive: bool = False,
+        member: str | None = None,
+    ) -> Reader:
+        """Where records come from. `exclusive`: this process alone reads the stream;
+        `member`: else, this process's static group member id."""
         raise NotImplementedError
 
 
@@ -70,6 +89,7 @@ class KafkaSource(StreamSource):
     group_id: str | None = None
     consumer_config: Mapping[str, Any] = field(default_factory=dict)
     dead_letter_topic: str | None = None
+    per_partition_watermarks = True
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "topic": self.topic}
@@ -77,13 +97,27 @@ class KafkaSource(StreamSource):
     def app_id(self, partition: str) -> str:
         return f"kafka:{self.topic}:{partition}"
 
-    def reader(self, root: str, group: str, committed: Committed) -> Reader:
+    def reader(
+        self,
+        root: str,
+        group: str,
+        committed: Committed,
+        exclusive: bool = False,
+        member: str | None = None,
+    ) -> Reader:
         config = {
             "bootstrap.servers": self.bootstrap_servers,
             "group.id": self.group_id or group,
             **self.consumer_config,
         }
-        return KafkaReader(self.topic, config, lambda p: committed(self.app_id(p)))
+        if member is not None and "group.instance.id" not in config:
+            # Static membership: a restarted member gets its partitions back at once; a
+            # member gone for good is replaced after this session timeout.
+            config["group.instance.id"] = member
+            config.setdefault("session.timeout.ms", 10_000)
+        return KafkaReader(
+            self.topic, config, lambda p: committed(self.app_id(p)), exclusive=exclusive
+        )
 
 
 @dataclass(frozen=True)
@@ -96,7 +130,14 @@ class FolderSource(StreamSource):
     def app_id(self, partition: str) -> str:
         return f"file:{partition}"
 
-    def reader(self, root: str, group: str, committed: Committed) -> Reader:
+    def reader(
+        self,
+        root: str,
+        group: str,
+        committed: Committed,
+        exclusive: bool = False,
+        member: str | None = None,
+    ) -> Reader:
         return FolderReader(root, self.path, lambda p: committed(self.app_id(p)))
 
 
@@ -195,6 +236,8 @@ def kafka(
     max_batch_rows: int = 100_000,
     max_batch_seconds: float = 1.0,
     max_record_bytes: int = 1_000_000,
+    idle_timeout: str | timedelta = "30s",
+    dedupe_within: str | timedelta | None = None,
     owner: str | None = None,
     tags: Mapping[str, str] | None = None,
     description: str | None = None,
@@ -214,6 +257,11 @@ def kafka(
         windows: event-time window aggregates (`assay.window`) kept by the stream.
         dead_letter_topic: also send dead letters here (headers say why; at least once).
         max_batch_rows, max_batch_seconds: a micro-batch ends at whichever comes first.
+        idle_timeout: windows close on the slowest partition's event time; a partition
+            with no event for this long stops holding them back.
+        dedupe_within: drop a record whose `key` the table already holds from up to this
+            much event time before the watermark (a producer's re-send), as a dead
+            letter with rule `duplicate_key`; keys older than that are forgotten.
 
     Example:
         >>> import assay
@@ -232,6 +280,8 @@ def kafka(
             max_batch_rows,
             max_batch_seconds,
             max_record_bytes,
+            idle_timeout,
+            dedupe_within,
         ),
         topic=topic,
         bootstrap_servers=bootstrap_servers,
@@ -256,6 +306,7 @@ def folder_stream(
     max_batch_rows: int = 100_000,
     max_batch_seconds: float = 1.0,
     max_record_bytes: int = 1_000_000,
+    dedupe_within: str | timedelta | None = None,
     owner: str | None = None,
     tags: Mapping[str, str] | None = None,
     description: str | None = None,
@@ -264,7 +315,8 @@ def folder_stream(
 
     Files are read in arrival order, line by line as they grow (only complete lines), and
     each line is delivered exactly once into the table; files must not be rewritten.
-    Otherwise as `assay.kafka`.
+    The folder's lines are one sequence for the watermark (in arrival order). Otherwise
+    as `assay.kafka`.
 
     Example:
         >>> import assay
@@ -283,6 +335,8 @@ def folder_stream(
             max_batch_rows,
             max_batch_seconds,
             max_record_bytes,
+            "30s",
+            dedupe_within,
         ),
         path=path,
     )
@@ -298,8 +352,27 @@ def _stream_options(
     max_batch_rows: int,
     max_batch_seconds: float,
     max_record_bytes: int,
+    idle_timeout: str | timedelta,
+    dedupe_within: str | timedelta | None,
 ) -> dict[str, Any]:
     """The StreamSource fields every stream declaration shares."""
+    idle = parse_ttl(idle_timeout)
+    if idle is None or idle <= timedelta(0):
+        raise DefinitionError(
+            f"invalid idle_timeout {idle_timeout!r}", hint='a positive duration, e.g. "30s"'
+        )
+    within = None
+    if dedupe_within is not None:
+        within = parse_ttl(dedupe_within)
+        if within is None or within <= timedelta(0):
+            raise DefinitionError(
+                f"invalid dedupe_within {dedupe_within!r}", hint='a positive duration, e.g. "10m"'
+            )
+        if key is None:
+            raise DefinitionError(
+                "dedupe_within needs the records' identity",
+                hint='declare key="event_id" (the field a re-sent record repeats)',
+            )
     return {
         "format": format,
         "timestamp": timestamp,
@@ -309,6 +382,8 @@ def _stream_options(
         "max_batch_rows": max_batch_rows,
         "max_batch_seconds": max_batch_seconds,
         "max_record_bytes": max_record_bytes,
+        "idle_timeout": idle,
+        "dedupe_within": within,
     }
 
 

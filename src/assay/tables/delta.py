@@ -33,6 +33,11 @@ META_PREFIX = "assay."
 _WRITER = WriterProperties(compression="SNAPPY")
 
 
+class ConcurrentCommitError(TransientError):
+    """A commit made against a snapshot conflicted with a commit made since (another writer
+    recorded the same app transaction, or changed what the snapshot read)."""
+
+
 class WriteMode(StrEnum):
     APPEND = "append"
     OVERWRITE = "overwrite"
@@ -149,18 +154,25 @@ class Warehouse:
         partition_by: Sequence[str] = (),
         evolve_schema: bool = True,
         app_transactions: Mapping[str, int] | None = None,
+        against: DeltaTable | None = None,
     ) -> int:
         """Write `data` (Arrow table or stream) as one commit; return the new version.
 
         `app_transactions` (app id -> version) are recorded in the same commit, for
         exactly-once writers that resume from `transaction_version`.
+
+        `against`, a snapshot of the table (`table(name)`): commit as a transaction that
+        read that snapshot, so a commit made since that recorded any of the same app ids
+        (or that conflicts otherwise) makes this one fail with ConcurrentCommitError
+        instead of landing: a compare-and-set of the app transactions the caller checked
+        in that snapshot.
         """
         uri = self.uri(name)
-        if self._is_local:
+        if self._is_local and against is None:
             os.makedirs(uri, exist_ok=True)
         try:
             write_deltalake(  # type: ignore[call-overload, misc]
-                uri,
+                uri if against is None else against,
                 data,
                 mode=mode.value,
                 predicate=None if predicate is None else render(predicate, "delta"),
@@ -171,8 +183,12 @@ class Warehouse:
                 writer_properties=_WRITER,
             )
         except CommitFailedError as exc:
-            raise TransientError(f"concurrent commit conflict: {exc}", where=name) from exc
-        return self.table(name).version()
+            raise ConcurrentCommitError(
+                f"concurrent commit conflict: {exc}",
+                where=name,
+                hint="another writer committed to this table at the same time; retry",
+            ) from exc
+        return against.version() if against is not None else self.table(name).version()
 
     def merge(
         self, name: str, data: pa.Table, *, keys: Sequence[str], metadata: Mapping[str, Any]
