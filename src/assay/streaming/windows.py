@@ -7,9 +7,14 @@ fold the rest into the state as partial aggregates; advance the watermark and em
 drop, the windows it closed. State is only the open windows, so memory stays bounded on an
 unbounded stream.
 
-Recovery needs no checkpoint of its own: a window still open holds exactly the rows of
-the stream's table that fall in it (a row is only ever late for a window that has closed,
-and closed windows never reopen), so `restore` rebuilds the state from the table.
+The watermark is the stream's event-time frontier (the minimum over source partitions of
+the latest event time read from each, see watermarks.py) minus the allowed lateness, so a
+partition read behind the others does not make its on-time events late.
+
+Recovery needs no checkpoint of its own beyond the partitions' marks (saved with every
+window commit): a window still open holds exactly the rows of the stream's table that
+fall in it (a row is only ever late for a window that has closed, and closed windows
+never reopen), so `restore` rebuilds the state from the table.
 
 Sliding windows (Kafka Streams' kind: one window [t - size, t] per event) keep the rows
 of the last `size` instead, and emit each event's window once the watermark passes it.
@@ -17,8 +22,10 @@ of the last `size` instead, and emit each event's window once the watermark pass
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pyarrow as pa
 
@@ -27,6 +34,7 @@ from assay.features.pit import utc
 from assay.features.spec import Aggregation
 from assay.naming import quote as _q
 from assay.streaming.spec import WindowSpec
+from assay.streaming.watermarks import PartitionWatermarks
 
 WINDOW_START, WINDOW_END = "window_start", "window_end"
 _T, _WS = "__t", "__ws"  # event time and window start, microseconds since the epoch
@@ -53,6 +61,10 @@ class WindowOutput:
 class WindowOperator:
     """Runs one WindowSpec over micro-batches of a stream whose event time is `timestamp`.
 
+    With `partition_column`, each source partition keeps its own mark and the watermark
+    follows the slowest partition that is not idle (`idle_timeout` seconds without an
+    event); without it, the batches are one sequence.
+
     Example:
         >>> import assay
         >>> from assay.engines import get_engine
@@ -69,7 +81,15 @@ class WindowOperator:
         [{'k': 1, 'window_start': datetime.datetime(2026, 1, 1, 0, 0), 'count': 2}]
     """
 
-    def __init__(self, engine: Engine, spec: WindowSpec, timestamp: str):
+    def __init__(
+        self,
+        engine: Engine,
+        spec: WindowSpec,
+        timestamp: str,
+        partition_column: str | None = None,
+        idle_timeout: float | None = None,
+        clock: Callable[[], float] | None = None,
+    ):
         self.engine = engine
         self.spec = spec
         self.timestamp = timestamp
@@ -77,10 +97,35 @@ class WindowOperator:
         self.slide = _us(spec.window.slide.total_seconds())
         self.lateness = _us(spec.allowed_lateness.total_seconds())
         self.sliding = spec.window.kind == "sliding"
-        #: Latest event time seen minus allowed lateness (micros); None before any row.
-        self.watermark: int | None = None
+        self.partition_column = partition_column
+        self.marks = (
+            PartitionWatermarks(idle_timeout)
+            if clock is None
+            else PartitionWatermarks(idle_timeout, clock)
+        )
         self.state: pa.Table | None = None  # partials per key and window (or rows, sliding)
         self.distinct: dict[str, pa.Table] = {}  # per count_distinct: keys, window, value
+
+    @property
+    def watermark(self) -> int | None:
+        """The event-time frontier minus the allowed lateness (micros); None before it
+        exists (no row yet, or a partition not read yet)."""
+        frontier = self.marks.frontier
+        return None if frontier is None else frontier - self.lateness
+
+    def _advance(self, timed: pa.Table) -> None:
+        """Fold the batch's latest event time per partition into the marks."""
+        if timed.num_rows:
+            self.marks.observe(self._newest(timed))
+
+    def _newest(self, timed: pa.Table) -> dict[str, int]:
+        """The latest event time per partition of `timed` (all in one without them)."""
+        part = self.partition_column
+        by = f"CAST({_q(part)} AS VARCHAR)" if part and part in timed.column_names else "''"
+        newest = self.engine.query(
+            f"SELECT {by} AS p, max({_T}) AS m FROM t GROUP BY 1", {"t": timed}
+        )
+        return dict(zip(newest["p"].to_pylist(), newest["m"].to_pylist(), strict=True))
 
     # -- SQL pieces -------------------------------------------------------------------
 
@@ -151,24 +196,25 @@ class WindowOperator:
             return self._process_sliding(batch)
         timed = self._timed(batch)
         assigned = self.engine.query(self._assign_sql(), {"timed": timed})
-        closed_before = f"{_WS} + {self.size} <= {self.watermark}" if self.watermark else "false"
+        closed_before = (
+            f"{_WS} + {self.size} <= {self.watermark}" if self.watermark is not None else "false"
+        )
         late = self._late_rows(assigned, closed_before)
         on_time = self.engine.query(f"SELECT * FROM a WHERE NOT ({closed_before})", {"a": assigned})
         self._fold(on_time, batch.schema)
-        if timed.num_rows:
-            newest = self.engine.query(f"SELECT max({_T}) AS m FROM t", {"t": timed})["m"][0]
-            mark = newest.as_py() - self.lateness
-            self.watermark = mark if self.watermark is None else max(self.watermark, mark)
+        self._advance(timed)
         return WindowOutput(self._emit(batch.schema), late)
 
-    def restore(self, rows: pa.Table) -> None:
-        """Rebuild the state from every row the operator has processed (the stream table
-        as of the last batch folded in): the watermark is their latest time minus the
-        allowed lateness, and every row in a window still open counts (see above)."""
+    def restore(self, rows: pa.Table, marks: Mapping[str, Any] | None = None) -> None:
+        """Rebuild the state from the rows the operator has processed that may be in
+        windows still open (the stream table as of the last batch folded in), and the
+        partitions' `marks` saved then (without them: each partition's latest time among
+        `rows`, so `rows` must then be all of them). Every row in a window still open
+        counts (see above)."""
         timed = self._timed(rows)
-        newest = self.engine.query(f"SELECT max({_T}) AS m FROM t", {"t": timed})["m"][0].as_py()
-        watermark = None if newest is None else newest - self.lateness
-        self.state, self.distinct, self.watermark = None, {}, watermark
+        self.state, self.distinct = None, {}
+        self.marks.restore(marks if marks is not None else self._marks_of(timed))
+        watermark = self.watermark
         if self.sliding:
             self._restore_sliding(timed)
             return
@@ -178,6 +224,13 @@ class WindowOperator:
                 f"SELECT * FROM a WHERE {_WS} + {self.size} > {watermark}", {"a": assigned}
             )
         self._fold(assigned, rows.schema)
+
+    def _marks_of(self, timed: pa.Table) -> dict[str, Any]:
+        """Marks as if `timed` had been read in one batch: latest time per partition."""
+        probe = PartitionWatermarks(None)
+        if timed.num_rows:
+            probe.observe(self._newest(timed))
+        return probe.state()
 
     def _late_rows(self, assigned: pa.Table, closed: str) -> pa.Table:
         return self.engine.query(
@@ -306,10 +359,7 @@ class WindowOperator:
             if self.state is None
             else pa.concat_tables([self.state, flagged], promote_options="permissive")
         )
-        if timed.num_rows:
-            newest = self.engine.query(f"SELECT max({_T}) AS m FROM t", {"t": timed})["m"][0]
-            mark = newest.as_py() - self.lateness
-            self.watermark = mark if wm is None else max(wm, mark)
+        self._advance(timed)
         return WindowOutput(self._emit_sliding(batch.schema, wm), late)
 
     def _emit_sliding(self, schema: pa.Schema, before: int | None) -> pa.Table:
