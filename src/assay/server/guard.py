@@ -61,6 +61,9 @@ class Refusal(Exception):
 
     def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None):
         super().__init__(detail)
+        # Connection: close, so the server hangs up instead of taking in (and discarding)
+        # the rest of a body it refused to read.
+        headers = {**(headers or {}), "Connection": "close"}
         self.response: Response = JSONResponse({"detail": detail}, status, headers=headers)
 
 
