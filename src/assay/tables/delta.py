@@ -22,6 +22,7 @@ from deltalake.exceptions import TableNotFoundError as DeltaNotFound
 
 from assay.errors import TableNotFoundError, TransientError
 from assay.naming import split_name
+from assay.tables.errors import guards_disk_full
 from assay.tables.predicates import Predicate, render
 
 if TYPE_CHECKING:
@@ -143,6 +144,7 @@ class Warehouse:
                     names.append(f"{layer}.{table}")
         return names
 
+    @guards_disk_full
     def write(
         self,
         name: str,
@@ -190,6 +192,7 @@ class Warehouse:
             ) from exc
         return against.version() if against is not None else self.table(name).version()
 
+    @guards_disk_full
     def merge(
         self, name: str, data: pa.Table, *, keys: Sequence[str], metadata: Mapping[str, Any]
     ) -> int | None:
