@@ -244,7 +244,11 @@ class Project:
             work = runner.work(spec, runner.state(spec))
             if spec.producer.is_source and not isinstance(spec.producer, FileSource):
                 # A Python or database source is only known to change once it has run.
-                work.reasons = ["re-read on every run; commits only if its data changed"]
+                work.reasons = [
+                    "a stream: `assay run` leaves it to `assay stream`"
+                    if spec.producer.is_stream
+                    else "re-read on every run; commits only if its data changed"
+                ]
                 out.append(work)
                 continue
             upstream = [i for i in spec.inputs if i in changing]
