@@ -1,35 +1,47 @@
 """What `assay status` shows for a stream, read from its Delta tables (and, for Kafka,
-the broker's high watermarks): committed offsets, lag, watermark, rows/s, dead letters
-and late rows."""
+the broker's high watermarks; for a folder, its files): committed offsets, lag,
+watermark, rows/s, dead letters and late events."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from assay.pipelines.spec import DatasetSpec
-from assay.streaming.runner import dead_letter_name, late_name, newest_value
-from assay.streaming.sources import KafkaSource, StreamSource
+from assay.streaming.readers import OFFSET, PARTITION
+from assay.streaming.sources import FolderSource, KafkaSource, StreamSource
+from assay.streaming.validate import dead_letter_name
+from assay.streaming.windowing import MARKS, late_name, newest_value
+from assay.streaming.windows import to_datetime
 
 if TYPE_CHECKING:
     from assay.project import Project
 
 #: Recent commits the throughput is measured over.
 RECENT_COMMITS = 50
+#: Folder streams: the files shown (the most recently committed).
+SHOWN_FILES = 4
 
 
 @dataclass
 class StreamStatus:
     name: str
     source: str
+    #: Per partition (Kafka) or file (a folder, the newest few), the last offset (line)
+    #: the table holds.
     offsets: dict[str, int] = field(default_factory=dict)
+    #: Records (messages, or lines of the folder's files) not in the table yet.
     lag: int | None = None
     watermark: datetime | None = None
     rows_per_second: float | None = None
     dead_lettered: int = 0
+    #: Events that came after their window had closed (once, whatever the windows).
     late: int = 0
     last_commit: datetime | None = None
+    #: Folder streams: files the table holds lines of.
+    files: int | None = None
 
 
 def stream_status(project: Project, spec: DatasetSpec) -> StreamStatus:
@@ -44,15 +56,21 @@ def stream_status(project: Project, spec: DatasetSpec) -> StreamStatus:
     commits = [c for c in wh.history(spec.name, RECENT_COMMITS) if "stream" in c.metadata]
     for commit in reversed(commits):  # oldest first, so the newest position wins
         status.offsets.update(commit.metadata["stream"].get("positions", {}))
+    if isinstance(source, FolderSource):
+        status.lag, status.files = _folder_lag(project, spec, source)
+        newest = []  # the files most recently committed, newest first
+        for commit in commits:
+            for name in commit.metadata["stream"].get("positions", {}):
+                if name not in newest:
+                    newest.append(name)
+        status.offsets = {n: status.offsets[n] for n in newest[:SHOWN_FILES]}
     if commits:
         status.last_commit = commits[0].timestamp
     status.rows_per_second = _throughput(commits)
     status.watermark = _watermark(project, spec, source)
     dead = dead_letter_name(spec.name)
     status.dead_lettered = project.row_count(dead) if wh.exists(dead) else 0
-    status.late = sum(
-        project.row_count(late_name(w.name)) for w in source.windows if wh.exists(late_name(w.name))
-    )
+    status.late = _late_events(project, [late_name(w.name) for w in source.windows])
     if isinstance(source, KafkaSource):
         status.lag = _kafka_lag(project, spec, source)
     return status
@@ -68,10 +86,23 @@ def _throughput(commits: list[Any]) -> float | None:
 
 
 def _watermark(project: Project, spec: DatasetSpec, source: StreamSource) -> datetime | None:
-    """Latest event time (from the files' statistics) minus the largest allowed lateness:
-    the slowest window's watermark, as `assay stream` reports it."""
+    """The slowest window's watermark, as `assay stream` reports it: from the partition
+    marks saved with the windows' commits (for tables written before marks were kept,
+    the latest event time by the files' statistics minus the allowed lateness)."""
     if not source.windows:
         return None
+    wh = project.warehouse
+    marks = []
+    for w in source.windows:
+        if not wh.exists(w.name):
+            continue
+        saved = [c for c in wh.history(w.name, 20) if MARKS in c.metadata]
+        frontier = saved[0].metadata[MARKS].get("frontier") if saved else None
+        if frontier is not None:
+            lateness = round(w.allowed_lateness.total_seconds() * 1_000_000)
+            marks.append(int(frontier) - lateness)
+    if marks:
+        return to_datetime(min(marks))
     newest = newest_value(project.warehouse, spec.name, source.timestamp)
     if newest is None:
         return None
@@ -102,3 +133,48 @@ def _kafka_lag(project: Project, spec: DatasetSpec, source: KafkaSource) -> int 
         return None
     finally:
         consumer.close()
+
+
+def _late_events(project: Project, tables: list[str]) -> int:
+    """Distinct events in the late tables (a row late for several windows counts once)."""
+    wh = project.warehouse
+    present = [t for t in tables if wh.exists(t)]
+    if not present:
+        return 0
+    union = " UNION ALL ".join(
+        f"SELECT {PARTITION}, {OFFSET} FROM t{i}" for i in range(len(present))
+    )
+    sources = {
+        f"t{i}": wh.dataset(t).to_table(columns=[PARTITION, OFFSET]) for i, t in enumerate(present)
+    }
+    result = project.local_engine.query(
+        f"SELECT count(*) AS n FROM (SELECT DISTINCT * FROM ({union}))", sources
+    )
+    return int(result["n"][0].as_py())
+
+
+def _folder_lag(
+    project: Project, spec: DatasetSpec, source: FolderSource
+) -> tuple[int | None, int]:
+    """Lines in the folder's files that the table does not hold yet, and the number of
+    files it holds lines of (lag None when the folder cannot be read)."""
+    import glob
+
+    root = str(project.root)
+    pattern = source.path if os.path.isabs(source.path) else os.path.join(root, source.path)
+    table = project.warehouse.table(spec.name)
+    held = 0
+    lag = 0
+    try:
+        for full in glob.glob(pattern, recursive=True):
+            if os.path.isdir(full):
+                continue
+            rel = os.path.relpath(full, root)
+            done = table.transaction_version(source.app_id(rel)) or 0
+            held += 1 if done else 0
+            with open(full, "rb") as fh:
+                lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+            lag += max(0, lines - done)
+    except OSError:
+        return None, held
+    return lag, held
