@@ -57,4 +57,4 @@ def test_status_shows_folder_lag_newest_files_and_late_events(make_project: Make
     assert status.late == 1  # one event, late for two windows
     assert status.lag == 2 and status.files == 7
     # The files read most recently (the last one first), not the oldest.
-    assert list(status.offsets)[0] == "incoming/6.jsonl" and len(status.offsets) == 4
+    assert next(iter(status.offsets)) == "incoming/6.jsonl" and len(status.offsets) == 4
