@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from assay.errors import ProjectError
+from assay.errors import AssayError, ProjectError
 
 CONFIG_FILE = "assay.yaml"
 
@@ -85,6 +86,88 @@ class ProjectConfig(BaseModel):
     vars: dict[str, Any] = Field(default_factory=dict)
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """Safe YAML that refuses a key written twice in one mapping (plain YAML keeps the last,
+    so the first setting would be lost without a word). Merge keys (`<<`) may still be
+    overridden, as YAML intends.
+
+    Example:
+        >>> try:
+        ...     yaml.load("a: 1\\nb: 2\\na: 3", Loader=UniqueKeyLoader)
+        ... except yaml.YAMLError as exc:
+        ...     print(exc.problem, "at line", exc.problem_mark.line + 1)
+        duplicate key 'a' (first on line 1) at line 3
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_seen: dict[Any, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):
+                continue  # the base loader refuses unhashable keys with its own message
+            if key in first_seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first on line {first_seen[key].line + 1})",
+                    key_node.start_mark,
+                )
+            first_seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(
+    path: Path,
+    error: type[AssayError] = ProjectError,
+    loader: type[UniqueKeyLoader] = UniqueKeyLoader,
+) -> Any:
+    """The YAML document in `path`; any problem (not UTF-8 text, a syntax error, a duplicate
+    key) raises `error` naming the file, line and column, on one line."""
+    text = read_text(path, error)
+    try:
+        return yaml.load(text, Loader=loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = "; ".join(p for p in (exc.context, exc.problem) if p)
+        duplicate = (exc.problem or "").startswith("duplicate key")
+        raise error(
+            f"invalid YAML: {problem}",
+            where=where,
+            hint="remove one of the two; YAML would silently keep only the last"
+            if duplicate
+            else "fix the YAML at that line",
+        ) from None
+    except yaml.reader.ReaderError as exc:  # a control character, not a syntax error
+        line, column = _line_column(text[: exc.position])
+        raise error(
+            f"invalid YAML: the control character {chr(exc.character)!r} is not allowed",
+            where=f"{path}:{line}:{column}",
+            hint=f"{path.name} must be YAML text; remove the control character",
+        ) from None
+
+
+def read_text(path: Path, error: type[AssayError] = ProjectError) -> str:
+    """The UTF-8 text of a project file; other bytes raise `error` naming where they are."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = _line_column(data[: exc.start].decode("utf-8"))
+        raise error(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x})",
+            where=f"{path}:{line}:{column}",
+            hint=f"save {path.name} as UTF-8 text",
+        ) from None
+
+
+def _line_column(before: str) -> tuple[int, int]:
+    """1-based line and column of the character that follows the text `before`."""
+    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+
+
 def load_config(root: Path) -> ProjectConfig:
     """Read and validate `root/assay.yaml`, naming the offending key on error."""
     path = root / CONFIG_FILE
@@ -93,10 +176,7 @@ def load_config(root: Path) -> ProjectConfig:
             f"no {CONFIG_FILE} in {root}",
             hint="run `assay init DIR` to scaffold a project, or pass --project DIR",
         )
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ProjectError(f"invalid YAML: {exc}", where=str(path)) from exc
+    raw = read_yaml(path) or {}
     if not isinstance(raw, dict):
         raise ProjectError("expected a mapping of settings", where=str(path))
     try:

@@ -9,8 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from assay.config import UniqueKeyLoader, read_yaml
 from assay.contracts.errors import ContractError
 from assay.contracts.model import Contract
 from assay.contracts.parse import parse_document
@@ -20,13 +19,14 @@ SCHEMA_FILE = Path(__file__).with_name("odcs-json-schema-v3.1.0.json")
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
 
-class _Loader(yaml.SafeLoader):
-    """YAML without implicit dates: `2022-10-03` stays the string the standard expects."""
+class _Loader(UniqueKeyLoader):
+    """YAML without implicit dates: `2022-10-03` stays the string the standard expects; a
+    key written twice in one mapping is refused."""
 
 
 _Loader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP_TAG]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    for first, resolvers in UniqueKeyLoader.yaml_implicit_resolvers.items()
 }
 
 
@@ -65,14 +65,12 @@ def read_document(path: Path) -> dict[str, Any]:
     """A contract file as a validated ODCS document.
 
     Example:
+        >>> import yaml
         >>> yaml.load("d: 2022-10-03", Loader=_Loader)
         {'d': '2022-10-03'}
     """
     where = str(path)
-    try:
-        document = yaml.load(path.read_text(), Loader=_Loader)
-    except yaml.YAMLError as exc:
-        raise ContractError(f"invalid YAML: {exc}", where=where) from exc
+    document = read_yaml(path, ContractError, _Loader)
     if not isinstance(document, dict):
         raise ContractError("a contract file is a YAML mapping", where=where)
     validate(document, where)
