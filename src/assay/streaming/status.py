@@ -99,8 +99,7 @@ def _watermark(project: Project, spec: DatasetSpec, source: StreamSource) -> dat
         saved = [c for c in wh.history(w.name, 20) if MARKS in c.metadata]
         frontier = saved[0].metadata[MARKS].get("frontier") if saved else None
         if frontier is not None:
-            lateness = round(w.allowed_lateness.total_seconds() * 1_000_000)
-            marks.append(int(frontier) - lateness)
+            marks.append(int(frontier) - round(w.allowed_lateness.total_seconds() * 1e6))
     if marks:
         return to_datetime(min(marks))
     newest = newest_value(project.warehouse, spec.name, source.timestamp)
