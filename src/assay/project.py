@@ -115,7 +115,8 @@ class Project:
         found: list[Any] = []
         pipelines, features = self.root / "pipelines", self.root / "features"
         if pipelines.is_dir():
-            found.extend(load_sql_file(path) for path in sorted(pipelines.rglob("*.sql")))
+            variables = self.config.vars
+            found.extend(load_sql_file(p, variables) for p in sorted(pipelines.rglob("*.sql")))
             for path in sorted(pipelines.rglob("*.py")):
                 found.extend(self._load_python(path))
         if features.is_dir():
@@ -135,6 +136,14 @@ class Project:
                 module_spec.loader.exec_module(module)
         except DefinitionError:
             raise
+        except SystemExit as exc:
+            # Definition files are imported, not run: an exit would end `assay` itself.
+            raise DefinitionError(
+                f"the file called sys.exit({'' if exc.code is None else repr(exc.code)}) "
+                "while it was loaded",
+                where=f"{path}:{_user_line(exc, path)}",
+                hint='remove the call, or move script code under `if __name__ == "__main__":`',
+            ) from None
         except Exception as exc:
             line = _user_line(exc, path)
             raise DefinitionError(
