@@ -126,6 +126,8 @@ def files(
         >>> spec.kind.value
         'append'
     """
+    where = f"{name} ({_origin()})"
+    _check_files_arguments(where, name, path, columns, derive, time_column)
     opts = _common(
         owner=owner,
         tags=tags,
@@ -134,7 +136,6 @@ def files(
         schema_policy=schema_policy,
         partition_by=partition_by,
     )
-    where = f"{name} ({_origin()})"
     try:
         producer = FileSource(
             path=path,
@@ -157,6 +158,64 @@ def files(
             **opts,
         )
     )
+
+
+#: DuckDB type names sqlglot does not parse (from `duckdb_types()`), still valid in `columns=`.
+_DUCKDB_ONLY_TYPES = {"GUID", "OID", "UINT8", "UINT16", "UINT32", "UINT64", "VARINT"}
+_TYPE_HINT = "use a DuckDB type such as BIGINT, DOUBLE, DECIMAL(18, 2), VARCHAR, DATE or TIMESTAMP"
+
+
+def _check_files_arguments(
+    where: str, name: Any, path: Any, columns: Any, derive: Any, time_column: Any
+) -> None:
+    """Refuse arguments of the wrong kind when the project loads, naming the argument
+    (they would otherwise fail later, deep inside a run, without saying where)."""
+    _require_text(where, "name", name, "name='bronze.orders'")
+    _require_text(where, "path", path, "path='data/orders/*.csv'")
+    if time_column is not None:
+        _require_text(where, "time_column", time_column, "time_column='event_time'")
+    for argument, mapping, example in (
+        ("columns", columns, "columns={'amount': 'DOUBLE'}"),
+        ("derive", derive, "derive={'period_start': 'make_date(year, 1, 1)'}"),
+    ):
+        if mapping is not None and not isinstance(mapping, Mapping):
+            raise DefinitionError(
+                f"{argument}= must be a dict, not {_kind(mapping)}", where=where, hint=example
+            )
+        for key, value in (mapping or {}).items():
+            _require_text(where, f"a key of {argument}=", key, example)
+            _require_text(where, f"{argument}[{key!r}]", value, example)
+    for column, declared in (columns or {}).items():
+        _check_type(where, column, declared)
+
+
+def _check_type(where: str, column: str, declared: str) -> None:
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    if declared.split("(")[0].split("[")[0].strip().upper() in _DUCKDB_ONLY_TYPES:
+        return
+    try:
+        exp.DataType.build(declared, dialect="duckdb")
+    except (SqlglotError, ValueError):
+        raise DefinitionError(
+            f"columns[{column!r}]: {declared!r} is not a SQL type", where=where, hint=_TYPE_HINT
+        ) from None
+
+
+def _require_text(where: str, what: str, value: Any, example: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise DefinitionError(
+            f"{what} must be a non-empty string, not {_kind(value)}",
+            where=where,
+            hint=f"e.g. {example}",
+        )
+
+
+def _kind(value: Any) -> str:
+    """`5 (int)`: the value and its type, short, for an error message."""
+    text = repr(value)
+    return f"{text if len(text) <= 40 else text[:37] + '...'} ({type(value).__name__})"
 
 
 def _check_declared_time_type(where: str, column: str | None, columns: dict[str, str]) -> None:
