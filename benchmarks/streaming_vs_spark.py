@@ -16,6 +16,12 @@
    window and returns); startup (process start -> ready to consume: imports and project
    load, or JVM and Spark session) is also reported on its own. Afterwards both sides' Delta
    tables are read back (deltalake): N distinct events each, and identical window tables.
+3. Restart after kill -9 (assay only): `assay stream` (the CLI) reads a backlog; after it
+   has committed, it is killed with SIGKILL and started again at once, --restart-kills
+   times; measured: the new process's start to its first commit in the Delta log (process
+   start, imports and project load included), for a stream without windows (a consumer
+   group: static membership, so the broker hands the restarted member its partitions back)
+   and one with windows (one process, which assigns itself every partition).
 2. Latency (assay only): a stream whose window serves its aggregates online (entity=card,
    SQLite online store) runs while events are produced at a steady rate (default 10,000/s
    for 30 s, event_time = the moment of producing, UTC), timed so that a minute boundary
@@ -153,10 +159,10 @@ PHASES = {
     "caught_up": ("assay.streaming.readers", "KafkaReader", "caught_up"),
     "acknowledge": ("assay.streaming.readers", "KafkaReader", "acknowledge"),
     "process": ("assay.streaming.runner", "StreamRunner", "process"),
-    "validate": ("assay.streaming.runner", "StreamRunner", "_validate"),
+    "validate": ("assay.streaming.validate", "RecordValidator", "split"),
     "commit_rows": ("assay.streaming.runner", "StreamRunner", "_commit_rows"),
-    "windows": ("assay.streaming.runner", "StreamRunner", "_fold"),
-    "online": ("assay.streaming.runner", "StreamRunner", "_online"),
+    "windows": ("assay.streaming.windowing", "Windows", "_fold"),
+    "online": ("assay.streaming.windowing", "Windows", "_online"),
 }
 
 
@@ -999,6 +1005,126 @@ def report(
     return "\n".join(lines)
 
 
+RESTART_HEADING = "### Restart after kill -9 (assay)"
+
+
+def last_stream_commit(log: Path) -> tuple[int, int | None]:
+    """The newest version in a Delta log and the pid of the `assay stream` that wrote it
+    (None for a commit that is not a stream batch)."""
+    versions = sorted(int(p.stem) for p in log.glob("*.json") if p.stem.isdigit())
+    if not versions:
+        return -1, None
+    with contextlib.suppress(FileNotFoundError, ValueError):
+        for line in (log / f"{versions[-1]:020d}.json").read_text().splitlines():
+            info = json.loads(line).get("commitInfo")
+            if info and "assay.stream" in info:
+                return versions[-1], json.loads(info["assay.stream"]).get("pid")
+    return versions[-1], None
+
+
+def wait_commit(log: Path, pid: int, after: int, timeout: float) -> float:
+    """Wait for a commit by `pid` after version `after`; return when it was seen."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        version, writer = last_stream_commit(log)
+        if version > after and writer == pid:
+            return time.monotonic()
+        time.sleep(0.02)
+    raise SystemExit(f"no commit by pid {pid} in {timeout:.0f} s ({log})")
+
+
+def run_restart(
+    args: argparse.Namespace, work: Path, bootstrap: str, topics: list[str]
+) -> list[dict[str, Any]]:
+    """Restart-to-first-commit after kill -9, with and without windows (see the top)."""
+    import assay
+
+    runs = []
+    for windowed in (False, True):
+        topic = create_topic(bootstrap, 3)
+        topics.append(topic)
+        backlog = argparse.Namespace(**{**vars(args), "events": args.restart_events})
+        produce_backlog(bootstrap, topic, backlog)
+        root = write_project(
+            work / f"restart_{'windows' if windowed else 'group'}",
+            topic=topic,
+            bootstrap=bootstrap,
+            batch_rows=5_000,
+            batch_seconds=0.5,
+            lateness=60,
+            entity="None",
+        )
+        if not windowed:
+            text = (root / "pipelines" / "events.py").read_text()
+            start = text.index("    windows=[")
+            (root / "pipelines" / "events.py").write_text(text[:start] + ")\n")
+        log = Path(assay.Project(root).warehouse.uri("bronze.events")) / "_delta_log"
+        command = [sys.executable, "-m", "assay.cli.main", "stream", "bronze.events"]
+        command += ["--project", str(root)]
+
+        def start(command: list[str] = command) -> subprocess.Popen[bytes]:
+            return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        proc = start()
+        seen = wait_commit(log, proc.pid, -1, 120)
+        samples = []
+        for _ in range(args.restart_kills):
+            version, _ = last_stream_commit(log)
+            wait_commit(log, proc.pid, version, 120)  # it is reading
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            version, _ = last_stream_commit(log)
+            began = time.monotonic()
+            proc = start()
+            seen = wait_commit(log, proc.pid, version, 300)
+            samples.append(seen - began)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+        runs.append({"windows": windowed, "samples": samples})
+    return runs
+
+
+def restart_lines(args: argparse.Namespace, runs: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        RESTART_HEADING,
+        "",
+        f"{args.restart_events:,} events backlogged on a 3-partition topic; `assay stream` "
+        f"(the CLI) killed with SIGKILL after a commit and started again at once, "
+        f"{args.restart_kills} times per row; max_batch_rows 5,000, max_batch_seconds 0.5; "
+        "default consumer settings.",
+        "",
+        "| stream | restarts | restart -> first commit p50 s | max s |",
+        "|---|---|---|---|",
+    ]
+    for run in runs:
+        kind = (
+            "with windows (one process, assigns itself every partition)"
+            if run["windows"]
+            else "no windows (consumer group, static membership)"
+        )
+        samples = run["samples"]
+        lines.append(f"| {kind} | {len(samples)} | {pct(samples, 50):.2f} | {max(samples):.2f} |")
+    lines += [
+        "",
+        "- restart -> first commit: from launching the new process (imports and project load "
+        "included) to its first batch committed to the Delta table. Before static membership "
+        "and self-assignment, a restarted member of the default consumer group waited for the "
+        "dead member's session to expire: 45-58 s (issue 12's probe).",
+    ]
+    return lines
+
+
+def write_restart(lines: list[str]) -> None:
+    """Replace only the restart subsection of this benchmark's block in RESULTS.md."""
+    results = HERE / "RESULTS.md"
+    text = results.read_text()
+    head, rest = text.split(START, 1)
+    block, tail = rest.split(END, 1)
+    block = block.split(RESTART_HEADING, 1)[0].rstrip()
+    new = f"{block}\n\n" + "\n".join(lines) + "\n"
+    results.write_text(f"{head}{START}{new}{END}{tail}")
+
+
 def measured(args: argparse.Namespace, name: str, step: Any) -> dict[str, Any]:
     """Run a measured step; again (up to --retries times) when other processes used over
     IDLE_SHARE of the machine's CPU meanwhile. The last attempt counts either way."""
@@ -1035,6 +1161,11 @@ def main() -> None:
         "--latency-batch-seconds", type=float, nargs="+", default=[1.0, 0.25], help="one run each"
     )
     parser.add_argument("--warmup", type=float, default=2.0, help="s left out of one row")
+    parser.add_argument("--restart-events", type=int, default=300_000)
+    parser.add_argument("--restart-kills", type=int, default=5)
+    parser.add_argument(
+        "--restart-only", action="store_true", help="only the restart measure (its subsection)"
+    )
     parser.add_argument("--no-spark", action="store_true")
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument("--profile", action="store_true", help="cProfile assay's catch-up")
@@ -1051,6 +1182,17 @@ def main() -> None:
     work = args.work / "streaming"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    if args.restart_only:
+        bootstrap = kafka_bootstrap()
+        made: list[str] = []
+        try:
+            lines = restart_lines(args, run_restart(args, work, bootstrap, made))
+        finally:
+            delete_topics(bootstrap, made)
+        print("\n".join(lines))
+        if not args.no_write:
+            write_restart(lines)
+        return
     setup: dict[str, Any] = {"load_start": os.getloadavg()[0]}
     spark_python = None if args.no_spark else ensure_spark_venv(args.work / "spark-venv")
     if spark_python is not None:
@@ -1112,9 +1254,12 @@ def main() -> None:
                 return run
 
             latencies.append(measured(args, "latency", one))
+        print("restart after kill -9 ...", flush=True)
+        restarts = run_restart(args, work, bootstrap, topics)
     finally:
         delete_topics(bootstrap, topics)
     body = report(args, setup, assay_run, spark_run, facts, latencies, versions(spark_python))
+    body = body.rstrip() + "\n\n" + "\n".join(restart_lines(args, restarts))
     print(body)
     for side, f in facts.items():
         if isinstance(f, dict) and f["events"] != args.events:

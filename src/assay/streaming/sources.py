@@ -39,9 +39,6 @@ class StreamSource(Producer):
     avro_confluent: bool = False
     #: A partition with no event for this long stops holding the watermark back.
     idle_timeout: timedelta = timedelta(seconds=30)
-    #: Drop a record whose key the table already holds from within this much event time
-    #: before the watermark (a producer's re-send); None keeps every record.
-    dedupe_within: timedelta | None = None
     is_source = True
     is_stream = True
     #: Whether each source partition keeps its own watermark (else all are one sequence).
@@ -62,7 +59,6 @@ class StreamSource(Producer):
             "key": self.key,
             "columns": dict(self.columns),
             "windows": [w.name for w in self.windows],
-            "dedupe_within": str(self.dedupe_within) if self.dedupe_within else None,
         }
 
     def app_id(self, partition: str) -> str:
@@ -237,7 +233,6 @@ def kafka(
     max_batch_seconds: float = 1.0,
     max_record_bytes: int = 1_000_000,
     idle_timeout: str | timedelta = "30s",
-    dedupe_within: str | timedelta | None = None,
     owner: str | None = None,
     tags: Mapping[str, str] | None = None,
     description: str | None = None,
@@ -259,9 +254,6 @@ def kafka(
         max_batch_rows, max_batch_seconds: a micro-batch ends at whichever comes first.
         idle_timeout: windows close on the slowest partition's event time; a partition
             with no event for this long stops holding them back.
-        dedupe_within: drop a record whose `key` the table already holds from up to this
-            much event time before the watermark (a producer's re-send), as a dead
-            letter with rule `duplicate_key`; keys older than that are forgotten.
 
     Example:
         >>> import assay
@@ -281,7 +273,6 @@ def kafka(
             max_batch_seconds,
             max_record_bytes,
             idle_timeout,
-            dedupe_within,
         ),
         topic=topic,
         bootstrap_servers=bootstrap_servers,
@@ -306,7 +297,6 @@ def folder_stream(
     max_batch_rows: int = 100_000,
     max_batch_seconds: float = 1.0,
     max_record_bytes: int = 1_000_000,
-    dedupe_within: str | timedelta | None = None,
     owner: str | None = None,
     tags: Mapping[str, str] | None = None,
     description: str | None = None,
@@ -336,7 +326,6 @@ def folder_stream(
             max_batch_seconds,
             max_record_bytes,
             "30s",
-            dedupe_within,
         ),
         path=path,
     )
@@ -353,7 +342,6 @@ def _stream_options(
     max_batch_seconds: float,
     max_record_bytes: int,
     idle_timeout: str | timedelta,
-    dedupe_within: str | timedelta | None,
 ) -> dict[str, Any]:
     """The StreamSource fields every stream declaration shares."""
     idle = parse_ttl(idle_timeout)
@@ -361,18 +349,6 @@ def _stream_options(
         raise DefinitionError(
             f"invalid idle_timeout {idle_timeout!r}", hint='a positive duration, e.g. "30s"'
         )
-    within = None
-    if dedupe_within is not None:
-        within = parse_ttl(dedupe_within)
-        if within is None or within <= timedelta(0):
-            raise DefinitionError(
-                f"invalid dedupe_within {dedupe_within!r}", hint='a positive duration, e.g. "10m"'
-            )
-        if key is None:
-            raise DefinitionError(
-                "dedupe_within needs the records' identity",
-                hint='declare key="event_id" (the field a re-sent record repeats)',
-            )
     return {
         "format": format,
         "timestamp": timestamp,
@@ -383,7 +359,6 @@ def _stream_options(
         "max_batch_seconds": max_batch_seconds,
         "max_record_bytes": max_record_bytes,
         "idle_timeout": idle,
-        "dedupe_within": within,
     }
 
 
