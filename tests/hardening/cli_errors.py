@@ -66,7 +66,7 @@ def assert_one_error(outcome: Outcome, exit_code: int, *fragments: str) -> None:
     assert outcome.escaped is None, f"uncaught {outcome.escaped!r}\n{outcome.output}"
     assert outcome.exit_code == exit_code, outcome.output
     assert "Traceback" not in outcome.output, outcome.output
-    lines = outcome.output.splitlines()
+    lines = [line for line in outcome.output.splitlines() if line.strip()]
     assert lines[0].startswith("error: "), outcome.output
     starts = [line.split(":")[0] for line in lines if line.startswith(("error: ", "hint: "))]
     assert starts == ["error", "hint"], outcome.output

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from assay.errors import ProjectError
 from assay.intervals import Interval
+from assay.tables.errors import DiskFullError
 
 metadata = sa.MetaData()
 
@@ -105,6 +106,12 @@ class DatasetRun:
     error: str | None
 
 
+#: SQLite result codes (sqlite3 exceptions carry them as `sqlite_errorcode`).
+_SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_NOTADB = 11, 13, 26
+#: A write the OS refused (a file-size limit, or a full disk the OS reports that way).
+_SQLITE_IOERR_WRITE = 778
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -122,6 +129,7 @@ class Catalog:
         self.url = url
         try:
             self.engine = sa.create_engine(url, future=True)
+            sa.event.listen(self.engine, "handle_error", self._explain_sqlite_error)
             metadata.create_all(self.engine)
         except ModuleNotFoundError as exc:
             raise ProjectError(
@@ -133,6 +141,26 @@ class Catalog:
                 f"cannot open the catalog at {sa.make_url(url).render_as_string()}: {exc.orig}",
                 hint="check the `catalog:` URL in assay.yaml and that the database is up",
             ) from exc
+
+    def _explain_sqlite_error(self, context: sa.engine.ExceptionContext) -> None:
+        """A damaged SQLite file or a full disk, on any statement: one error that says what
+        to do, not a driver traceback (other errors pass through unchanged)."""
+        code = getattr(context.original_exception, "sqlite_errorcode", None)
+        if code is None:
+            return
+        path = sa.make_url(self.url).database or self.url
+        if code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+            raise ProjectError(
+                f"catalog database {path} is damaged ({context.original_exception})",
+                hint="delete it and re-run; assay rebuilds it from the Delta logs "
+                "(intervals done, files ingested; the run history is lost)",
+            )
+        if code & 0xFF == _SQLITE_FULL or code == _SQLITE_IOERR_WRITE:
+            raise DiskFullError(
+                f"catalog database {path}",
+                str(context.original_exception),
+                "its transaction was rolled back (the next run catches up from the Delta logs)",
+            )
 
     # -- runs ---------------------------------------------------------------------------
 

@@ -32,10 +32,9 @@ class DiskFullError(AssayError):
 committed (hint: free space and re-run)'
     """
 
-    def __init__(self, what: str, reason: str):
+    def __init__(self, what: str, reason: str, outcome: str = "nothing was committed"):
         super().__init__(
-            f"disk full while writing {what} ({reason}); nothing was committed",
-            hint="free space and re-run",
+            f"disk full while writing {what} ({reason}); {outcome}", hint="free space and re-run"
         )
 
 
