@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 import assay
+from assay.errors import DefinitionError
+from assay.pipelines.sqlfile import load_sql_file
 from tests.hardening.cli_errors import assert_one_error, hint_of, invoke, scaffold
 
 HEADER = "-- name: silver.broken\n-- kind: full\n\n"
@@ -77,3 +79,18 @@ def test_valid_sql_with_every_template_still_loads_and_runs(shop: Path) -> None:
     table = assay.Project(shop).table("silver.fine")
     assert sorted(table["amount"].to_pylist()) == [12.5, 30.0]  # 7.25 is under min_amount
     assert set(table["text"].to_pylist()) == {"{{ not a template"}
+
+
+def test_a_body_using_vars_is_parsed_with_their_values(tmp_path: Path) -> None:
+    """A var's value can be any SQL text: without the project's vars the body is not judged,
+    with them an undefined var is refused and the filled body parsed."""
+    path = tmp_path / "ordered.sql"
+    path.write_text("-- name: gold.x\nSELECT a FROM t ORDER BY a {{ var('dir') }}\n")
+    assert load_sql_file(path).name == "gold.x"
+    assert load_sql_file(path, {"dir": "DESC"}).name == "gold.x"
+    with pytest.raises(DefinitionError, match="unknown var 'dir'") as info:
+        load_sql_file(path, {})
+    assert info.value.where == f"{path}:2:28"
+    with pytest.raises(DefinitionError, match="SQL syntax error") as info:
+        load_sql_file(path, {"dir": "DESC LIMIT"})
+    assert info.value.where is not None and info.value.where.startswith(f"{path}:2:")
