@@ -52,11 +52,11 @@ def test_first_run_builds_every_table_exactly(shop: assay.Project) -> None:
     src = "data/orders/2026-01-01.csv"
     assert rows(shop.table("bronze.orders")) == [
         {"order_id": 1, "customer_id": "1", "amount": 12.5,
-         "ordered_at": datetime(2026, 1, 1, 9, 15), "_source_file": src, "_line": 1},
+         "ordered_at": datetime(2026, 1, 1, 9, 15), "_source_file": src, "_line": 2},
         {"order_id": 2, "customer_id": "2", "amount": 7.25,
-         "ordered_at": datetime(2026, 1, 1, 11, 2), "_source_file": src, "_line": 2},
+         "ordered_at": datetime(2026, 1, 1, 11, 2), "_source_file": src, "_line": 3},
         {"order_id": 3, "customer_id": "1", "amount": 30.0,
-         "ordered_at": datetime(2026, 1, 2, 8, 45), "_source_file": src, "_line": 3},
+         "ordered_at": datetime(2026, 1, 2, 8, 45), "_source_file": src, "_line": 4},
     ]  # fmt: skip
     assert rows(shop.table("silver.orders")) == [
         {"order_id": 1, "customer_id": "1", "amount": 12.5,
@@ -73,7 +73,7 @@ def test_first_run_builds_every_table_exactly(shop: assay.Project) -> None:
     ]
     (reject,) = shop.table("quarantine.bronze_orders").to_pylist()
     assert reject["run_id"] == result.run_id
-    assert reject["source_file"] == src and reject["line"] == 4
+    assert reject["source_file"] == src and reject["line"] == 5  # the header is line 1
     assert json.loads(reject["raw_record"]) == {
         "order_id": "4",
         "customer_id": "2",

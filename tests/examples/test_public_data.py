@@ -212,15 +212,15 @@ def test_bronze_dimensions_and_small_sets(project: assay.Project, oracle: dict[s
     penguins = project.table("bronze.penguins")
     expected = oracle["penguins"].assign(
         period_start=pd.to_datetime(oracle["penguins"].year.astype(str) + "-01-01"),
-        _line=range(1, len(oracle["penguins"]) + 1),
+        _line=range(2, len(oracle["penguins"]) + 2),  # lines of the CSV; the header is 1
     )
     assert penguins.schema.field("period_start").type == pa.date32()
     assert_frame(penguins, expected, by=["_line"])
     for column in ("sex", "body_mass_g", "bill_length_mm"):
         assert penguins[column].null_count == expected[column].isna().sum() > 0, column
-    seattle = oracle["seattle"].assign(_line=range(1, len(oracle["seattle"]) + 1))
+    seattle = oracle["seattle"].assign(_line=range(2, len(oracle["seattle"]) + 2))
     assert_frame(project.table("bronze.seattle_weather"), seattle, by=["_line"])
-    stocks = oracle["stocks"].assign(_line=range(1, len(oracle["stocks"]) + 1))
+    stocks = oracle["stocks"].assign(_line=range(2, len(oracle["stocks"]) + 2))
     assert_frame(project.table("bronze.stocks"), stocks, by=["_line"])
     assert_frame(project.table("bronze.iowa_electricity"), oracle["iowa"], by=["year", "source"])
 

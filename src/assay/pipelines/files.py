@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import glob
-import io
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from assay.engines.types import arrow_to_sql, json_types_to_sql
 from assay.errors import AssayError, DefinitionError
 from assay.naming import quote
 from assay.pipelines.conform import RAW, conform, plan_columns
+from assay.pipelines.csvfiles import read_csv_rows
 from assay.pipelines.producers import (
     LINE,
     SOURCE_FILE,
@@ -459,34 +459,14 @@ def _as_dict(histogram: Any) -> dict[str, int]:
 
 
 def read_csv(engine: Engine, full_path: str, rel_path: str, delimiter: str) -> RawBatch:
-    """Read a CSV file with a header; every field stays text until conform casts it."""
-    with open(full_path, newline="", encoding="utf-8") as fh:
-        header = next(csv.reader(io.StringIO(fh.readline()), delimiter=delimiter), [])
-    rejects: list[dict[str, Any]] = []
+    """Read a CSV file with a header; every field stays text until conform casts it.
 
-    def on_invalid(row: Any) -> str:
-        rejects.append(
-            {
-                "batch_key": rel_path,
-                "source_file": rel_path,
-                "line": row.number,
-                "raw_record": row.text,
-                "rule": "malformed_record",
-                "reason": f"expected {row.expected_columns} fields, found {row.actual_columns}",
-            }
-        )
-        return "skip"
-
-    import pyarrow.csv as pcsv
-
-    table = pcsv.read_csv(
-        full_path,
-        parse_options=pcsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
-        convert_options=pcsv.ConvertOptions(
-            column_types={c: pa.string() for c in header}, strings_can_be_null=True
-        ),
+    Broken rows are quarantined one by one (csvfiles.py); the file's good rows are kept.
+    """
+    rows = read_csv_rows(full_path, rel_path, delimiter)
+    return _typed_batch(
+        engine, rows.table, rel_path, {c: "VARCHAR" for c in rows.header}, rows.rejects, rows.lines
     )
-    return _typed_batch(engine, table, rel_path, {c: "VARCHAR" for c in header}, rejects)
 
 
 def read_parquet(engine: Engine, full_path: str, rel_path: str) -> RawBatch:
@@ -504,10 +484,13 @@ def _typed_batch(
     rel_path: str,
     observed: dict[str, str],
     rejects: list[dict[str, Any]],
+    lines: pa.Array | None = None,
 ) -> RawBatch:
     n = table.num_rows
     table = table.append_column(SOURCE_FILE, pa.array([rel_path] * n, pa.string()))
-    table = table.append_column(LINE, pa.array(range(1, n + 1), pa.int64()))
+    table = table.append_column(
+        LINE, lines if lines is not None else pa.array(range(1, n + 1), pa.int64())
+    )
     cols = ", ".join(quote(c) for c in observed)
     raw_expr = f"to_json(struct_pack({cols}))::VARCHAR" if observed else "'{}'"
     with_raw = engine.query(f"SELECT *, {raw_expr} AS {RAW} FROM t", {"t": table})
