@@ -140,6 +140,8 @@ class Committer:
             self._write_quarantine(ctx, self._clearing(ctx, output, intervals))
             self._record_done(ctx, intervals, metadata["inputs"])
             return None, output
+        if spec.kind is Kind.MERGE and data is not None:
+            self._refuse_duplicate_keys(ctx, data)
         if spec.kind in (Kind.FULL, Kind.MERGE) and data is not None and not ctx.replace_table:
             metadata["content_hash"] = digest = content_hash(self.engine, data)
             if digest == ctx.state.get("content_hash") and self.warehouse.exists(spec.name):
@@ -191,6 +193,29 @@ class Committer:
             quarantine = pa.concat_tables([output.quarantine, quarantine])
         batch_keys = tuple(dict.fromkeys([*output.batch_keys, *keys]))
         return result.good, replace(output, quarantine=quarantine, batch_keys=batch_keys)
+
+    def _refuse_duplicate_keys(self, ctx: RunContext, data: pa.Table | Frame) -> None:
+        """A merge batch holding a key twice is refused: which row wins would depend on how
+        the data was delivered (Delta's MERGE refuses it for matched rows too)."""
+        keys = [quote(k) for k in ctx.dataset.keys]
+        engine = data.engine if isinstance(data, Frame) else self.engine
+        sql = (
+            f"SELECT {', '.join(keys)}, count(*) AS rows FROM t GROUP BY ALL "
+            f"HAVING count(*) > 1 ORDER BY rows DESC LIMIT 5"
+        )
+        repeated = engine.query(sql, {"t": data}).to_pylist()
+        if not repeated:
+            return
+        shown = "; ".join(
+            ", ".join(f"{k}={r[k]!r}" for k in ctx.dataset.keys) + f" ({r['rows']} rows)"
+            for r in repeated
+        )
+        raise AssayError(
+            f"duplicate keys in a merge batch, nothing committed: {shown}",
+            where=ctx.dataset.where,
+            hint="keep one row per key in the query, e.g. QUALIFY row_number() OVER "
+            f"(PARTITION BY {', '.join(ctx.dataset.keys)} ORDER BY <newest first>) = 1",
+        )
 
     def _is_empty_batch(self, ctx: RunContext, data: pa.Table | Frame) -> bool:
         """An interval batch without rows (a Frame is counted only when it is cached)."""
