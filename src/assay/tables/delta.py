@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError
 from deltalake.exceptions import TableNotFoundError as DeltaNotFound
@@ -170,6 +171,7 @@ class Warehouse:
         in that snapshot.
         """
         uri = self.uri(name)
+        data = without_time_of_day(data)
         if self._is_local and against is None:
             os.makedirs(uri, exist_ok=True)
         try:
@@ -249,6 +251,37 @@ class Warehouse:
             return None
         found = self.history(name, limit=1)
         return found[0] if found else None
+
+
+def without_time_of_day(data: Any) -> Any:
+    """Delta has no TIME type: a time of day is stored as its text, as DuckDB writes it
+    (`10:30:00`, `22:30:15.00025`), which sorts like the time. Other data passes untouched.
+
+    Example:
+        >>> from datetime import time
+        >>> t = pa.table({"t": [time(10, 30), time(22, 30, 15, 250)]})
+        >>> without_time_of_day(t).column("t").to_pylist()
+        ['10:30:00', '22:30:15.00025']
+    """
+    schema = getattr(data, "schema", None)
+    if schema is None or not any(pa.types.is_time(f.type) for f in schema):
+        return data
+    target = pa.schema(
+        [f.with_type(pa.string()) if pa.types.is_time(f.type) else f for f in schema]
+    )
+    if isinstance(data, pa.Table):
+        return pa.Table.from_batches([_time_as_text(b, target) for b in data.to_batches()], target)
+    return pa.RecordBatchReader.from_batches(target, (_time_as_text(b, target) for b in data))
+
+
+def _time_as_text(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
+    columns = []
+    for column in batch.columns:
+        if pa.types.is_time(column.type):
+            text = pc.replace_substring_regex(column.cast(pa.string()), r"(\.\d*?)0+$", r"\1")
+            column = pc.replace_substring_regex(text, r"\.$", "")
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, schema=target)
 
 
 def changed_row_predicate(
