@@ -68,6 +68,7 @@ def test_restate_replaces_exactly_the_chosen_interval(make_project: MakeProject)
     result = project.backfill("silver.events", "2026-01-03", "2026-01-04", restate=True)
 
     assert result.result("silver.events").intervals == 1
+    assert result.result("silver.events").reasons == ["restated: 1 interval(s) rebuilt"]
     assert result.result("silver.events").rows_written == 3
     assert _amounts(project) == {1: {1.0}, 2: {2.0}, 3: {30.0}, 4: {4.0}, 5: {5.0}}
     last = project.history("silver.events", limit=1)[0]

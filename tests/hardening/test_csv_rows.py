@@ -83,3 +83,36 @@ def test_a_header_only_file_is_an_empty_batch(tmp_path: Path) -> None:
     result = project.run()
     assert result.ok, [r.error for r in result.failed]
     assert result.result("bronze.notes").rows_in == 0
+
+
+def test_null_values_are_configurable_so_namibia_keeps_its_code(tmp_path: Path) -> None:
+    """pyarrow's default null list reads the country code NA (Namibia) and the name null as
+    nulls; `null_values=[""]` keeps them as text, and changing it re-ingests the file."""
+    csv = 'iso2,name\nNA,Namibia\nNO,Norway\n"",null\n,empty\n'
+    project = project_with(tmp_path, csv.encode())
+    root = project.root
+    (root / "pipelines/ingest.py").write_text(
+        'import assay\nassay.files("bronze.notes", path="data/*.csv", format="csv")\n'
+    )
+    project = assay.Project(root)
+    assert project.run().ok
+    defaults = sorted(project.table("bronze.notes").to_pylist(), key=lambda r: r["_line"])
+    assert [(r["iso2"], r["name"]) for r in defaults] == [
+        (None, "Namibia"),
+        ("NO", "Norway"),
+        (None, None),
+        (None, "empty"),
+    ]
+    (root / "pipelines/ingest.py").write_text(
+        "import assay\n"
+        'assay.files("bronze.notes", path="data/*.csv", format="csv", null_values=[""])\n'
+    )
+    project = assay.Project(root)
+    assert project.run().ok
+    kept = sorted(project.table("bronze.notes").to_pylist(), key=lambda r: r["_line"])
+    expected = pd.read_csv(io.StringIO(csv), keep_default_na=False, na_values=[""])
+    assert [(r["iso2"], r["name"]) for r in kept] == [
+        (None if pd.isna(a) else a, None if pd.isna(b) else b)
+        for a, b in zip(expected["iso2"], expected["name"], strict=True)
+    ]
+    assert kept[0]["iso2"] == "NA" and kept[2]["name"] == "null"

@@ -39,15 +39,18 @@ class CsvRows:
     rejects: list[dict[str, Any]] = field(default_factory=list)
 
 
-def read_csv_rows(full_path: str, rel_path: str, delimiter: str) -> CsvRows:
-    """Read a CSV file with a header into text columns (nulls as pyarrow reads them)."""
+def read_csv_rows(
+    full_path: str, rel_path: str, delimiter: str, null_values: frozenset[str] = NULL_TOKENS
+) -> CsvRows:
+    """Read a CSV file with a header into text columns; a field whose whole text is one of
+    `null_values` is null (default: pyarrow's list, `""`, `NA`, `NULL`, `N/A`...)."""
     with open(full_path, "rb") as fh:
         data = fh.read()
     header = _header(data, delimiter)
-    fast = _vectorized(data, header, delimiter)
+    fast = _vectorized(data, header, delimiter, null_values)
     if fast is not None:
         return fast
-    return _row_by_row(data, rel_path, header, delimiter)
+    return _row_by_row(data, rel_path, header, delimiter, null_values)
 
 
 def _header(data: bytes, delimiter: str) -> list[str]:
@@ -55,7 +58,9 @@ def _header(data: bytes, delimiter: str) -> list[str]:
     return next(csv.reader(io.StringIO(first), delimiter=delimiter), [])
 
 
-def _vectorized(data: bytes, header: list[str], delimiter: str) -> CsvRows | None:
+def _vectorized(
+    data: bytes, header: list[str], delimiter: str, null_values: frozenset[str]
+) -> CsvRows | None:
     """One pyarrow pass, or None when rows would need their own treatment or lines."""
     if not header:
         return None
@@ -70,7 +75,10 @@ def _vectorized(data: bytes, header: list[str], delimiter: str) -> CsvRows | Non
         read_options=pcsv.ReadOptions(block_size=max(1 << 20, min(len(data) + 1, _MAX_BLOCK))),
         parse_options=pcsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
         convert_options=pcsv.ConvertOptions(
-            column_types={c: pa.binary() for c in header}, strings_can_be_null=True
+            column_types={c: pa.binary() for c in header},
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+            null_values=sorted(null_values),
         ),
     )
     lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
@@ -84,7 +92,9 @@ def _vectorized(data: bytes, header: list[str], delimiter: str) -> CsvRows | Non
     return CsvRows(text, numbers, header)
 
 
-def _row_by_row(data: bytes, rel_path: str, header: list[str], delimiter: str) -> CsvRows:
+def _row_by_row(
+    data: bytes, rel_path: str, header: list[str], delimiter: str, null_values: frozenset[str]
+) -> CsvRows:
     columns: list[list[str | None]] = [[] for _ in header]
     lines: list[int] = []
     rejects: list[dict[str, Any]] = []
@@ -95,7 +105,7 @@ def _row_by_row(data: bytes, rel_path: str, header: list[str], delimiter: str) -
             continue
         lines.append(line)
         for values, value in zip(columns, fields, strict=True):
-            values.append(None if value in NULL_TOKENS else value)
+            values.append(None if value in null_values else value)
     table = pa.table({c: pa.array(v, pa.string()) for c, v in zip(header, columns, strict=True)})
     return CsvRows(table, pa.array(lines, pa.int64()), header, rejects)
 

@@ -97,6 +97,7 @@ def files(
     schema_policy: str = "evolve",
     allow_widening: bool = False,
     delimiter: str = ",",
+    null_values: Sequence[str] | None = None,
     owner: str | None = None,
     tags: Mapping[str, str] | Sequence[str] | None = None,
     description: str | None = None,
@@ -119,6 +120,9 @@ def files(
         schema_policy: "evolve" (default), "freeze", "discard" or "quarantine".
         allow_widening: when values need a wider type than the table's column (integers
             that became decimals), rewrite the table with the wider type instead of failing.
+        null_values: CSV fields read as null (default: pyarrow's list: "", NA, N/A, NULL,
+            null, NaN, nan, #N/A...). Namibia's country code is NA: `null_values=[""]` keeps
+            it as text.
 
     Example:
         >>> import assay
@@ -142,6 +146,7 @@ def files(
             format=format,
             columns=dict(columns or {}),
             csv_delimiter=delimiter,
+            null_values=None if null_values is None else tuple(null_values),
             schema_policy=opts["schema_policy"],
             derive=dict(derive or {}),
         )

@@ -26,7 +26,7 @@ from assay.engines.types import arrow_to_sql, json_types_to_sql
 from assay.errors import AssayError, DefinitionError
 from assay.naming import quote
 from assay.pipelines.conform import RAW, conform, plan_columns
-from assay.pipelines.csvfiles import read_csv_rows
+from assay.pipelines.csvfiles import NULL_TOKENS, read_csv_rows
 from assay.pipelines.producers import (
     LINE,
     SOURCE_FILE,
@@ -68,6 +68,8 @@ class FileSource(Producer):
     format: Format
     columns: Mapping[str, str] = field(default_factory=dict)
     csv_delimiter: str = ","
+    #: CSV fields read as null (None: pyarrow's list, "" NA NULL N/A nan ...).
+    null_values: tuple[str, ...] | None = None
     schema_policy: SchemaPolicy = SchemaPolicy.EVOLVE
     #: Columns computed at ingest: name -> SQL expression over the file's columns.
     derive: Mapping[str, str] = field(default_factory=dict)
@@ -83,7 +85,9 @@ class FileSource(Producer):
 
     def code_fingerprint(self) -> str:
         # derive= joins the fingerprint only when used: existing tables keep theirs.
-        extra = (dict(self.derive),) if self.derive else ()
+        extra: tuple[Any, ...] = (dict(self.derive),) if self.derive else ()
+        if self.null_values is not None:
+            extra += (("null_values", self.null_values),)
         return function_fingerprint(None, self.path, self.format, dict(self.columns), *extra)
 
     def list_files(self, root: str) -> list[dict[str, Any]]:
@@ -207,7 +211,7 @@ class FileSource(Producer):
         full = os.path.join(ctx.project_root, rel_path)
         try:
             if self.format == "csv":
-                return read_csv(ctx.engine, full, rel_path, self.csv_delimiter)
+                return read_csv(ctx.engine, full, rel_path, self.csv_delimiter, self.null_values)
             return read_parquet(ctx.engine, full, rel_path)
         except (OSError, pa.ArrowException, UnicodeDecodeError, csv.Error) as exc:
             return RawBatch(_empty_raw(), {}, [_unreadable(rel_path, exc)], rows_in=1)
@@ -458,12 +462,19 @@ def _as_dict(histogram: Any) -> dict[str, int]:
     return {k: v for k, v in (histogram or []) if k is not None}
 
 
-def read_csv(engine: Engine, full_path: str, rel_path: str, delimiter: str) -> RawBatch:
+def read_csv(
+    engine: Engine,
+    full_path: str,
+    rel_path: str,
+    delimiter: str,
+    null_values: tuple[str, ...] | None = None,
+) -> RawBatch:
     """Read a CSV file with a header; every field stays text until conform casts it.
 
     Broken rows are quarantined one by one (csvfiles.py); the file's good rows are kept.
     """
-    rows = read_csv_rows(full_path, rel_path, delimiter)
+    nulls = NULL_TOKENS if null_values is None else frozenset(null_values)
+    rows = read_csv_rows(full_path, rel_path, delimiter, nulls)
     return _typed_batch(
         engine, rows.table, rel_path, {c: "VARCHAR" for c in rows.header}, rows.rejects, rows.lines
     )

@@ -104,13 +104,14 @@ class Planner:
         work.intervals = sorted(set(work.missing) | set(work.stale))
         rebuilt = [] if full_refresh or force else self._built_by_other_code(spec, work.missing)
         if full_refresh or force:
-            work.reasons.append("full refresh requested" if full_refresh else "restated")
+            what = "full refresh requested" if full_refresh else "restated"
+            work.reasons.append(f"{what}: {len(work.intervals)} interval(s) rebuilt")
         if rebuilt:
             work.reasons.append(
                 f"changed code: {len(rebuilt)} interval(s) built by earlier code will be "
                 f"rebuilt ({describe(rebuilt)})"
             )
-        if len(work.missing) > len(rebuilt):
+        if len(work.missing) > len(rebuilt) and not (full_refresh or force):
             work.reasons.append(f"{len(work.missing) - len(rebuilt)} missing interval(s)")
         if len(work.missing) > MANY_INTERVALS:
             work.reasons.append(
