@@ -347,7 +347,9 @@ def _stream_options(
     idle = parse_ttl(idle_timeout)
     if idle is None or idle <= timedelta(0):
         raise DefinitionError(
-            f"invalid idle_timeout {idle_timeout!r}", hint='a positive duration, e.g. "30s"'
+            f"invalid idle_timeout {idle_timeout!r}",
+            where=f"the stream with timestamp={timestamp!r}",
+            hint='a positive duration, e.g. "30s"',
         )
     return {
         "format": format,
