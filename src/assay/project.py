@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import uuid
 from collections.abc import Callable, Sequence
@@ -241,6 +242,29 @@ class Project:
             result = runner.run(names, window, workers)
             self.catalog.finish_run(run_id, "success" if result.ok else "failed")
         return result
+
+    def repair(self, name: str, reporter: Reporter | None = None) -> RunResult:
+        """Recover `name` from a torn Delta log: move its torn newest commit aside (into
+        `_delta_log/torn/`), then rebuild `name` and everything downstream from their sources
+        (a full refresh), so no table keeps rows derived from the lost commit.
+
+        Example: ``project.repair("bronze.transactions")``
+        """
+        from assay.tables.logcheck import newest_commit, torn_reason
+
+        self.dag[name]
+        with project_lock(self.state_dir, self.config.lock_timeout):
+            path = newest_commit(self.warehouse.uri(name))
+            reason = torn_reason(path) if path else None
+            if path is None or reason is None:
+                raise UsageError(
+                    f"the Delta log of {name} is whole: nothing to repair",
+                    hint=f"`assay run --full-refresh --select {name}+` rebuilds it anyway",
+                )
+            aside = Path(path).parent / "torn"
+            aside.mkdir(exist_ok=True)
+            os.replace(path, aside / Path(path).name)
+        return self.run([f"{name}+"], full_refresh=True, reporter=reporter)
 
     def plan(self, select: Sequence[str] = (), full_refresh: bool = False) -> list[Work]:
         """What `run` would do, per dataset, and why (nothing is written)."""

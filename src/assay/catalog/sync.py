@@ -21,6 +21,7 @@ def sync(catalog: Catalog, warehouse: Warehouse, dataset: str) -> dict[str, Any]
     `content_hash` of the latest write.
     """
     synced, state = catalog.sync_point(dataset)
+    warehouse.check_log(dataset)  # never trust a torn newest commit (an empty one reads fine)
     current = warehouse.version(dataset)
     if current is None or current < synced:
         # The table was dropped or recreated behind our back: start over from its log.

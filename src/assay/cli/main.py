@@ -71,6 +71,30 @@ def run(
 
 @app.command()
 @handles_errors
+def repair(
+    name: Annotated[str, typer.Argument(help="The table whose Delta log is torn.")],
+    project: ProjectOpt = Path("."),
+) -> None:
+    """Recover a table whose newest Delta commit is torn (empty or half written).
+
+    Moves the torn commit file aside (into `_delta_log/torn/`) and rebuilds the table and
+    everything downstream from their sources, so nothing keeps rows of the lost commit.
+
+    Example: `assay repair bronze.transactions`
+    """
+    from assay.cli.render import RichReporter, console, failure_summary, progress_bar, run_summary
+
+    proj = _project(project, None)
+    with progress_bar() as bar:
+        result = proj.repair(name, reporter=RichReporter(bar))
+    console.print(run_summary(result, "repair"))
+    if not result.ok:
+        failure_summary(result)
+        raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
 def stream(
     name: Annotated[str, typer.Argument(help="Streaming dataset (assay.kafka / folder_stream).")],
     max_batches: Annotated[

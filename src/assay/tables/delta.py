@@ -24,6 +24,7 @@ from deltalake.exceptions import TableNotFoundError as DeltaNotFound
 from assay.errors import TableNotFoundError, TransientError
 from assay.naming import split_name
 from assay.tables.errors import guards_disk_full
+from assay.tables.logcheck import check_newest_commit
 from assay.tables.predicates import Predicate, render
 
 if TYPE_CHECKING:
@@ -94,7 +95,12 @@ class Warehouse:
                     where=name,
                     hint=f"see `assay history {name}` for the versions",
                 ) from exc
+            check_newest_commit(name, self.uri(name))  # a torn log: named, not a backtrace
             raise
+
+    def check_log(self, name: str) -> None:
+        """Stop with TornLogError when the newest commit of `name`'s log is torn."""
+        check_newest_commit(name, self.uri(name))
 
     def version(self, name: str) -> int | None:
         """The latest version of `name`, or None when it does not exist."""
