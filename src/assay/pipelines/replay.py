@@ -1,9 +1,11 @@
 """`assay quarantine replay`: re-validate quarantined rows after a fix (a declared type, a
 relaxed contract) and move the rows that now pass into the dataset's table.
 
-Crash-safe in two commits: the data commit names the quarantine version it replayed and
-the rows it took; if the process dies before the quarantine is rewritten, the next replay
-finishes that rewrite instead of appending the rows again.
+Crash-safe in two commits: the data commit names the rows it took (`replayed`), and the
+quarantine rewrite that removes them names that data commit (`replay_commits`). A data
+commit no rewrite names is unfinished: the next replay first removes its rows from the
+quarantine, whatever ran in between (a run may have committed to the table since), and only
+the rows quarantined before it, so a row quarantined again later by a re-read file stays.
 """
 
 from __future__ import annotations
@@ -51,33 +53,75 @@ def replay_quarantine(
     qname = quarantine_name(dataset)
     if not warehouse.exists(qname) or not warehouse.exists(dataset):
         return ReplayOutcome(0, 0)
-    q_version = warehouse.version(qname)
+    finished = _finish_unfinished(warehouse, dataset, qname, run_id)
     rows = warehouse.read(qname)
     ids = [row_id(r) for r in rows.select(["batch_key", "line", "raw_record"]).to_pylist()]
-    tag = f"{qname}@{q_version}"
-    last = warehouse.last_commit(dataset)
-    if last is not None and last.metadata.get("replay_of") == tag:
-        taken = set(last.metadata.get("replayed", []))  # a replay died before step two
-    else:
-        passing, indices = _revalidate(engine, warehouse, dataset, contracts, rows)
-        taken = {ids[i] for i in indices}
-        if passing.num_rows:
-            warehouse.write(
-                dataset,
-                passing,
-                mode=WriteMode.APPEND,
-                evolve_schema=False,
-                metadata={"run_id": run_id, "replay_of": tag, "replayed": sorted(taken)},
-            )
+    passing, indices = _revalidate(engine, warehouse, dataset, contracts, rows)
+    taken = {ids[i] for i in indices}
+    if not passing.num_rows:
+        return ReplayOutcome(finished, rows.num_rows)
+    version = warehouse.write(
+        dataset,
+        passing,
+        mode=WriteMode.APPEND,
+        evolve_schema=False,
+        metadata={"run_id": run_id, "replay_of": qname, "replayed": sorted(taken)},
+    )
     keep = pa.array([i not in taken for i in ids])
-    if taken:
-        warehouse.write(
-            qname,
-            rows.filter(keep),
-            mode=WriteMode.OVERWRITE,
-            metadata={"run_id": run_id, "dataset": dataset, "replayed": len(taken)},
-        )
-    return ReplayOutcome(len(taken), rows.num_rows - len(taken))
+    _rewrite(warehouse, qname, rows.filter(keep), dataset, run_id, [version], len(taken))
+    return ReplayOutcome(finished + len(taken), rows.num_rows - len(taken))
+
+
+def _finish_unfinished(warehouse: Warehouse, dataset: str, qname: str, run_id: str) -> int:
+    """Remove from the quarantine the rows of replay commits whose rewrite never happened
+    (a replay killed between its two commits); return how many rows that removed."""
+    named = {v for c in warehouse.history(qname) for v in c.metadata.get("replay_commits", [])}
+    unfinished = []
+    for commit in warehouse.history(dataset):  # newest first
+        if "replay_of" in commit.metadata and commit.version not in named:
+            unfinished.append(commit)
+        if commit.metadata.get("reset"):
+            break  # the table was replaced: older replays are gone with it
+    if not unfinished:
+        return 0
+    rows = warehouse.read(qname)
+    ids = [row_id(r) for r in rows.select(["batch_key", "line", "raw_record"]).to_pylist()]
+    stamps = rows["quarantined_at"].to_pylist()
+    drop = [False] * rows.num_rows
+    for commit in unfinished:
+        taken = set(commit.metadata.get("replayed", []))
+        committed_at = commit.timestamp.replace(tzinfo=None)
+        for i, (rid, at) in enumerate(zip(ids, stamps, strict=True)):
+            drop[i] = drop[i] or (rid in taken and (at is None or at <= committed_at))
+    versions = [c.version for c in unfinished]
+    _rewrite(
+        warehouse, qname, rows.filter(pa.array([not d for d in drop])), dataset, run_id,
+        versions, sum(drop),
+    )  # fmt: skip
+    return sum(drop)
+
+
+def _rewrite(
+    warehouse: Warehouse,
+    qname: str,
+    rows: pa.Table,
+    dataset: str,
+    run_id: str,
+    replay_commits: list[int],
+    removed: int,
+) -> None:
+    """The quarantine without the replayed rows, naming the replay commits it finishes."""
+    warehouse.write(
+        qname,
+        rows,
+        mode=WriteMode.OVERWRITE,
+        metadata={
+            "run_id": run_id,
+            "dataset": dataset,
+            "replayed": removed,
+            "replay_commits": replay_commits,
+        },
+    )
 
 
 def _revalidate(
