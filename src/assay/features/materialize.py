@@ -1,9 +1,12 @@
 """Materialization: the latest row per entity (within TTL) from a view's source table into
 the online store, incrementally: only files the source added since the last run are read,
-unless it removed some (then the whole table, still idempotent)."""
+unless it removed some (then the whole table, still idempotent). A store that no longer
+holds a view it was given (its file or table deleted or emptied, Redis flushed) is rebuilt:
+every latest value is written again, not only what changed since the last run."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,12 +18,18 @@ from assay.engines import Engine, Source, TableRef
 from assay.features import windows
 from assay.features.online import EVENT_TS, OnlineStore, to_micros
 from assay.features.pit import sort_key, utc
-from assay.features.registry import last_materialization, record_materialization
+from assay.features.registry import (
+    last_materialization,
+    materialized_rows,
+    record_materialization,
+)
 from assay.features.spec import FeatureView
 from assay.naming import quote as _q
 from assay.tables import Warehouse
 
 BATCH_ROWS = 100_000
+
+logger = logging.getLogger("assay.features")
 
 
 @dataclass(frozen=True)
@@ -29,6 +38,8 @@ class Materialized:
     rows: int
     incremental: bool
     source_version: int
+    #: The store had lost the view (deleted, emptied, flushed) and was written afresh.
+    rebuilt: bool = False
 
 
 def changed_files(warehouse: Warehouse, table: str, since: int) -> list[str] | None:
@@ -52,14 +63,24 @@ def materialize_view(
 ) -> Materialized:
     """Write the view's latest values as of `end` to `store`."""
     version = warehouse.version(view.source) or 0
+    last = last_materialization(catalog, view)
+    # A view whose every run found nothing to write is not expected to be in the store.
+    rebuilt = last is not None and materialized_rows(catalog, view) > 0 and not store.holds(view)
+    if rebuilt:
+        # What changed since the last run is not enough: everything it wrote is gone.
+        logger.warning(
+            "the online store holds nothing for feature view %s, materialized before "
+            "(deleted, emptied or flushed): writing every entity's latest values again",
+            view.name,
+        )
+        last = None
     if view.aggregations:
         # Windows slide with `end`, so every entity with rows in the longest window is
         # recomputed, reading only that window of the source.
         ts_expr = utc(_q(view.timestamp), warehouse.schema(view.source).field(view.timestamp).type)
         sql = windows.latest_sql(view, "src", ts_expr, end, start)
         latest = engine.query(sql, {"src": TableRef(view.source, version)})
-        return _write(catalog, store, view, latest, version, end, incremental=False)
-    last = last_materialization(catalog, view)
+        return _write(catalog, store, view, latest, version, end, False, rebuilt)
     ts = _q(view.timestamp)
     sources: dict[str, Source] = {"src": TableRef(view.source, version)}
     from_sql = "src"
@@ -98,7 +119,7 @@ def materialize_view(
         f"ORDER BY {keys}"
     )
     latest = engine.query(sql, sources)
-    return _write(catalog, store, view, latest, version, end, incremental)
+    return _write(catalog, store, view, latest, version, end, incremental, rebuilt)
 
 
 def _write(
@@ -109,6 +130,7 @@ def _write(
     version: int,
     end: datetime,
     incremental: bool,
+    rebuilt: bool = False,
 ) -> Materialized:
     """Stream `latest` (keys, features, `__ts`) into the store in Arrow batches."""
     written = 0
@@ -117,4 +139,4 @@ def _write(
         batch = batch.append_column(EVENT_TS, to_micros(batch["__ts"])).drop_columns(["__ts"])
         written += store.write(view, batch)
     record_materialization(catalog, view, version, end, written)
-    return Materialized(view.name, written, incremental, version)
+    return Materialized(view.name, written, incremental, version, rebuilt)

@@ -54,6 +54,12 @@ class OnlineStore(ABC):
     ) -> list[tuple[dict[str, Any], int | None] | None]:
         """Per key tuple: (feature values, event ts micros), or None when missing."""
 
+    @abstractmethod
+    def holds(self, view: FeatureView) -> bool:
+        """Whether the store holds anything written for the view: False once its file or
+        table was deleted or emptied, or the server flushed (materialization then rebuilds
+        the view instead of adding only what changed)."""
+
     def read_many(
         self, requests: Sequence[tuple[FeatureView, Sequence[tuple[Any, ...]], Sequence[str]]]
     ) -> list[list[tuple[dict[str, Any], int | None] | None]]:
@@ -95,8 +101,29 @@ class SQLiteOnlineStore(OnlineStore):
     def __init__(self, path: str):
         self.path = path
         self._con = sqlite3.connect(path, check_same_thread=False)
+        self._inode = _inode(path)
         # One connection serves every thread of the feature server: one statement at a time.
         self._lock = threading.Lock()
+
+    def _current(self) -> sqlite3.Connection:
+        """The connection, reopened if the file was deleted or replaced since it was opened:
+        an open connection would go on reading (and writing) the deleted file, so a running
+        server would never see the store rebuilt. Call with the lock held."""
+        inode = _inode(self.path)
+        if inode is None or inode != self._inode:
+            self._con.close()
+            self._con = sqlite3.connect(self.path, check_same_thread=False)
+            self._inode = _inode(self.path)
+        return self._con
+
+    def holds(self, view: FeatureView) -> bool:
+        with self._lock:
+            con = self._current()
+            if not _has_table(con, self._table(view)):
+                return False
+            return (
+                con.execute(f'SELECT 1 FROM "{self._table(view)}" LIMIT 1').fetchone() is not None
+            )
 
     def _table(self, view: FeatureView) -> str:
         return f"fv_{view.name}"
@@ -115,6 +142,7 @@ class SQLiteOnlineStore(OnlineStore):
             raise MissingExtraError("adbc-driver-sqlite", "sqlite") from exc
         rows = _storable(rows)
         with self._lock:
+            self._current()
             self._ensure(view, rows.schema)
         # Arrow goes in through ADBC, into a separate staging file: ADBC links its own SQLite
         # library, and two copies of SQLite must never share one database file's locks.
@@ -150,16 +178,14 @@ class SQLiteOnlineStore(OnlineStore):
         self, view: FeatureView, keys: Sequence[tuple[Any, ...]], features: Sequence[str]
     ) -> list[tuple[dict[str, Any], int | None] | None]:
         with self._lock:
+            self._current()
             return self._read(view, keys, features)
 
     def _read(
         self, view: FeatureView, keys: Sequence[tuple[Any, ...]], features: Sequence[str]
     ) -> list[tuple[dict[str, Any], int | None] | None]:
         table = self._table(view)
-        exists = self._con.execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)
-        ).fetchone()
-        if not exists or not keys:
+        if not keys or not _has_table(self._con, table):
             return [None] * len(keys)
         cols = ", ".join(f'"{f}"' for f in features)
         key_cols = ", ".join(f'"{k}"' for k in view.join_keys)
@@ -181,6 +207,20 @@ class SQLiteOnlineStore(OnlineStore):
         return [found.get(tuple(k)) for k in keys]
 
 
+def _inode(path: str) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
+
+
+def _has_table(con: sqlite3.Connection, table: str) -> bool:
+    found = con.execute(
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)
+    ).fetchone()
+    return found is not None
+
+
 #: Writes a view's fields into an entity's hash only if they are not older than what is
 #: there (KEYS[1]: hash; ARGV: ts field, ts, then field/value pairs).
 _VERSIONED_HSET = """
@@ -195,7 +235,11 @@ return 0
 
 class RedisOnlineStore(OnlineStore):
     """Redis: one hash per entity holding every view's features for it (`view:feature`
-    fields, JSON values, plus `view:__event_ts`), so an entity's views are one lookup."""
+    fields, JSON values, plus `view:__event_ts`), so an entity's views are one lookup.
+
+    The set `PREFIX:__views__` names the views written, so a flushed server (or a database
+    emptied some other way) is noticed and rebuilt by the next materialization.
+    """
 
     def __init__(self, url: str, prefix: str = "assay"):
         try:
@@ -206,6 +250,12 @@ class RedisOnlineStore(OnlineStore):
         self.client = redis.Redis.from_url(url, socket_connect_timeout=5)
         self.prefix = prefix
         self._script = self.client.register_script(_VERSIONED_HSET)
+        # Entity keys are `PREFIX:ENTITIES:[...]`: this one cannot be mistaken for one.
+        self._views_key = f"{prefix}:__views__"
+
+    def holds(self, view: FeatureView) -> bool:
+        with self._reachable():
+            return bool(self.client.sismember(self._views_key, view.name))
 
     @contextmanager
     def _reachable(self) -> Iterator[None]:
@@ -244,6 +294,8 @@ class RedisOnlineStore(OnlineStore):
                 )
                 if i % 5000 == 4999:
                     pipe.execute()
+            if keys:
+                pipe.sadd(self._views_key, view.name)
             pipe.execute()
         return rows.num_rows
 

@@ -109,6 +109,16 @@ def last_materialization(catalog: Catalog, view: FeatureView) -> tuple[int, date
     return (row[0], row[1]) if row else None
 
 
+def materialized_rows(catalog: Catalog, view: FeatureView) -> int:
+    """Rows written to the online store by every materialization of the view's definition."""
+    materializations.create(catalog.engine, checkfirst=True)
+    query = sa.select(sa.func.coalesce(sa.func.sum(materializations.c.rows), 0)).where(
+        materializations.c.view == view.name, materializations.c.fingerprint == view.fingerprint
+    )
+    with catalog.engine.connect() as con:
+        return int(con.execute(query).scalar_one())
+
+
 def record_materialization(
     catalog: Catalog, view: FeatureView, version: int, end: datetime, rows: int
 ) -> None:
