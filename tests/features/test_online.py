@@ -17,6 +17,7 @@ from assay.features.online import (
     to_micros,
 )
 from assay.features.spec import Entity, FeatureView
+from assay.features.store import EntityKeyError
 from tests.conftest import MakeProject
 from tests.features.test_training_sets import FEATURES, GOLD
 from tests.helpers import EVENTS_INGEST, event, jsonl
@@ -209,3 +210,23 @@ def test_ties_on_the_timestamp_go_to_the_latest_created_online_and_offline(
     offline = project.features.training_set(entities, ["scores:score"])["score"].to_pylist()
     # The latest created wins; a row without a created time loses every tie.
     assert [v["score"]["value"] for v in online] == offline == [30, 7]
+
+
+@pytest.mark.parametrize(
+    ("key", "said"),
+    [
+        (True, "join key 'user_id' is True, not a string or a number"),
+        (False, "join key 'user_id' is False, not a string or a number"),
+        (2**70, "join key 'user_id' is an integer outside 64 bits"),
+    ],
+)
+def test_a_bool_or_huge_join_key_is_refused_not_read_as_a_number(
+    project: assay.Project, key: object, said: str
+) -> None:
+    """True is an int in Python: on SQLite it was served as user 1's vector."""
+    project.features.materialize(end=NOW)
+    assert project.features.online([{"user_id": 1}], "model", as_of=NOW)[0]["events"]["value"]
+    with pytest.raises(EntityKeyError) as refused:
+        project.features.online([{"user_id": 2}, {"user_id": key}], "model", as_of=NOW)
+    assert refused.value.message.startswith("entity 1 ") and said in refused.value.message
+    assert "True and False are not keys" in (refused.value.hint or "")

@@ -283,7 +283,9 @@ def check_entity_keys(
     entity_rows: Sequence[Mapping[str, Any]], selections: Sequence[pit.Selection]
 ) -> None:
     """Refuse entity rows that lack a join key of a requested view or carry a key none of
-    them has: looked up as they are, they would come back "missing", silently.
+    them has (looked up as they are, they would come back "missing", silently), and key
+    values that are True/False (bool is an int in Python: True would be read as key 1) or
+    integers outside 64 bits (no stored key is one).
 
     Example:
         >>> view = FeatureView(name="stats", entities=[Entity("country", ["iso_alpha"])],
@@ -301,18 +303,30 @@ def check_entity_keys(
         for key in sel.view.join_keys:
             expected.setdefault(key, []).append(sel.view.name)
     problems = []
+    bad_values = False
     for number, row in enumerate(entity_rows):
         missing = [k for k in expected if k not in row]
         unknown = [k for k in row if k not in expected]
-        if missing or unknown:
+        # bool is an int in Python: True would be looked up as key 1.
+        flags = [k for k in expected if isinstance(row.get(k), bool)]
+        huge = [k for k in expected if _past_int64(row.get(k))]
+        bad_values = bad_values or bool(flags or huge)
+        if missing or unknown or flags or huge:
             what = [f"missing join key {k!r}" for k in missing]
             what += [f"unknown key {k!r}" for k in unknown]
+            what += [f"join key {k!r} is {row[k]!r}, not a string or a number" for k in flags]
+            what += [f"join key {k!r} is an integer outside 64 bits" for k in huge]
             shown = json.dumps(dict(row), default=str)
             problems.append(f"entity {number} {shown}: {', '.join(what)}")
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         needs = ", ".join(f"{k} (view {', '.join(v)})" for k, v in expected.items())
+        values = " (strings or numbers; True and False are not keys)" if bad_values else ""
         raise EntityKeyError(
             "; ".join(problems[:3]) + more,
-            hint=f"the requested features need the join keys {needs}",
+            hint=f"the requested features need the join keys {needs}{values}",
         )
+
+
+def _past_int64(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63
