@@ -14,11 +14,17 @@ from assay.errors import LockedError
 
 @contextmanager
 def project_lock(
-    state_dir: Path, timeout: float, name: str = "lock", what: str = "another assay process"
+    state_dir: Path,
+    timeout: float,
+    name: str = "lock",
+    what: str = "another assay process",
+    hint: str = "wait for it to finish, or raise lock_timeout in assay.yaml",
 ) -> Iterator[None]:
     """Hold `state_dir/name` exclusively; wait up to `timeout` seconds, then fail clearly.
 
     The lock is an OS file lock: it is released when the process dies, even by kill -9.
+    `hint` says what to do when it is held (`{pid}` becomes the holder's pid); the default
+    fits the project lock, whose wait `lock_timeout` sets.
     """
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / name
@@ -36,7 +42,7 @@ def project_lock(
                     raise LockedError(
                         f"{what} (pid {holder}) is running on this project",
                         where=str(path),
-                        hint="wait for it to finish, or raise lock_timeout in assay.yaml",
+                        hint=hint.replace("{pid}", holder),
                     ) from None
                 time.sleep(0.1)
         fh.seek(0)

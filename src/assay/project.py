@@ -450,8 +450,13 @@ class Project:
             # A consumer group shares the partitions: several processes may run it.
             return runner.run(max_batches, until_idle, on_batch)
         # A folder, or windows (whose state spans all partitions): one process at a time.
+        # No wait (lock_timeout is for runs): a stream runs until it is stopped.
         with project_lock(
-            self.state_dir, 0, f"stream-{name}.lock", f"another `assay stream {name}`"
+            self.state_dir,
+            0,
+            f"stream-{name}.lock",
+            f"another `assay stream {name}`",
+            hint=f"stop the other `assay stream {name}` (pid {{pid}}), or wait for it",
         ):
             return runner.run(max_batches, until_idle, on_batch)
 

@@ -231,16 +231,50 @@ def test_the_bound_contract_is_checked_at_ingress(make_project: MakeProject) -> 
     assert all("amount" in r["rule"] for r in rows), rows
 
 
+HOLD_STREAM_LOCK = """
+import sys
+from pathlib import Path
+from assay.lock import project_lock
+with project_lock(Path(sys.argv[1]), 0, "stream-bronze.events.lock"):
+    print("locked", flush=True)
+    sys.stdin.read()  # hold the lock until the test closes our stdin
+"""
+
+
 def test_one_process_at_a_time_runs_a_folder_stream(root: Path) -> None:
+    """The second process is told which process holds the stream and to stop it, not to
+    raise lock_timeout (which a stream's lock does not wait for)."""
+    import subprocess
+    import sys
+
     from assay.errors import LockedError
-    from assay.lock import project_lock
+    from tests.helpers import base_env
 
     project = assay.Project(root)
-    with (
-        project_lock(project.state_dir, 0, "stream-bronze.events.lock"),
-        pytest.raises(LockedError, match=r"another `assay stream bronze\.events`"),
-    ):
-        project.stream("bronze.events", until_idle=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_STREAM_LOCK, str(project.state_dir)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=base_env(),
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.raises(LockedError) as held:
+            project.stream("bronze.events", until_idle=True)
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert held.value.message == (
+        f"another `assay stream bronze.events` (pid {holder.pid}) is running on this project"
+    )
+    assert held.value.hint == (
+        f"stop the other `assay stream bronze.events` (pid {holder.pid}), or wait for it"
+    )
+    # Once the other process is gone, the stream runs.
+    write(root, "1.jsonl", [event(1, 1)])
+    assert project.stream("bronze.events", until_idle=True).written == 1
 
 
 def test_drift_never_stops_a_stream(root: Path) -> None:
