@@ -31,3 +31,32 @@ def quote(identifier: str) -> str:
         6
     """
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def unusable_column(name: str) -> str | None:
+    """Why `name` cannot be a column of a table (None when it can): any text works, quoted,
+    except the empty name and a NUL byte, which Parquet, Delta and SQL engines cut or refuse.
+
+    Example:
+        >>> unusable_column('x", (SELECT 1) AS "y') is None
+        True
+        >>> unusable_column("")
+        'an empty column name'
+    """
+    if name == "":
+        return "an empty column name"
+    if "\x00" in name:
+        return f"column name {name!r} holds a NUL byte"
+    return None
+
+
+def check_columns(names: list[str], where: str) -> None:
+    """Refuse column names no table can hold, naming the dataset and the column."""
+    for name in names:
+        problem = unusable_column(name)
+        if problem:
+            raise DefinitionError(
+                f"{problem}: it cannot be stored",
+                where=where,
+                hint="rename the column where the data is produced",
+            )

@@ -23,7 +23,7 @@ from assay.engines import Engine, Frame
 from assay.engines.types import arrow_to_sql
 from assay.errors import AssayError, ContractViolationError
 from assay.intervals import Interval, to_naive_utc
-from assay.naming import quote
+from assay.naming import check_columns, quote
 from assay.pipelines.producers import SOURCE_FILE, Output, RunContext
 from assay.pipelines.quarantine import batch_predicate, quarantine_name, rows_to_table
 from assay.pipelines.spec import Kind, SchemaPolicy
@@ -128,6 +128,8 @@ class Committer:
         data = output.data
         if data is not None and not data.num_columns:
             data = None  # a source that returned nothing at all
+        if data is not None:
+            check_columns(list(data.column_names), spec.where)
         if isinstance(data, Frame) and (
             spec.kind in (Kind.FULL, Kind.MERGE) or self.contracts.get(spec.name)
         ):

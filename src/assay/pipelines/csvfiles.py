@@ -54,8 +54,16 @@ def read_csv_rows(
 
 
 def _header(data: bytes, delimiter: str) -> list[str]:
-    first = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8-sig")  # a bad header: unreadable
-    return next(csv.reader(io.StringIO(first), delimiter=delimiter), [])
+    """The first record (a quoted name may span lines); a header that is not UTF-8 makes
+    the file unreadable (UnicodeDecodeError), since no column can be named from it."""
+    text = io.TextIOWrapper(
+        io.BytesIO(data), encoding="utf-8-sig", errors="surrogateescape", newline=""
+    )
+    header = next(csv.reader(text, delimiter=delimiter), [])
+    for name in header:
+        if _not_utf8(name):
+            raise UnicodeDecodeError("utf-8", name.encode(errors="surrogateescape"), 0, 1, "header")
+    return header
 
 
 def _vectorized(

@@ -24,7 +24,7 @@ from sqlglot import exp
 from assay.engines import Engine
 from assay.engines.types import arrow_to_sql, json_types_to_sql
 from assay.errors import AssayError, DefinitionError
-from assay.naming import quote
+from assay.naming import quote, unusable_column
 from assay.pipelines.conform import RAW, conform, plan_columns
 from assay.pipelines.csvfiles import NULL_TOKENS, read_csv_rows
 from assay.pipelines.producers import (
@@ -211,10 +211,12 @@ class FileSource(Producer):
         full = os.path.join(ctx.project_root, rel_path)
         try:
             if self.format == "csv":
-                return read_csv(ctx.engine, full, rel_path, self.csv_delimiter, self.null_values)
-            return read_parquet(ctx.engine, full, rel_path)
+                batch = read_csv(ctx.engine, full, rel_path, self.csv_delimiter, self.null_values)
+            else:
+                batch = read_parquet(ctx.engine, full, rel_path)
         except (OSError, pa.ArrowException, UnicodeDecodeError, csv.Error) as exc:
             return RawBatch(_empty_raw(), {}, [_unreadable(rel_path, exc)], rows_in=1)
+        return batch
 
 
 def _without_time(good: pa.Table, column: str | None) -> tuple[pa.Table, list[dict[str, Any]]]:
@@ -404,7 +406,10 @@ def parse_jsonl(engine: Engine, lines: pa.Table) -> RawBatch:
     valid = lines if n_ok == lines.num_rows else lines.filter(ok)
     if NOT_UTF8 in valid.column_names:
         valid = valid.drop_columns([NOT_UTF8])
-    observed = _json_types(engine, valid)
+    observed, unusable = _json_types(engine, valid)
+    if unusable:
+        valid, named_badly = _split_unusable_keys(engine, valid)
+        rejects += named_badly
     if not observed:
         return RawBatch(valid, observed, rejects, rows_in=n_ok + n_bad)
     # The fields are extracted inside conform's query: one pass, no text columns in Arrow.
@@ -418,26 +423,50 @@ def parse_jsonl(engine: Engine, lines: pa.Table) -> RawBatch:
     )
 
 
+def _split_unusable_keys(engine: Engine, valid: pa.Table) -> tuple[pa.Table, list[dict[str, Any]]]:
+    """Quarantine the objects with a key no column can be named (empty, or with a NUL)."""
+    usable = engine.query(
+        f"SELECT len(list_filter(json_keys({RAW}), lambda k: k = '' OR contains(k, chr(0))))"
+        " = 0 AS ok FROM valid",
+        {"valid": valid},
+    )["ok"]
+    rejects = [
+        {
+            "batch_key": r[SOURCE_FILE],
+            "source_file": r[SOURCE_FILE],
+            "line": r[LINE],
+            "raw_record": r[RAW].rstrip("\r\n"),
+            "rule": "malformed_record",
+            "reason": "a key is empty or holds a NUL byte: no column can be named so",
+        }
+        for r in valid.filter(pc.invert(usable)).to_pylist()
+    ]
+    return valid.filter(usable), rejects
+
+
 #: Rows sampled to find each JSON field's usual type (values are still checked one by one).
 TYPE_SAMPLE_ROWS = 10_000
 
 
-def _json_types(engine: Engine, valid: pa.Table) -> dict[str, str]:
+def _json_types(engine: Engine, valid: pa.Table) -> tuple[dict[str, str], list[str]]:
     """Every key seen in the objects (in order of first appearance) and its usual SQL type.
 
     Keys come from every row (a field present in one row still becomes a column); the
     type histogram comes from a sample, since each value is cast and checked later anyway.
+    Keys no column can be named (empty, with a NUL byte) are returned apart.
     """
     if not valid.num_rows:
-        return {}
+        return {}, []
     shapes = engine.query(
         f"SELECT json_keys({RAW}) AS ks, min({LINE}) AS first FROM valid GROUP BY ks "
         "ORDER BY first",
         {"valid": valid},
     )["ks"].to_pylist()
-    keys = list(dict.fromkeys(k for shape in shapes for k in shape))
+    found = list(dict.fromkeys(k for shape in shapes for k in shape))
+    keys = [k for k in found if not unusable_column(k)]
+    unusable = [k for k in found if unusable_column(k)]
     if not keys:
-        return {}
+        return {}, unusable
     sample = valid.select([RAW])
     if sample.num_rows > TYPE_SAMPLE_ROWS:
         step = sample.num_rows // TYPE_SAMPLE_ROWS
@@ -448,7 +477,8 @@ def _json_types(engine: Engine, valid: pa.Table) -> dict[str, str]:
         "FROM sample)",
         {"sample": sample},
     ).to_pylist()[0]
-    return {key: json_types_to_sql(_as_dict(counts[f"h{i}"])) for i, key in enumerate(keys)}
+    types = {key: json_types_to_sql(_as_dict(counts[f"h{i}"])) for i, key in enumerate(keys)}
+    return types, unusable
 
 
 def _json_paths(keys: list[str]) -> str:
@@ -497,6 +527,9 @@ def _typed_batch(
     rejects: list[dict[str, Any]],
     lines: pa.Array | None = None,
 ) -> RawBatch:
+    bad = next((why for c in observed if (why := unusable_column(c))), None)
+    if bad:  # a header no table can hold: the file is quarantined whole, saying why
+        raise OSError(f"the header has {bad}")
     n = table.num_rows
     table = table.append_column(SOURCE_FILE, pa.array([rel_path] * n, pa.string()))
     table = table.append_column(

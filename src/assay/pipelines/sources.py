@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 
 from assay.errors import AssayError, TransientError
+from assay.naming import check_columns
 from assay.pipelines.producers import Output, Producer, RunContext, function_fingerprint, to_arrow
 
 #: Rows fetched per round trip from a database source.
@@ -77,10 +78,17 @@ class SqlTableSource(Producer):
                     op = cursor_col >= since if ctx.dataset.keys else cursor_col > since
                     query = query.where(op)
                 query = query.order_by(cursor_col)
+            check_columns([c.name for c in cols], ctx.dataset.where)
             data = self._fetch(engine, query, [c.name for c in cols])
         except sa.exc.OperationalError as exc:
             raise TransientError(
                 f"database unreachable: {exc.orig}", where=ctx.dataset.where
+            ) from exc
+        except sa.exc.ArgumentError as exc:  # reflection refuses e.g. an empty column name
+            raise AssayError(
+                f"the source table {self.table} has a column no table can hold: {exc}",
+                where=ctx.dataset.where,
+                hint="rename the column in the database, or list the usable ones in columns=[...]",
             ) from exc
         except (sa.exc.NoSuchTableError, KeyError) as exc:
             raise AssayError(
