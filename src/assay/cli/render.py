@@ -8,17 +8,18 @@ import json
 import math
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from assay.features.skew import SkewReport
-from assay.pipelines.runner import DatasetResult, RunResult
-from assay.streaming.runner import BatchStats, StreamStats
-from assay.streaming.status import StreamStatus
+if TYPE_CHECKING:  # annotations only: `assay run` must not import streaming or pandas
+    from assay.features.skew import SkewReport
+    from assay.pipelines.runner import DatasetResult, RunResult
+    from assay.streaming.runner import BatchStats, StreamStats
+    from assay.streaming.status import StreamStatus
 
 
 def _console(stderr: bool = False) -> Console:

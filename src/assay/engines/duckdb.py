@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.dataset as pads
 
 from assay.engines.base import Engine, Source
-from assay.engines.views import scannable_parts
 from assay.errors import AssayError
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as pads
 
 
 class DuckDBEngine(Engine):
@@ -119,7 +121,14 @@ class DuckDBEngine(Engine):
 
 def _parts(data: pa.Table | pads.Dataset | pa.RecordBatchReader) -> list[Any]:
     """What to register for one source: a dataset split by the types its files hold."""
-    return scannable_parts(data) if isinstance(data, pads.Dataset) else [data]
+    # Importing pyarrow.dataset costs ~0.3 s (it imports pandas): a Dataset can only exist
+    # once something else imported it, so `assay run` with nothing to read never pays it.
+    datasets = sys.modules.get("pyarrow.dataset")
+    if datasets is None or not isinstance(data, datasets.Dataset):
+        return [data]
+    from assay.engines.views import scannable_parts
+
+    return scannable_parts(data)
 
 
 def _returns_rows(sql: str) -> bool:
