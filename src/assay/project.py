@@ -13,7 +13,6 @@ Example:
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 import uuid
 from collections.abc import Callable, Sequence
@@ -244,26 +243,17 @@ class Project:
         return result
 
     def repair(self, name: str, reporter: Reporter | None = None) -> RunResult:
-        """Recover `name` from a torn Delta log: move its torn newest commit aside (into
-        `_delta_log/torn/`), then rebuild `name` and everything downstream from their sources
-        (a full refresh), so no table keeps rows derived from the lost commit.
+        """Recover `name` from a torn Delta log: move its torn newest commit aside, then
+        rebuild `name` and everything downstream from their sources (a full refresh), so
+        no table keeps rows derived from the lost commit.
 
         Example: ``project.repair("bronze.transactions")``
         """
-        from assay.tables.logcheck import newest_commit, torn_reason
+        from assay.tables.logcheck import set_torn_commit_aside
 
         self.dag[name]
         with project_lock(self.state_dir, self.config.lock_timeout):
-            path = newest_commit(self.warehouse.uri(name))
-            reason = torn_reason(path) if path else None
-            if path is None or reason is None:
-                raise UsageError(
-                    f"the Delta log of {name} is whole: nothing to repair",
-                    hint=f"`assay run --full-refresh --select {name}+` rebuilds it anyway",
-                )
-            aside = Path(path).parent / "torn"
-            aside.mkdir(exist_ok=True)
-            os.replace(path, aside / Path(path).name)
+            set_torn_commit_aside(name, self.warehouse.uri(name))
         return self.run([f"{name}+"], full_refresh=True, reporter=reporter)
 
     def plan(self, select: Sequence[str] = (), full_refresh: bool = False) -> list[Work]:
@@ -310,32 +300,9 @@ class Project:
 
         Example: ``project.sql("SELECT count(*) FROM silver.transactions")``
         """
-        return self.engine.query(query, {n: TableRef(n) for n in self._referenced(query)})
-
-    def _referenced(self, query: str) -> list[str]:
-        import sqlglot
-        from sqlglot import exp
-
-        try:
-            tree = sqlglot.parse(query, read="duckdb")
-        except sqlglot.errors.ParseError as exc:
-            raise UsageError(f"cannot parse the query: {exc}") from exc
-        ctes = {cte.alias for stmt in tree if stmt for cte in stmt.find_all(exp.CTE)}
-        names = []
-        known = set(self.warehouse.list_tables())
-        for stmt in tree:
-            for table in stmt.find_all(exp.Table) if stmt else []:
-                if not table.db or table.name in ctes:
-                    continue
-                name = f"{table.db}.{table.name}"
-                if name not in known and not self.warehouse.exists(name):
-                    raise TableNotFoundError(
-                        "no such table",
-                        where=name,
-                        hint=f"tables: {', '.join(sorted(known)) or 'none yet; run `assay run`'}",
-                    )
-                names.append(name)
-        return list(dict.fromkeys(names))
+        return self.engine.query(
+            query, {n: TableRef(n) for n in referenced_tables(query, self.warehouse)}
+        )
 
     def history(self, name: str, limit: int | None = None) -> list[CommitInfo]:
         """Versions of a table, newest first, with run id, operation, rows and interval."""
@@ -491,6 +458,33 @@ class Project:
         spec = self.dag[name]
         sync(self.catalog, self.warehouse, name)
         return [r.interval for r in self.catalog.done_intervals(name, spec.fingerprint)]
+
+
+def referenced_tables(query: str, warehouse: Warehouse) -> list[str]:
+    """The tables `layer.name` a query reads (CTE names aside); an unknown one is an error."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse(query, read="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        raise UsageError(f"cannot parse the query: {exc}") from exc
+    ctes = {cte.alias for stmt in tree if stmt for cte in stmt.find_all(exp.CTE)}
+    names = []
+    known = set(warehouse.list_tables())
+    for stmt in tree:
+        for table in stmt.find_all(exp.Table) if stmt else []:
+            if not table.db or table.name in ctes:
+                continue
+            name = f"{table.db}.{table.name}"
+            if name not in known and not warehouse.exists(name):
+                raise TableNotFoundError(
+                    "no such table",
+                    where=name,
+                    hint=f"tables: {', '.join(sorted(known)) or 'none yet; run `assay run`'}",
+                )
+            names.append(name)
+    return list(dict.fromkeys(names))
 
 
 def _as_datetime(value: date | datetime | str) -> datetime:

@@ -14,7 +14,7 @@ import json
 import os
 import re
 
-from assay.errors import AssayError
+from assay.errors import AssayError, UsageError
 
 _COMMIT = re.compile(r"^(\d{20})\.json$")
 
@@ -63,3 +63,19 @@ def check_newest_commit(name: str, table_uri: str) -> None:
             "torn file aside and rebuilds the table and everything downstream from their "
             "sources",
         )
+
+
+def set_torn_commit_aside(name: str, table_uri: str) -> str:
+    """Move the torn newest commit of a table into `_delta_log/torn/` (the table is back at
+    its previous version); return where it went. A whole log is a UsageError."""
+    path = newest_commit(table_uri)
+    if path is None or torn_reason(path) is None:
+        raise UsageError(
+            f"the Delta log of {name} is whole: nothing to repair",
+            hint=f"`assay run --full-refresh --select {name}+` rebuilds it anyway",
+        )
+    aside = os.path.join(os.path.dirname(path), "torn")
+    os.makedirs(aside, exist_ok=True)
+    target = os.path.join(aside, os.path.basename(path))
+    os.replace(path, target)
+    return target
