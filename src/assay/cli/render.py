@@ -225,6 +225,8 @@ def stream_line(batch: BatchStats) -> str:
         f"{batch.written:,} written",
         f"{batch.dead_lettered:,} dead-lettered",
     ]
+    if batch.duplicates:
+        parts.append(f"{batch.duplicates:,} duplicates dropped")
     if batch.skipped:
         parts.append(f"{batch.skipped:,} already committed")
     if batch.windows_emitted or batch.late:
@@ -237,6 +239,8 @@ def stream_line(batch: BatchStats) -> str:
 
 
 def stream_summary(name: str, stats: StreamStats) -> Table:
+    # Rows in = written + dead-lettered + duplicates dropped (`dedupe_within`).
+    dupes = bool(stats.duplicates)
     return rows_table(
         f"stream {name}",
         [
@@ -244,6 +248,7 @@ def stream_summary(name: str, stats: StreamStats) -> Table:
             "rows in",
             "written",
             "dead-lettered",
+            *(["duplicates dropped"] if dupes else []),
             "already committed",
             "windows",
             "late",
@@ -255,6 +260,7 @@ def stream_summary(name: str, stats: StreamStats) -> Table:
                 f"{stats.rows_in:,}",
                 f"{stats.written:,}",
                 f"{stats.dead_lettered:,}",
+                *([f"{stats.duplicates:,}"] if dupes else []),
                 f"{stats.skipped:,}",
                 f"{stats.windows_emitted:,}",
                 f"{stats.late:,}",
@@ -272,6 +278,7 @@ def streams_table(streams: Sequence[StreamStatus]) -> Table:
         more = len(values) - len(shown)
         return ", ".join(shown) + (f" (+{more} more)" if more > 0 else "")
 
+    dedupe = any(s.duplicates is not None for s in streams)  # a stream with dedupe_within
     return rows_table(
         "streams",
         [
@@ -282,6 +289,7 @@ def streams_table(streams: Sequence[StreamStatus]) -> Table:
             "watermark",
             "rows/s",
             "dead-lettered",
+            *(["duplicates dropped"] if dedupe else []),
             "late",
             "last commit (UTC)",
         ],
@@ -294,6 +302,7 @@ def streams_table(streams: Sequence[StreamStatus]) -> Table:
                 s.watermark,
                 f"{s.rows_per_second:,.0f}" if s.rows_per_second is not None else "-",
                 f"{s.dead_lettered:,}",
+                *([f"{s.duplicates:,}" if s.duplicates is not None else "-"] if dedupe else []),
                 f"{s.late:,}",
                 s.last_commit,
             )

@@ -11,14 +11,16 @@ Each micro-batch, in this order (the order is what makes a crash anywhere harmle
 3. Commit dead letters to `deadletter.<layer>_<name>`, then the good rows to the stream's
    table: each commit carries one Delta app transaction per source partition (version =
    last offset), made against the snapshot step 1 read, so a concurrent commit of the
-   same partitions makes it fail and step 1's check runs again (sink.py).
+   same partitions makes it fail and step 1's check runs again (sink.py). With
+   `dedupe_within`, rows whose key the snapshot already holds within that much event
+   time are dropped first, counted per partition in the same commit (dedupe.py).
 4. Fold the good rows into each window; commit closed windows (and late rows) with an app
    transaction naming the stream-table version folded in. On start, a window that is
    behind the stream table catches up from the table's own commits.
 5. Push closed windows to the online store (versioned by event time), then acknowledge
    the offsets to the source (Kafka). The Delta commits are the truth.
 
-Rows in = rows written + rows dead-lettered, per batch and in total.
+Rows in = rows written + rows dead-lettered + duplicates dropped, per batch and in total.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assay.errors import TransientError
+from assay.streaming.dedupe import Deduplicator, counter_id, per_partition
 from assay.streaming.readers import KEY, OFFSET, PARTITION, positions
 from assay.streaming.sink import (
     ATTEMPTS,
@@ -72,9 +75,11 @@ __all__ = [
 class BatchStats:
     """What one micro-batch did."""
 
-    rows_in: int = 0
+    rows_in: int = 0  # = written + dead_lettered + duplicates
     written: int = 0
     dead_lettered: int = 0
+    #: Records dropped as re-sends of a stored key (`dedupe_within`).
+    duplicates: int = 0
     late: int = 0  # events that came after their window closed
     windows_emitted: int = 0
     skipped: int = 0  # records already in the table (a replay)
@@ -93,9 +98,10 @@ class StreamStats:
     """Totals over a `run` of the stream."""
 
     batches: int = 0
-    rows_in: int = 0
+    rows_in: int = 0  # = written + dead_lettered + duplicates
     written: int = 0
     dead_lettered: int = 0
+    duplicates: int = 0
     late: int = 0
     windows_emitted: int = 0
     skipped: int = 0
@@ -104,7 +110,15 @@ class StreamStats:
 
     def add(self, batch: BatchStats) -> None:
         self.batches += 1
-        for name in ("rows_in", "written", "dead_lettered", "late", "windows_emitted", "skipped"):
+        for name in (
+            "rows_in",
+            "written",
+            "dead_lettered",
+            "duplicates",
+            "late",
+            "windows_emitted",
+            "skipped",
+        ):
             setattr(self, name, getattr(self, name) + getattr(batch, name))
 
     @property
@@ -140,6 +154,16 @@ class StreamRunner:
         self.windows = Windows(project, spec.name, self.source, self.run_id)
         self.table = FencedTable(self.wh, spec.name, self.source.app_id, spec.partition_by)
         self.dead_table = FencedTable(self.wh, dead_letter_name(spec.name), self.source.app_id)
+        self.dedupe = (
+            Deduplicator(
+                self.source.dedupe_keys,
+                self.source.timestamp,
+                self.source.dedupe_within,
+                self.engine,
+            )
+            if self.source.dedupe_within
+            else None
+        )
         self._dead_letter_producer: Any = None
         #: Set (by SIGINT or SIGTERM, or by the caller) to stop after the current batch.
         self.stop = threading.Event()
@@ -236,7 +260,7 @@ class StreamRunner:
         version, good, txns = self._commit_rows(good, dead, fresh, txns, snapshot, recorded, stats)
         # Partitions fenced at commit time are not this batch's any more.
         fresh = without(fresh, stats.fenced)
-        stats.rows_in = fresh.num_rows  # = written + dead-lettered
+        stats.rows_in = fresh.num_rows  # = written + dead-lettered + duplicates
         stats.written = good.num_rows
         stats.dead_lettered = without(dead, stats.fenced).num_rows
         stats.positions = positions(fresh)
@@ -298,8 +322,9 @@ class StreamRunner:
         stats: BatchStats,
     ) -> tuple[int | None, pa.Table, dict[str, int]]:
         """Commit the good rows and the partitions' offsets against `snapshot` (fenced:
-        see sink.py); on a conflict, drop the partitions another writer moved on and try
-        again. Returns the version (None: nothing left) and what was committed."""
+        see sink.py), without the duplicates that snapshot holds; on a conflict, drop the
+        partitions another writer moved on and try again. Returns the version (None:
+        nothing left) and what was committed."""
         if snapshot is None:  # no table at the check: created now, so check again
             snapshot = self.table.snapshot(good.schema, {"run_id": self.run_id})
         for _ in range(ATTEMPTS):
@@ -309,20 +334,23 @@ class StreamRunner:
             txns = {p: o for p, o in txns.items() if p not in gone}
             if not txns:
                 return None, good, txns
+            # Decided against the snapshot committed against: a retry decides again.
+            kept, counters = self._without_duplicates(good, snapshot, stats)
             metadata = {
                 "run_id": self.run_id,
                 "stream": {
                     "rows_in": without(fresh, stats.fenced).num_rows,
-                    "written": good.num_rows,
+                    "written": kept.num_rows,
                     "dead_lettered": without(dead, stats.fenced).num_rows,
+                    **({"duplicates": stats.duplicates} if self.dedupe else {}),
                     "positions": txns,
                     "host": socket.gethostname(),
                     "pid": os.getpid(),
                 },
             }
             try:
-                version = self.table.commit(good, txns, snapshot, metadata)
-                return version, good, txns
+                version = self.table.commit(kept, txns, snapshot, metadata, counters)
+                return version, kept, txns
             except ConcurrentCommitError:
                 snapshot = self.table.snapshot()
         raise ConcurrentCommitError(
@@ -330,6 +358,21 @@ class StreamRunner:
             where=self.spec.name,
             hint="another process keeps committing to this stream's table; retry",
         )
+
+    def _without_duplicates(
+        self, good: pa.Table, snapshot: Any, stats: BatchStats
+    ) -> tuple[pa.Table, dict[str, int]]:
+        """The rows to commit, and per partition that dropped any its new running count of
+        duplicates (an app transaction: see dedupe.py); sets `stats.duplicates`."""
+        if self.dedupe is None:
+            return good, {}
+        kept, dropped = self.dedupe.split(good, snapshot)
+        stats.duplicates = dropped.num_rows
+        counters = {}
+        for partition, count in per_partition(dropped).items():
+            app = counter_id(self.source.app_id(partition))
+            counters[app] = (snapshot.transaction_version(app) or 0) + count
+        return kept, counters
 
     # -- windows -------------------------------------------------------------------------
 

@@ -86,16 +86,18 @@ class FencedTable:
         txns: Mapping[str, int],
         snapshot: DeltaTable,
         metadata: Mapping[str, Any],
+        counters: Mapping[str, int] | None = None,
     ) -> int:
         """Append `data` recording `txns` (partition -> last offset), against `snapshot`:
-        raises ConcurrentCommitError if a commit since recorded any of them."""
+        raises ConcurrentCommitError if a commit since recorded any of them. `counters`:
+        more app transactions (app id -> value) recorded in the same commit."""
         return self.wh.write(
             self.name,
             data,
             mode=WriteMode.APPEND,
             metadata=metadata,
             partition_by=self.partition_by,
-            app_transactions={self.app_id(p): o for p, o in txns.items()},
+            app_transactions={**{self.app_id(p): o for p, o in txns.items()}, **(counters or {})},
             against=snapshot,
         )
 

@@ -39,6 +39,10 @@ class StreamSource(Producer):
     avro_confluent: bool = False
     #: A partition with no event for this long stops holding the watermark back.
     idle_timeout: timedelta = timedelta(seconds=30)
+    #: Drop a record whose `dedupe_keys` are already stored with an event time at most
+    #: this far from its own (producer re-sends; see dedupe.py).
+    dedupe_within: timedelta | None = None
+    dedupe_keys: tuple[str, ...] = ()
     is_source = True
     is_stream = True
     #: Whether each source partition keeps its own watermark (else all are one sequence).
@@ -59,6 +63,12 @@ class StreamSource(Producer):
             "key": self.key,
             "columns": dict(self.columns),
             "windows": [w.name for w in self.windows],
+            # Only when set: streams declared before keep their fingerprint.
+            **(
+                {"dedupe": [self.dedupe_within.total_seconds(), *self.dedupe_keys]}
+                if self.dedupe_within
+                else {}
+            ),
         }
 
     def app_id(self, partition: str) -> str:
@@ -233,6 +243,8 @@ def kafka(
     max_batch_seconds: float = 1.0,
     max_record_bytes: int = 1_000_000,
     idle_timeout: str | timedelta = "30s",
+    dedupe_within: str | timedelta | None = None,
+    dedupe_keys: Sequence[str] | None = None,
     owner: str | None = None,
     tags: Mapping[str, str] | None = None,
     description: str | None = None,
@@ -254,6 +266,11 @@ def kafka(
         max_batch_rows, max_batch_seconds: a micro-batch ends at whichever comes first.
         idle_timeout: windows close on the slowest partition's event time; a partition
             with no event for this long stops holding them back.
+        dedupe_within: drop producer re-sends, as Spark's dropDuplicatesWithinWatermark:
+            a record whose `dedupe_keys` (default: `[key]`) are already stored with an
+            event time at most this far from its own (e.g. "10m") is dropped and counted
+            as a duplicate, across batches and restarts (the table is the state); one
+            further away is kept.
 
     Example:
         >>> import assay
@@ -273,6 +290,8 @@ def kafka(
             max_batch_seconds,
             max_record_bytes,
             idle_timeout,
+            dedupe_within,
+            dedupe_keys,
         ),
         topic=topic,
         bootstrap_servers=bootstrap_servers,
@@ -297,6 +316,8 @@ def folder_stream(
     max_batch_rows: int = 100_000,
     max_batch_seconds: float = 1.0,
     max_record_bytes: int = 1_000_000,
+    dedupe_within: str | timedelta | None = None,
+    dedupe_keys: Sequence[str] | None = None,
     owner: str | None = None,
     tags: Mapping[str, str] | None = None,
     description: str | None = None,
@@ -326,6 +347,8 @@ def folder_stream(
             max_batch_seconds,
             max_record_bytes,
             "30s",
+            dedupe_within,
+            dedupe_keys,
         ),
         path=path,
     )
@@ -342,15 +365,19 @@ def _stream_options(
     max_batch_seconds: float,
     max_record_bytes: int,
     idle_timeout: str | timedelta,
+    dedupe_within: str | timedelta | None = None,
+    dedupe_keys: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The StreamSource fields every stream declaration shares."""
+    where = f"the stream with timestamp={timestamp!r}"
     idle = parse_ttl(idle_timeout)
     if idle is None or idle <= timedelta(0):
         raise DefinitionError(
             f"invalid idle_timeout {idle_timeout!r}",
-            where=f"the stream with timestamp={timestamp!r}",
+            where=where,
             hint='a positive duration, e.g. "30s"',
         )
+    within, keys = _dedupe(dedupe_within, dedupe_keys, key, where)
     return {
         "format": format,
         "timestamp": timestamp,
@@ -361,7 +388,45 @@ def _stream_options(
         "max_batch_seconds": max_batch_seconds,
         "max_record_bytes": max_record_bytes,
         "idle_timeout": idle,
+        "dedupe_within": within,
+        "dedupe_keys": keys,
     }
+
+
+def _dedupe(
+    within: str | timedelta | None, keys: Sequence[str] | None, key: str | None, where: str
+) -> tuple[timedelta | None, tuple[str, ...]]:
+    """`dedupe_within` as a duration and the columns it compares (default: `key`)."""
+    if within is None:
+        if keys:
+            raise DefinitionError(
+                "dedupe_keys without dedupe_within",
+                where=where,
+                hint='say how far apart re-sends can be: dedupe_within="10m"',
+            )
+        return None, ()
+    try:
+        duration = parse_ttl(within)
+    except DefinitionError:
+        duration = None
+    if duration is None or duration <= timedelta(0):
+        raise DefinitionError(
+            f"invalid dedupe_within {within!r}",
+            where=where,
+            hint='a positive duration, e.g. "10m"',
+        )
+    if isinstance(keys, str):
+        raise DefinitionError(
+            f"dedupe_keys={keys!r} is a string", where=where, hint=f"a list: dedupe_keys=[{keys!r}]"
+        )
+    chosen = tuple(keys) if keys else ((key,) if key else ())
+    if not chosen:
+        raise DefinitionError(
+            "dedupe_within needs the columns that identify a record",
+            where=where,
+            hint='declare key="event_id", or dedupe_keys=["event_id", ...]',
+        )
+    return duration, chosen
 
 
 def _with_timestamp(columns: Mapping[str, str] | None, timestamp: str) -> dict[str, str]:

@@ -42,6 +42,9 @@ class StreamStatus:
     last_commit: datetime | None = None
     #: Folder streams: files the table holds lines of.
     files: int | None = None
+    #: Records dropped as re-sends of a stored key (`dedupe_within`), in total; None when
+    #: the stream does not deduplicate.
+    duplicates: int | None = None
 
 
 def stream_status(project: Project, spec: DatasetSpec) -> StreamStatus:
@@ -56,6 +59,8 @@ def stream_status(project: Project, spec: DatasetSpec) -> StreamStatus:
     commits = [c for c in wh.history(spec.name, RECENT_COMMITS) if "stream" in c.metadata]
     for commit in reversed(commits):  # oldest first, so the newest position wins
         status.offsets.update(commit.metadata["stream"].get("positions", {}))
+    if source.dedupe_within:
+        status.duplicates = _duplicates(project, spec, source, set(status.offsets))
     if isinstance(source, FolderSource):
         status.lag, status.files = _folder_lag(project, spec, source)
         newest = []  # the files most recently committed, newest first
@@ -74,6 +79,46 @@ def stream_status(project: Project, spec: DatasetSpec) -> StreamStatus:
     if isinstance(source, KafkaSource):
         status.lag = _kafka_lag(project, spec, source)
     return status
+
+
+def _duplicates(project: Project, spec: DatasetSpec, source: StreamSource, recent: set[str]) -> int:
+    """Duplicates dropped over the stream's life: the per-partition counters its table
+    records (dedupe.py), over the partitions of recent commits, the topic's and the
+    folder's files."""
+    from assay.streaming.dedupe import counter_id
+
+    partitions = set(recent)
+    if isinstance(source, FolderSource):
+        partitions |= set(_folder_files(project, source))
+    elif isinstance(source, KafkaSource):
+        partitions |= {str(p) for p in _kafka_partitions(source)}
+    table = project.warehouse.table(spec.name)
+    return sum(table.transaction_version(counter_id(source.app_id(p))) or 0 for p in partitions)
+
+
+def _kafka_partitions(source: KafkaSource) -> list[int]:
+    """The topic's partitions (none when the broker cannot be reached)."""
+    try:
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": source.bootstrap_servers})
+        meta = admin.list_topics(source.topic, timeout=5).topics.get(source.topic)
+    except Exception:  # status is best effort when the broker is away
+        return []
+    return [] if meta is None or meta.error is not None else list(meta.partitions)
+
+
+def _folder_files(project: Project, source: FolderSource) -> list[str]:
+    """The folder stream's files, relative to the project (as partitions are named)."""
+    import glob
+
+    root = str(project.root)
+    pattern = source.path if os.path.isabs(source.path) else os.path.join(root, source.path)
+    return [
+        os.path.relpath(full, root)
+        for full in glob.glob(pattern, recursive=True)
+        if not os.path.isdir(full)
+    ]
 
 
 def _throughput(commits: list[Any]) -> float | None:
