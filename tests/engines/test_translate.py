@@ -26,8 +26,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fraud" / "pipeline
         ("SELECT arg_max(a, b) FROM t", "SELECT MAX_BY(a, b) FROM t"),
         # QUALIFY becomes a filtered subquery; `*` must not pick up its helper column.
         ("SELECT * FROM t QUALIFY row_number() OVER (ORDER BY a) = 1",
-         "SELECT * EXCEPT (_w) FROM (SELECT *, ROW_NUMBER() OVER (ORDER BY a NULLS LAST) AS _w "
-         "FROM t) AS _t WHERE _w = 1"),
+         "SELECT * EXCEPT (_w) FROM (SELECT *, ROW_NUMBER() OVER (ORDER BY a NULLS LAST) = 1 AS _w "
+         "FROM t) AS _t WHERE _w"),
         ("SELECT count(*) FILTER (WHERE a) FROM t", "SELECT COUNT(*) FILTER(WHERE a) FROM t"),
     ],
 )  # fmt: skip

@@ -13,6 +13,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
 
+from assay.engines.spark_sql import SPARK_HAS, spark_semantics
 from assay.errors import DefinitionError
 
 
@@ -22,8 +23,8 @@ def translate(duckdb_sql: str, dialect: str, where: str | None = None) -> str:
     Example:
         >>> translate("SELECT a FROM t WHERE b > 1 GROUP BY ALL", "spark")
         'SELECT a FROM t WHERE b > 1 GROUP BY ALL'
-        >>> translate("SELECT a FROM t QUALIFY row_number() OVER (ORDER BY a) = 1", "spark")[-18:]
-        'AS _t WHERE _w = 1'
+        >>> translate("SELECT a FROM t QUALIFY row_number() OVER (ORDER BY a) = 1", "spark")[-14:]
+        'AS _t WHERE _w'
         >>> translate("SELECT my_macro(a) FROM t", "spark")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
@@ -43,6 +44,8 @@ def _translate(duckdb_sql: str, dialect: str, where: str | None) -> str:
             hint="datasets are written in DuckDB's dialect; fix the syntax named above",
         ) from exc
     unknown = _unknown_functions(statements)
+    if dialect == "spark":
+        unknown -= {f"{name}()" for name in SPARK_HAS}
     if unknown and dialect != "duckdb":
         raise DefinitionError(
             f"cannot translate to {dialect}: {', '.join(sorted(unknown))} "
@@ -53,7 +56,7 @@ def _translate(duckdb_sql: str, dialect: str, where: str | None) -> str:
     if dialect == "spark":
         _check_spark(statements, where)
     if dialect == "spark":
-        statements = [_naive_truncation(s) if s else s for s in statements]
+        statements = [_naive_truncation(spark_semantics(s, where)) if s else s for s in statements]
     try:
         out = [s.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE) for s in statements if s]
     except UnsupportedError as exc:
@@ -63,30 +66,7 @@ def _translate(duckdb_sql: str, dialect: str, where: str | None) -> str:
             hint=f"rewrite that construct in SQL both DuckDB and {dialect} know, "
             f"or use a Python transform with engines=['{dialect}']",
         ) from exc
-    if dialect == "spark":
-        out = [_hide_qualify_column(sql) for sql in out]
     return ";\n".join(out)
-
-
-def _hide_qualify_column(spark_sql: str) -> str:
-    """sqlglot turns `SELECT * ... QUALIFY f = 1` into `SELECT * FROM (SELECT *, f AS _w
-    ...) AS _t WHERE _w = 1`, whose `*` would add the helper column `_w` to the result:
-    select `* EXCEPT (_w)` there instead."""
-    if "AS _w" not in spark_sql:
-        return spark_sql
-    tree = sqlglot.parse_one(spark_sql, read="spark")
-    for select in tree.find_all(exp.Select):
-        source = select.args.get("from_") or select.args.get("from")
-        inner = source.this if source is not None else None
-        if (
-            isinstance(inner, exp.Subquery)
-            and inner.alias == "_t"
-            and len(select.expressions) == 1
-            and isinstance(select.expressions[0], exp.Star)
-            and "_w" in inner.this.named_selects
-        ):
-            select.set("expressions", [exp.Star(except_=[exp.column("_w")])])
-    return tree.sql(dialect="spark")
 
 
 def _unknown_functions(statements: list[Any]) -> set[str]:
