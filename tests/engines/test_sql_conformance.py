@@ -224,6 +224,9 @@ SAME = [
     ("len-list", "SELECT origin, len(list(flight)) AS n FROM p.flights GROUP BY origin"),
     ("grouping", "SELECT origin, carrier, grouping(origin, carrier) AS g, count(*) AS n "
      "FROM p.flights GROUP BY ROLLUP (origin, carrier)"),
+    ("week", "SELECT week(time_hour) AS w, count(*) AS n FROM p.weather GROUP BY ALL"),
+    ("regexp-full-match", "SELECT regexp_full_match(tailnum, 'N[0-9]+[A-Z]*') AS m, count(*) AS n "
+     "FROM p.flights GROUP BY ALL"),
     ("now", "SELECT count(*) FILTER (WHERE time_hour < now()) AS past FROM p.weather"),
     ("window-frame", "SELECT origin, time_hour, avg(temp) OVER (PARTITION BY origin ORDER BY "
      "time_hour ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) AS t FROM p.weather WHERE month = 7"),
@@ -287,3 +290,25 @@ def test_what_spark_cannot_run_is_refused_before_running(
     assert error.where == "pipelines/probe.sql"
     assert construct.lower() in error.message.lower(), error.message
     assert alternative.lower() in (error.hint or "").lower(), error.hint
+
+
+#: (id, DuckDB SQL, what Spark reports): translated, then refused by Spark's own parser or
+#: function registry before anything runs.
+SPARK_REFUSES = [
+    ("unknown-function", "SELECT jaro_winkler_similarity(species, island) AS s FROM p.penguins",
+     "jarowinkler_similarity()"),
+    ("to-days", "SELECT to_days(year) AS d FROM p.penguins", "to_days()"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("sql", "named"), [r[1:] for r in SPARK_REFUSES], ids=[r[0] for r in SPARK_REFUSES]
+)
+def test_what_spark_rejects_is_refused_before_running(
+    engines: Engines, sql: str, named: str
+) -> None:
+    assert engines.duckdb.query(sql, engines.duckdb_sources).num_rows > 0
+    with pytest.raises(DefinitionError) as info:
+        engines.spark.sql_for(sql, where="pipelines/probe.sql")
+    assert info.value.where == "pipelines/probe.sql"
+    assert named in info.value.message and "as Spark SQL: SELECT" in info.value.message

@@ -486,6 +486,7 @@ _REWRITES: dict[type, Callable[[Any, Refuse], exp.Expression | None]] = {
     exp.Div: _divide,
     exp.Length: _length,
     exp.Grouping: _grouping,
+    exp.Week: lambda node, refuse: _fn("WEEKOFYEAR", node.this),  # ISO weeks on both
     exp.RegexpFullMatch: _full_match,
     exp.TimeToStr: _strftime,
 }

@@ -21,6 +21,7 @@ import sqlglot
 from sqlglot import exp
 
 from assay.engines.base import Engine, Frame, Source, TableRef
+from assay.engines.spark.check import check_spark_sql
 from assay.engines.spark.frame import SparkFrame
 from assay.engines.spark.session import require_spark, spark_session
 from assay.engines.spark.writer import SparkTableWriter
@@ -100,6 +101,14 @@ class SparkEngine(Engine):
                 self.spark.catalog.dropTempView(view)
 
     # -- running ----------------------------------------------------------------------
+
+    def sql_for(self, duckdb_sql: str, where: str | None = None) -> str:
+        """The Spark SQL for `duckdb_sql`, checked by Spark's own parser and its function
+        registry before anything runs: what Spark cannot parse or has no function for is a
+        DefinitionError naming the file, the construct and the SQL as Spark saw it."""
+        spark_sql = super().sql_for(duckdb_sql, where)
+        check_spark_sql(self.spark, spark_sql, where)
+        return spark_sql
 
     def query(self, sql: str, sources: Mapping[str, Source]) -> pa.Table:
         spark_sql = self.sql_for(sql)
