@@ -13,7 +13,7 @@ import pytest
 import assay
 from assay.engines import TableRef, get_engine
 from assay.engines.spark import session
-from assay.errors import UsageError
+from assay.errors import AssayError, UsageError
 from assay.tables import Warehouse, WriteMode
 from tests.conftest import MakeProject
 from tests.helpers import EVENTS_INGEST, event, jsonl, rows
@@ -174,3 +174,18 @@ def test_qualify_over_star_returns_only_the_tables_columns(tmp_path: Path) -> No
 
     assert got.column_names == ["k", "v"]
     assert got.to_pylist() == [{"k": 1, "v": 4}, {"k": 2, "v": 5}]
+
+
+def test_a_failed_first_write_names_the_root_cause_and_leaves_no_table(tmp_path: Path) -> None:
+    warehouse = Warehouse(str(tmp_path))
+    engine = get_engine("spark", warehouse)
+    bad = "SELECT CAST(concat('x', CAST(a AS VARCHAR)) AS INTEGER) AS b FROM t"
+    frame = engine.relation(bad, {"t": pa.table({"a": [1, 2]})})
+
+    with pytest.raises(AssayError) as info:
+        engine.writer().write("silver.bad", frame, mode=WriteMode.OVERWRITE, metadata={})
+
+    assert "An error occurred while calling" not in info.value.message
+    assert "CAST_INVALID_INPUT" in info.value.message  # the JVM's root cause
+    assert not warehouse.exists("silver.bad")
+    assert not (tmp_path / "silver" / "bad" / "_delta_log").exists()

@@ -205,6 +205,8 @@ SAME = [
     ("cast-text-int", "SELECT CAST(CAST(flight AS VARCHAR) AS INTEGER) AS f, "
      "CAST(CAST(bill_dec AS INTEGER) AS VARCHAR) AS b FROM p.flights AS f, p.penguins AS g "
      "WHERE f.day = 3 AND g.year = 2007 AND f.hour = 6"),
+    ("cast-text-column", "SELECT CAST(t AS BIGINT) AS t FROM (SELECT CAST(flight * 1000000000000 "
+     "+ 7 AS VARCHAR) AS t FROM p.flights WHERE day = 9)"),
     ("regexp-replace-first", "SELECT regexp_replace(tailnum, '[0-9]', '#') AS first, "
      "regexp_replace(tailnum, '[0-9]', '#', 'g') AS every, "
      "regexp_replace(tailnum, '^N([0-9])', 'n\\1') AS ref FROM p.flights WHERE day = 4"),

@@ -221,13 +221,14 @@ def _cast(node: exp.Cast, refuse: Refuse) -> exp.Expression | None:
         return None
     if isinstance(value, exp.Cast) and value.to.this in _TEXT | _INTEGERS:
         return None
-    v = _s(value)
-    rounded = _spark(
-        f"CASE WHEN TYPEOF({v}) IN ('double', 'float') THEN BROUND({v}) "
-        f"WHEN TYPEOF({v}) LIKE 'decimal%' THEN ROUND({v}) ELSE {v} END"
+    v, to = _s(value), _s(node.to)
+    # Each branch casts on its own, so text is cast directly (not through a double);
+    # the dead branches fold away before anything runs.
+    return _spark(
+        f"CASE WHEN TYPEOF({v}) IN ('double', 'float') THEN CAST(BROUND({v}) AS {to}) "
+        f"WHEN TYPEOF({v}) LIKE 'decimal%' THEN CAST(ROUND({v}) AS {to}) "
+        f"ELSE CAST({v} AS {to}) END"
     )
-    node.set("this", rounded)
-    return node
 
 
 def _regexp_replace(node: exp.RegexpReplace, refuse: Refuse) -> exp.Expression:

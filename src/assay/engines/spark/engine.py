@@ -10,6 +10,7 @@ references are rewritten to them (CTE names are left alone).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 from collections.abc import Callable, Iterator, Mapping
@@ -257,6 +258,15 @@ def _as_table(source: Any) -> pa.Table:
 
 
 def _first_line(exc: BaseException) -> str:
+    """The first line of the error's root cause: a failed JVM call reads "An error
+    occurred while calling o2156.save"; what went wrong is in its innermost cause."""
+    java = getattr(exc, "java_exception", None)
+    if java is not None:
+        with contextlib.suppress(Exception):
+            while java.getCause() is not None:
+                java = java.getCause()
+            text = str(java.toString())
+            return next((ln.strip() for ln in text.splitlines() if ln.strip()), text)[:500]
     text = str(exc).strip()
     for line in text.splitlines():
         line = line.strip()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import os
 import shutil
 import subprocess
@@ -64,8 +65,18 @@ def spark_session(settings: Mapping[str, Any] | None = None) -> SparkSession:
             builder = builder.config(key, value)
         _session = builder.getOrCreate()
         _session.sparkContext.setLogLevel(wanted.get("assay.log_level", "ERROR"))
+        _quiet_query_context_loggers()
         _session_settings = wanted
         return _session
+
+
+def _quiet_query_context_loggers() -> None:
+    """pyspark logs each failed query's context as a JSON line on stderr; assay reports
+    the error itself (with the SQL as Spark ran it)."""
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def session_defaults(settings: Mapping[str, str]) -> dict[str, str]:

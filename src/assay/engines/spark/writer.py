@@ -9,9 +9,11 @@ as `{"assay": {...}}`; `Warehouse.history` decodes it like delta-rs's custom met
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assay.errors import AssayError, TransientError
@@ -60,8 +62,14 @@ class SparkTableWriter:
             writer = writer.option("replaceWhere", render(predicate, "spark"))
         if partition_by and not self.warehouse.exists(name):
             writer = writer.partitionBy(*partition_by)
+        first = not self.warehouse.exists(name)
         with self._commit(name, metadata):
-            self.engine.guard(lambda: writer.save(self.warehouse.uri(name)))
+            try:
+                self.engine.guard(lambda: writer.save(self.warehouse.uri(name)))
+            except AssayError:
+                if first:
+                    _discard_empty_log(self.warehouse.uri(name))
+                raise
         # A replaceWhere rewrites files it only partly replaces: their other rows are
         # copied, and counted in numOutputRows.
         output, copied = _metrics(self.warehouse, name, "numOutputRows", "numCopiedRows")
@@ -119,6 +127,16 @@ class SparkTableWriter:
                 raise
             finally:
                 conf.unset(_USER_METADATA)
+
+
+def _discard_empty_log(uri: str) -> None:
+    """A failed first write can leave a `_delta_log` folder without a commit, which makes
+    the table unreadable by every later command: remove it (local tables)."""
+    if "://" in uri and not uri.startswith("file://"):
+        return
+    log = Path(uri.removeprefix("file://")) / "_delta_log"
+    if log.is_dir() and not any(log.glob("*.json")):
+        shutil.rmtree(log, ignore_errors=True)
 
 
 def table_types(engine: SparkEngine, uri: str) -> dict[str, Any]:
