@@ -109,3 +109,82 @@ def test_spark_merge_into_a_delta_rs_table_is_read_back_by_delta_rs(
     table = warehouse.dataset("silver.t").to_table().sort_by("id")
     assert table["id"].to_pylist() == list(range(6))
     assert table["name"].to_pylist() == ["n0", "n1", "u", "u", "u", "u"]
+
+
+# Sums of DECIMAL(10, 2): DECIMAL(20, 2) on Spark, DECIMAL(38, 2) on DuckDB; rank() INTEGER on
+# Spark, BIGINT on DuckDB. Whichever engine creates the table, the other writes into its types.
+TOTALS = "SELECT k, sum(amount) AS total, rank() OVER (ORDER BY k) AS r FROM silver.src GROUP BY k"
+SOURCES = {"silver.src": TableRef("silver.src")}
+
+
+def amounts(warehouse: Warehouse, ks: list[int], amount: str) -> None:
+    from decimal import Decimal
+
+    rows = pa.table(
+        {"k": ks, "amount": pa.array([Decimal(amount)] * len(ks), pa.decimal128(10, 2))}
+    )
+    warehouse.write("silver.src", rows, mode=WriteMode.OVERWRITE, metadata={})
+
+
+def totals(warehouse: Warehouse) -> list[tuple[int, str, int]]:
+    table = warehouse.read("gold.t").sort_by("k")
+    return [(r["k"], str(r["total"]), r["r"]) for r in table.to_pylist()]
+
+
+def test_a_spark_table_takes_duckdb_writes_in_its_types(spark_and_warehouse: Any) -> None:
+    from decimal import Decimal
+
+    from assay.errors import SchemaDriftError
+
+    spark, warehouse = spark_and_warehouse
+    duck = get_engine("duckdb", warehouse)
+    amounts(warehouse, [1, 2], "2.70")
+    spark.writer().write(
+        "gold.t", spark.relation(TOTALS, SOURCES), mode=WriteMode.OVERWRITE, metadata={}
+    )
+    created = warehouse.schema("gold.t")
+    assert created.field("total").type == pa.decimal128(20, 2)
+    assert created.field("r").type == pa.int32()
+
+    amounts(warehouse, [3], "1.25")
+    rows = duck.query(TOTALS, SOURCES)
+    assert rows.schema.field("total").type == pa.decimal128(38, 2)  # what DuckDB gives
+    warehouse.write("gold.t", rows, mode=WriteMode.APPEND, metadata={})
+    warehouse.merge("gold.t", rows.set_column(0, "k", pa.array([2])), keys=["k"], metadata={})
+
+    assert warehouse.schema("gold.t") == created
+    assert totals(warehouse) == [(1, "2.70", 1), (2, "1.25", 1), (3, "1.25", 1)]
+    assert spark.query("SELECT sum(total) AS s FROM gold.t", {"gold.t": TableRef("gold.t")})[
+        "s"
+    ].to_pylist() == [Decimal("5.20")]
+
+    # A value DECIMAL(20, 2) cannot hold stops the write, naming table, column and types.
+    huge = rows.set_column(1, "total", pa.array([Decimal("1" * 25)], pa.decimal128(38, 2)))
+    before = warehouse.version("gold.t")
+    with pytest.raises(SchemaDriftError) as err:
+        warehouse.write("gold.t", huge, mode=WriteMode.APPEND, metadata={})
+    assert err.value.where == "gold.t"
+    assert "column total" in err.value.message
+    assert "decimal128(38, 2)" in err.value.message and "decimal128(20, 2)" in err.value.message
+    with pytest.raises(SchemaDriftError):
+        warehouse.merge("gold.t", huge, keys=["k"], metadata={})
+    assert warehouse.version("gold.t") == before
+
+
+def test_a_duckdb_table_takes_spark_writes_in_its_types(spark_and_warehouse: Any) -> None:
+    spark, warehouse = spark_and_warehouse
+    duck = get_engine("duckdb", warehouse)
+    amounts(warehouse, [1, 2], "2.70")
+    warehouse.write("gold.t", duck.query(TOTALS, SOURCES), mode=WriteMode.OVERWRITE, metadata={})
+    created = warehouse.schema("gold.t")
+    assert created.field("total").type == pa.decimal128(38, 2)
+    assert created.field("r").type == pa.int64()
+
+    amounts(warehouse, [3], "1.25")
+    writer = spark.writer()
+    writer.write("gold.t", spark.relation(TOTALS, SOURCES), mode=WriteMode.APPEND, metadata={})
+    amounts(warehouse, [2], "1.25")
+    writer.merge("gold.t", spark.relation(TOTALS, SOURCES), keys=["k"], metadata={})
+
+    assert warehouse.schema("gold.t") == created
+    assert totals(warehouse) == [(1, "2.70", 1), (2, "1.25", 1), (3, "1.25", 1)]

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
-from deltalake.exceptions import CommitFailedError
+from deltalake.exceptions import CommitFailedError, SchemaMismatchError
 from deltalake.exceptions import TableNotFoundError as DeltaNotFound
 
-from assay.errors import TableNotFoundError, TransientError
+from assay.errors import SchemaDriftError, TableNotFoundError, TransientError
 from assay.naming import split_name
+from assay.tables.casts import to_table_types
 from assay.tables.errors import guards_disk_full
 from assay.tables.logcheck import check_newest_commit
 from assay.tables.predicates import Predicate, render
@@ -178,6 +179,9 @@ class Warehouse:
         """
         uri = self.uri(name)
         data = without_time_of_day(data)
+        failures: list[SchemaDriftError] = []  # of a stream's batches, cast as delta-rs reads
+        if not (mode is WriteMode.OVERWRITE and predicate is None):  # not a full refresh
+            data = self._as_table_types(name, data, against, failures)
         if self._is_local and against is None:
             os.makedirs(uri, exist_ok=True)
         try:
@@ -198,6 +202,12 @@ class Warehouse:
                 where=name,
                 hint="another writer committed to this table at the same time; retry",
             ) from exc
+        except SchemaMismatchError as exc:
+            raise _mismatch(name, exc) from exc
+        except Exception as exc:  # a batch of a stream that did not fit, raised inside delta-rs
+            if failures:
+                raise failures[0] from exc
+            raise
         return against.version() if against is not None else self.table(name).version()
 
     @guards_disk_full
@@ -210,7 +220,9 @@ class Warehouse:
         """
         if not self.exists(name):
             return self.write(name, data, mode=WriteMode.OVERWRITE, metadata=metadata)
-        before = self.table(name).version()
+        table = self.table(name)
+        before = table.version()
+        data = to_table_types(name, data, pa.schema(table.schema().to_arrow()))
         on = " AND ".join(f't."{k}" = s."{k}"' for k in keys)
         changed = changed_row_predicate(data.column_names, keys, set(self.schema(name).names))
         try:
@@ -230,8 +242,23 @@ class Warehouse:
             )
         except CommitFailedError as exc:
             raise TransientError(f"concurrent commit conflict: {exc}", where=name) from exc
+        except SchemaMismatchError as exc:
+            raise _mismatch(name, exc) from exc
         after = self.table(name).version()
         return after if after != before else None  # no row changed: no commit
+
+    def _as_table_types(
+        self,
+        name: str,
+        data: Any,
+        against: DeltaTable | None,
+        failures: list[SchemaDriftError],
+    ) -> Any:
+        """`data` with the existing table's types where no value is lost (see casts)."""
+        if against is None and not self.exists(name):
+            return data
+        table = against if against is not None else self.table(name)
+        return to_table_types(name, data, pa.schema(table.schema().to_arrow()), failures)
 
     def history(self, name: str, limit: int | None = None) -> list[CommitInfo]:
         """Commits of `name`, newest first, with assay's metadata decoded."""
@@ -257,6 +284,15 @@ class Warehouse:
             return None
         found = self.history(name, limit=1)
         return found[0] if found else None
+
+
+def _mismatch(name: str, exc: Exception) -> SchemaDriftError:
+    return SchemaDriftError(
+        f"the rows do not match the table's schema: {exc}",
+        where=name,
+        hint="cast the column in the dataset to the table's type, or rebuild the table with "
+        f"a full refresh (`assay run --full-refresh {name}`)",
+    )
 
 
 def without_time_of_day(data: Any) -> Any:
