@@ -25,7 +25,7 @@ import pytest
 
 from assay.engines import get_engine
 from assay.engines.base import Engine, Source
-from assay.errors import DefinitionError
+from assay.errors import AssayError, DefinitionError
 from assay.tables import Warehouse
 
 pytestmark = pytest.mark.usefixtures("spark_jars")
@@ -234,12 +234,30 @@ SAME = [
      "time_hour ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) AS t FROM p.weather WHERE month = 7"),
     ("string-functions", "SELECT DISTINCT upper(species) AS s, length(island) AS l, "
      "concat(species, '/', island) AS c, island LIKE 'T%' AS t FROM p.penguins"),
+    # `/` by zero is IEEE on both: ±inf, NaN for 0/0, NULL for NULL (integers, doubles,
+    # decimals; `minute` is 0 on the hour, dep_delay NULL for cancelled flights).
+    ("divide-by-zero", "SELECT flight / minute AS i, -flight / minute AS neg, minute / minute "
+     "AS nan, dep_delay / minute AS d, dep_delay / (dep_delay - dep_delay) AS z, "
+     "CAST(dep_delay AS DECIMAL(6, 1)) / minute AS dec, sum(distance) / sum(minute) AS agg "
+     "FROM p.flights WHERE day < 4 GROUP BY ALL"),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(("sql"), [sql for _, sql in SAME], ids=[i for i, _ in SAME])
 def test_the_same_rows_and_types_on_both_engines(engines: Engines, sql: str) -> None:
     same_on_both(engines, sql)
+
+
+@pytest.mark.parametrize("op", ["//", "%"])
+def test_integer_division_by_zero_fails_on_both_engines(engines: Engines, op: str) -> None:
+    """`//` and `%` of integers by zero are errors in DuckDB: on Spark too, with its cause."""
+    sql = f"SELECT flight {op} minute AS q FROM p.flights"
+    for engine, sources in (
+        (engines.duckdb, engines.duckdb_sources),
+        (engines.spark, engines.spark_sources),
+    ):
+        with pytest.raises(AssayError, match=r"(?i)division by zero"):
+            engine.query(sql, sources)
 
 
 def test_kurtosis_and_skewness_are_pandas_sample_statistics(engines: Engines) -> None:

@@ -404,11 +404,18 @@ def _avg(node: exp.Avg, refuse: Refuse) -> exp.Expression:
 
 
 def _divide(node: exp.Div, refuse: Refuse) -> exp.Expression:
-    """DuckDB's `/` divides numbers into a DOUBLE, decimals too (Spark keeps a DECIMAL)."""
+    """DuckDB's `/` divides numbers into a DOUBLE, decimals too (Spark keeps a DECIMAL),
+    and by zero as IEEE does: ±inf, NaN for 0/0 (Spark's ANSI mode fails the query, and
+    its non-ANSI mode gives NULL). NULL stays NULL; `//` and `%` by zero fail on both."""
     if isinstance(node.this, exp.Interval) or node.find(exp.Interval):
         return node
-    node.set("this", exp.cast(node.this, exp.DataType.build("DOUBLE")))
-    return node
+    dividend = exp.cast(node.this, exp.DataType.build("DOUBLE"))
+    divisor = node.expression
+    node.set("this", dividend)
+    infinity = exp.cast(exp.Literal.string("Infinity"), exp.DataType.build("DOUBLE"))
+    by_zero = exp.Mul(this=dividend.copy(), expression=infinity)  # ±inf, NaN for 0 and NaN
+    zero = exp.EQ(this=divisor.copy(), expression=exp.Literal.number(0))
+    return exp.Paren(this=exp.Case(ifs=[exp.If(this=zero, true=by_zero)], default=node.copy()))
 
 
 _LISTS = (exp.ArrayAgg, exp.Array, exp.Split, exp.RegexpSplit, exp.ArrayConcat, exp.Transform)
