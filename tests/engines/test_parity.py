@@ -165,3 +165,63 @@ def test_a_project_built_on_duckdb_continues_on_spark(
 
     assert str(moved.warehouse.schema("gold.user_days").field("id_sum").type) == "decimal128(38, 0)"
     assert_same_tables({"duckdb": assay.Project(duck_root), "spark": moved})
+
+
+# Every kind of value a quarantined row can hold: doubles (2.7), decimals and their averages,
+# sums of integers, dates, timestamps with fractions, text and booleans.
+TYPED = """
+-- name: gold.typed
+-- kind: full
+SELECT event_id, amount, CAST(amount AS DECIMAL(10, 2)) AS price,
+       avg(CAST(amount AS DECIMAL(10, 2))) OVER (PARTITION BY user_id) AS avg_price,
+       sum(user_id) OVER () AS users_sum, amount / 4 AS quarter,
+       CAST(event_time AS DATE) AS day, event_time + INTERVAL 250 MILLISECOND AS at,
+       date_trunc('hour', event_time) AS hour, 'u' || user_id AS label, amount > 2 AS big
+FROM {{ ref('bronze.events') }}
+"""
+TYPED_CONTRACT = """
+apiVersion: v3.1.0
+kind: DataContract
+id: typed
+version: 1.0.0
+status: active
+schema:
+  - name: typed
+    physicalName: gold.typed
+    properties:
+      - name: amount
+        logicalType: number
+        logicalTypeOptions: {maximum: 2}
+"""
+
+
+def test_quarantined_rows_are_recorded_alike_on_both_engines(
+    make_project: MakeProject, tmp_path: Path
+) -> None:
+    rows = [
+        event(1, 1, 2.7, "2026-01-01 10:00:00"),
+        event(2, 2, 1.5, "2026-01-02 11:30:00"),
+        event(3, 1, 12.25, "2026-01-03 12:00:00.5"),
+        event(4, 3, 0.1, "2026-01-03 13:00:00"),
+    ]
+    files = {
+        "pipelines/ingest.py": EVENTS_INGEST,
+        "pipelines/typed.sql": TYPED,
+        "contracts/typed.yaml": TYPED_CONTRACT,
+        "data/events/a.jsonl": jsonl(rows),
+    }
+    duck = make_project(files, name="duck")
+    shutil.copytree(duck, tmp_path / "spark")
+    spark = assay.Project(tmp_path / "spark", engine="spark")
+    projects = {"duckdb": assay.Project(duck), "spark": spark}
+    run_both(projects)
+
+    def quarantined(project: assay.Project) -> list[tuple[object, ...]]:
+        table = project.table("quarantine.gold_typed").sort_by("raw_record")
+        keep = ("raw_record", "rule", "reason", "batch_key")
+        return [tuple(r[k] for k in keep) for r in table.to_pylist()]
+
+    expected = quarantined(projects["duckdb"])
+    assert len(expected) == 2  # 2.7 and 12.25 break the maximum
+    assert '"amount": 2.7,' in expected[0][0] and '"price": "2.70"' in expected[0][0]
+    assert quarantined(projects["spark"]) == expected

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -162,9 +163,20 @@ def _flag_result(dataset: str, rule: RowRule, value: Any) -> CheckResult:
 
 
 def rows_as_json(table: pa.Table) -> list[str]:
-    """Each row as a JSON object (the raw record of a quarantined row)."""
+    """Each row as a JSON object (the raw record of a quarantined row), alike on every
+    engine: a whole-number decimal (DuckDB's sum of integers, a HUGEINT) is the integer
+    Spark's BIGINT sum is; other decimals keep their digits as text.
+
+    Example:
+        >>> from decimal import Decimal
+        >>> rows_as_json(pa.table({"n": pa.array([Decimal(7)], pa.decimal128(38, 0)),
+        ...                        "p": pa.array([Decimal("2.70")], pa.decimal128(10, 2))}))
+        ['{"n": 7, "p": "2.70"}']
+    """
 
     def default(v: Any) -> Any:
+        if isinstance(v, Decimal) and v.as_tuple().exponent == 0:
+            return int(v)
         return v.isoformat() if isinstance(v, datetime | date) else str(v)
 
     return [json.dumps(row, default=default, ensure_ascii=False) for row in table.to_pylist()]
