@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,7 @@ from assay.intervals import Grain
 from assay.pipelines.spec import Kind
 from assay.pipelines.sqlfile import load_sql_file, parse_header
 from assay.pipelines.transforms import render_sql, template_refs
+from tests.conftest import MakeProject
 
 
 def sql_file(tmp_path: Path, text: str, name: str = "model.sql") -> Path:
@@ -241,3 +242,35 @@ def test_python_transforms_keep_their_batch_size() -> None:
         return t
 
     assert x.dataset.batch_size == 90  # type: ignore[attr-defined]
+
+
+def test_an_undeclared_batch_size_is_the_engines_default(make_project: MakeProject) -> None:
+    """Without `batch_size`, DuckDB computes and commits 30 day-intervals at a time (Spark
+    366: `default_batch_intervals`); a declared one wins."""
+    import assay
+    from assay.engines.duckdb import DuckDBEngine
+    from assay.engines.spark.engine import SparkEngine
+    from tests.helpers import EVENTS_INGEST, event, jsonl
+
+    assert (DuckDBEngine.default_batch_intervals, SparkEngine.default_batch_intervals) == (30, 366)
+    daily = (
+        "-- name: silver.events\n-- kind: incremental\n-- time_column: event_time\n"
+        "{batch}SELECT * FROM {{{{ ref('bronze.events') }}}}\n"
+        "WHERE event_time >= {{{{ start }}}} AND event_time < {{{{ end }}}}\n"
+    )
+    first = datetime(2026, 1, 1, 10)
+    days = [event(i, 1, 1.0, str(first + timedelta(days=i))) for i in range(61)]  # 61 days
+    for batch, commits in ((None, 3), (10, 7)):
+        header = "" if batch is None else f"-- batch_size: {batch}\n"
+        root = make_project(
+            {
+                "pipelines/ingest.py": EVENTS_INGEST,
+                "pipelines/events.sql": daily.format(batch=header),
+                "data/events/a.jsonl": jsonl(days),
+            },
+            name=f"p{batch}",
+        )
+        result = assay.Project(root).run()
+        assert result.ok
+        built = next(r for r in result.results if r.dataset == "silver.events")
+        assert (built.intervals, built.commits) == (61, commits), batch

@@ -91,6 +91,9 @@ class Engine(ABC):
     #: Capability: the engine writes tables itself: transforms give Frames (`relation`),
     #: contracts split them on the engine (`split`), and `writer()` commits them.
     writes_tables: ClassVar[bool] = False
+    #: Intervals one query computes and one commit writes when a dataset declares no
+    #: `batch_size` (engines with a high fixed cost per query take more at a time).
+    default_batch_intervals: ClassVar[int] = 30
 
     def __init__(self, warehouse: Warehouse, settings: Mapping[str, Any] | None = None):
         self.warehouse = warehouse

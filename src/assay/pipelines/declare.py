@@ -290,7 +290,7 @@ def transform(
     grain: str = "day",
     start: str | date | None = None,
     lookback: int = 0,
-    batch_size: int = 30,
+    batch_size: int | None = None,
     keys: Sequence[str] | None = None,
     as_arrow: bool = False,
     engines: Sequence[str] | None = None,
@@ -333,7 +333,7 @@ def transform(
             name=name,
             kind=_enum(Kind, kind, "kind"),
             lookback=lookback,
-            batch_size=max(1, batch_size),
+            batch_size=None if batch_size is None else max(1, batch_size),
             producer=PythonTransform(
                 func,
                 as_relations=not as_arrow,

@@ -321,7 +321,8 @@ class Runner:
     def _build_intervals(
         self, ctx: RunContext, intervals: list[Interval], result: DatasetResult, workers: int
     ) -> None:
-        batches = list(batched_intervals(intervals, ctx.dataset.batch_size))
+        size = ctx.dataset.batch_size or ctx.engine.default_batch_intervals
+        batches = list(batched_intervals(intervals, size))
         done: list[Interval] = []
         for batch, outputs in self._batch_outputs(ctx, batches, workers):
             try:

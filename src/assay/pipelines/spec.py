@@ -47,8 +47,9 @@ class DatasetSpec:
     grain: Grain = Grain.DAY
     start: datetime | None = None
     lookback: int = 0
-    #: Contiguous intervals computed by one query and written in one commit.
-    batch_size: int = 30
+    #: Contiguous intervals computed by one query and written in one commit; None (not
+    #: declared): the engine's default (`Engine.default_batch_intervals`).
+    batch_size: int | None = None
     keys: tuple[str, ...] = ()
     partition_by: tuple[str, ...] = ()
     owner: str | None = None

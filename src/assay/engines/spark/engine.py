@@ -51,6 +51,9 @@ class SparkEngine(Engine):
     dialect = "spark"
     asof_join = False
     writes_tables = True
+    #: A year of days per query: each Spark job and Delta commit costs seconds whatever
+    #: its size, which dominated small datasets at 30 (benchmarks/RESULTS.md).
+    default_batch_intervals = 366
 
     def __init__(self, warehouse: Any, settings: Mapping[str, Any] | None = None):
         # Without pyspark or Java, stop here, once, before a project runs anything.
