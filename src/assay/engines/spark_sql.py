@@ -473,7 +473,13 @@ def _strftime(node: exp.TimeToStr, refuse: Refuse) -> exp.Expression:
     return _fn("DATE_FORMAT", node.this, exp.Literal.string("".join(out)))
 
 
+def _list_distinct(node: exp.ArrayDistinct, refuse: Refuse) -> exp.Expression:
+    """DuckDB's list_distinct drops NULLs; Spark's array_distinct keeps one."""
+    return _spark(f"ARRAY_DISTINCT(FILTER({_s(node.this)}, v -> v IS NOT NULL))")
+
+
 _REWRITES: dict[type, Callable[[Any, Refuse], exp.Expression | None]] = {
+    exp.ArrayDistinct: _list_distinct,
     exp.DayOfWeek: _dow,
     exp.DayOfWeekIso: _isodow,
     exp.Dayname: _dayname,
