@@ -21,8 +21,9 @@ def sync(catalog: Catalog, warehouse: Warehouse, dataset: str) -> dict[str, Any]
     `content_hash` of the latest write.
     """
     synced, state = catalog.sync_point(dataset)
-    warehouse.check_log(dataset)  # never trust a torn newest commit (an empty one reads fine)
-    current = warehouse.version(dataset)
+    current = warehouse.version(dataset)  # half a JSON line: TornLogError from the load
+    if current is not None:
+        warehouse.check_log(dataset, current)  # an empty newest commit loads fine: check it
     if current is None or current < synced:
         # The table was dropped or recreated behind our back: start over from its log.
         with catalog.engine.begin() as con:

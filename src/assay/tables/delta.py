@@ -99,9 +99,10 @@ class Warehouse:
             check_newest_commit(name, self.uri(name))  # a torn log: named, not a backtrace
             raise
 
-    def check_log(self, name: str) -> None:
-        """Stop with TornLogError when the newest commit of `name`'s log is torn."""
-        check_newest_commit(name, self.uri(name))
+    def check_log(self, name: str, version: int) -> None:
+        """Stop with TornLogError when commit `version`, the newest of `name`'s log, is
+        torn (an empty commit file loads as a commit that did nothing)."""
+        check_newest_commit(name, self.uri(name), version)
 
     def version(self, name: str) -> int | None:
         """The latest version of `name`, or None when it does not exist."""

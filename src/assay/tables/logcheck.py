@@ -32,6 +32,11 @@ def newest_commit(table_uri: str) -> str | None:
     return os.path.join(log, max(commits)) if commits else None
 
 
+def _commit_file(table_uri: str, version: int) -> str | None:
+    path = os.path.join(table_uri, "_delta_log", f"{version:020d}.json")
+    return path if "://" not in table_uri and os.path.isfile(path) else None
+
+
 def torn_reason(path: str) -> str | None:
     """Why the commit file at `path` is torn, or None when it is whole."""
     with open(path, "rb") as fh:
@@ -50,9 +55,10 @@ def torn_reason(path: str) -> str | None:
     return None
 
 
-def check_newest_commit(name: str, table_uri: str) -> None:
-    """Raise TornLogError naming the table and file when the newest commit is torn."""
-    path = newest_commit(table_uri)
+def check_newest_commit(name: str, table_uri: str, version: int | None = None) -> None:
+    """Raise TornLogError naming the table and file when the newest commit is torn; with
+    `version` (the newest, as the table loaded), read that file without listing the log."""
+    path = newest_commit(table_uri) if version is None else _commit_file(table_uri, version)
     reason = torn_reason(path) if path else None
     if path and reason:
         raise TornLogError(
