@@ -36,9 +36,10 @@ from assay.pipelines.declare import collecting
 from assay.pipelines.files import FileSource
 from assay.pipelines.plan import Planner, Work
 from assay.pipelines.quarantine import quarantine_name
-from assay.pipelines.runner import Reporter, Runner, RunResult, Runtime
+from assay.pipelines.runner import Reporter, Runner, RunResult
 from assay.pipelines.spec import DatasetSpec, Kind
 from assay.pipelines.sqlfile import load_sql_file
+from assay.runtime import Runtime
 from assay.tables import CommitInfo, Warehouse
 
 if TYPE_CHECKING:
@@ -168,7 +169,9 @@ class Project:
     def datasets(self) -> dict[str, DatasetSpec]:
         return dict(self.dag.items())
 
-    def _runtime(self) -> Runtime:
+    @property
+    def runtime(self) -> Runtime:
+        """What the workflows below the project need: warehouse, engines, catalog, contracts."""
         return Runtime(
             str(self.root),
             self.config,
@@ -237,7 +240,7 @@ class Project:
         run_id = uuid.uuid4().hex[:12]
         with project_lock(self.state_dir, self.config.lock_timeout):
             self.catalog.start_run(run_id, command)
-            runner = Runner(self._runtime(), run_id, reporter, full_refresh, restated)
+            runner = Runner(self.runtime, run_id, reporter, full_refresh, restated)
             result = runner.run(names, window, workers)
             self.catalog.finish_run(run_id, "success" if result.ok else "failed")
         return result
@@ -259,7 +262,7 @@ class Project:
     def plan(self, select: Sequence[str] = (), full_refresh: bool = False) -> list[Work]:
         """What `run` would do, per dataset, and why (nothing is written)."""
         names = self.dag.select(select) if select else self.dag.order()
-        runner = Runner(self._runtime(), "plan", None, full_refresh)
+        runner = Runner(self.runtime, "plan", None, full_refresh)
         out: list[Work] = []
         changing: set[str] = set()
         for name in names:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -18,21 +18,17 @@ from typing import Any, Protocol
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from assay import _faults
-from assay.catalog import Catalog
 from assay.catalog.store import utcnow
 from assay.catalog.sync import sync
-from assay.config import ProjectConfig
-from assay.contracts import Contract
-from assay.engines import Engine, TableRef
+from assay.engines import TableRef
 from assay.errors import AssayError, ContractViolationError
 from assay.intervals import Interval, describe
 from assay.pipelines.commit import BatchBlocked, Committer
-from assay.pipelines.dag import Dag
 from assay.pipelines.files import FileSource
 from assay.pipelines.plan import Planner, Work
 from assay.pipelines.producers import Output, RunContext
 from assay.pipelines.spec import DatasetSpec, Kind
-from assay.tables import Warehouse
+from assay.runtime import Runtime
 
 
 @dataclass
@@ -92,29 +88,6 @@ class SilentReporter:
 
     def dataset_finished(self, result: DatasetResult) -> None:
         pass
-
-
-@dataclass
-class Runtime:
-    """Everything a run needs from the project."""
-
-    root: str
-    config: ProjectConfig
-    dag: Dag
-    warehouse: Warehouse
-    engine: Engine
-    catalog: Catalog
-    #: Contracts by the dataset they bind to.
-    contracts: Mapping[str, Sequence[Contract]] = field(default_factory=dict)
-    #: The embedded DuckDB engine (the same object as `engine` when that is DuckDB). Work on
-    #: data already in this process runs here: sources read files and databases with
-    #: DuckDB's readers, and commits check their Arrow batch in-process rather than ship it
-    #: back to a cluster.
-    local_engine: Engine | None = None
-
-    @property
-    def local(self) -> Engine:
-        return self.local_engine or self.engine
 
 
 class Runner:
