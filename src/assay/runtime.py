@@ -8,7 +8,7 @@ Example:
     >>> root = tempfile.mkdtemp()
     >>> _ = assay.init_project(root)
     >>> runtime = assay.Project(root).runtime
-    >>> "bronze.transactions" in runtime.dag.order()
+    >>> "gold.daily_totals" in runtime.dag.order()
     True
 """
 
