@@ -1,8 +1,15 @@
-"""Dataset names: `layer.name`, shared by every room."""
+"""Dataset and column names: `layer.name`, shared by every room.
+
+`quote` (a column name as quoted SQL text) lives in `assay.sqlbuild`, with the rest of the
+SQL that assay generates; it is re-exported here for the rooms that import it from here.
+"""
 
 from __future__ import annotations
 
 from assay.errors import DefinitionError
+from assay.sqlbuild import quote
+
+__all__ = ["check_columns", "quote", "split_name", "unusable_column"]
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -19,18 +26,6 @@ def split_name(name: str) -> tuple[str, str]:
             hint="use names like 'bronze.transactions' or 'gold.card_daily'",
         )
     return parts[0], parts[1]
-
-
-def quote(identifier: str) -> str:
-    """A column name as a quoted SQL identifier (any name works, quotes doubled).
-
-    Example:
-        >>> print(quote("card id"))
-        "card id"
-        >>> len(quote('a"b'))  # the inner quote is doubled
-        6
-    """
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def unusable_column(name: str) -> str | None:

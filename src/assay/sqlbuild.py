@@ -1,0 +1,217 @@
+"""SQL that assay generates, built as sqlglot expressions and rendered per dialect.
+
+Names and values never reach SQL text by f-strings or `str.replace`: an identifier is an
+`exp.Identifier` marked quoted, a value an `exp.Literal` (or a CAST of one), and sqlglot
+writes the quoting and escaping each dialect wants. Any column name works, including
+quotes, backticks, spaces, unicode, keywords and `a"; DROP TABLE x; --`.
+
+Dialects, by the name assay uses for the writer or engine that runs the SQL:
+`duckdb`, `spark`, `sqlite` (the local online store) and `delta` (delta-rs predicates,
+parsed by DataFusion, which reads ANSI quoting).
+
+Example:
+    >>> from datetime import datetime
+    >>> import pyarrow as pa
+    >>> p = time_range("day", datetime(2024, 1, 1), datetime(2024, 1, 2), pa.date32())
+    >>> print(render(p, "delta"))
+    "day" >= '2024-01-01' AND "day" < '2024-01-02'
+    >>> print(render(in_list("_source_file", ["data/batch_key_1.jsonl"]), "spark"))
+    `_source_file` IN ('data/batch_key_1.jsonl')
+    >>> print(render(column('a"; DROP TABLE x; --'), "duckdb"))
+    "a""; DROP TABLE x; --"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pyarrow as pa
+from sqlglot import exp
+
+#: A predicate as an expression, or as SQL text already written for the writer.
+Predicate = exp.Expr | str
+#: A value `literal` writes: text, numbers, booleans, dates, times and NULL.
+Value = str | int | float | bool | Decimal | date | datetime | None
+
+#: sqlglot dialect of each writer or engine. delta-rs parses predicates with DataFusion,
+#: whose quoting is ANSI (double-quoted names, doubled single quotes): postgres renders it.
+DIALECTS = {"duckdb": "duckdb", "spark": "spark", "sqlite": "sqlite", "delta": "postgres"}
+
+
+def identifier(name: str) -> exp.Identifier:
+    """A quoted identifier: any text is one name, whatever characters it holds.
+
+    Example:
+        >>> render(identifier("select"), "duckdb"), render(identifier("a`b"), "spark")
+        ('"select"', '`a``b`')
+    """
+    return exp.to_identifier(name, quoted=True)
+
+
+def column(name: str, table: str | None = None) -> exp.Column:
+    """A quoted column reference, optionally qualified by a table or alias.
+
+    Dots are part of the name, never a path: `column("a.b")` is the one column `a.b`.
+
+    Example:
+        >>> render(column("card id", table="t"), "duckdb")
+        '"t"."card id"'
+        >>> render(column("a.b"), "spark")
+        '`a.b`'
+    """
+    return exp.Column(this=identifier(name), table=identifier(table) if table else None)
+
+
+def columns(names: Iterable[str], table: str | None = None) -> list[exp.Expr]:
+    """Quoted column references for a select list, a key list or an insert's column list.
+
+    Example:
+        >>> render_list(columns(["id", "ts"]), "sqlite")
+        '"id", "ts"'
+    """
+    return [column(n, table) for n in names]
+
+
+def table(name: str, schema: str | None = None) -> exp.Table:
+    """A quoted table reference, in `schema` when given. Dots are part of the name: split
+    `layer.name` first (`assay.naming.split_name`) and pass the layer as the schema.
+
+    Example:
+        >>> render(table("card day", schema="silver"), "duckdb"), render(table("a.b"), "sqlite")
+        ('"silver"."card day"', '"a.b"')
+    """
+    return exp.Table(this=identifier(name), db=identifier(schema) if schema else None)
+
+
+def literal(value: Value) -> exp.Expr:
+    """A SQL literal: text (quotes escaped per dialect), numbers, booleans, NULL, and dates
+    and times as a CAST of their ISO text (aware times are written in UTC as TIMESTAMPTZ).
+
+    Example:
+        >>> [render(literal(v), "duckdb") for v in ("it's", 3, 2.5, True, None)]
+        ["'it''s'", '3', '2.5', 'TRUE', 'NULL']
+        >>> print(render(literal("it's"), "spark"))
+        'it\\'s'
+        >>> render(literal(datetime(2024, 1, 2, 3, 4, 5)), "duckdb")
+        "CAST('2024-01-02 03:04:05' AS TIMESTAMP)"
+        >>> render(literal(date(2024, 1, 2)), "spark")
+        "CAST('2024-01-02' AS DATE)"
+    """
+    if value is None:
+        return exp.null()
+    if isinstance(value, bool):
+        return exp.true() if value else exp.false()
+    if isinstance(value, int | float | Decimal):
+        return exp.Literal.number(str(value) if isinstance(value, Decimal) else repr(value))
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            text = value.astimezone(UTC).isoformat(" ")
+            return exp.cast(exp.Literal.string(text), exp.DataType.Type.TIMESTAMPTZ)
+        return exp.cast(exp.Literal.string(value.isoformat(" ")), exp.DataType.Type.TIMESTAMP)
+    if isinstance(value, date):
+        return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.Type.DATE)
+    return exp.Literal.string(str(value))
+
+
+def string(text: str) -> exp.Literal:
+    """A text literal (the escape that the old `_lit` helpers did by hand).
+
+    Example:
+        >>> render(string("a'b"), "duckdb")
+        "'a''b'"
+    """
+    return exp.Literal.string(text)
+
+
+def in_list(name: str | exp.Expr, values: Iterable[Value]) -> exp.Expr:
+    """Rows whose column (or expression) is one of `values`, sorted and without repeats so
+    the same set always renders the same SQL.
+
+    Example:
+        >>> print(render(in_list("k", ["b", "a'", "b"]), "duckdb"))
+        "k" IN ('a''', 'b')
+    """
+    target = column(name) if isinstance(name, str) else name
+    unique = sorted(set(values), key=lambda v: (v is None, str(type(v)), v if v is not None else 0))
+    return target.isin(*(literal(v) for v in unique))
+
+
+def time_range(
+    name: str, start: datetime, end: datetime, kind: pa.DataType | None = None
+) -> exp.Expr:
+    """Rows of column `name` in `[start, end)` (naive UTC bounds), for a column of `kind`.
+
+    The bounds are text literals, which delta-rs, Spark and DuckDB all cast to the column's
+    type; the text is chosen by that type so that a DATE, TIMESTAMP or TIMESTAMPTZ column
+    selects exactly the rows of `[start, end)` in UTC.
+
+    Example:
+        >>> p = time_range("ts", datetime(2024, 1, 1, 6), datetime(2024, 1, 2))
+        >>> render(p, "spark")
+        "`ts` >= '2024-01-01 06:00:00' AND `ts` < '2024-01-02 00:00:00'"
+        >>> p = time_range("d", datetime(2024, 1, 1, 6), datetime(2024, 1, 2), pa.date32())
+        >>> print(render(p, "delta"))  # a date is in range when its midnight is
+        "d" >= '2024-01-02' AND "d" < '2024-01-02'
+    """
+    col = column(name)
+    low, high = _bound(start, kind), _bound(end, kind)
+    return exp.and_(col >= exp.Literal.string(low), col < exp.Literal.string(high))
+
+
+def cast(value: exp.Expr, to: str, safe: bool = False) -> exp.Expr:
+    """CAST (or TRY_CAST with `safe`) of an expression to a type written in DuckDB's SQL.
+
+    Example:
+        >>> render(cast(column("x y"), "DECIMAL(10,2)", safe=True), "duckdb")
+        'TRY_CAST("x y" AS DECIMAL(10, 2))'
+    """
+    kind = exp.DataType.build(to, dialect="duckdb")
+    return exp.TryCast(this=value, to=kind) if safe else exp.Cast(this=value, to=kind)
+
+
+def render(expression: Predicate, dialect: str) -> str:
+    """The expression as SQL text for `dialect` (a key of `DIALECTS`); text passes as is.
+
+    Example:
+        >>> render(column("n") > literal(1), "sqlite")
+        '"n" > 1'
+    """
+    if isinstance(expression, str):
+        return expression
+    return expression.sql(dialect=DIALECTS[dialect])
+
+
+def render_list(expressions: Iterable[exp.Expr], dialect: str) -> str:
+    """Expressions rendered and joined by commas (a select or column list).
+
+    Example:
+        >>> render_list([column("a"), literal("b")], "spark")
+        "`a`, 'b'"
+    """
+    return ", ".join(render(e, dialect) for e in expressions)
+
+
+def quote(name: str, dialect: str = "duckdb") -> str:
+    """A column name as quoted SQL identifier text for `dialect`.
+
+    Example:
+        >>> print(quote("card id"))
+        "card id"
+        >>> print(quote('a"b'), quote("a`b", "spark"))
+        "a""b" `a``b`
+    """
+    return render(identifier(name), dialect)
+
+
+def _bound(moment: datetime, kind: pa.DataType | None) -> str:
+    if kind is not None and pa.types.is_date(kind):
+        # A date d is in [start, end) exactly when d >= the first midnight at or after
+        # start, and likewise for end: round the bounds up to whole days.
+        day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+        if day != moment:
+            day += timedelta(days=1)
+        return day.date().isoformat()
+    # Text without an offset is read as UTC by every writer, for zoned and naive columns.
+    return moment.isoformat(" ")
