@@ -167,7 +167,7 @@ def cast(value: exp.Expr, to: str, safe: bool = False) -> exp.Expr:
         >>> render(cast(column("x y"), "DECIMAL(10,2)", safe=True), "duckdb")
         'TRY_CAST("x y" AS DECIMAL(10, 2))'
     """
-    kind = exp.DataType.build(to, dialect="duckdb")
+    kind = exp.DataType.build(to, dialect="duckdb", udt=True)
     return exp.TryCast(this=value, to=kind) if safe else exp.Cast(this=value, to=kind)
 
 

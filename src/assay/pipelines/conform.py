@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import sqlglot
+from sqlglot import exp
 
+from assay import sqlbuild as sb
 from assay.engines import Engine
 from assay.engines.types import INTEGRAL, arrow_to_sql, compatible, storage_type, widens
 from assay.errors import SchemaDriftError
@@ -106,7 +110,7 @@ def conform(
     observed: Mapping[str, str],
     plan: ColumnPlan,
     ingested_at: object,
-    source_sql: str = "SELECT * FROM batch",
+    source_sql: str | exp.Query = "SELECT * FROM batch",
     text_values: bool = False,
     time_column: str | None = None,
 ) -> tuple[pa.Table, pa.Table]:
@@ -116,82 +120,144 @@ def conform(
     so a parser can hand over raw records and extract their fields in this same pass;
     `text_values` says every observed value is text (JSON, CSV) and must be cast-checked.
     """
-    selects, errors = [], []
-    for column, target in plan.target.items():
-        if column not in observed:
-            selects.append(f'CAST(NULL AS {target}) AS "{_q(column)}"')
-            continue
-        selects.append(f'{_cast(column, target)} AS "{_q(column)}"')
-        # Text values (JSON, CSV) are checked even when the column's usual type matches:
-        # one "N/A" among numbers must be quarantined, not silently nulled.
-        is_text = text_values or pa.types.is_string(batch.schema.field(column).type)
-        as_text = is_text and target != "VARCHAR"
-        if observed[column] != target or as_text:
-            errors.append(_cast_error(column, target))
-        if target.startswith(("DATE", "TIMESTAMP")):
-            errors.append(_range_error(column, target, column == time_column))
-    for column in plan.quarantine_if_present:
-        errors.append(
-            f"""CASE WHEN "{_q(column)}" IS NOT NULL THEN 'unexpected column {_lit(column)}' END"""
-        )
-    reason = f"concat_ws('; ', {', '.join(errors)})" if errors else "''"
-    sql = f"""
-        SELECT * EXCLUDE ({RAW}),
-               CASE WHEN {_REASON} <> '' THEN rtrim({RAW}, chr(13) || chr(10)) END AS {RAW}
-        FROM (
-            SELECT {", ".join([*selects, SOURCE_FILE, LINE])},
-                   TIMESTAMP '{ingested_at}' AS {INGESTED_AT}, {RAW}, {reason} AS {_REASON}
-            FROM ({source_sql}) AS __source)
-    """
-    checked = engine.query(sql, {"batch": batch})
+    checked = engine.query(
+        conform_sql(
+            batch.schema, observed, plan, ingested_at, source_sql, text_values, time_column
+        ),
+        {"batch": batch},
+    )
     bad_mask = pc.not_equal(checked[_REASON], "")
     good = checked.filter(pc.invert(bad_mask)).drop_columns([RAW, _REASON])
     bad = checked.filter(bad_mask).select([SOURCE_FILE, LINE, RAW, _REASON])
     return good, bad
 
 
-def _cast(column: str, target: str) -> str:
+def conform_sql(
+    schema: pa.Schema,
+    observed: Mapping[str, str],
+    plan: ColumnPlan,
+    ingested_at: object,
+    source_sql: str | exp.Query = "SELECT * FROM batch",
+    text_values: bool = False,
+    time_column: str | None = None,
+) -> str:
+    """The DuckDB query `conform` runs: every target column cast, plus the reason (in words)
+    a row is rejected, empty for good rows. Names and values are expressions, so a column
+    named `a"; DROP TABLE x; --` is one column and its reason one text.
+
+    Example:
+        >>> plan = ColumnPlan(target={"n": "BIGINT"})
+        >>> sql = conform_sql(pa.schema([("n", pa.string())]), {"n": "VARCHAR"}, plan, "2024-01-01")
+        >>> 'TRY_CAST("n" AS BIGINT)' in sql
+        True
+    """
+    selects: list[exp.Expr] = []
+    errors: list[exp.Expr] = []
+    for name, target in plan.target.items():
+        if name not in observed:
+            selects.append(exp.alias_(sb.cast(exp.null(), target), sb.identifier(name)))
+            continue
+        selects.append(exp.alias_(_cast(name, target), sb.identifier(name)))
+        # Text values (JSON, CSV) are checked even when the column's usual type matches:
+        # one "N/A" among numbers must be quarantined, not silently nulled.
+        is_text = text_values or pa.types.is_string(schema.field(name).type)
+        as_text = is_text and target != "VARCHAR"
+        if observed[name] != target or as_text:
+            errors.append(_cast_error(name, target))
+        if target.startswith(("DATE", "TIMESTAMP")):
+            errors.append(_range_error(name, target, name == time_column))
+    for name in plan.quarantine_if_present:
+        present = exp.Not(this=exp.Is(this=sb.column(name), expression=exp.null()))
+        errors.append(_when(present, sb.string(f"unexpected column {name}")))
+    reason = _func("concat_ws", sb.string("; "), *errors) if errors else sb.string("")
+    source = (
+        sqlglot.parse_one(source_sql, read="duckdb") if isinstance(source_sql, str) else source_sql
+    )
+    inner = exp.select(
+        *selects,
+        exp.column(SOURCE_FILE),
+        exp.column(LINE),
+        exp.alias_(_timestamp(ingested_at), INGESTED_AT),
+        exp.column(RAW),
+        exp.alias_(reason, _REASON),
+    ).from_(exp.alias_(exp.Subquery(this=source), "__source", table=True))
+    newline = exp.DPipe(this=_func("chr", _number(13)), expression=_func("chr", _number(10)))
+    raw = _when(
+        exp.NEQ(this=exp.column(_REASON), expression=sb.string("")),
+        _func("rtrim", exp.column(RAW), newline),
+    )
+    outer = exp.select(exp.Star(except_=[exp.column(RAW)]), exp.alias_(raw, RAW))
+    return sb.render(outer.from_(exp.Subquery(this=inner)), "duckdb")
+
+
+def _cast(name: str, target: str) -> exp.Expr:
     """TRY_CAST, except that text times with an offset (`+02:00`, `Z`) become UTC: a plain
     cast to TIMESTAMP would drop the offset."""
     if target == "TIMESTAMP":
-        return f"""CAST(TRY_CAST("{_q(column)}" AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP)"""
-    return f'TRY_CAST("{_q(column)}" AS {target})'
+        zoned = sb.cast(sb.column(name), "TIMESTAMPTZ", safe=True)
+        return sb.cast(exp.AtTimeZone(this=zoned, zone=sb.string("UTC")), "TIMESTAMP")
+    return sb.cast(sb.column(name), target, safe=True)
 
 
-def _cast_error(column: str, target: str) -> str:
-    col = f'"{_q(column)}"'
-    failed = f"TRY_CAST({col} AS {target}) IS NULL"
+def _cast_error(name: str, target: str) -> exp.Expr:
+    col = sb.column(name)
+    failed: exp.Expr = exp.Is(this=sb.cast(col, target, safe=True), expression=exp.null())
     if target in INTEGRAL:
         # DuckDB rounds '2.5' to 3 when casting to an integer; a fraction is a bad value.
-        failed += f" OR TRY_CAST({col} AS DOUBLE) IS DISTINCT FROM TRY_CAST({col} AS {target})"
-    return (
-        f"CASE WHEN {col} IS NOT NULL AND ({failed}) THEN 'column {_lit(column)}: ' || "
-        f"left(CAST({col} AS VARCHAR), 60) || ' is not {target}' END"
+        fraction = exp.NullSafeNEQ(
+            this=sb.cast(col.copy(), "DOUBLE", safe=True),
+            expression=sb.cast(col.copy(), target, safe=True),
+        )
+        failed = exp.or_(failed, fraction)
+    present = exp.Not(this=exp.Is(this=col.copy(), expression=exp.null()))
+    return _when(
+        exp.and_(present, exp.paren(failed)), _message(name, col.copy(), f" is not {target}")
     )
 
 
-def _range_error(column: str, target: str, is_time_column: bool) -> str:
+def _range_error(name: str, target: str, is_time_column: bool) -> exp.Expr:
     """Times no reader can hold are quarantined: infinities and years past 9999 break
     Python readers (`assay sql`, `show`); a time column must also leave room for its
     intervals (a year grain's last interval ends a year after its newest row)."""
-    value = _cast(column, target)
+    value = _cast(name, target)
     if is_time_column:
-        bad, why = f"{value} >= '9999-01-01'", "is too far out for intervals (before 9999)"
+        bad: exp.Expr = value.copy() >= sb.string("9999-01-01")
+        why = " is too far out for intervals (before 9999)"
     else:
-        bad, why = f"{value} > '9999-12-31'", "is out of range (years 1 to 9999)"
-    return (
-        f"CASE WHEN {value} IS NOT NULL AND (NOT isfinite({value}) OR {value} < '0001-01-02' "
-        f"OR {bad}) THEN 'column {_lit(column)}: ' || left(CAST({value} AS VARCHAR), 60) "
-        f"|| ' {why}' END"
+        bad, why = value.copy() > sb.string("9999-12-31"), " is out of range (years 1 to 9999)"
+    out = exp.or_(
+        exp.Not(this=_func("isfinite", value.copy())), value.copy() < sb.string("0001-01-02"), bad
     )
+    present = exp.Not(this=exp.Is(this=value.copy(), expression=exp.null()))
+    return _when(exp.and_(present, exp.paren(out)), _message(name, value, why))
 
 
-def _q(name: str) -> str:
-    return name.replace('"', '""')
+def _message(name: str, value: exp.Expr, why: str) -> exp.Expr:
+    """'column <name>: <value, cut to 60 characters><why>' as a text expression."""
+    shown = _func("left", sb.cast(value, "VARCHAR"), _number(60))
+    head = exp.DPipe(this=sb.string(f"column {name}: "), expression=shown)
+    return exp.DPipe(this=head, expression=sb.string(why))
 
 
-def _lit(text: str) -> str:
-    return text.replace("'", "''")
+def _when(condition: exp.Expr, then: exp.Expr) -> exp.Expr:
+    return exp.Case(ifs=[exp.If(this=condition, true=then)])
+
+
+def _func(name: str, *args: exp.Expr) -> exp.Expr:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _number(n: int) -> exp.Expr:
+    return exp.Literal.number(n)
+
+
+def _timestamp(moment: object) -> exp.Expr:
+    """The ingestion time as a TIMESTAMP literal (an aware time is converted to UTC)."""
+    if isinstance(moment, datetime):
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        return sb.literal(moment)
+    return sb.cast(sb.string(str(moment)), "TIMESTAMP")
 
 
 def conform_typed(
