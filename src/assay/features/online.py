@@ -15,11 +15,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from sqlglot import exp
 
+from assay import sqlbuild as sb
 from assay.errors import MissingExtraError, TransientError
 from assay.features.spec import FeatureView
 
@@ -121,19 +124,20 @@ class SQLiteOnlineStore(OnlineStore):
             con = self._current()
             if not _has_table(con, self._table(view)):
                 return False
-            return (
-                con.execute(f'SELECT 1 FROM "{self._table(view)}" LIMIT 1').fetchone() is not None
-            )
+            return con.execute(_any_row_sql(self._table(view))).fetchone() is not None
 
     def _table(self, view: FeatureView) -> str:
         return f"fv_{view.name}"
 
     def _ensure(self, view: FeatureView, schema: pa.Schema) -> None:
-        cols = ", ".join(f'"{f.name}" {_sqlite_type(f.type)}' for f in schema)
-        keys = ", ".join(f'"{k}"' for k in view.join_keys)
-        self._con.execute(
-            f'CREATE TABLE IF NOT EXISTS "{self._table(view)}" ({cols}, PRIMARY KEY ({keys}))'
-        )
+        columns: list[exp.Expr] = [
+            exp.ColumnDef(this=sb.identifier(f.name), kind=exp.DataType.build(_sqlite_type(f.type)))
+            for f in schema
+        ]
+        key = exp.PrimaryKey(expressions=[sb.identifier(k) for k in view.join_keys])
+        table = exp.Schema(this=sb.table(self._table(view)), expressions=[*columns, key])
+        create = exp.Create(this=table, kind="TABLE", exists=True)
+        self._con.execute(sb.render(create, "sqlite"))
 
     def write(self, view: FeatureView, rows: pa.Table) -> int:
         try:
@@ -156,20 +160,11 @@ class SQLiteOnlineStore(OnlineStore):
         return rows.num_rows
 
     def _upsert(self, view: FeatureView, rows: pa.Table, stage_path: str) -> None:
-        table, names = self._table(view), [f'"{c}"' for c in rows.column_names]
-        keys = ", ".join(f'"{k}"' for k in view.join_keys)
-        updates = ", ".join(
-            f"{c} = excluded.{c}" for c in names if c.strip('"') not in view.join_keys
-        )
+        sql = _upsert_sql(self._table(view), tuple(rows.column_names), tuple(view.join_keys))
         self._con.execute("ATTACH DATABASE ? AS staged", (stage_path,))
         try:
             with self._con:
-                # Versioned by event time: an older row never replaces a fresher one.
-                self._con.execute(
-                    f'INSERT INTO "{table}" ({", ".join(names)}) SELECT {", ".join(names)} '
-                    f"FROM staged.stage WHERE true ON CONFLICT ({keys}) DO UPDATE SET {updates} "
-                    f'WHERE excluded."{EVENT_TS}" >= "{table}"."{EVENT_TS}"'
-                )
+                self._con.execute(sql)
         finally:
             self._con.execute("DETACH DATABASE staged")
             os.remove(stage_path)
@@ -187,24 +182,66 @@ class SQLiteOnlineStore(OnlineStore):
         table = self._table(view)
         if not keys or not _has_table(self._con, table):
             return [None] * len(keys)
-        cols = ", ".join(f'"{f}"' for f in features)
-        key_cols = ", ".join(f'"{k}"' for k in view.join_keys)
         found: dict[tuple[Any, ...], tuple[dict[str, Any], int | None]] = {}
         width = len(view.join_keys)
         for start in range(0, len(keys), 400):
             chunk = keys[start : start + 400]
-            marks = ", ".join("(" + ", ".join("?" * width) + ")" for _ in chunk)
             params = [v for key in chunk for v in key]
-            sql = (
-                f'SELECT {key_cols}, {cols}, "{EVENT_TS}" FROM "{table}" '
-                f"WHERE ({key_cols}) IN (VALUES {marks})"
-            )
+            sql = _read_sql(table, tuple(view.join_keys), tuple(features), len(chunk))
             for row in self._con.execute(sql, params):
                 found[tuple(row[:width])] = (
                     dict(zip(features, row[width:-1], strict=True)),
                     row[-1],
                 )
         return [found.get(tuple(k)) for k in keys]
+
+
+def _any_row_sql(table: str) -> str:
+    return sb.render(exp.select(exp.Literal.number(1)).from_(sb.table(table)).limit(1), "sqlite")
+
+
+@lru_cache(maxsize=256)
+def _upsert_sql(table: str, names: tuple[str, ...], keys: tuple[str, ...]) -> str:
+    """Insert the staged rows; on a key already held, take the staged values only when
+    they are not older (versioned by event time: an older row never replaces a fresher one).
+
+    Example:
+        >>> sql = _upsert_sql("fv_v", ("k", "f", EVENT_TS), ("k",))
+        >>> print(sql)  # doctest: +NORMALIZE_WHITESPACE
+        INSERT INTO "fv_v" ("k", "f", "__event_ts") SELECT "k", "f", "__event_ts"
+        FROM "staged"."stage" WHERE TRUE ON CONFLICT("k") DO UPDATE SET "f" = "excluded"."f",
+        "__event_ts" = "excluded"."__event_ts" WHERE "excluded"."__event_ts" >= "fv_v"."__event_ts"
+    """
+    # `WHERE TRUE` lets SQLite tell the upsert's ON from a join's ON (its documented parse).
+    staged = exp.select(*sb.columns(names)).from_(sb.table("stage", "staged")).where(exp.true())
+    insert = exp.insert(staged, sb.table(table), columns=[sb.identifier(n) for n in names])
+    updates = [sb.column(n).eq(sb.column(n, "excluded")) for n in names if n not in keys]
+    fresher = sb.column(EVENT_TS, "excluded") >= sb.column(EVENT_TS, table)
+    conflict = exp.OnConflict(
+        conflict_keys=[sb.identifier(k) for k in keys],
+        action=exp.var("DO UPDATE"),
+        expressions=updates,
+        where=exp.Where(this=fresher),
+    )
+    insert.set("conflict", conflict)
+    return sb.render(insert, "sqlite")
+
+
+@lru_cache(maxsize=256)
+def _read_sql(table: str, keys: tuple[str, ...], features: tuple[str, ...], count: int) -> str:
+    """Select `features` and the event time of `count` key tuples, bound as `?` marks
+    (cached: the feature server asks the same shape again and again).
+
+    Example:
+        >>> print(_read_sql("fv_v", ("k",), ("f",), 2))
+        SELECT "k", "f", "__event_ts" FROM "fv_v" WHERE ("k") IN (VALUES (?), (?))
+    """
+    marks = [exp.Tuple(expressions=[exp.Placeholder() for _ in keys]) for _ in range(count)]
+    wanted = exp.In(
+        this=exp.Tuple(expressions=sb.columns(keys)), expressions=[exp.Values(expressions=marks)]
+    )
+    select = exp.select(*sb.columns([*keys, *features, EVENT_TS])).from_(sb.table(table))
+    return sb.render(select.where(wanted), "sqlite")
 
 
 def _inode(path: str) -> int | None:
