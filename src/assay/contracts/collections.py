@@ -8,6 +8,7 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
+from assay import sqlbuild
 from assay.contracts.errors import ContractError
 from assay.contracts.sql import any_of, col, lit
 
@@ -29,7 +30,7 @@ def collection_violation(
     if column_kind == "struct":
         keys = [f.name for f in dtype]
         present: list[exp.Expr] = [
-            exp.Dot(this=col(name), expression=exp.to_identifier(k, quoted=True)) for k in keys
+            exp.Dot(this=col(name), expression=sqlbuild.identifier(k)) for k in keys
         ]
         return _object(
             option, bound, name, _struct_count(present), lambda k: _struct_has(name, keys, k)
@@ -97,5 +98,5 @@ def _struct_count(fields: list[exp.Expr]) -> exp.Expr:
 def _struct_has(name: str, keys: list[str], key: str) -> exp.Expr:
     if key not in keys:
         return exp.false()
-    field = exp.Dot(this=col(name), expression=exp.to_identifier(key, quoted=True))
+    field = exp.Dot(this=col(name), expression=sqlbuild.identifier(key))
     return field.is_(exp.not_(exp.null()))

@@ -16,7 +16,6 @@ from assay.contracts.model import BatchRule, Column, Contract, RowRule, Severity
 from assay.contracts.options import TIME_PATTERN, option_violation, time_value
 from assay.contracts.sql import any_of, col, is_true, kind, lit, search, sql, text
 from assay.contracts.values import row_quality
-from assay.naming import quote as q  # noqa: F401 - kept for callers that quote identifiers
 
 #: logicalType -> the SQL type text values must cast to.
 LOGICAL_TYPES = {

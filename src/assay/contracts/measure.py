@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
+from assay import sqlbuild
 from assay.contracts.model import BatchRule, ForeignKey
 from assay.contracts.results import number
 from assay.contracts.sql import SCALAR, all_of, col, count_where, kind, sql
@@ -70,8 +71,8 @@ def foreign_key_sql(key: ForeignKey) -> str:
         >>> 'NOT EXISTS(SELECT 1 FROM assay_ref AS t WHERE ("t"."id" = "b"."a"))' in sql_text
         True
     """
-    mine = [exp.column(c, table="b", quoted=True) for c in key.columns]
-    theirs = [exp.column(c, table="t", quoted=True) for c in key.target_columns]
+    mine = sqlbuild.columns(key.columns, table="b")
+    theirs = sqlbuild.columns(key.target_columns, table="t")
     match = all_of(exp.EQ(this=t, expression=b) for t, b in zip(theirs, mine, strict=True))
     target = exp.alias_(exp.to_table("assay_ref"), "t", table=True)
     exists = exp.Exists(this=exp.select(exp.Literal.number(1)).from_(target).where(match))

@@ -1,14 +1,18 @@
 """Small builders of sqlglot expressions for contract SQL, and the kinds of Arrow columns
 rules care about. SQL is rendered in DuckDB's dialect; engines translate it (Spark).
+Names and values go through `assay.sqlbuild`, like every SQL that assay generates.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
 import pyarrow as pa
 from sqlglot import exp
+
+from assay import sqlbuild
 
 
 def col(name: str) -> exp.Column:
@@ -18,23 +22,20 @@ def col(name: str) -> exp.Column:
         >>> sql(col("card id"))
         '"card id"'
     """
-    return exp.column(name, quoted=True)
+    return sqlbuild.column(name)
 
 
 def lit(value: Any) -> exp.Expr:
-    """A SQL literal for a YAML scalar.
+    """A SQL literal for a YAML scalar. A date or time YAML read (`2024-01-01`) stays the
+    text it was written as, which the engine compares with the column's own type.
 
     Example:
-        >>> [sql(lit(v)) for v in ("it's", 3, True, None)]
-        ["'it''s'", '3', 'TRUE', 'NULL']
+        >>> [sql(lit(v)) for v in ("it's", 3, True, None, date(2024, 1, 2))]
+        ["'it''s'", '3', 'TRUE', 'NULL', "'2024-01-02'"]
     """
-    if value is None:
-        return exp.null()
-    if isinstance(value, bool):
-        return exp.true() if value else exp.false()
-    if isinstance(value, int | float):
-        return exp.Literal.number(repr(value))
-    return exp.Literal.string(str(value))
+    if isinstance(value, date) or not isinstance(value, int | float | str | None):
+        return sqlbuild.string(str(value))
+    return sqlbuild.literal(value)
 
 
 def text(e: exp.Expr) -> exp.Expr:
@@ -72,7 +73,7 @@ def all_of(conditions: Iterable[exp.Expr]) -> exp.Expr:
 
 def sql(e: exp.Expr) -> str:
     """DuckDB SQL for an expression."""
-    return e.sql(dialect="duckdb")
+    return sqlbuild.render(e, "duckdb")
 
 
 def kind(dtype: pa.DataType) -> str:

@@ -17,6 +17,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
+from assay import sqlbuild
 from assay.contracts.errors import ContractError
 
 _PLACEHOLDER = re.compile(r"\$?\{(object|table|property|column)\}")
@@ -130,7 +131,7 @@ def render(query: SqlQuery, column: str | None) -> tuple[str, dict[str, str]]:
             table = exp.to_table(target)
             return exp.alias_(table, keep, table=True) if keep else table
         if isinstance(node, exp.Column) and node.name == _PROPERTY and column is not None:
-            return exp.column(column, quoted=True)
+            return sqlbuild.column(column)
         return node
 
     sql = query.tree.copy().transform(rewrite).sql(dialect="duckdb")
