@@ -1,5 +1,8 @@
 """`assay.Project`: load a project folder and run, plan, backfill and query it.
 
+`Project` loads assay.yaml and the definitions, builds the `Runtime` the workflows below
+it take (pipelines, streaming, features), and is the one entry point to a project.
+
 Example:
     >>> import assay, tempfile
     >>> root = tempfile.mkdtemp()
@@ -27,7 +30,7 @@ from assay.catalog import Catalog
 from assay.catalog.sync import sync
 from assay.config import ProjectConfig, load_config
 from assay.contracts import load_contracts
-from assay.engines import Engine, TableRef, get_engine
+from assay.engines import Engine, get_engine
 from assay.errors import DefinitionError, TableNotFoundError, UsageError
 from assay.intervals import Interval, to_naive_utc
 from assay.lock import project_lock
@@ -39,7 +42,7 @@ from assay.pipelines.quarantine import quarantine_name
 from assay.pipelines.runner import Reporter, Runner, RunResult
 from assay.pipelines.spec import DatasetSpec, Kind
 from assay.pipelines.sqlfile import load_sql_file
-from assay.runtime import Runtime
+from assay.runtime import STATE_DIR, Runtime
 from assay.tables import CommitInfo, Warehouse
 
 if TYPE_CHECKING:
@@ -49,7 +52,7 @@ if TYPE_CHECKING:
     from assay.streaming.runner import BatchStats, StreamStats
     from assay.streaming.status import StreamStatus
 
-STATE_DIR = ".assay"
+__all__ = ["STATE_DIR", "DatasetStatus", "Project"]
 
 
 @dataclass(frozen=True)
@@ -79,82 +82,35 @@ class Project:
         self.root = Path(path).resolve()
         self.config: ProjectConfig = load_config(self.root)
         self.state_dir = self.root / STATE_DIR
-        self.warehouse = Warehouse(self._warehouse_uri(), self.config.storage_options)
+        self.warehouse = Warehouse(
+            _warehouse_uri(self.root, self.config), self.config.storage_options
+        )
         name = engine or self.config.engine
-        self.engine: Engine = get_engine(name, self.warehouse, self._engine_settings(name))
+        self.engine: Engine = get_engine(name, self.warehouse, _engine_settings(self.config, name))
         #: The embedded engine for work on data already in this process (see Runtime).
         self.local_engine: Engine = (
             self.engine if self.engine.name == "duckdb" else get_engine("duckdb", self.warehouse)
         )
-        definitions = self._load_definitions()
+        definitions = load_definitions(self.root, self.config)
         self.dag = Dag([d for d in definitions if isinstance(d, DatasetSpec)])
-        self._feature_definitions = [d for d in definitions if not isinstance(d, DatasetSpec)]
-        self._features: Features | None = None
         self.contracts = load_contracts(self.root / "contracts", set(self.dag.specs))
-        self._catalog: Catalog | None = None
-
-    # -- loading ------------------------------------------------------------------------
-
-    def _engine_settings(self, name: str) -> dict[str, Any]:
-        """The engine's section of assay.yaml (`spark:` for Spark)."""
-        return dict(getattr(self.config, name, None) or {}) if name == "spark" else {}
-
-    def _warehouse_uri(self) -> str:
-        uri = self.config.warehouse
-        return uri if "://" in uri else str((self.root / uri).resolve())
+        #: What the workflows below the project take (they never see the project).
+        self.runtime = Runtime(
+            str(self.root),
+            self.config,
+            self.dag,
+            self.warehouse,
+            self.engine,
+            None,  # the catalog is opened on first use
+            self.contracts,
+            self.local_engine,
+            [d for d in definitions if not isinstance(d, DatasetSpec)],
+        )
+        self._features: Features | None = None
 
     @property
     def catalog(self) -> Catalog:
-        if self._catalog is None:
-            self.state_dir.mkdir(exist_ok=True)
-            url = self.config.catalog or f"sqlite:///{self.state_dir / 'catalog.db'}"
-            self._catalog = Catalog(url)
-        return self._catalog
-
-    def _load_definitions(self) -> list[Any]:
-        """Datasets from pipelines/ (SQL and Python), feature objects from features/."""
-        found: list[Any] = []
-        pipelines, features = self.root / "pipelines", self.root / "features"
-        if pipelines.is_dir():
-            variables = self.config.vars
-            found.extend(load_sql_file(p, variables) for p in sorted(pipelines.rglob("*.sql")))
-            for path in sorted(pipelines.rglob("*.py")):
-                found.extend(self._load_python(path))
-        if features.is_dir():
-            for path in sorted(features.rglob("*.py")):
-                found.extend(self._load_python(path))
-        return found
-
-    def _load_python(self, path: Path) -> list[Any]:
-        module_name = f"assay_project_{abs(hash(str(self.root)))}.{path.stem}"
-        module_spec = importlib.util.spec_from_file_location(module_name, path)
-        if module_spec is None or module_spec.loader is None:
-            raise DefinitionError("cannot import the file", where=str(path))
-        module = importlib.util.module_from_spec(module_spec)
-        sys.path.insert(0, str(self.root))
-        try:
-            with collecting() as found:
-                module_spec.loader.exec_module(module)
-        except DefinitionError:
-            raise
-        except SystemExit as exc:
-            # Definition files are imported, not run: an exit would end `assay` itself.
-            raise DefinitionError(
-                f"the file called sys.exit({'' if exc.code is None else repr(exc.code)}) "
-                "while it was loaded",
-                where=f"{path}:{_user_line(exc, path)}",
-                hint='remove the call, or move script code under `if __name__ == "__main__":`',
-            ) from None
-        except Exception as exc:
-            line = _user_line(exc, path)
-            raise DefinitionError(
-                f"{type(exc).__name__}: {exc}",
-                where=f"{path}:{line}",
-                hint="fix the definition file",
-            ) from exc
-        finally:
-            sys.path.remove(str(self.root))
-        return found
+        return self.runtime.catalog
 
     @property
     def features(self) -> Features:
@@ -162,26 +118,12 @@ class Project:
         if self._features is None:
             from assay.features.store import Features
 
-            self._features = Features(self, self._feature_definitions)
+            self._features = Features(self.runtime)
         return self._features
 
     @property
     def datasets(self) -> dict[str, DatasetSpec]:
         return dict(self.dag.items())
-
-    @property
-    def runtime(self) -> Runtime:
-        """What the workflows below the project need: warehouse, engines, catalog, contracts."""
-        return Runtime(
-            str(self.root),
-            self.config,
-            self.dag,
-            self.warehouse,
-            self.engine,
-            self.catalog,
-            self.contracts,
-            self.local_engine,
-        )
 
     # -- running ------------------------------------------------------------------------
 
@@ -295,17 +237,16 @@ class Project:
     # -- reading ------------------------------------------------------------------------
 
     def table(self, name: str, version: int | None = None) -> pa.Table:
-        """The table `layer.name` as Arrow, at `version` (latest by default)."""
-        return self.warehouse.read(name, version)
+        """The table `layer.name` (or `layer.name@version`) as Arrow, at `version` (latest
+        by default). Reads go through `runtime.reader`."""
+        return self.runtime.reader.table(name, version)
 
     def sql(self, query: str) -> pa.Table:
         """Run a query (DuckDB's dialect, translated on Spark) where tables are `layer.name`.
 
         Example: ``project.sql("SELECT count(*) FROM silver.transactions")``
         """
-        return self.engine.query(
-            query, {n: TableRef(n) for n in referenced_tables(query, self.warehouse)}
-        )
+        return self.runtime.reader.sql(query)
 
     def history(self, name: str, limit: int | None = None) -> list[CommitInfo]:
         """Versions of a table, newest first, with run id, operation, rows and interval."""
@@ -315,78 +256,12 @@ class Project:
 
     def status(self) -> list[DatasetStatus]:
         """Every dataset with its version, rows, last run and intervals."""
-        last_runs = self.catalog.last_dataset_runs()
-        planner = Planner(self.warehouse, self.catalog, self.dag.time_columns())
-        rows = []
-        for name, spec in self.dag.items().items():
-            sync(self.catalog, self.warehouse, name)
-            exists = self.warehouse.exists(name)
-            done = missing = None
-            if spec.kind is Kind.INCREMENTAL:
-                work = planner.interval_work(spec, False)
-                done = len(self.catalog.done_intervals(name, spec.fingerprint))
-                missing = len(work.missing)
-            run = last_runs.get(name)
-            rows.append(
-                DatasetStatus(
-                    name=name,
-                    kind=spec.kind.value,
-                    version=self.warehouse.version(name) if exists else None,
-                    rows=self.row_count(name) if exists else None,
-                    last_run=run.finished_at if run else None,
-                    last_status=run.status if run else None,
-                    intervals_done=done,
-                    intervals_missing=missing,
-                    quarantined=self.row_count(quarantine_name(name))
-                    if self.warehouse.exists(quarantine_name(name))
-                    else 0,
-                )
-            )
-        return rows
+        return dataset_statuses(self.runtime)
 
     def check(self, names: Sequence[str] = (), sensitivity: float = 3.5) -> list[CheckResult]:
         """Run the contracts of `names` (default: every dataset with a contract) against the
         tables as they are; results and metrics are stored, anomalies flagged as warnings."""
-        from assay.contracts.check import check_dataset
-        from assay.contracts.enforce import CheckResult as Result
-
-        targets = list(names) or sorted(self.contracts)
-        for name in targets:
-            if name not in self.contracts:
-                raise UsageError(
-                    f"no contract binds to {name}",
-                    hint=f"contracts bind to: {', '.join(sorted(self.contracts))}",
-                )
-        run_id = "check-" + uuid.uuid4().hex[:8]
-        results: list[CheckResult] = []
-        for name in targets:
-            if not self.warehouse.exists(name):
-                results.append(
-                    Result(
-                        name,
-                        "table exists",
-                        "schema",
-                        "error",
-                        "fail",
-                        None,
-                        "a table",
-                        "the table has not been built; run `assay run`",
-                    )
-                )
-                continue
-            results.extend(
-                check_dataset(
-                    self.engine,
-                    self.warehouse,
-                    self.catalog,
-                    run_id,
-                    name,
-                    self.contracts[name],
-                    sensitivity,
-                    self.dag[name].time_column,
-                )
-            )
-        return results
+        return check_contracts(self.runtime, names, sensitivity)
 
     def stream_status(self) -> list[StreamStatus]:
         """Each streaming dataset's offsets, lag, watermark, rows/s, dead letters, late rows."""
@@ -394,7 +269,7 @@ class Project:
         from assay.streaming.status import stream_status
 
         return [
-            stream_status(self, spec)
+            stream_status(self.runtime, spec)
             for spec in self.dag.specs.values()
             if isinstance(spec.producer, StreamSource)
         ]
@@ -414,7 +289,7 @@ class Project:
         from assay.streaming.runner import StreamRunner
         from assay.streaming.sources import KafkaSource
 
-        runner = StreamRunner(self, self.dag[name])
+        runner = StreamRunner(self.runtime, self.dag[name])
         source = runner.source
         if isinstance(source, KafkaSource) and not source.windows:
             # A consumer group shares the partitions: several processes may run it.
@@ -453,8 +328,7 @@ class Project:
 
     def row_count(self, name: str) -> int:
         """Rows in a table, from the Delta log's file statistics (no scan)."""
-        actions = self.warehouse.file_actions(name)
-        return int(pa.compute.sum(actions["num_records"]).as_py() or 0) if actions.num_rows else 0
+        return self.runtime.row_count(name)
 
     def intervals(self, name: str) -> list[Interval]:
         """The done intervals of incremental dataset `name` (its Delta log read first)."""
@@ -463,31 +337,142 @@ class Project:
         return [r.interval for r in self.catalog.done_intervals(name, spec.fingerprint)]
 
 
-def referenced_tables(query: str, warehouse: Warehouse) -> list[str]:
-    """The tables `layer.name` a query reads (CTE names aside); an unknown one is an error."""
-    import sqlglot
-    from sqlglot import exp
+# -- loading --------------------------------------------------------------------------------
 
+
+def _engine_settings(config: ProjectConfig, name: str) -> dict[str, Any]:
+    """The engine's section of assay.yaml (`spark:` for Spark)."""
+    return dict(getattr(config, name, None) or {}) if name == "spark" else {}
+
+
+def _warehouse_uri(root: Path, config: ProjectConfig) -> str:
+    uri = config.warehouse
+    return uri if "://" in uri else str((root / uri).resolve())
+
+
+def load_definitions(root: Path, config: ProjectConfig) -> list[Any]:
+    """Datasets from pipelines/ (SQL and Python), feature objects from features/."""
+    found: list[Any] = []
+    pipelines, features = root / "pipelines", root / "features"
+    if pipelines.is_dir():
+        found.extend(load_sql_file(p, config.vars) for p in sorted(pipelines.rglob("*.sql")))
+        for path in sorted(pipelines.rglob("*.py")):
+            found.extend(_load_python(root, path))
+    if features.is_dir():
+        for path in sorted(features.rglob("*.py")):
+            found.extend(_load_python(root, path))
+    return found
+
+
+def _load_python(root: Path, path: Path) -> list[Any]:
+    module_name = f"assay_project_{abs(hash(str(root)))}.{path.stem}"
+    module_spec = importlib.util.spec_from_file_location(module_name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise DefinitionError("cannot import the file", where=str(path))
+    module = importlib.util.module_from_spec(module_spec)
+    sys.path.insert(0, str(root))
     try:
-        tree = sqlglot.parse(query, read="duckdb")
-    except sqlglot.errors.ParseError as exc:
-        raise UsageError(f"cannot parse the query: {exc}") from exc
-    ctes = {cte.alias for stmt in tree if stmt for cte in stmt.find_all(exp.CTE)}
-    names = []
-    known = set(warehouse.list_tables())
-    for stmt in tree:
-        for table in stmt.find_all(exp.Table) if stmt else []:
-            if not table.db or table.name in ctes:
-                continue
-            name = f"{table.db}.{table.name}"
-            if name not in known and not warehouse.exists(name):
-                raise TableNotFoundError(
-                    "no such table",
-                    where=name,
-                    hint=f"tables: {', '.join(sorted(known)) or 'none yet; run `assay run`'}",
+        with collecting() as found:
+            module_spec.loader.exec_module(module)
+    except DefinitionError:
+        raise
+    except SystemExit as exc:
+        # Definition files are imported, not run: an exit would end `assay` itself.
+        raise DefinitionError(
+            f"the file called sys.exit({'' if exc.code is None else repr(exc.code)}) "
+            "while it was loaded",
+            where=f"{path}:{_user_line(exc, path)}",
+            hint='remove the call, or move script code under `if __name__ == "__main__":`',
+        ) from None
+    except Exception as exc:
+        line = _user_line(exc, path)
+        raise DefinitionError(
+            f"{type(exc).__name__}: {exc}",
+            where=f"{path}:{line}",
+            hint="fix the definition file",
+        ) from exc
+    finally:
+        sys.path.remove(str(root))
+    return found
+
+
+# -- reports --------------------------------------------------------------------------------
+
+
+def dataset_statuses(rt: Runtime) -> list[DatasetStatus]:
+    """Every dataset with its version, rows, last run and intervals (`assay status`)."""
+    last_runs = rt.catalog.last_dataset_runs()
+    planner = Planner(rt.warehouse, rt.catalog, rt.dag.time_columns())
+    rows = []
+    for name, spec in rt.dag.items().items():
+        sync(rt.catalog, rt.warehouse, name)
+        exists = rt.warehouse.exists(name)
+        done = missing = None
+        if spec.kind is Kind.INCREMENTAL:
+            work = planner.interval_work(spec, False)
+            done = len(rt.catalog.done_intervals(name, spec.fingerprint))
+            missing = len(work.missing)
+        run = last_runs.get(name)
+        quarantine = quarantine_name(name)
+        rows.append(
+            DatasetStatus(
+                name=name,
+                kind=spec.kind.value,
+                version=rt.warehouse.version(name) if exists else None,
+                rows=rt.row_count(name) if exists else None,
+                last_run=run.finished_at if run else None,
+                last_status=run.status if run else None,
+                intervals_done=done,
+                intervals_missing=missing,
+                quarantined=rt.row_count(quarantine) if rt.warehouse.exists(quarantine) else 0,
+            )
+        )
+    return rows
+
+
+def check_contracts(rt: Runtime, names: Sequence[str], sensitivity: float) -> list[CheckResult]:
+    """Run the contracts of `names` (default: every dataset with one) on the tables as they
+    are (`assay check`); a table not built is a failed `table exists` check."""
+    from assay.contracts.check import check_dataset
+    from assay.contracts.enforce import CheckResult as Result
+
+    targets = list(names) or sorted(rt.contracts)
+    for name in targets:
+        if name not in rt.contracts:
+            raise UsageError(
+                f"no contract binds to {name}",
+                hint=f"contracts bind to: {', '.join(sorted(rt.contracts))}",
+            )
+    run_id = "check-" + uuid.uuid4().hex[:8]
+    results: list[CheckResult] = []
+    for name in targets:
+        if not rt.warehouse.exists(name):
+            results.append(
+                Result(
+                    name,
+                    "table exists",
+                    "schema",
+                    "error",
+                    "fail",
+                    None,
+                    "a table",
+                    "the table has not been built; run `assay run`",
                 )
-            names.append(name)
-    return list(dict.fromkeys(names))
+            )
+            continue
+        results.extend(
+            check_dataset(
+                rt.engine,
+                rt.warehouse,
+                rt.catalog,
+                run_id,
+                name,
+                rt.contracts[name],
+                sensitivity,
+                rt.dag[name].time_column,
+            )
+        )
+    return results
 
 
 def _as_datetime(value: date | datetime | str) -> datetime:

@@ -47,7 +47,7 @@ def project(make_project: MakeProject) -> assay.Project:
 
 
 def runner(project: assay.Project) -> StreamRunner:
-    return StreamRunner(project, project.dag["bronze.events"])
+    return StreamRunner(project.runtime, project.dag["bronze.events"])
 
 
 def ids(project: assay.Project) -> list[int]:

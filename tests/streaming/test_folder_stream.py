@@ -109,7 +109,7 @@ def test_a_replayed_batch_is_skipped(root: Path) -> None:
     write(root, "a.jsonl", [event(i, i) for i in range(10)])
     project = assay.Project(root)
     project.stream("bronze.events", until_idle=True)
-    runner = StreamRunner(project, project.dag["bronze.events"])
+    runner = StreamRunner(project.runtime, project.dag["bronze.events"])
     # The same records again (a consumer that crashed before acknowledging them).
     values = [json.dumps(event(i, i)).encode() for i in range(10)]
     replay = records_table(["incoming/a.jsonl"] * 10, list(range(1, 11)), [None] * 10, values)
@@ -157,13 +157,13 @@ def test_windows_catch_up_after_a_crash_between_commits(root: Path) -> None:
     write(root, "1.jsonl", [event(1, 1), event(2, 3)])
     project.stream("bronze.events", until_idle=True)
     # A crash right after the stream-table commit: the window never saw these rows.
-    runner = StreamRunner(project, project.dag["bronze.events"])
+    runner = StreamRunner(project.runtime, project.dag["bronze.events"])
     runner.operators = []
     values = [json.dumps(event(i, 15 + i)).encode() for i in (3, 4)]
     runner.process(records_table(["incoming/2.jsonl"] * 2, [1, 2], [None] * 2, values))
     assert project.sql("SELECT count(*) AS n FROM silver.card_10m")["n"][0].as_py() == 0
     # The next start folds the missed commit in first.
-    StreamRunner(project, project.dag["bronze.events"]).catch_up_windows()
+    StreamRunner(project.runtime, project.dag["bronze.events"]).catch_up_windows()
     rows = project.sql("SELECT window_start, count FROM silver.card_10m").to_pylist()
     assert rows == [{"window_start": T0, "count": 2}]
 
@@ -312,7 +312,7 @@ def test_event_times_with_offsets_are_stored_in_utc(root: Path) -> None:
 
 def test_records_handed_out_twice_are_written_once(root: Path) -> None:
     project = assay.Project(root)
-    runner = StreamRunner(project, project.dag["bronze.events"])
+    runner = StreamRunner(project.runtime, project.dag["bronze.events"])
     values = [json.dumps(event(i, i)).encode() for i in (1, 2, 2)]
     twice = records_table(["p"] * 3, [1, 2, 2], [None] * 3, values)
     stats = runner.process(twice)

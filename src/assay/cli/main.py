@@ -296,21 +296,21 @@ class CheckFormat(StrEnum):
 @app.command()
 @handles_errors
 def show(
-    name: Annotated[str, typer.Argument(help="Table, as layer.name.")],
+    name: Annotated[str, typer.Argument(help="Table, as layer.name or layer.name@version.")],
     version: Annotated[int | None, typer.Option(help="Time travel to this version.")] = None,
     limit: Annotated[int, typer.Option(help="Rows to print.")] = 20,
     project: ProjectOpt = Path("."),
 ) -> None:
-    """Print rows of a table, optionally at an earlier version.
+    """Print rows of a table, optionally at an earlier version (`--version 3`, or
+    `layer.name@3`).
 
     Example: `assay show gold.card_daily --version 3 --limit 10`
     """
     from assay.cli.render import arrow_table, console
 
-    proj = _project(project)
-    data = proj.warehouse.dataset(name, version).head(limit)
-    v = version if version is not None else proj.warehouse.version(name)
-    console.print(arrow_table(data, title=f"{name} @ v{v} (first {limit} rows)"))
+    data, v = _project(project).runtime.reader.head(name, limit, version)
+    table = name.partition("@")[0]  # `layer.name@version` names the version too
+    console.print(arrow_table(data, title=f"{table} @ v{v} (first {limit} rows)"))
 
 
 @app.command()

@@ -6,21 +6,43 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pyarrow as pa
 
-from assay.engines import TableRef
 from assay.errors import UsageError
 from assay.features import drift
 from assay.features.request_log import TABLE
 
 if TYPE_CHECKING:
-    from assay.features.store import Features
+    from assay.features.spec import FeatureView
+    from assay.runtime import Runtime
+
+
+class Features(Protocol):
+    """What skew needs of `project.features` (features/store.py calls in here, so this
+    module names the shape rather than importing the class)."""
+
+    runtime: Runtime
+    views: dict[str, FeatureView]
+
+    def training_set(
+        self,
+        entity_df: Any,
+        features: Sequence[str] | str,
+        event_timestamp: str = ...,
+        full_feature_names: bool = ...,
+        save_as: str | None = ...,
+        versions: Mapping[str, int] | None = ...,
+    ) -> pa.Table: ...
+
+    def output_names(
+        self, features: Sequence[str] | str, full_feature_names: bool = ...
+    ) -> dict[str, str]: ...
 
 
 @dataclass
@@ -67,7 +89,7 @@ def _same(served: Any, replayed: Any) -> bool:
 
 
 def _logged(features: Features, since: datetime | None, until: datetime | None) -> pa.Table:
-    if not features.project.warehouse.exists(TABLE):
+    if not features.runtime.warehouse.exists(TABLE):
         raise UsageError(
             "no served requests are logged yet",
             hint="set server.log_sample_rate (e.g. 0.1) in assay.yaml and serve some requests",
@@ -77,13 +99,14 @@ def _logged(features: Features, since: datetime | None, until: datetime | None) 
         where.append(f"requested_at >= TIMESTAMP '{since.isoformat(sep=' ')}'")
     if until:
         where.append(f"requested_at < TIMESTAMP '{until.isoformat(sep=' ')}'")
-    sql = f"SELECT * FROM logs WHERE {' AND '.join(where) or 'TRUE'} ORDER BY requested_at"
-    return features.project.local_engine.query(sql, {"logs": TableRef(TABLE)})
+    sql = f"SELECT * FROM {TABLE} WHERE {' AND '.join(where) or 'TRUE'} ORDER BY requested_at"
+    # The log is small and local: the embedded engine reads it, through the one reader.
+    return features.runtime.reader.sql(sql, features.runtime.local)
 
 
 def _versions_at(features: Features, refs: Sequence[str], times: Sequence[datetime]) -> list[Any]:
     """Per request time, the version of each source table then (None: it did not exist)."""
-    wh = features.project.warehouse
+    wh = features.runtime.warehouse
     tables = sorted({features.views[r.partition(":")[0]].source for r in refs})
     commits = {t: sorted((c.timestamp, c.version) for c in wh.history(t)) for t in tables}
     out = []
@@ -191,13 +214,13 @@ def _drift(
     served: dict[str, list[float]],
 ) -> None:
     """PSI and KS of served numbers against the saved training set's column per feature."""
-    wh = features.project.warehouse
+    wh = features.runtime.warehouse
     table = f"training.{name}"
     if not wh.exists(table):
         raise UsageError(f"no saved training set {name!r}", hint="save one with save_as=NAME")
     meta = next(c.metadata for c in wh.history(table) if c.version == wh.version(table))
     trained = meta["training"]
-    saved = wh.read(table)
+    saved = features.runtime.reader.table(table)
     # Views removed since the set was saved have nothing to compare with.
     refs = [r for r in trained["features"] if r.partition(":")[0] in features.views]
     outputs = features.output_names(refs, trained["full_feature_names"])

@@ -10,16 +10,11 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from assay.catalog.store import utcnow
-from assay.engines import Source, TableRef
+from assay.engines import Source
 from assay.errors import TableNotFoundError, UsageError
 from assay.features import pit, registry
 from assay.features.materialize import Materialized, materialize_view
-from assay.features.online import (
-    OnlineStore,
-    RedisOnlineStore,
-    SQLiteOnlineStore,
-    from_micros,
-)
+from assay.features.online import OnlineStore, from_micros
 from assay.features.skew import SkewReport, compare
 from assay.features.spec import Entity, FeatureService, FeatureView
 from assay.intervals import to_naive_utc
@@ -27,23 +22,25 @@ from assay.pipelines.producers import to_arrow
 from assay.tables import WriteMode
 
 if TYPE_CHECKING:
-    from assay.project import Project
+    from assay.runtime import Runtime
 
 
 class Features:
     """The feature views, entities and services of a project, and what they make.
 
+    Reads (training sets, online vectors) go through `runtime.reader`.
+
     Example: ``project.features.training_set(labels, ["card_daily:txn_count_1d"])``
     """
 
-    def __init__(self, project: Project, definitions: Sequence[object]):
-        self.project = project
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        definitions = runtime.feature_definitions
         self.entities = {d.name: d for d in definitions if isinstance(d, Entity)}
         self.views = {d.name: d for d in definitions if isinstance(d, FeatureView)}
         self.services = {d.name: d for d in definitions if isinstance(d, FeatureService)}
-        self._online: OnlineStore | None = None
         for view in self.views.values():
-            if view.source not in project.dag.specs:
+            if view.source not in runtime.dag.specs:
                 raise UsageError(
                     f"feature view {view.name} reads {view.source}, which is not "
                     "a dataset of this project"
@@ -51,7 +48,7 @@ class Features:
 
     def register(self) -> dict[str, registry.Registered]:
         """Version every changed view definition in the catalog; return the latest."""
-        return registry.register(self.project.catalog, self.views.values())
+        return registry.register(self.runtime.catalog, self.views.values())
 
     def resolve(self, features: Sequence[str] | str) -> list[str]:
         """A feature service name, or a list of `view:feature` references."""
@@ -88,7 +85,7 @@ class Features:
         sources: dict[str, Source] = {}
         schemas: dict[str, pa.Schema] = {}
         used: dict[str, int] = {}
-        wh = self.project.warehouse
+        wh = self.runtime.warehouse
         for sel in selections:
             table = sel.view.source
             if not wh.exists(table):
@@ -97,12 +94,11 @@ class Features:
                     where=table,
                     hint="run `assay run` first",
                 )
-            version = (versions or {}).get(table, wh.version(table))
-            sources[sel.view.name] = TableRef(table, version)
-            schemas[sel.view.name] = pa.schema(wh.table(table, version).schema().to_arrow())
-            used[table] = int(version or 0)
+            ref, schema = self.runtime.reader.source(table, (versions or {}).get(table))
+            sources[sel.view.name], schemas[sel.view.name] = ref, schema
+            used[table] = int(ref.version or 0)
         result = pit.training_set(
-            self.project.engine, selections, entities, sources, schemas, event_timestamp
+            self.runtime.engine, selections, entities, sources, schemas, event_timestamp
         )
         if save_as:
             outputs = [n for sel in selections for n in sel.output_names]
@@ -127,20 +123,7 @@ class Features:
     @property
     def online_store(self) -> OnlineStore:
         """The configured online store (SQLite in `.assay/online.db` by default)."""
-        if self._online is None:
-            settings = self.project.config.online_store
-            if settings.type == "redis":
-                if not settings.url:
-                    raise UsageError(
-                        "online_store type redis needs a url",
-                        hint="online_store: {type: redis, url: redis://host:6379/0}",
-                    )
-                self._online = RedisOnlineStore(settings.url, prefix=self.project.config.name)
-            else:
-                path = self.project.root / settings.path
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self._online = SQLiteOnlineStore(str(path))
-        return self._online
+        return self.runtime.online_store
 
     def materialize(
         self, end: datetime | None = None, start: datetime | None = None, views: Sequence[str] = ()
@@ -153,15 +136,15 @@ class Features:
         chosen = (
             [self.views[v] for v in views]
             if views
-            else [v for v in self.views.values() if self.project.warehouse.exists(v.source)]
+            else [v for v in self.views.values() if self.runtime.warehouse.exists(v.source)]
         )
         self.register()
         return [
             materialize_view(
                 # Latest values per entity, written from this process: the embedded engine.
-                self.project.local_engine,
-                self.project.warehouse,
-                self.project.catalog,
+                self.runtime.local,
+                self.runtime.warehouse,
+                self.runtime.catalog,
                 self.online_store,
                 view,
                 end,
@@ -211,7 +194,7 @@ class Features:
             for sel in selections
         ]
         # All views at once: on Redis, one round trip for the whole request.
-        answers = self.online_store.read_many(requests)
+        answers = self.runtime.reader.online(requests)
         for sel, found in zip(selections, answers, strict=True):
             for vector, hit in zip(out, found, strict=True):
                 stamp = from_micros(hit[1]) if hit else None
@@ -250,9 +233,9 @@ class Features:
 
     def rebuild_training_set(self, name: str, version: int | None = None) -> pa.Table:
         """Recompute a saved training set from its recorded source versions (time travel)."""
-        wh = self.project.warehouse
         table_name = f"training.{name}"
-        saved = wh.read(table_name, version)
+        saved = self.runtime.reader.table(table_name, version)
+        wh = self.runtime.warehouse
         at = version if version is not None else wh.version(table_name)
         meta = next(c.metadata for c in wh.history(table_name) if c.version == at)["training"]
         entities = saved.drop_columns(meta["outputs"])

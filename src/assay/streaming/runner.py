@@ -1,6 +1,10 @@
 """`assay stream NAME`: the micro-batch loop, exactly once from the source into Delta.
 
-Each micro-batch, in this order (the order is what makes a crash anywhere harmless):
+Each micro-batch, in this order. The order is what makes a crash anywhere harmless: a
+restart re-reads from the offsets the stream's table records (never from what the source
+was told), so every step must be either repeatable or skipped on replay, and each step
+that a later one depends on must come first. The fault points (assay._faults) named
+below let crash tests kill the process between the steps.
 
 1. Read raw records (Arrow). Drop those of partitions whose recorded offset in the table
    is no longer the one the reading continued after (another process took the partition
@@ -8,17 +12,31 @@ Each micro-batch, in this order (the order is what makes a crash anywhere harmle
    (a replay).
 2. Parse and cast them, check the key, event time and contract: failures become
    dead-letter rows (raw payload, partition, offset, reason).
-3. Commit dead letters to `deadletter.<layer>_<name>`, then the good rows to the stream's
-   table: each commit carries one Delta app transaction per source partition (version =
-   last offset), made against the snapshot step 1 read, so a concurrent commit of the
-   same partitions makes it fail and step 1's check runs again (sink.py). With
-   `dedupe_within`, rows whose key the snapshot already holds within that much event
-   time are dropped first, counted per partition in the same commit (dedupe.py).
-4. Fold the good rows into each window; commit closed windows (and late rows) with an app
-   transaction naming the stream-table version folded in. On start, a window that is
-   behind the stream table catches up from the table's own commits.
-5. Push closed windows to the online store (versioned by event time), then acknowledge
-   the offsets to the source (Kafka). The Delta commits are the truth.
+3. Dead letters first: those the dead-letter table does not hold yet are published to
+   the dead-letter topic (if one is set), then committed to `deadletter.<layer>_<name>`
+   (fault point `stream_after_dead_letters`). Before the stream's table, because that
+   table's offsets decide what is replayed: had the rows committed first, a crash would
+   skip the batch on restart and its dead letters would be lost. This way a crash
+   re-validates the batch (deterministically) and the dead-letter table, holding those
+   records already, skips them: exactly once in the table. The topic is at least once:
+   a crash between the publish and the dead-letter commit publishes them again.
+4. The good rows to the stream's table (fault point `stream_after_commit`): the commit
+   carries one Delta app transaction per source partition (version = last offset), made
+   against the snapshot step 1 read, so a concurrent commit of the same partitions makes
+   it fail and step 1's check runs again (sink.py). With `dedupe_within`, rows whose key
+   the snapshot already holds within that much event time are dropped first, counted per
+   partition in the same commit (dedupe.py).
+5. Fold the good rows into each window (windowing.py): commit late rows, push the
+   closed windows to the online store (versioned by event time), then commit the closed
+   windows with an app transaction naming the stream-table version folded in (fault
+   point `window_after_online` sits between the push and the commit). Online first: a
+   crash between the two leaves the window table behind the stream table, so the
+   restart folds that version in again and pushes the same values again, which the
+   store's event-time versioning makes harmless; the other way round, the window commit
+   would mark the version folded and its windows would never be served. On start, a
+   window behind the stream table catches up from the table's own commits (a crash
+   after step 4).
+6. Acknowledge the offsets to the source (Kafka). The Delta commits are the truth.
 
 Rows in = rows written + rows dead-lettered + duplicates dropped, per batch and in total.
 """
@@ -40,6 +58,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from assay import _faults
 from assay.errors import TransientError
 from assay.streaming.dedupe import Deduplicator, counter_id, per_partition
 from assay.streaming.readers import KEY, OFFSET, PARTITION, positions
@@ -59,7 +78,7 @@ from assay.tables.delta import ConcurrentCommitError
 
 if TYPE_CHECKING:
     from assay.pipelines.spec import DatasetSpec
-    from assay.project import Project
+    from assay.runtime import Runtime
 
 __all__ = [
     "BatchStats",
@@ -129,29 +148,29 @@ class StreamStats:
 class StreamRunner:
     """Runs one streaming dataset of a project.
 
-    Example: ``StreamRunner(project, project.dag["bronze.events"]).run(until_idle=True)``
+    Example: ``StreamRunner(project.runtime, project.dag["bronze.events"]).run(until_idle=True)``
     """
 
-    def __init__(self, project: Project, spec: DatasetSpec):
+    def __init__(self, runtime: Runtime, spec: DatasetSpec):
         if not isinstance(spec.producer, StreamSource):
             from assay.errors import UsageError
 
             streams = [
-                n for n, s in project.dag.specs.items() if isinstance(s.producer, StreamSource)
+                n for n, s in runtime.dag.specs.items() if isinstance(s.producer, StreamSource)
             ]
             raise UsageError(
                 f"{spec.name} is not a stream",
                 hint=f"streams: {', '.join(streams) or 'none declared'}",
             )
-        self.project = project
+        self.runtime = runtime
         self.spec = spec
         self.source: StreamSource = spec.producer
-        self.wh = project.warehouse
+        self.wh = runtime.warehouse
         # Micro-batches are small Arrow tables in this process: the embedded engine.
-        self.engine = project.local_engine
+        self.engine = runtime.local
         self.run_id = uuid.uuid4().hex[:12]
-        self.validator = RecordValidator(project, spec, self.engine, self.run_id)
-        self.windows = Windows(project, spec.name, self.source, self.run_id)
+        self.validator = RecordValidator(runtime, spec, self.engine, self.run_id)
+        self.windows = Windows(runtime, spec.name, self.source, self.run_id)
         self.table = FencedTable(self.wh, spec.name, self.source.app_id, spec.partition_by)
         self.dead_table = FencedTable(self.wh, dead_letter_name(spec.name), self.source.app_id)
         self.dedupe = (
@@ -195,7 +214,7 @@ class StreamRunner:
         return the totals."""
         began = time.monotonic()
         totals = StreamStats()
-        group = f"assay-{self.project.config.name}-{self.spec.name}"
+        group = f"assay-{self.runtime.config.name}-{self.spec.name}"
         # With windows the stream runs in one process (under its lock): it reads every
         # partition itself. Otherwise processes share the partitions as static members
         # of a consumer group.
@@ -207,12 +226,10 @@ class StreamRunner:
                 from assay.streaming.membership import member_id
 
                 member = stack.enter_context(
-                    member_id(self.project.state_dir, self.spec.name, group, self.source.topic)
+                    member_id(self.runtime.state_dir, self.spec.name, group, self.source.topic)
                 )
             self.catch_up_windows()
-            reader = self.source.reader(
-                str(self.project.root), group, self.committed, exclusive, member
-            )
+            reader = self.source.reader(self.runtime.root, group, self.committed, exclusive, member)
             stack.callback(reader.close)
             while not self.stop.is_set() and (max_batches is None or totals.batches < max_batches):
                 records = reader.poll(self.source.max_batch_rows, self.source.max_batch_seconds)
@@ -267,6 +284,7 @@ class StreamRunner:
         stats.committed = {**_known(recorded, stats.fenced), **txns}
         stats.version = version
         if version is not None:
+            _faults.point("stream_after_commit")
             stats.windows_emitted, stats.late = self.windows.fold(good, version)
             stats.watermark = self.windows.watermark()
         stats.seconds = time.monotonic() - began
@@ -280,16 +298,19 @@ class StreamRunner:
         topic = getattr(self.source, "dead_letter_topic", None)
         publish = None
         if topic:
-            # Before the table commit: a crash in between sends them again (at least once).
+            # Before the dead-letter commit (after it, a crash would lose them: the table
+            # would skip them on replay); a crash in between sends them again.
             def publish(fresh: pa.Table) -> None:
                 self._publish_dead_letters(topic, fresh)
 
         meta = {"run_id": self.run_id, "stream": self.spec.name}
         commit_dead_letters(self.dead_table, dead, txns, meta, publish)
+        _faults.point("stream_after_dead_letters")
 
     def _publish_dead_letters(self, topic: str, dead: pa.Table) -> None:
-        """Also send dead letters to a Kafka topic (before the table commit; at least once:
-        a crash between the two sends them again on restart), with why in the headers."""
+        """Also send dead letters to a Kafka topic, with why in the headers: before they are
+        committed to the dead-letter table (and so before the stream's table), at least
+        once (a crash before that commit sends them again on restart)."""
         from confluent_kafka import Producer
 
         if self._dead_letter_producer is None:

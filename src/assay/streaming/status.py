@@ -17,7 +17,7 @@ from assay.streaming.windowing import MARKS, late_name, newest_value
 from assay.streaming.windows import to_datetime
 
 if TYPE_CHECKING:
-    from assay.project import Project
+    from assay.runtime import Runtime
 
 #: Recent commits the throughput is measured over.
 RECENT_COMMITS = 50
@@ -47,11 +47,11 @@ class StreamStatus:
     duplicates: int | None = None
 
 
-def stream_status(project: Project, spec: DatasetSpec) -> StreamStatus:
+def stream_status(runtime: Runtime, spec: DatasetSpec) -> StreamStatus:
     """The status of one streaming dataset."""
     source = spec.producer
     assert isinstance(source, StreamSource)
-    wh = project.warehouse
+    wh = runtime.warehouse
     where = f"kafka {source.topic}" if isinstance(source, KafkaSource) else "folder"
     status = StreamStatus(spec.name, where)
     if not wh.exists(spec.name):
@@ -60,9 +60,9 @@ def stream_status(project: Project, spec: DatasetSpec) -> StreamStatus:
     for commit in reversed(commits):  # oldest first, so the newest position wins
         status.offsets.update(commit.metadata["stream"].get("positions", {}))
     if source.dedupe_within:
-        status.duplicates = _duplicates(project, spec, source, set(status.offsets))
+        status.duplicates = _duplicates(runtime, spec, source, set(status.offsets))
     if isinstance(source, FolderSource):
-        status.lag, status.files = _folder_lag(project, spec, source)
+        status.lag, status.files = _folder_lag(runtime, spec, source)
         newest = []  # the files most recently committed, newest first
         for commit in commits:
             for name in commit.metadata["stream"].get("positions", {}):
@@ -72,16 +72,16 @@ def stream_status(project: Project, spec: DatasetSpec) -> StreamStatus:
     if commits:
         status.last_commit = commits[0].timestamp
     status.rows_per_second = _throughput(commits)
-    status.watermark = _watermark(project, spec, source)
+    status.watermark = _watermark(runtime, spec, source)
     dead = dead_letter_name(spec.name)
-    status.dead_lettered = project.row_count(dead) if wh.exists(dead) else 0
-    status.late = _late_events(project, [late_name(w.name) for w in source.windows])
+    status.dead_lettered = runtime.row_count(dead) if wh.exists(dead) else 0
+    status.late = _late_events(runtime, [late_name(w.name) for w in source.windows])
     if isinstance(source, KafkaSource):
-        status.lag = _kafka_lag(project, spec, source)
+        status.lag = _kafka_lag(runtime, spec, source)
     return status
 
 
-def _duplicates(project: Project, spec: DatasetSpec, source: StreamSource, recent: set[str]) -> int:
+def _duplicates(runtime: Runtime, spec: DatasetSpec, source: StreamSource, recent: set[str]) -> int:
     """Duplicates dropped over the stream's life: the per-partition counters its table
     records (dedupe.py), over the partitions of recent commits, the topic's and the
     folder's files."""
@@ -89,10 +89,10 @@ def _duplicates(project: Project, spec: DatasetSpec, source: StreamSource, recen
 
     partitions = set(recent)
     if isinstance(source, FolderSource):
-        partitions |= set(_folder_files(project, source))
+        partitions |= set(_folder_files(runtime, source))
     elif isinstance(source, KafkaSource):
         partitions |= {str(p) for p in _kafka_partitions(source)}
-    table = project.warehouse.table(spec.name)
+    table = runtime.warehouse.table(spec.name)
     return sum(table.transaction_version(counter_id(source.app_id(p))) or 0 for p in partitions)
 
 
@@ -108,11 +108,11 @@ def _kafka_partitions(source: KafkaSource) -> list[int]:
     return [] if meta is None or meta.error is not None else list(meta.partitions)
 
 
-def _folder_files(project: Project, source: FolderSource) -> list[str]:
+def _folder_files(runtime: Runtime, source: FolderSource) -> list[str]:
     """The folder stream's files, relative to the project (as partitions are named)."""
     import glob
 
-    root = str(project.root)
+    root = runtime.root
     pattern = source.path if os.path.isabs(source.path) else os.path.join(root, source.path)
     return [
         os.path.relpath(full, root)
@@ -130,13 +130,13 @@ def _throughput(commits: list[Any]) -> float | None:
     return rows / span if span > 0 else None
 
 
-def _watermark(project: Project, spec: DatasetSpec, source: StreamSource) -> datetime | None:
+def _watermark(runtime: Runtime, spec: DatasetSpec, source: StreamSource) -> datetime | None:
     """The slowest window's watermark, as `assay stream` reports it: from the partition
     marks saved with the windows' commits (for tables written before marks were kept,
     the latest event time by the files' statistics minus the allowed lateness)."""
     if not source.windows:
         return None
-    wh = project.warehouse
+    wh = runtime.warehouse
     marks = []
     for w in source.windows:
         if not wh.exists(w.name):
@@ -147,14 +147,14 @@ def _watermark(project: Project, spec: DatasetSpec, source: StreamSource) -> dat
             marks.append(int(frontier) - round(w.allowed_lateness.total_seconds() * 1e6))
     if marks:
         return to_datetime(min(marks))
-    newest = newest_value(project.warehouse, spec.name, source.timestamp)
+    newest = newest_value(runtime.warehouse, spec.name, source.timestamp)
     if newest is None:
         return None
     lateness = max((w.allowed_lateness for w in source.windows), default=timedelta(0))
     return newest - lateness
 
 
-def _kafka_lag(project: Project, spec: DatasetSpec, source: KafkaSource) -> int | None:
+def _kafka_lag(runtime: Runtime, spec: DatasetSpec, source: KafkaSource) -> int | None:
     """Messages in the topic after the offsets the table holds (None if unreachable)."""
     try:
         from confluent_kafka import Consumer, TopicPartition
@@ -170,7 +170,7 @@ def _kafka_lag(project: Project, spec: DatasetSpec, source: KafkaSource) -> int 
             low, high = consumer.get_watermark_offsets(
                 TopicPartition(source.topic, partition), timeout=5
             )
-            done = project.warehouse.transaction_version(spec.name, source.app_id(str(partition)))
+            done = runtime.warehouse.transaction_version(spec.name, source.app_id(str(partition)))
             lag += high - (done + 1 if done is not None else low)
         return lag
     except Exception:  # status is best effort when the broker is away
@@ -179,9 +179,9 @@ def _kafka_lag(project: Project, spec: DatasetSpec, source: KafkaSource) -> int 
         consumer.close()
 
 
-def _late_events(project: Project, tables: list[str]) -> int:
+def _late_events(runtime: Runtime, tables: list[str]) -> int:
     """Distinct events in the late tables (a row late for several windows counts once)."""
-    wh = project.warehouse
+    wh = runtime.warehouse
     present = [t for t in tables if wh.exists(t)]
     if not present:
         return 0
@@ -191,22 +191,22 @@ def _late_events(project: Project, tables: list[str]) -> int:
     sources = {
         f"t{i}": wh.dataset(t).to_table(columns=[PARTITION, OFFSET]) for i, t in enumerate(present)
     }
-    result = project.local_engine.query(
+    result = runtime.local.query(
         f"SELECT count(*) AS n FROM (SELECT DISTINCT * FROM ({union}))", sources
     )
     return int(result["n"][0].as_py())
 
 
 def _folder_lag(
-    project: Project, spec: DatasetSpec, source: FolderSource
+    runtime: Runtime, spec: DatasetSpec, source: FolderSource
 ) -> tuple[int | None, int]:
     """Lines in the folder's files that the table does not hold yet, and the number of
     files it holds lines of (lag None when the folder cannot be read)."""
     import glob
 
-    root = str(project.root)
+    root = runtime.root
     pattern = source.path if os.path.isabs(source.path) else os.path.join(root, source.path)
-    table = project.warehouse.table(spec.name)
+    table = runtime.warehouse.table(spec.name)
     held = 0
     lag = 0
     try:

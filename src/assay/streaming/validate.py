@@ -5,6 +5,7 @@ reason); the rest is the batch's good rows, typed like the stream's table."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -23,7 +24,7 @@ from assay.streaming.sources import StreamSource
 
 if TYPE_CHECKING:
     from assay.engines import Engine
-    from assay.project import Project
+    from assay.runtime import Runtime
 
 DEAD_LETTER_SCHEMA = pa.schema(
     [
@@ -48,22 +49,22 @@ def dead_letter_name(stream: str) -> str:
 class RecordValidator:
     """Splits raw records into good rows and dead letters, for one stream.
 
-    Example: ``good, dead = RecordValidator(project, spec, engine, run_id).split(records)``
+    Example: ``good, dead = RecordValidator(runtime, spec, engine, run_id).split(records)``
     """
 
-    def __init__(self, project: Project, spec: DatasetSpec, engine: Engine, run_id: str):
+    def __init__(self, runtime: Runtime, spec: DatasetSpec, engine: Engine, run_id: str):
         assert isinstance(spec.producer, StreamSource)
-        self.project = project
+        self.runtime = runtime
         self.spec = spec
         self.source: StreamSource = spec.producer
-        self.wh = project.warehouse
+        self.wh = runtime.warehouse
         self.engine = engine
         self.run_id = run_id
         self.avro_schema = None
         if self.source.format == "avro":
             from assay.streaming.avro import load_schema
 
-            self.avro_schema = load_schema(project.root, str(self.source.avro_schema))
+            self.avro_schema = load_schema(Path(runtime.root), str(self.source.avro_schema))
 
     def split(self, records: pa.Table) -> tuple[pa.Table, pa.Table]:
         """Good rows (typed, with _partition, _offset, _ingested_at) and dead letters."""
@@ -179,14 +180,14 @@ class RecordValidator:
         return good.filter(pc.invert(missing_mask)), dead
 
     def _contract(self, good: pa.Table) -> tuple[pa.Table, list[dict[str, Any]]]:
-        contracts = self.project.contracts.get(self.spec.name)
+        contracts = self.runtime.contracts.get(self.spec.name)
         if not contracts or not good.num_rows:
             return good, []
         from assay.catalog.store import record_checks
         from assay.contracts.enforce import enforce, rows_as_json
 
         result = enforce(self.engine, contracts, good)
-        record_checks(self.project.catalog, self.run_id, result.results, {})
+        record_checks(self.runtime.catalog, self.run_id, result.results, {})
         rows = result.rejected
         raws = rows_as_json(rows) if rows.num_rows else []
         dead = [

@@ -1,5 +1,5 @@
-"""A stream's windows: folding committed rows into each window operator, committing what
-closed (and late rows), serving it online, and rebuilding the state after a restart.
+"""A stream's windows: folding committed rows into each window operator, serving what
+closed online, committing it (and late rows), and rebuilding the state after a restart.
 
 Each window commit carries an app transaction naming the stream-table version folded in
 (so a replay is skipped), and the operator's partition marks (so a restart continues
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.dataset as pads
 
+from assay import _faults
 from assay.naming import split_name
 from assay.streaming.readers import OFFSET, PARTITION
 from assay.streaming.spec import WindowSpec
@@ -20,7 +21,7 @@ from assay.streaming.windows import WINDOW_END, WindowOperator, to_datetime
 from assay.tables import WriteMode
 
 if TYPE_CHECKING:
-    from assay.project import Project
+    from assay.runtime import Runtime
     from assay.streaming.sources import StreamSource
 
 #: Commit metadata key of a window table holding its operator's partition marks.
@@ -35,22 +36,22 @@ def late_name(window_table: str) -> str:
 class Windows:
     """The windows of one stream.
 
-    Example: ``Windows(project, "bronze.events", source, run_id).fold(rows, version)``
+    Example: ``Windows(runtime, "bronze.events", source, run_id).fold(rows, version)``
     """
 
-    def __init__(self, project: Project, stream: str, source: StreamSource, run_id: str):
-        self.project = project
-        self.wh = project.warehouse
+    def __init__(self, runtime: Runtime, stream: str, source: StreamSource, run_id: str):
+        self.runtime = runtime
+        self.wh = runtime.warehouse
         self.stream = stream
         self.source = source
         self.run_id = run_id
         idle = source.idle_timeout.total_seconds()
         partition = PARTITION if source.per_partition_watermarks else None
         self.operators = [
-            WindowOperator(project.local_engine, w, source.timestamp, partition, idle)
+            WindowOperator(runtime.local, w, source.timestamp, partition, idle)
             for w in source.windows
         ]
-        views = project.features.views
+        views = runtime.feature_views
         self.views = {w.name: views[split_name(w.name)[1]] for w in source.windows if w.entity}
 
     @property
@@ -90,14 +91,20 @@ class Windows:
                 metadata=meta,
                 app_transactions=app,
             )
-        # Online first: versioned by event time, so a repeat after a crash is harmless,
-        # while a window committed but not yet served would never be served.
+        # Online before the window commit: versioned by event time, so the repeat after a
+        # crash in between is harmless, while a window committed but not yet served would
+        # never be served (the restart skips versions the window table records).
+        pushed = False
         if window.name in self.views and out.emitted.num_rows:
             self._online(window, out.emitted, out.emitted[WINDOW_END])
+            pushed = True
         if window.name in self.views and window.emit == "update":
             current = op.current(rows, rows.schema)
             if current.num_rows:  # after the closed ones: fresher values win ties
                 self._online(window, current, current["__tmax"])
+                pushed = True
+        if pushed:
+            _faults.point("window_after_online")
         # Written even when nothing closed: the app transaction records the progress,
         # and the metadata the partitions' marks.
         exists = self.wh.exists(window.name)
@@ -118,7 +125,7 @@ class Windows:
         view = self.views[window.name]
         rows = emitted.select([*window.keys, *(a.name for a in window.aggregations)])
         rows = rows.append_column(EVENT_TS, to_micros(stamps))
-        self.project.features.online_store.write(view, rows)
+        self.runtime.online_store.write(view, rows)
 
     def catch_up(self) -> None:
         """Rebuild each window's state from the stream table and fold in any commits it
