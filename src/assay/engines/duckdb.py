@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from assay.engines.base import Engine, Source
+from assay.engines.result_types import bigint_sums, overflow_error
 from assay.errors import AssayError
 
 if TYPE_CHECKING:
@@ -96,9 +97,28 @@ class DuckDBEngine(Engine):
     def query(self, sql: str, sources: Mapping[str, Source]) -> pa.Table:
         with self.session(sources) as con:
             try:
-                return con.sql(sql).to_arrow_table() if _returns_rows(sql) else _execute(con, sql)
+                if not _returns_rows(sql):
+                    return _execute(con, sql)
+                # Integer sums as BIGINT, as on every engine (see result_types).
+                return bigint_sums(con.sql(sql)).to_arrow_table()
             except duckdb.Error as exc:
-                raise AssayError(f"SQL failed: {exc}") from exc
+                raise overflow_error(str(exc)) or AssayError(f"SQL failed: {exc}") from exc
+
+    def result_schema(self, sql: str, schemas: Mapping[str, pa.Schema]) -> pa.Schema:
+        """The Arrow schema `sql` gives over inputs of these schemas, without reading
+        any rows (engines that type SQL otherwise cast their results to it).
+
+        Example:
+            >>> from assay.tables import Warehouse
+            >>> engine = DuckDBEngine(Warehouse("/tmp/wh"))
+            >>> engine.result_schema("SELECT sum(x) AS s, rank() OVER () AS r FROM t",
+            ...     {"t": pa.schema([("x", pa.int32())])})
+            s: int64
+            r: int64
+        """
+        empty = {name: schema.empty_table() for name, schema in schemas.items()}
+        with self.session(empty) as con:
+            return bigint_sums(con.sql(sql)).limit(0).to_arrow_table().schema
 
     def call_python(
         self, func: Callable[..., Any], sources: Mapping[str, Source], as_relations: bool, ctx: Any
@@ -113,7 +133,7 @@ class DuckDBEngine(Engine):
                 result = func(ctx, *args)
                 # A relation dies with its views: collect it before they are dropped.
                 if isinstance(result, duckdb.DuckDBPyRelation):
-                    return result.to_arrow_table()
+                    return bigint_sums(result).to_arrow_table()
                 return result
             finally:
                 ctx.duckdb = ctx.sql_runner = None

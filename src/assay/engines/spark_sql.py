@@ -405,15 +405,22 @@ def _avg(node: exp.Avg, refuse: Refuse) -> exp.Expression:
 
 def _divide(node: exp.Div, refuse: Refuse) -> exp.Expression:
     """DuckDB's `/` divides numbers into a DOUBLE, decimals too (Spark keeps a DECIMAL),
-    and by zero as IEEE does: ±inf, NaN for 0/0 (Spark's ANSI mode fails the query, and
-    its non-ANSI mode gives NULL). NULL stays NULL; `//` and `%` by zero fail on both."""
+    and by zero as IEEE does: ±inf by the signs of both (a divisor of -0.0 too), NaN for
+    0/0 (Spark's ANSI mode fails the query, and its non-ANSI mode gives NULL). NULL stays
+    NULL; `//` and `%` of integers or decimals by zero fail on both (`%` of floating-point
+    numbers is refused: see spark/check.py)."""
     if isinstance(node.this, exp.Interval) or node.find(exp.Interval):
         return node
     dividend = exp.cast(node.this, exp.DataType.build("DOUBLE"))
     divisor = node.expression
     node.set("this", dividend)
+    # The sign of a zero divisor counts too (1 / -0.0 is -inf); Spark's text of -0.0 is
+    # the one place it shows (its atan2 and comparisons treat -0.0 as 0.0).
+    text = exp.cast(divisor.copy(), exp.DataType.build("STRING"))
+    negative = _fn("STARTSWITH", text, exp.Literal.string("-"))
     infinity = exp.cast(exp.Literal.string("Infinity"), exp.DataType.build("DOUBLE"))
-    by_zero = exp.Mul(this=dividend.copy(), expression=infinity)  # ±inf, NaN for 0 and NaN
+    signed = exp.Case(ifs=[exp.If(this=negative, true=exp.Neg(this=infinity))], default=infinity)
+    by_zero = exp.Mul(this=dividend.copy(), expression=signed)  # ±inf, NaN for 0 and NaN
     zero = exp.EQ(this=divisor.copy(), expression=exp.Literal.number(0))
     return exp.Paren(this=exp.Case(ifs=[exp.If(this=zero, true=by_zero)], default=node.copy()))
 

@@ -22,7 +22,8 @@ import sqlglot
 from sqlglot import exp
 
 from assay.engines.base import Engine, Frame, Source, TableRef
-from assay.engines.spark.check import check_spark_sql
+from assay.engines.result_types import cast_columns, overflow_error, spark_casts
+from assay.engines.spark.check import check_remainders, check_spark_sql
 from assay.engines.spark.frame import SparkFrame
 from assay.engines.spark.session import require_spark, spark_session
 from assay.engines.spark.writer import SparkTableWriter
@@ -61,6 +62,7 @@ class SparkEngine(Engine):
         super().__init__(warehouse, settings)
         self._names = itertools.count()
         self._sized_by_user = "spark.sql.shuffle.partitions" in self.settings
+        self._typer: Any = None  # a DuckDB engine that types queries (see _typed)
 
     @property
     def spark(self) -> SparkSession:
@@ -118,7 +120,7 @@ class SparkEngine(Engine):
         spark_sql = self.sql_for(sql)
         with self.views(sources) as views:
             self._size_shuffle(sources)
-            return self.to_arrow(self._sql(spark_sql, views), spark_sql)
+            return self.to_arrow(self._result(sql, spark_sql, views, sources), spark_sql)
 
     def relation(self, sql: str, sources: Mapping[str, Source]) -> SparkFrame:
         spark_sql = self.sql_for(sql)
@@ -126,7 +128,47 @@ class SparkEngine(Engine):
             self._size_shuffle(sources)
             # The plan is resolved now, so the views may go; the rows are computed when the
             # commit writes them (cached first when it reads them twice, see Frame.reuse).
-            return SparkFrame(self, self._sql(spark_sql, views))
+            return SparkFrame(self, self._result(sql, spark_sql, views, sources))
+
+    def _result(
+        self, sql: str, spark_sql: str, views: Mapping[str, str], sources: Mapping[str, Source]
+    ) -> DataFrame:
+        """The analysed DataFrame of `spark_sql`, checked for what only types show, with
+        the types DuckDB gives `sql` (integer sums BIGINT) where the cast keeps every
+        value: one set of result types on both engines (see result_types)."""
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        df = self._sql(spark_sql, views)
+        if "%" in sql:  # (in text too, but the check is cheap: one walk of the plan)
+            check_remainders(df, spark_sql)
+        want = self._duckdb_schema(sql, sources)
+        if want is None:
+            return df
+        try:
+            got = to_arrow_schema(df.schema, timestamp_utc=True)
+        except Exception:  # a type Arrow lacks (intervals, variants): nothing to cast to
+            return df
+        return cast_columns(df, spark_casts(got, want))
+
+    def _duckdb_schema(self, sql: str, sources: Mapping[str, Source]) -> pa.Schema | None:
+        """DuckDB's result schema of `sql` over empty inputs of the sources' schemas
+        (None when DuckDB cannot bind it: Spark's own types stay)."""
+        from assay.engines.duckdb import DuckDBEngine
+
+        if self._typer is None:
+            self._typer = DuckDBEngine(self.warehouse, threads=1)
+        try:
+            schemas = {alias: self._source_schema(s) for alias, s in sources.items()}
+            return self._typer.result_schema(sql, schemas)
+        except Exception:  # typing is best effort: the query itself reports what is wrong
+            return None
+
+    def _source_schema(self, source: Source) -> pa.Schema:
+        if isinstance(source, TableRef):
+            table = self.warehouse.table(source.name, source.version)
+            return pa.schema(table.schema().to_arrow())
+        schema: pa.Schema = source.schema
+        return schema
 
     def split(self, flagged: Frame, column: str) -> tuple[Frame, pa.Table]:
         from pyspark.sql import functions as F
@@ -207,6 +249,9 @@ class SparkEngine(Engine):
         except (PySparkException, Py4JJavaError) as exc:
             message = _first_line(exc)
             shown = f"\n  as Spark SQL: {spark_sql}" if spark_sql else ""
+            overflow = overflow_error(message)
+            if overflow is not None:
+                raise AssayError(overflow.message + shown, hint=overflow.hint) from exc
             raise AssayError(f"Spark failed: {message}{shown}") from exc
 
 
