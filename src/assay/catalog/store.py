@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from assay.errors import ProjectError
 from assay.intervals import Interval
+from assay.tables.commitmeta import DatasetState, FileStamp
 from assay.tables.errors import DiskFullError
 
 metadata = sa.MetaData()
@@ -285,40 +286,38 @@ class Catalog:
             return {r["path"]: (r["size"], r["mtime_ns"]) for r in con.execute(query).mappings()}
 
     def add_ingested_files(
-        self, con: sa.Connection, dataset: str, files: Iterable[Mapping[str, Any]], version: int
+        self, con: sa.Connection, dataset: str, files: Iterable[FileStamp], version: int
     ) -> None:
         for f in files:
             con.execute(
                 ingested_files.delete().where(
-                    ingested_files.c.dataset == dataset, ingested_files.c.path == f["path"]
+                    ingested_files.c.dataset == dataset, ingested_files.c.path == f.path
                 )
             )
             con.execute(
                 ingested_files.insert().values(
-                    dataset=dataset,
-                    path=f["path"],
-                    size=f["size"],
-                    mtime_ns=f["mtime_ns"],
-                    version=version,
+                    dataset=dataset, path=f.path, size=f.size, mtime_ns=f.mtime_ns, version=version
                 )
             )
 
     # -- sync state ---------------------------------------------------------------------
 
-    def sync_point(self, dataset: str) -> tuple[int, dict[str, Any]]:
+    def sync_point(self, dataset: str) -> tuple[int, DatasetState]:
         """The last Delta version folded into the catalog (-1: none) and its state."""
         query = sa.select(sync_state).where(sync_state.c.dataset == dataset)
         with self.engine.connect() as con:
             row = con.execute(query).mappings().first()
-        return (row["version"], json.loads(row["state"])) if row else (-1, {})
+        if not row:
+            return -1, DatasetState()
+        return row["version"], DatasetState.from_json(json.loads(row["state"]))
 
     def set_sync_point(
-        self, con: sa.Connection, dataset: str, version: int, state: Mapping[str, Any]
+        self, con: sa.Connection, dataset: str, version: int, state: DatasetState
     ) -> None:
         con.execute(sync_state.delete().where(sync_state.c.dataset == dataset))
         con.execute(
             sync_state.insert().values(
-                dataset=dataset, version=version, state=json.dumps(dict(state), default=str)
+                dataset=dataset, version=version, state=json.dumps(state.to_json(), default=str)
             )
         )
 

@@ -32,11 +32,13 @@ from assay.pipelines.producers import (
     SOURCE_FILE,
     SYSTEM_COLUMNS,
     Output,
+    Pending,
     Producer,
     RunContext,
     function_fingerprint,
 )
-from assay.pipelines.spec import SchemaPolicy
+from assay.pipelines.spec import DatasetSpec, SchemaPolicy
+from assay.tables.commitmeta import CommitMeta, DatasetState, FileStamp
 
 Format = Literal["csv", "jsonl", "parquet"]
 #: New files are committed in chunks of about this many bytes, so memory stays bounded
@@ -90,36 +92,45 @@ class FileSource(Producer):
             extra += (("null_values", self.null_values),)
         return function_fingerprint(None, self.path, self.format, dict(self.columns), *extra)
 
-    def list_files(self, root: str) -> list[dict[str, Any]]:
+    def list_files(self, root: str) -> list[FileStamp]:
         pattern = self.path if os.path.isabs(self.path) else os.path.join(root, self.path)
         found = []
         for full in sorted(glob.glob(pattern, recursive=True)):
             if os.path.isfile(full):
                 st = os.stat(full)
-                found.append(
-                    {
-                        "path": os.path.relpath(full, root),
-                        "size": st.st_size,
-                        "mtime_ns": st.st_mtime_ns,
-                    }
-                )
+                found.append(FileStamp(os.path.relpath(full, root), st.st_size, st.st_mtime_ns))
         return found
 
     def pending_files(
         self, root: str, ingested: Mapping[str, tuple[int, int]], full_refresh: bool
-    ) -> list[dict[str, Any]]:
+    ) -> list[FileStamp]:
         """Files that are new or changed since they were ingested."""
         return [
             f
             for f in self.list_files(root)
-            if full_refresh or ingested.get(f["path"]) != (f["size"], f["mtime_ns"])
+            if full_refresh or ingested.get(f.path) != (f.size, f.mtime_ns)
         ]
 
+    def pending(
+        self, state: DatasetState, spec: DatasetSpec, root: str, full_refresh: bool
+    ) -> Pending:
+        """The files new or changed since `state.ingested`; every file, into a replaced
+        table, when the table was written under another declaration (columns' types,
+        derived columns, time column...)."""
+        if state.fingerprint is not None and state.fingerprint != spec.fingerprint:
+            why = (
+                "declaration changed (columns, derive, time column): "
+                f"re-ingesting {len(self.list_files(root))} file(s)"
+            )
+            return Pending(True, (why,), replace_table=True)
+        files = self.pending_files(root, state.ingested, full_refresh)
+        return Pending(bool(files), (f"{len(files)} new or changed file(s)",) if files else ())
+
     def produce(self, ctx: RunContext) -> Iterator[Output]:
-        ingested = ctx.state.get("ingested", {})
+        ingested = ctx.state.ingested
         pending = self.pending_files(ctx.project_root, ingested, ctx.full_refresh)
         for chunk in _chunks(pending):
-            batch = self._read_chunk(ctx, [f["path"] for f in chunk])
+            batch = self._read_chunk(ctx, [f.path for f in chunk])
             table_types = _table_types(ctx)
             if table_types is not None:  # derived columns are not expected in the files
                 derived = set(self.derive) - set(batch.observed)
@@ -163,9 +174,9 @@ class FileSource(Producer):
                 data=good,
                 quarantine=_rejects_table(rejects, ctx),
                 rows_in=batch.rows_in,
-                metadata={"files": chunk},
-                batch_keys=tuple(f["path"] for f in chunk),
-                append_only=not any(f["path"] in ingested for f in chunk),
+                metadata=CommitMeta(files=tuple(chunk)),
+                batch_keys=tuple(f.path for f in chunk),
+                append_only=not any(f.path in ingested for f in chunk),
                 widen=plan.widened,
             )
 
@@ -282,15 +293,15 @@ def _unreadable(rel_path: str, exc: Exception) -> dict[str, Any]:
     }
 
 
-def _chunks(files: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    chunk: list[dict[str, Any]] = []
+def _chunks(files: list[FileStamp]) -> Iterator[list[FileStamp]]:
+    chunk: list[FileStamp] = []
     size = 0
     for f in files:
-        if chunk and size + f["size"] > CHUNK_BYTES:
+        if chunk and size + f.size > CHUNK_BYTES:
             yield chunk
             chunk, size = [], 0
         chunk.append(f)
-        size += f["size"]
+        size += f.size
     if chunk:
         yield chunk
 

@@ -7,18 +7,24 @@ which say exactly which time ranges changed (plus `lookback` intervals after the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from assay.catalog import Catalog, IntervalRecord
+from assay.catalog.sync import sync
 from assay.errors import DefinitionError
 from assay.intervals import Interval, describe, to_naive_utc
-from assay.pipelines.spec import DatasetSpec, time_column_hint
+from assay.pipelines.producers import Pending
+from assay.pipelines.spec import DatasetSpec, Kind, time_column_hint
 from assay.tables import Warehouse
+from assay.tables.commitmeta import DatasetState
+
+if TYPE_CHECKING:
+    from assay.runtime import Runtime
 
 #: A changed time range, or None meaning "unknown: treat everything as changed".
 ChangedRanges = list[tuple[datetime, datetime]] | None
@@ -38,38 +44,122 @@ class Work:
     intervals: list[Interval] = field(default_factory=list)
     missing: list[Interval] = field(default_factory=list)
     stale: list[Interval] = field(default_factory=list)
+    #: The table is rewritten whole (a source's declaration changed).
+    replace_table: bool = False
 
 
 class Planner:
-    """Computes `Work` for datasets from the warehouse and the (synced) catalog."""
+    """Computes `Work` for datasets from the warehouse and the (synced) catalog.
+
+    Example:
+        >>> import tempfile
+        >>> planner = Planner(Warehouse(tempfile.mkdtemp()), Catalog("sqlite://"))
+        >>> planner.plan_all([])
+        []
+    """
 
     def __init__(
         self,
         warehouse: Warehouse,
         catalog: Catalog,
         time_columns: Mapping[str, str | None] | None = None,
+        root: str = ".",
     ):
         self.warehouse = warehouse
         self.catalog = catalog
         #: Each dataset's declared time column: an input's changes are located on its own
         #: time column (falling back to a column named like the consumer's).
         self.time_columns = dict(time_columns or {})
+        #: The project folder, where file sources' globs are resolved.
+        self.root = root
         self._changed_cache: dict[tuple[str, str, int], ChangedRanges] = {}
+
+    @classmethod
+    def for_runtime(cls, rt: Runtime) -> Planner:
+        """The planner of a project's runtime (its warehouse, catalog and folder)."""
+        return cls(rt.warehouse, rt.catalog, rt.dag.time_columns(), str(rt.root))
+
+    def state(self, spec: DatasetSpec) -> DatasetState:
+        """The dataset's state from its Delta log (synced into the catalog first), with the
+        files it has ingested, read once for both planning and producing."""
+        state = sync(self.catalog, self.warehouse, spec.name)
+        return state.with_ingested(self.catalog.ingested_files(spec.name))
+
+    def work(
+        self,
+        spec: DatasetSpec,
+        state: DatasetState,
+        full_refresh: bool = False,
+        window: tuple[datetime, datetime] | None = None,
+        force: bool = False,
+    ) -> Work:
+        """What `spec` needs now, and why: what its producer has pending (sources), else
+        its missing and stale intervals (incremental) or whether its code or inputs
+        changed. `force`: every interval in the window is rebuilt (a restatement)."""
+        return self._work(spec, state, full_refresh, window, force)[0]
+
+    def _work(
+        self,
+        spec: DatasetSpec,
+        state: DatasetState,
+        full_refresh: bool,
+        window: tuple[datetime, datetime] | None = None,
+        force: bool = False,
+    ) -> tuple[Work, Pending | None]:
+        pending = spec.producer.pending(state, spec, self.root, full_refresh)
+        if pending is not None:
+            work = Work(spec.name, pending.needed, list(pending.reasons))
+            work.replace_table = pending.replace_table
+            return work, pending
+        if spec.kind is Kind.INCREMENTAL:
+            return self.interval_work(spec, full_refresh, window, force), None
+        return self.table_work(spec, state, full_refresh), None
+
+    def plan_all(self, specs: Iterable[DatasetSpec], full_refresh: bool = False) -> list[Work]:
+        """What a run of `specs` (in dependency order) would do, and why, nothing written.
+
+        A dataset whose input will change in the run is needed too ("upstream will
+        change"): a full or merge table is rebuilt, an incremental one re-checks its
+        intervals once that input has run. Sources that only know whether their data
+        changed once they run (Python, database, streams) say so and change nothing below.
+        """
+        out: list[Work] = []
+        changing: set[str] = set()
+        for spec in specs:
+            work, pending = self._work(spec, self.state(spec), full_refresh)
+            if pending is not None and pending.unforeseen:
+                work.reasons = [pending.unforeseen]
+                out.append(work)
+                continue
+            upstream = [i for i in spec.inputs if i in changing]
+            if upstream and (not work.needed or spec.kind is not Kind.INCREMENTAL):
+                work.reasons = [r for r in work.reasons if not r.startswith("new data")]
+                work.reasons.append(f"upstream will change: {', '.join(upstream)}")
+                work.needed = True
+            elif upstream:
+                work.reasons.append(
+                    f"upstream will change: {', '.join(upstream)} "
+                    "(its changed intervals are re-checked after it runs)"
+                )
+            if work.needed:
+                changing.add(spec.name)
+            out.append(work)
+        return out
 
     def input_versions(self, spec: DatasetSpec) -> dict[str, int]:
         return {name: v for name in spec.inputs if (v := self.warehouse.version(name)) is not None}
 
-    def table_work(self, spec: DatasetSpec, state: Mapping[str, Any], full_refresh: bool) -> Work:
+    def table_work(self, spec: DatasetSpec, state: DatasetState, full_refresh: bool) -> Work:
         """Work for full and merge transforms: rebuild when code or inputs changed."""
         work = Work(spec.name, needed=False)
         if full_refresh:
             work.reasons.append("full refresh requested")
         elif not self.warehouse.exists(spec.name):
             work.reasons.append("never built")
-        elif state.get("fingerprint") != spec.fingerprint:
+        elif state.fingerprint != spec.fingerprint:
             work.reasons.append("code changed")
         else:
-            recorded = state.get("inputs", {})
+            recorded = state.inputs
             for name, version in self.input_versions(spec).items():
                 if recorded.get(name) != version:
                     work.reasons.append(f"new data in {name} (v{recorded.get(name)} -> v{version})")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from assay.errors import AssayError
+from assay.tables.commitmeta import CommitMeta, DatasetState
 
 if TYPE_CHECKING:
     from assay.engines import Engine, Frame, TableRef
@@ -47,7 +48,7 @@ class RunContext:
     project_root: str
     ingested_at: datetime
     inputs: Mapping[str, TableRef] = field(default_factory=dict)
-    state: Mapping[str, Any] = field(default_factory=dict)
+    state: DatasetState = field(default_factory=DatasetState)
     vars: Mapping[str, Any] = field(default_factory=dict)
     start: datetime | None = None
     end: datetime | None = None
@@ -86,7 +87,8 @@ class Output:
     #: Rows read to make this output; None: the rows of `data` (a Frame's are known once
     #: it is committed, without counting them first).
     rows_in: int | None = 0
-    metadata: dict[str, Any] = field(default_factory=dict)
+    #: What the producer adds to the commit's metadata (files read, cursor reached).
+    metadata: CommitMeta = field(default_factory=CommitMeta)
     #: Keys of the quarantine rows this output replaces (files or intervals).
     batch_keys: tuple[str, ...] = ()
     #: True when none of the batch's rows can already be in the table (never-seen files):
@@ -104,6 +106,24 @@ class Output:
         return 0 if self.quarantine is None else self.quarantine.num_rows
 
 
+@dataclass(frozen=True)
+class Pending:
+    """What a producer has to do on this run, as it knows without reading its inputs.
+
+    Example:
+        >>> Pending(True, ("2 new or changed file(s)",)).needed
+        True
+    """
+
+    needed: bool
+    reasons: tuple[str, ...] = ()
+    #: The table is rewritten whole (its declaration changed), not added to.
+    replace_table: bool = False
+    #: What `assay plan` says instead when only running the producer tells whether its data
+    #: changed (Python and database sources, streams); None: `reasons` are exact.
+    unforeseen: str | None = None
+
+
 class Producer(ABC):
     """Produces a dataset's data: a source reading the outside world or a transform."""
 
@@ -119,6 +139,28 @@ class Producer(ABC):
     @abstractmethod
     def produce(self, ctx: RunContext) -> Iterator[Output]:
         """Yield one Output per commit to make (usually one)."""
+
+    def pending(
+        self, state: DatasetState, spec: DatasetSpec, root: str, full_refresh: bool
+    ) -> Pending | None:
+        """What this producer has to do given the dataset's `state`; None when its inputs
+        decide (a transform: the planner compares their versions and intervals).
+
+        Example:
+            >>> from assay.pipelines.sources import PythonSource
+            >>> source = PythonSource(lambda ctx: None)
+            >>> source.pending(DatasetState(), spec=None, root=".", full_refresh=False).reasons
+            ('sources are read on every run',)
+        """
+        if self.is_stream:
+            return Pending(False, unforeseen="a stream: `assay run` leaves it to `assay stream`")
+        if self.is_source:
+            return Pending(
+                True,
+                ("sources are read on every run",),
+                unforeseen="re-read on every run; commits only if its data changed",
+            )
+        return None
 
 
 def function_fingerprint(func: Any, *extra: Any) -> str:

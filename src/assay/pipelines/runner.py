@@ -9,11 +9,11 @@ from __future__ import annotations
 import time
 import traceback
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
@@ -24,11 +24,11 @@ from assay.engines import TableRef
 from assay.errors import AssayError, ContractViolationError
 from assay.intervals import Interval, describe
 from assay.pipelines.commit import BatchBlocked, Committer
-from assay.pipelines.files import FileSource
 from assay.pipelines.plan import Planner, Work
 from assay.pipelines.producers import Output, RunContext
 from assay.pipelines.spec import DatasetSpec, Kind
 from assay.runtime import Runtime
+from assay.tables.commitmeta import DatasetState
 
 
 @dataclass
@@ -107,7 +107,7 @@ class Runner:
         self.full_refresh = full_refresh
         #: Incremental datasets whose intervals in the window are recomputed even if done.
         self.restated = restated or set()
-        self.planner = Planner(rt.warehouse, rt.catalog, rt.dag.time_columns())
+        self.planner = Planner.for_runtime(rt)
         self.committer = Committer(rt.warehouse, rt.local, rt.contracts, rt.catalog)
         self.started_at = utcnow()
 
@@ -188,7 +188,7 @@ class Runner:
         if not work.needed:
             result.status = "up_to_date"
             return
-        ctx = self._context(spec, state)
+        ctx = self._context(spec, state, work)
         if spec.kind is Kind.INCREMENTAL:
             self.reporter.dataset_started(spec.name, len(work.intervals), work.reasons)
             self._build_intervals(ctx, work.intervals, result, workers)
@@ -206,58 +206,22 @@ class Runner:
     def work(
         self,
         spec: DatasetSpec,
-        state: dict[str, Any],
+        state: DatasetState,
         window: tuple[datetime, datetime] | None = None,
     ) -> Work:
         """What the dataset needs now, and why (`state` from `Runner.state`)."""
-        if spec.producer.is_stream:
-            return Work(spec.name, False, [])  # `assay stream` writes it
-        if spec.kind is Kind.INCREMENTAL:
-            return self.planner.interval_work(
-                spec, self.full_refresh, window, force=spec.name in self.restated
-            )
-        if isinstance(spec.producer, FileSource):
-            if self._redeclared(spec, state):
-                files = spec.producer.list_files(self.rt.root)
-                why = (
-                    "declaration changed (columns, derive, time column): "
-                    f"re-ingesting {len(files)} file(s)"
-                )
-                return Work(spec.name, True, [why])
-            pending = spec.producer.pending_files(
-                self.rt.root, state["ingested"], self.full_refresh
-            )
-            return Work(
-                spec.name,
-                bool(pending),
-                [f"{len(pending)} new or changed file(s)"] if pending else [],
-            )
-        if spec.producer.is_source:
-            return Work(spec.name, True, ["sources are read on every run"])
-        return self.planner.table_work(spec, state, self.full_refresh)
-
-    def state(self, spec: DatasetSpec) -> dict[str, Any]:
-        """The dataset's state from its Delta log (synced into the catalog), with the files a
-        file source has ingested, read once for both planning and producing."""
-        state = sync(self.rt.catalog, self.rt.warehouse, spec.name)
-        if isinstance(spec.producer, FileSource):
-            state = {**state, "ingested": self.rt.catalog.ingested_files(spec.name)}
-        return state
-
-    def _redeclared(self, spec: DatasetSpec, state: Mapping[str, Any]) -> bool:
-        """A file source whose table was written under another declaration (its columns'
-        types, derived columns...): every file is read again into a replaced table."""
-        recorded = state.get("fingerprint")
-        return (
-            isinstance(spec.producer, FileSource)
-            and recorded is not None
-            and recorded != spec.fingerprint
-            and self.rt.warehouse.exists(spec.name)
+        return self.planner.work(
+            spec, state, self.full_refresh, window, force=spec.name in self.restated
         )
 
-    def _context(self, spec: DatasetSpec, state: dict[str, Any]) -> RunContext:
+    def state(self, spec: DatasetSpec) -> DatasetState:
+        """The dataset's state from its Delta log (synced into the catalog), with the files
+        it has ingested, read once for both planning and producing."""
+        return self.planner.state(spec)
+
+    def _context(self, spec: DatasetSpec, state: DatasetState, work: Work) -> RunContext:
         inputs = {n: TableRef(n, self.rt.warehouse.version(n)) for n in spec.inputs}
-        refresh = self.full_refresh or self._redeclared(spec, state)
+        refresh = self.full_refresh or work.replace_table
         return RunContext(
             run_id=self.run_id,
             dataset=spec,

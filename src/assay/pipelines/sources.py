@@ -12,6 +12,7 @@ import pyarrow as pa
 from assay.errors import AssayError, TransientError
 from assay.naming import check_columns
 from assay.pipelines.producers import Output, Producer, RunContext, function_fingerprint, to_arrow
+from assay.tables.commitmeta import CommitMeta
 
 #: Rows fetched per round trip from a database source.
 FETCH_ROWS = 50_000
@@ -64,7 +65,7 @@ class SqlTableSource(Producer):
     def produce(self, ctx: RunContext) -> Iterator[Output]:
         import sqlalchemy as sa
 
-        last = None if ctx.replace_table else ctx.state.get("cursor")
+        last = None if ctx.replace_table else ctx.state.cursor
         engine = sa.create_engine(self.url, **dict(self.options))
         try:
             table = sa.Table(self.table, sa.MetaData(), schema=self.db_schema, autoload_with=engine)
@@ -97,14 +98,10 @@ class SqlTableSource(Producer):
         finally:
             engine.dispose()
         data = conform_typed_for(ctx, data)
-        metadata: dict[str, Any] = {}
+        cursor = last
         if self.cursor and data.num_rows:
-            metadata["cursor"] = _json_value(
-                max(v for v in data[self.cursor].to_pylist() if v is not None)
-            )
-        elif last is not None:
-            metadata["cursor"] = last
-        yield Output(data=data, rows_in=data.num_rows, metadata=metadata)
+            cursor = _json_value(max(v for v in data[self.cursor].to_pylist() if v is not None))
+        yield Output(data=data, rows_in=data.num_rows, metadata=CommitMeta(cursor=cursor))
 
     def _fetch(self, engine: Any, query: Any, names: list[str]) -> pa.Table:
         parts = []
