@@ -31,7 +31,7 @@ from assay.catalog.sync import sync
 from assay.config import ProjectConfig, load_config
 from assay.contracts import load_contracts
 from assay.engines import Engine, get_engine
-from assay.errors import DefinitionError, TableNotFoundError, UsageError
+from assay.errors import DefinitionError, UsageError
 from assay.intervals import Interval, to_naive_utc
 from assay.lock import project_lock
 from assay.pipelines.dag import Dag
@@ -250,8 +250,8 @@ class Project:
 
     def history(self, name: str, limit: int | None = None) -> list[CommitInfo]:
         """Versions of a table, newest first, with run id, operation, rows and interval."""
-        if name not in self.dag.specs and not self.warehouse.exists(name):
-            raise TableNotFoundError("no such table", where=name)
+        if not self.warehouse.exists(name):
+            raise self.runtime.reader.unknown(name)  # names it, and how to build it
         return self.warehouse.history(name, limit)
 
     def status(self) -> list[DatasetStatus]:
