@@ -2,7 +2,8 @@
 
 `quarantine.bronze_transactions` holds the rejects of `bronze.transactions`. Rows carry a
 `batch_key` (the source file or interval they came from) so that re-processing a batch
-replaces its quarantined rows instead of adding them twice.
+replaces its quarantined rows instead of adding them twice. The rows have the shape every
+rejected row has (`assay.pipelines.rejected`); this module keeps the names batch code uses.
 """
 
 from __future__ import annotations
@@ -13,22 +14,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from assay.naming import split_name
-from assay.tables.predicates import Predicate, in_predicate
+from assay.pipelines.rejected import QUARANTINE, Rejected, batch_predicate
 
-SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("dataset", pa.string()),
-        ("batch_key", pa.string()),
-        ("source_file", pa.string()),
-        ("line", pa.int64()),
-        ("raw_record", pa.string()),
-        ("rule", pa.string()),
-        ("reason", pa.string()),
-        ("quarantined_at", pa.timestamp("us")),
-    ]
-)
+#: A quarantine table's columns: its own (`source_file`, `line`, `quarantined_at`, ...),
+#: then the shared shape's.
+SCHEMA = QUARANTINE.schema
 
 
 def quarantine_name(dataset: str) -> str:
@@ -38,19 +28,34 @@ def quarantine_name(dataset: str) -> str:
         >>> quarantine_name("bronze.transactions")
         'quarantine.bronze_transactions'
     """
-    layer, name = split_name(dataset)
-    return f"quarantine.{layer}_{name}"
+    return QUARANTINE.name(dataset)
 
 
 def rows_to_table(
     rows: Iterable[Mapping[str, Any]], run_id: str, dataset: str, at: datetime
 ) -> pa.Table:
     """Build quarantine rows from dicts holding batch_key, source_file, line, raw_record,
-    rule and reason."""
-    full = [{"run_id": run_id, "dataset": dataset, "quarantined_at": at, **row} for row in rows]
-    return pa.Table.from_pylist(full, schema=SCHEMA)
+    rule and reason.
+
+    Example:
+        >>> row = {"batch_key": "a.csv", "source_file": "a.csv", "line": 3, "rule": "cast",
+        ...        "reason": "column n: x is not BIGINT", "raw_record": "x"}
+        >>> t = rows_to_table([row], "r1", "bronze.t", datetime(2024, 1, 1))
+        >>> t.select(["line", "position", "quarantined_at"]).to_pylist()[0]["position"]
+        3
+    """
+    rejected = [
+        Rejected(
+            rule=row.get("rule"),  # type: ignore[arg-type]
+            reason=row.get("reason"),  # type: ignore[arg-type]
+            raw_record=row.get("raw_record"),
+            source=row.get("source_file"),
+            position=row.get("line"),
+            batch_key=row.get("batch_key"),
+        )
+        for row in rows
+    ]
+    return QUARANTINE.table(rejected, dataset, run_id, at)
 
 
-def batch_predicate(batch_keys: Iterable[str]) -> Predicate:
-    """A Delta predicate selecting the quarantine rows of these batches."""
-    return in_predicate("batch_key", batch_keys)
+__all__ = ["SCHEMA", "batch_predicate", "quarantine_name", "rows_to_table"]

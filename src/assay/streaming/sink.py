@@ -13,7 +13,8 @@ Dead letters go to their own table first, with the same partitions recorded; tha
 only records a partition when a batch has dead letters for it, so there the rule is
 "skip what it holds, never record less than it holds": validation is deterministic, so a
 dead letter written by a stalled writer is the one its successor would write, and the
-successor skips it.
+successor skips it. Dead letters have the shape of every rejected row
+(`assay.pipelines.rejected`): the table holds the shared columns and its own.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from assay.pipelines.rejected import DEAD_LETTERS
 from assay.streaming.readers import OFFSET, PARTITION
 from assay.tables import WriteMode
 from assay.tables.delta import ConcurrentCommitError
@@ -134,7 +136,13 @@ def commit_dead_letters(
     before_commit: Callable[[pa.Table], None] | None = None,
 ) -> int:
     """Append the dead letters the table does not hold yet; record each partition's offset,
-    never less than the table holds. Returns how many were new."""
+    never less than the table holds. Returns how many were new.
+
+    `dead` may be in the dead-letter table's own layout (stream, _partition, _offset, ...)
+    or the shared shape of rejected rows: it is written with both. A table created before
+    the shared shape gains its columns (schema evolution).
+    """
+    dead = DEAD_LETTERS.complete(dead)
     for _ in range(ATTEMPTS):
         snapshot = table.snapshot(dead.schema, metadata)
         assert snapshot is not None
