@@ -45,17 +45,17 @@ def content_hash(engine: Engine, table: pa.Table | Frame) -> str:
     """
     if not table.num_columns:
         return "empty"
-    cols = sqlbuild.render_list(sqlbuild.columns(table.column_names), "duckdb")
     if isinstance(table, Frame):  # hashed where it is (Spark's own row hash)
         rows, total = table.checksum()
         return _hashed(rows, total, table.schema)
+    row_hash = exp.Anonymous(this="hash", expressions=sqlbuild.columns(table.column_names))
+    total_sum = exp.Sum(this=sqlbuild.cast(row_hash, "HUGEINT"))
+    query = exp.select(
+        exp.Count(this=exp.Star()),
+        sqlbuild.cast(exp.Coalesce(this=total_sum, expressions=[sqlbuild.literal(0)]), "VARCHAR"),
+    ).from_("t")
     rows, total = (
-        engine.query(
-            f"SELECT count(*), coalesce(sum(hash({cols})::HUGEINT), 0)::VARCHAR FROM t",
-            {"t": table},
-        )
-        .to_pylist()[0]
-        .values()
+        engine.query(sqlbuild.render(query, "duckdb"), {"t": table}).to_pylist()[0].values()
     )
     return _hashed(rows, total, table.schema)
 

@@ -21,10 +21,11 @@ import pyarrow.compute as pc
 import sqlglot
 from sqlglot import exp
 
+from assay import sqlbuild
 from assay.engines import Engine
 from assay.engines.types import arrow_to_sql, json_types_to_sql
 from assay.errors import AssayError, DefinitionError
-from assay.naming import quote, unusable_column
+from assay.naming import unusable_column
 from assay.pipelines.conform import RAW, conform, plan_columns
 from assay.pipelines.csvfiles import NULL_TOKENS, read_csv_rows
 from assay.pipelines.producers import (
@@ -276,9 +277,7 @@ def check_expression(name: str, expression: str) -> exp.Expr:
 
 
 def _aliases(derive: Mapping[str, str], names: list[str]) -> list[exp.Expr]:
-    return [
-        exp.alias_(check_expression(n, derive[n]), exp.to_identifier(n, quoted=True)) for n in names
-    ]
+    return [exp.alias_(check_expression(n, derive[n]), sqlbuild.identifier(n)) for n in names]
 
 
 def _unreadable(rel_path: str, exc: Exception) -> dict[str, Any]:
@@ -424,7 +423,15 @@ def parse_jsonl(engine: Engine, lines: pa.Table) -> RawBatch:
     if not observed:
         return RawBatch(valid, observed, rejects, rows_in=n_ok + n_bad)
     # The fields are extracted inside conform's query: one pass, no text columns in Arrow.
-    fields = ", ".join(f"__v[{i + 1}] AS {quote(c)}" for i, c in enumerate(observed))
+    # offset=1: the index is DuckDB's own (lists count from 1), not sqlglot's 0-based one.
+    values = [
+        exp.Bracket(this=exp.column("__v"), expressions=[sqlbuild.literal(i + 1)], offset=1)
+        for i in range(len(observed))
+    ]
+    fields = sqlbuild.render_list(
+        [exp.alias_(v, sqlbuild.identifier(c)) for v, c in zip(values, observed, strict=True)],
+        "duckdb",
+    )
     source_sql = (
         f"SELECT {fields}, {SOURCE_FILE}, {LINE}, {RAW} FROM (SELECT *, "
         f"json_extract_string({RAW}, [{_json_paths(list(observed))}]) AS __v FROM batch)"
@@ -493,8 +500,14 @@ def _json_types(engine: Engine, valid: pa.Table) -> tuple[dict[str, str], list[s
 
 
 def _json_paths(keys: list[str]) -> str:
-    """A DuckDB list literal of JSON paths, one per key (quoted, so any key works)."""
-    return ", ".join("'$.\"" + k.replace("'", "''").replace('"', '\\"') + "\"'" for k in keys)
+    """The elements of a DuckDB list of JSON paths, one per key (quoted, so any key works).
+
+    Example:
+        >>> print(_json_paths(["a", "it's \\"x\\""]))
+        '$."a"', '$."it''s \\"x\\""'
+    """
+    paths = [sqlbuild.string('$."' + k.replace('"', '\\"') + '"') for k in keys]
+    return sqlbuild.render_list(paths, "duckdb")
 
 
 def _as_dict(histogram: Any) -> dict[str, int]:
@@ -546,7 +559,7 @@ def _typed_batch(
     table = table.append_column(
         LINE, lines if lines is not None else pa.array(range(1, n + 1), pa.int64())
     )
-    cols = ", ".join(quote(c) for c in observed)
+    cols = sqlbuild.render_list(sqlbuild.columns(observed), "duckdb")
     raw_expr = f"to_json(struct_pack({cols}))::VARCHAR" if observed else "'{}'"
     with_raw = engine.query(f"SELECT *, {raw_expr} AS {RAW} FROM t", {"t": table})
     return RawBatch(with_raw, observed, rejects, rows_in=n + len(rejects))
