@@ -160,6 +160,43 @@ def time_range(
     return exp.and_(col >= exp.Literal.string(low), col < exp.Literal.string(high))
 
 
+def keys_match(keys: Iterable[str], left: str = "t", right: str = "s") -> exp.Expr:
+    """A merge's ON condition: every key of the `left` row equals the `right` row's.
+
+    Example:
+        >>> print(render(keys_match(["id", 'we"ird']), "delta"))
+        "t"."id" = "s"."id" AND "t"."we""ird" = "s"."we""ird"
+    """
+    return exp.and_(*(column(k, left).eq(column(k, right)) for k in keys))
+
+
+def changed_row(
+    columns: Iterable[str],
+    keys: Iterable[str],
+    target_columns: Iterable[str],
+    left: str = "t",
+    right: str = "s",
+) -> exp.Expr:
+    """When a merge updates a matched row: a shared non-key column differs (NULLs equal),
+    or the `right` (source) row brings a value in a column the `left` (target) lacks.
+
+    Example:
+        >>> print(render(changed_row(["id", "a", "new"], ["id"], ["id", "a"]), "spark"))
+        NOT (`t`.`a` IS NOT DISTINCT FROM `s`.`a`) OR NOT `s`.`new` IS NULL
+        >>> print(render(changed_row(["id"], ["id"], ["id"]), "delta"))
+        FALSE
+    """
+    held, key_set = set(target_columns), set(keys)
+    changes = [
+        exp.not_(exp.paren(exp.NullSafeEQ(this=column(c, left), expression=column(c, right))))
+        if c in held
+        else exp.not_(exp.Is(this=column(c, right), expression=exp.null()))
+        for c in columns
+        if c not in key_set
+    ]
+    return exp.or_(*changes) if changes else exp.false()
+
+
 def cast(value: exp.Expr, to: str, safe: bool = False) -> exp.Expr:
     """CAST (or TRY_CAST with `safe`) of an expression to a type written in DuckDB's SQL.
 
