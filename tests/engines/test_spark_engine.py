@@ -189,3 +189,29 @@ def test_a_failed_first_write_names_the_root_cause_and_leaves_no_table(tmp_path:
     assert "CAST_INVALID_INPUT" in info.value.message  # the JVM's root cause
     assert not warehouse.exists("silver.bad")
     assert not (tmp_path / "silver" / "bad" / "_delta_log").exists()
+
+
+def test_an_empty_batch_that_commits_nothing_counts_no_rows(tmp_path: Path) -> None:
+    """Delta commits nothing for an empty replaceWhere that removes no rows: the batch wrote
+    0 rows (not the rows of the commit before it, which the table's last metrics are)."""
+    from datetime import date, datetime
+
+    from assay.tables.predicates import interval_predicate
+
+    warehouse = Warehouse(str(tmp_path))
+    engine = get_engine("spark", warehouse)
+    writer = engine.writer()
+    days = pa.table({"day": [date(2024, 1, d) for d in (1, 2, 3)]})
+    first = engine.relation("SELECT * FROM t", {"t": days})
+    version = writer.write("silver.days", first, mode=WriteMode.OVERWRITE, metadata={})
+    assert first.num_rows == 3
+    empty = engine.relation("SELECT * FROM t WHERE day > DATE '2024-06-01'", {"t": days})
+    february = interval_predicate("day", datetime(2024, 2, 1), datetime(2024, 3, 1), pa.date32())
+
+    again = writer.write(
+        "silver.days", empty, mode=WriteMode.OVERWRITE, metadata={}, predicate=february
+    )
+
+    assert empty.num_rows == 0
+    assert again == version  # Delta committed nothing
+    assert warehouse.read("silver.days").num_rows == 3

@@ -272,6 +272,21 @@ SAME = [
     ("divide-by-negative-zero", "SELECT flight / (minute * CAST(-1 AS DOUBLE)) AS neg, "
      "-flight / (minute * CAST(-1 AS DOUBLE)) AS pos, minute / (minute * CAST(-1 AS DOUBLE)) "
      "AS nan FROM p.flights WHERE day < 4 AND minute = 0"),
+    # INTERVAL (expr) unit: whole units, the number truncated toward zero (negative too).
+    ("interval-expression", "SELECT sched_dep + INTERVAL (minute) MINUTE AS a, "
+     "sched_dep - INTERVAL (dep_delay / 7) HOUR AS b, "
+     "CAST(time_hour AS DATE) + INTERVAL (month) MONTH AS c FROM p.flights WHERE day = 8"),
+    # NULL values are skipped, NULL keys sort last (DESC too).
+    ("string-agg-ordered", "SELECT origin, string_agg(carrier, ',' ORDER BY sched_dep, flight) "
+     "AS a, string_agg(tailnum, '|' ORDER BY dep_delay DESC, sched_dep, flight) AS b, "
+     "string_agg(DISTINCT carrier, ',' ORDER BY carrier) AS c "
+     "FROM p.flights WHERE day = 10 GROUP BY origin"),
+    ("list-functions", "WITH g AS (SELECT origin, day, list(dep_delay ORDER BY sched_dep, "
+     "flight) AS l FROM p.flights WHERE month = 1 GROUP BY ALL) SELECT origin, day, "
+     "list_sort(l) AS s, list_reverse_sort(l) AS r, list_contains(l, 0) AS c, "
+     "array_length(l) AS n, list_max(l) AS mx, list_min(l) AS mn, "
+     "list_sort(list_distinct(l)) AS d, flatten([l, l]) AS f, list_concat(l, l) AS cc, "
+     "list_has_any(l, [0.0, -5.0]) AS h FROM g"),
     *TYPES,
 ]  # fmt: skip
 

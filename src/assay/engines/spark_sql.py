@@ -75,8 +75,12 @@ def _refuse_by_rule(statement: exp.Expression, refuse: Refuse) -> None:
         if any(isinstance(e, exp.Slice) for e in bracket.expressions):
             refuse("list slice [a:b]", "use list_slice(l, a, b)")
     for interval in statement.find_all(exp.Interval):
-        if not isinstance(interval.this, exp.Literal):
-            refuse("INTERVAL (expression) unit", "multiply a constant: INTERVAL 1 MINUTE * (expr)")
+        unit = interval.unit.name.upper() if interval.unit else ""
+        if not isinstance(interval.this, exp.Literal) and unit.rstrip("S") not in _INTERVAL_UNITS:
+            refuse(
+                f"INTERVAL (expression) {unit or 'without a unit'}",
+                "multiply a constant: INTERVAL 1 MINUTE * (expr)",
+            )
     for kind in statement.find_all(exp.DataType):
         if kind.this in (exp.DataType.Type.TIME, exp.DataType.Type.TIMETZ):
             refuse("TIME type", "keep the timestamp, or use strftime(t, '%H:%M:%S') for text")
@@ -428,6 +432,22 @@ def _divide(node: exp.Div, refuse: Refuse) -> exp.Expression:
 _LISTS = (exp.ArrayAgg, exp.Array, exp.Split, exp.RegexpSplit, exp.ArrayConcat, exp.Transform)
 
 
+#: Units of `INTERVAL (expr) unit` that Spark multiplies (singular).
+_INTERVAL_UNITS = frozenset({"SECOND", "MINUTE", "HOUR", "DAY", "MONTH", "YEAR"})
+
+
+def _interval(node: exp.Interval, refuse: Refuse) -> exp.Expression | None:
+    """`INTERVAL (expr) unit` is that many whole units in DuckDB (the number truncated
+    toward zero, text cast): Spark has no such literal, so one unit times the number."""
+    if isinstance(node.this, exp.Literal):
+        return None
+    number = node.this.unnest() if isinstance(node.this, exp.Paren) else node.this
+    unit = node.unit.name.upper().rstrip("S") if node.unit else ""
+    one = exp.Interval(this=exp.Literal.string("1"), unit=exp.var(unit))
+    whole = exp.cast(number.copy(), exp.DataType.build("BIGINT"))  # Spark truncates too
+    return exp.Paren(this=exp.Mul(this=whole, expression=one))
+
+
 def _length(node: exp.Length, refuse: Refuse) -> exp.Expression | None:
     """len(list) is Spark's size (length takes text)."""
     arg = node.this
@@ -485,8 +505,29 @@ def _list_distinct(node: exp.ArrayDistinct, refuse: Refuse) -> exp.Expression:
     return _spark(f"ARRAY_DISTINCT(FILTER({_s(node.this)}, v -> v IS NOT NULL))")
 
 
+def _has_any(node: exp.ArrayOverlaps, refuse: Refuse) -> exp.Expression:
+    """DuckDB's list_has_any (`&&`) ignores NULL elements (false, not Spark's NULL, when
+    only NULLs could match) and compares numbers of different types (Spark's
+    arrays_overlap wants one element type; array_contains widens)."""
+    a, b = _s(node.this), _s(node.expression)
+    return _spark(
+        f"EXISTS(FILTER({a}, v -> v IS NOT NULL), "
+        f"v -> ARRAY_CONTAINS(FILTER({b}, w -> w IS NOT NULL), v))"
+    )
+
+
+def _contains(node: exp.ArrayContains, refuse: Refuse) -> exp.Expression:
+    """DuckDB's list_contains ignores NULL elements (false, not Spark's NULL, without a
+    match)."""
+    return _spark(
+        f"ARRAY_CONTAINS(FILTER({_s(node.this)}, v -> v IS NOT NULL), {_s(node.expression)})"
+    )
+
+
 _REWRITES: dict[type, Callable[[Any, Refuse], exp.Expression | None]] = {
+    exp.ArrayContains: _contains,
     exp.ArrayDistinct: _list_distinct,
+    exp.ArrayOverlaps: _has_any,
     exp.DayOfWeek: _dow,
     exp.DayOfWeekIso: _isodow,
     exp.Dayname: _dayname,
@@ -506,6 +547,7 @@ _REWRITES: dict[type, Callable[[Any, Refuse], exp.Expression | None]] = {
     exp.Avg: _avg,
     exp.Div: _divide,
     exp.Length: _length,
+    exp.Interval: _interval,
     exp.Grouping: _grouping,
     exp.Week: lambda node, refuse: _fn("WEEKOFYEAR", node.this),  # ISO weeks on both
     exp.RegexpFullMatch: _full_match,

@@ -63,6 +63,7 @@ class SparkTableWriter:
         if partition_by and not self.warehouse.exists(name):
             writer = writer.partitionBy(*partition_by)
         first = not self.warehouse.exists(name)
+        before = None if first else self.warehouse.version(name)
         with self._commit(name, metadata):
             try:
                 self.engine.guard(lambda: writer.save(self.warehouse.uri(name)))
@@ -70,11 +71,17 @@ class SparkTableWriter:
                 if first:
                     _discard_empty_log(self.warehouse.uri(name))
                 raise
+        after = int(self.warehouse.table(name).version())
+        if after == before:
+            # Delta commits nothing for an empty batch that replaces no rows: the last
+            # commit's metrics are an earlier batch's, not this one's.
+            data.written_rows = 0
+            return after
         # A replaceWhere rewrites files it only partly replaces: their other rows are
         # copied, and counted in numOutputRows.
         output, copied = _metrics(self.warehouse, name, "numOutputRows", "numCopiedRows")
         data.written_rows = None if output is None else output - (copied or 0)
-        return int(self.warehouse.table(name).version())
+        return after
 
     def merge(
         self, name: str, data: SparkFrame, *, keys: Sequence[str], metadata: Mapping[str, Any]
