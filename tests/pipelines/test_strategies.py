@@ -150,9 +150,10 @@ def test_incremental_replaces_exactly_its_intervals_as_the_column_type_reads(tmp
     IncrementalStrategy().write(writer, ctx.warehouse, batch)
     predicate = writer.calls[0][1]["predicate"]
     assert predicate.sql() == "\"day\" >= '2026-01-01' AND \"day\" < '2026-01-03'"
-    assert IncrementalStrategy.holds_rows(ctx.warehouse, dataset, DAYS[:1])
+    assert IncrementalStrategy().may_hold_rows(ctx.warehouse, dataset, DAYS[:1])
     later = [Interval(datetime(2026, 2, 1), datetime(2026, 2, 2))]
-    assert not IncrementalStrategy.holds_rows(ctx.warehouse, dataset, later)
+    assert not IncrementalStrategy().may_hold_rows(ctx.warehouse, dataset, later)
+    assert FullStrategy().may_hold_rows(ctx.warehouse, dataset, later)
 
 
 def test_merge_refuses_a_batch_holding_a_key_twice(tmp_path):

@@ -24,7 +24,7 @@ from assay.intervals import Interval
 from assay.naming import check_columns
 from assay.pipelines.producers import SOURCE_FILE, Output, RunContext
 from assay.pipelines.quarantine import batch_predicate, quarantine_name, rows_to_table
-from assay.pipelines.strategies import Batch, IncrementalStrategy, strategy_for
+from assay.pipelines.strategies import Batch, strategy_for
 from assay.tables import Warehouse, WriteMode
 from assay.tables.commitmeta import CommitMeta
 
@@ -201,7 +201,8 @@ class Committer:
         """An empty batch commits nothing unless it creates the table or removes rows."""
         if ctx.replace_table or not exists:
             return False
-        return not IncrementalStrategy.holds_rows(self.warehouse, ctx.dataset, intervals)
+        strategy = strategy_for(ctx.dataset)
+        return not strategy.may_hold_rows(self.warehouse, ctx.dataset, intervals)
 
     def _clearing(self, ctx: RunContext, output: Output, intervals: list[Interval]) -> Output:
         """`output` set to replace the earlier contract rejects of its intervals."""

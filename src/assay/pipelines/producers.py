@@ -35,7 +35,8 @@ class RunContext:
         dataset: the spec being built.
         start, end: the interval being built (incremental datasets), else None.
         inputs: upstream tables pinned to the versions this run reads.
-        state: what the dataset's last commit recorded (cursor, files, fingerprint).
+        state: what the dataset's table says of itself (`DatasetState`: cursor, fingerprint,
+            input versions, files ingested).
         vars: the `vars:` section of assay.yaml.
         duckdb: a DuckDB connection while a Python transform runs on DuckDB.
         spark: the Spark session while a Python transform runs on Spark.

@@ -101,6 +101,13 @@ class WriteStrategy:
         costs nothing more)."""
         return False
 
+    def may_hold_rows(
+        self, warehouse: Warehouse, spec: DatasetSpec, intervals: list[Interval]
+    ) -> bool:
+        """Whether the existing table may hold rows an empty batch of `intervals` would
+        remove (True: it must commit)."""
+        return True
+
     def check(self, ctx: RunContext, data: pa.Table | Frame, engine: Engine) -> None:
         """Refuse a batch this kind cannot write (before anything is written)."""
 
@@ -186,8 +193,9 @@ class IncrementalStrategy(WriteStrategy):
         kind = schema.field(column).type if column in schema.names else None
         return sqlbuild.time_range(column, intervals[0].start, intervals[-1].end, kind)
 
-    @staticmethod
-    def holds_rows(warehouse: Warehouse, spec: DatasetSpec, intervals: list[Interval]) -> bool:
+    def may_hold_rows(
+        self, warehouse: Warehouse, spec: DatasetSpec, intervals: list[Interval]
+    ) -> bool:
         """Whether the table may hold rows in the batch's range (from file statistics;
         True when they cannot tell)."""
         actions = warehouse.file_actions(spec.name)
