@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,41 @@ def test_chaos_kill_9_ten_times_and_every_event_lands_once(
     assert not project.warehouse.exists("late.silver_card_1m")
 
 
+def topic_headers(bootstrap: str, topic: str, expected: int) -> list[dict[str, bytes]]:
+    """The headers of the messages on `topic`: `expected` of them, or all there are after
+    a few seconds of nothing new."""
+    from confluent_kafka import Consumer
+
+    reader = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"dl-{uuid.uuid4().hex}",  # each call reads the topic from the start
+            "auto.offset.reset": "earliest",
+        }
+    )
+    reader.subscribe([topic])
+    letters: list[dict[str, bytes]] = []
+    deadline = time.monotonic() + 30
+    while len(letters) < expected and time.monotonic() < deadline:
+        msg = reader.poll(1)
+        if msg is not None and not msg.error():
+            letters.append(dict(msg.headers() or []))
+    if len(letters) == expected:  # anything more would be a repeat: wait a moment for it
+        while (msg := reader.poll(3)) is not None:
+            if not msg.error():
+                letters.append(dict(msg.headers() or []))
+    reader.close()
+    return letters
+
+
+def poison_project(make_project: MakeProject, topic: str, bootstrap: str, dead_topic: str) -> Path:
+    files = project_files(topic, bootstrap, windows="[]")
+    files["pipelines/events.py"] = files["pipelines/events.py"].replace(
+        "consumer_config=", f"dead_letter_topic={dead_topic!r}, consumer_config="
+    )
+    return make_project(files)
+
+
 def test_poison_messages_go_to_dead_letters_and_the_stream_goes_on(
     make_project: MakeProject, kafka_bootstrap: str, kafka_topic: KafkaTopic
 ) -> None:
@@ -171,11 +207,7 @@ def test_poison_messages_go_to_dead_letters_and_the_stream_goes_on(
     ]
     produce(kafka_bootstrap, topic, [good[0], *poison, good[1]])
     dead_topic = kafka_topic(partitions=1)
-    files = project_files(topic, kafka_bootstrap, windows="[]")
-    files["pipelines/events.py"] = files["pipelines/events.py"].replace(
-        "consumer_config=", f"dead_letter_topic={dead_topic!r}, consumer_config="
-    )
-    root = make_project(files)
+    root = poison_project(make_project, topic, kafka_bootstrap, dead_topic)
     project = assay.Project(root)
     stats = project.stream("bronze.events", until_idle=True)
     assert (stats.rows_in, stats.written, stats.dead_lettered) == (7, 2, 5)
@@ -193,19 +225,7 @@ def test_poison_messages_go_to_dead_letters_and_the_stream_goes_on(
     assert dead[2]["size"] == 1000  # an oversize payload is kept as a preview
     [status] = project.stream_status()
     assert (status.lag, status.dead_lettered, status.offsets) == (0, 5, {"0": 6})
-    from confluent_kafka import Consumer as DeadReader
-
-    reader = DeadReader(
-        {"bootstrap.servers": kafka_bootstrap, "group.id": "dl", "auto.offset.reset": "earliest"}
-    )
-    reader.subscribe([dead_topic])
-    letters = []
-    deadline = time.monotonic() + 30
-    while len(letters) < 5 and time.monotonic() < deadline:
-        msg = reader.poll(1)
-        if msg is not None and not msg.error():
-            letters.append(dict(msg.headers() or []))
-    reader.close()
+    letters = topic_headers(kafka_bootstrap, dead_topic, 5)
     assert [h["assay.rule"] for h in letters] == [
         b"malformed_record",
         b"cast",
@@ -223,6 +243,50 @@ def test_poison_messages_go_to_dead_letters_and_the_stream_goes_on(
     [committed] = consumer.committed([TopicPartition(topic, 0)], timeout=10)
     consumer.close()
     assert committed.offset == 7
+
+
+@pytest.mark.parametrize(
+    ("fault", "stored", "published_in_all"),
+    [("stream_dead_letters_published:1", 0, 4), ("stream_after_dead_letters:1", 2, 2)],
+)
+def test_dead_letters_are_published_then_stored_then_the_rows_committed(
+    fault: str,
+    stored: int,
+    published_in_all: int,
+    make_project: MakeProject,
+    kafka_bootstrap: str,
+    kafka_topic: KafkaTopic,
+) -> None:
+    """Killed between the steps (see streaming/runner.py): the topic already has the two
+    dead letters, the dead-letter table has them only after the publish, the stream's
+    table has nothing yet. The restart stores each once; the topic gets them again only
+    if the table did not hold them (at least once there)."""
+    topic, dead_topic = kafka_topic(partitions=1), kafka_topic(partitions=1)
+    produce(kafka_bootstrap, topic, [(b"1", event(1)), (b"x", b"{not json"), (b"y", b"[1]")])
+    root = poison_project(make_project, topic, kafka_bootstrap, dead_topic)
+    command = [sys.executable, "-m", "assay.cli.main", "stream", "bronze.events"]
+    crashed = subprocess.run(
+        [*command, "--until-idle", "--project", str(root)],
+        env={**os.environ, "ASSAY_FAULT": fault},
+        capture_output=True,
+        timeout=300,
+    )
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr.decode()[-3000:]
+
+    project = assay.Project(root)
+    assert len(topic_headers(kafka_bootstrap, dead_topic, 2)) == 2
+    dead = "deadletter.bronze_events"
+    assert (project.table(dead).num_rows if project.warehouse.exists(dead) else 0) == stored
+    assert not project.warehouse.exists("bronze.events")
+    stats = project.stream("bronze.events", until_idle=True)
+    assert (stats.written, stats.dead_lettered) == (1, 2)
+    rules = project.sql(f"SELECT _offset, rule FROM {dead} ORDER BY 1").to_pylist()
+    assert rules == [
+        {"_offset": 1, "rule": "malformed_record"},
+        {"_offset": 2, "rule": "malformed_record"},
+    ]
+    assert project.sql("SELECT event_id FROM bronze.events").to_pylist() == [{"event_id": 1}]
+    assert len(topic_headers(kafka_bootstrap, dead_topic, published_in_all)) == published_in_all
 
 
 def test_two_consumers_of_one_group_process_every_event_once(

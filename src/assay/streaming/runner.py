@@ -13,13 +13,14 @@ below let crash tests kill the process between the steps.
 2. Parse and cast them, check the key, event time and contract: failures become
    dead-letter rows (raw payload, partition, offset, reason).
 3. Dead letters first: those the dead-letter table does not hold yet are published to
-   the dead-letter topic (if one is set), then committed to `deadletter.<layer>_<name>`
-   (fault point `stream_after_dead_letters`). Before the stream's table, because that
-   table's offsets decide what is replayed: had the rows committed first, a crash would
-   skip the batch on restart and its dead letters would be lost. This way a crash
-   re-validates the batch (deterministically) and the dead-letter table, holding those
-   records already, skips them: exactly once in the table. The topic is at least once:
-   a crash between the publish and the dead-letter commit publishes them again.
+   the dead-letter topic (if one is set; fault point `stream_dead_letters_published`),
+   then committed to `deadletter.<layer>_<name>` (fault point
+   `stream_after_dead_letters`). Before the stream's table, because that table's offsets
+   decide what is replayed: had the rows committed first, a crash would skip the batch on
+   restart and its dead letters would be lost. This way a crash re-validates the batch
+   (deterministically) and the dead-letter table, holding those records already, skips
+   them: exactly once in the table. The topic is at least once: a crash between the
+   publish and the dead-letter commit publishes them again.
 4. The good rows to the stream's table (fault point `stream_after_commit`): the commit
    carries one Delta app transaction per source partition (version = last offset), made
    against the snapshot step 1 read, so a concurrent commit of the same partitions makes
@@ -302,6 +303,7 @@ class StreamRunner:
             # would skip them on replay); a crash in between sends them again.
             def publish(fresh: pa.Table) -> None:
                 self._publish_dead_letters(topic, fresh)
+                _faults.point("stream_dead_letters_published")
 
         meta = {"run_id": self.run_id, "stream": self.spec.name}
         commit_dead_letters(self.dead_table, dead, txns, meta, publish)
