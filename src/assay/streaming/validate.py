@@ -1,6 +1,7 @@
 """Validating a micro-batch of raw records: parse, cast, check the key, event time and
-contract. What fails becomes a dead-letter row (raw payload, partition, offset, rule,
-reason); the rest is the batch's good rows, typed like the stream's table."""
+contract. What fails becomes a dead-letter row, in the one shape of rejected rows
+(`assay.pipelines.rejected`: rule, reason, raw record, partition and offset, message key,
+run, time); the rest is the batch's good rows, typed like the stream's table."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ import pyarrow.compute as pc
 
 from assay.catalog.store import utcnow
 from assay.engines.types import arrow_to_sql
-from assay.naming import split_name
 from assay.pipelines.conform import RAW as CONFORM_RAW
 from assay.pipelines.conform import conform, plan_columns
 from assay.pipelines.files import parse_jsonl
 from assay.pipelines.producers import INGESTED_AT, LINE, SOURCE_FILE
+from assay.pipelines.rejected import DEAD_LETTERS, Rejected
 from assay.pipelines.spec import DatasetSpec, SchemaPolicy
 from assay.streaming.readers import KEY, NOT_UTF8, OFFSET, PARTITION, RAW, SIZE
 from assay.streaming.sources import StreamSource
@@ -26,24 +27,10 @@ if TYPE_CHECKING:
     from assay.engines import Engine
     from assay.runtime import Runtime
 
-DEAD_LETTER_SCHEMA = pa.schema(
-    [
-        ("stream", pa.string()),
-        (PARTITION, pa.string()),
-        (OFFSET, pa.int64()),
-        (KEY, pa.string()),
-        ("raw_record", pa.large_string()),
-        ("rule", pa.string()),
-        ("reason", pa.string()),
-        ("run_id", pa.string()),
-        (INGESTED_AT, pa.timestamp("us")),
-    ]
-)
-
 
 def dead_letter_name(stream: str) -> str:
-    layer, name = split_name(stream)
-    return f"deadletter.{layer}_{name}"
+    """`deadletter.<layer>_<name>`, the stream's table of rejected records."""
+    return DEAD_LETTERS.name(stream)
 
 
 class RecordValidator:
@@ -147,10 +134,20 @@ class RecordValidator:
             if dead
             else {}
         )
-        for row in dead:
-            row[KEY] = keys.get((row[PARTITION], row[OFFSET]))
         dead.sort(key=lambda row: (row[PARTITION], row[OFFSET]))  # in arrival order
-        return good, pa.Table.from_pylist(dead, schema=DEAD_LETTER_SCHEMA)
+        letters = [
+            Rejected(
+                r["rule"],
+                r["reason"],
+                r["raw_record"],
+                r[PARTITION],
+                r[OFFSET],
+                record_key=keys.get((r[PARTITION], r[OFFSET])),
+            )
+            for r in dead
+        ]
+        # The one shape of rejected rows, in the dead-letter family's layout.
+        return good, DEAD_LETTERS.table(letters, self.spec.name, self.run_id, now)
 
     def _required(self, good: pa.Table) -> tuple[pa.Table, list[dict[str, Any]]]:
         """Rows without the declared key or event time cannot be placed: dead letters."""
@@ -207,15 +204,11 @@ class RecordValidator:
         if preview and raw is not None:
             raw = raw[:1000]  # an oversize payload is kept as a preview, not in full
         return {
-            "stream": self.spec.name,
             PARTITION: record[PARTITION],
             OFFSET: record[OFFSET],
-            KEY: None,
             "raw_record": raw,
             "rule": rule,
             "reason": reason,
-            "run_id": self.run_id,
-            INGESTED_AT: utcnow(),
         }
 
     def _table_types(self) -> dict[str, str] | None:
