@@ -13,10 +13,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pyarrow as pa
+from sqlglot import exp
 
+from assay import sqlbuild
 from assay.errors import UsageError
 from assay.features import drift
 from assay.features.request_log import TABLE
+from assay.naming import split_name
 
 if TYPE_CHECKING:
     from assay.features.spec import FeatureView
@@ -94,12 +97,14 @@ def _logged(features: Features, since: datetime | None, until: datetime | None) 
             "no served requests are logged yet",
             hint="set server.log_sample_rate (e.g. 0.1) in assay.yaml and serve some requests",
         )
-    where = []
+    layer, name = split_name(TABLE)
+    query = exp.select("*").from_(sqlbuild.table(name, schema=layer))
+    requested_at = sqlbuild.column("requested_at")
     if since:
-        where.append(f"requested_at >= TIMESTAMP '{since.isoformat(sep=' ')}'")
+        query = query.where(requested_at >= sqlbuild.literal(since))
     if until:
-        where.append(f"requested_at < TIMESTAMP '{until.isoformat(sep=' ')}'")
-    sql = f"SELECT * FROM {TABLE} WHERE {' AND '.join(where) or 'TRUE'} ORDER BY requested_at"
+        query = query.where(requested_at.copy() < sqlbuild.literal(until))
+    sql = sqlbuild.render(query.order_by(requested_at.copy()), "duckdb")
     # The log is small and local: the embedded engine reads it, through the one reader.
     return features.runtime.reader.sql(sql, features.runtime.local)
 
