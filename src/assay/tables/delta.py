@@ -21,6 +21,7 @@ from deltalake.exceptions import TableNotFoundError as DeltaNotFound
 
 from assay.errors import SchemaDriftError, TableNotFoundError, TransientError
 from assay.naming import split_name
+from assay.sqlbuild import changed_row, keys_match
 from assay.tables.casts import to_table_types
 from assay.tables.commitmeta import CommitMeta, decode_metadata, encode_metadata
 from assay.tables.errors import guards_disk_full
@@ -232,8 +233,8 @@ class Warehouse:
         table = self.table(name)
         before = table.version()
         data = to_table_types(name, data, pa.schema(table.schema().to_arrow()))
-        on = " AND ".join(f't."{k}" = s."{k}"' for k in keys)
-        changed = changed_row_predicate(data.column_names, keys, set(self.schema(name).names))
+        on = render(keys_match(keys), "delta")
+        changed = render(changed_row(data.column_names, keys, self.schema(name).names), "delta")
         try:
             (
                 self.table(name)
@@ -333,28 +334,6 @@ def _time_as_text(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
             column = pc.replace_substring_regex(text, r"\.$", "")
         columns.append(column)
     return pa.RecordBatch.from_arrays(columns, schema=target)
-
-
-def changed_row_predicate(
-    columns: Sequence[str], keys: Sequence[str], target_columns: set[str], quote: str = '"'
-) -> str:
-    """When a merge updates a matched row (target `t`, source `s`): a shared column
-    differs, or the source brings a value in a column the table lacks.
-
-    Example:
-        >>> changed_row_predicate(["id", "a", "new"], ["id"], {"id", "a"})
-        'NOT (t."a" <=> s."a") OR s."new" IS NOT NULL'
-    """
-
-    def q(c: str) -> str:
-        return f"{quote}{c}{quote}"
-
-    changes = [
-        f"NOT (t.{q(c)} <=> s.{q(c)})" if c in target_columns else f"s.{q(c)} IS NOT NULL"
-        for c in columns
-        if c not in keys
-    ]
-    return " OR ".join(changes) or "false"
 
 
 def _rows_added(metrics: Mapping[str, Any]) -> int | None:
