@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 import pyarrow as pa
 from sqlglot import exp
@@ -157,7 +158,9 @@ def time_range(
     """
     col = column(name)
     low, high = _bound(start, kind), _bound(end, kind)
-    return exp.and_(col >= exp.Literal.string(low), col < exp.Literal.string(high))
+    return exp.and_(
+        col >= exp.Literal.string(low), col.copy() < exp.Literal.string(high), copy=False
+    )
 
 
 def keys_match(keys: Iterable[str], left: str = "t", right: str = "s") -> exp.Expr:
@@ -167,7 +170,7 @@ def keys_match(keys: Iterable[str], left: str = "t", right: str = "s") -> exp.Ex
         >>> print(render(keys_match(["id", 'we"ird']), "delta"))
         "t"."id" = "s"."id" AND "t"."we""ird" = "s"."we""ird"
     """
-    return exp.and_(*(column(k, left).eq(column(k, right)) for k in keys))
+    return exp.and_(*(column(k, left).eq(column(k, right)) for k in keys), copy=False)
 
 
 def changed_row(
@@ -194,7 +197,7 @@ def changed_row(
         for c in columns
         if c not in key_set
     ]
-    return exp.or_(*changes) if changes else exp.false()
+    return exp.or_(*changes, copy=False) if changes else exp.false()
 
 
 def cast(value: exp.Expr, to: str, safe: bool = False) -> exp.Expr:
@@ -204,12 +207,21 @@ def cast(value: exp.Expr, to: str, safe: bool = False) -> exp.Expr:
         >>> render(cast(column("x y"), "DECIMAL(10,2)", safe=True), "duckdb")
         'TRY_CAST("x y" AS DECIMAL(10, 2))'
     """
-    kind = exp.DataType.build(to, dialect="duckdb", udt=True)
+    kind = _data_type(to).copy()
     return exp.TryCast(this=value, to=kind) if safe else exp.Cast(this=value, to=kind)
 
 
-def render(expression: Predicate, dialect: str) -> str:
+@lru_cache(maxsize=512)
+def _data_type(text: str) -> exp.DataType:
+    # Parsing a type is the slow part of a cast: a batch casts the same few types often.
+    return exp.DataType.build(text, dialect="duckdb", udt=True)
+
+
+def render(expression: Predicate, dialect: str, copy: bool = True) -> str:
     """The expression as SQL text for `dialect` (a key of `DIALECTS`); text passes as is.
+
+    `copy=False` lets the dialect's rewrites work on `expression` itself instead of a copy
+    (faster for a large tree built only to be rendered once).
 
     Example:
         >>> render(column("n") > literal(1), "sqlite")
@@ -217,7 +229,7 @@ def render(expression: Predicate, dialect: str) -> str:
     """
     if isinstance(expression, str):
         return expression
-    return expression.sql(dialect=DIALECTS[dialect])
+    return expression.sql(dialect=DIALECTS[dialect], copy=copy)
 
 
 def render_list(expressions: Iterable[exp.Expr], dialect: str) -> str:

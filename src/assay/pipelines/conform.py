@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -120,12 +121,12 @@ def conform(
     so a parser can hand over raw records and extract their fields in this same pass;
     `text_values` says every observed value is text (JSON, CSV) and must be cast-checked.
     """
-    checked = engine.query(
-        conform_sql(
-            batch.schema, observed, plan, ingested_at, source_sql, text_values, time_column
-        ),
-        {"batch": batch},
-    )
+    sql = conform_sql(batch.schema, observed, plan, source_sql, text_values, time_column)
+    checked = engine.query(sql, {"batch": batch})
+    # The ingestion time is added here, not in the SQL: the query then depends on the
+    # batch's shape only, and is built once per shape (building it is not free).
+    stamp = pa.repeat(pa.scalar(_naive_utc(ingested_at), pa.timestamp("us")), checked.num_rows)
+    checked = checked.add_column(len(plan.target) + 2, INGESTED_AT, stamp)  # after LINE
     bad_mask = pc.not_equal(checked[_REASON], "")
     good = checked.filter(pc.invert(bad_mask)).drop_columns([RAW, _REASON])
     bad = checked.filter(bad_mask).select([SOURCE_FILE, LINE, RAW, _REASON])
@@ -136,7 +137,6 @@ def conform_sql(
     schema: pa.Schema,
     observed: Mapping[str, str],
     plan: ColumnPlan,
-    ingested_at: object,
     source_sql: str | exp.Query = "SELECT * FROM batch",
     text_values: bool = False,
     time_column: str | None = None,
@@ -147,37 +147,65 @@ def conform_sql(
 
     Example:
         >>> plan = ColumnPlan(target={"n": "BIGINT"})
-        >>> sql = conform_sql(pa.schema([("n", pa.string())]), {"n": "VARCHAR"}, plan, "2024-01-01")
+        >>> sql = conform_sql(pa.schema([("n", pa.string())]), {"n": "VARCHAR"}, plan)
         >>> 'TRY_CAST("n" AS BIGINT)' in sql
         True
     """
+    shape = _Shape(
+        frozenset(f.name for f in schema if pa.types.is_string(f.type)),
+        tuple(observed.items()),
+        tuple(plan.target.items()),
+        tuple(plan.quarantine_if_present),
+        text_values,
+        time_column,
+    )
+    if isinstance(source_sql, str):
+        return _cached_sql(shape, source_sql)
+    return _build_sql(shape, source_sql)
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What the conform query depends on, hashable (the key of its cache)."""
+
+    text_columns: frozenset[str]
+    observed: tuple[tuple[str, str], ...]
+    target: tuple[tuple[str, str], ...]
+    quarantine_if_present: tuple[str, ...]
+    text_values: bool
+    time_column: str | None
+
+
+@lru_cache(maxsize=128)
+def _cached_sql(shape: _Shape, source_sql: str) -> str:
+    return _build_sql(shape, sqlglot.parse_one(source_sql, read="duckdb"))
+
+
+def _build_sql(shape: _Shape, source: exp.Expr) -> str:
+    observed = dict(shape.observed)
     selects: list[exp.Expr] = []
     errors: list[exp.Expr] = []
-    for name, target in plan.target.items():
+    for name, target in shape.target:
         if name not in observed:
             selects.append(exp.alias_(sb.cast(exp.null(), target), sb.identifier(name)))
             continue
         selects.append(exp.alias_(_cast(name, target), sb.identifier(name)))
         # Text values (JSON, CSV) are checked even when the column's usual type matches:
         # one "N/A" among numbers must be quarantined, not silently nulled.
-        is_text = text_values or pa.types.is_string(schema.field(name).type)
+        is_text = shape.text_values or name in shape.text_columns
         as_text = is_text and target != "VARCHAR"
         if observed[name] != target or as_text:
             errors.append(_cast_error(name, target))
         if target.startswith(("DATE", "TIMESTAMP")):
-            errors.append(_range_error(name, target, name == time_column))
-    for name in plan.quarantine_if_present:
+            errors.append(_range_error(name, target, name == shape.time_column))
+    for name in shape.quarantine_if_present:
         present = exp.Not(this=exp.Is(this=sb.column(name), expression=exp.null()))
         errors.append(_when(present, sb.string(f"unexpected column {name}")))
     reason = _func("concat_ws", sb.string("; "), *errors) if errors else sb.string("")
-    source = (
-        sqlglot.parse_one(source_sql, read="duckdb") if isinstance(source_sql, str) else source_sql
-    )
     inner = exp.select(
         *selects,
         exp.column(SOURCE_FILE),
         exp.column(LINE),
-        exp.alias_(_timestamp(ingested_at), INGESTED_AT),
         exp.column(RAW),
         exp.alias_(reason, _REASON),
     ).from_(exp.alias_(exp.Subquery(this=source), "__source", table=True))
@@ -187,7 +215,7 @@ def conform_sql(
         _func("rtrim", exp.column(RAW), newline),
     )
     outer = exp.select(exp.Star(except_=[exp.column(RAW)]), exp.alias_(raw, RAW))
-    return sb.render(outer.from_(exp.Subquery(this=inner)), "duckdb")
+    return sb.render(outer.from_(exp.Subquery(this=inner), copy=False), "duckdb", copy=False)
 
 
 def _cast(name: str, target: str) -> exp.Expr:
@@ -208,10 +236,11 @@ def _cast_error(name: str, target: str) -> exp.Expr:
             this=sb.cast(col.copy(), "DOUBLE", safe=True),
             expression=sb.cast(col.copy(), target, safe=True),
         )
-        failed = exp.or_(failed, fraction)
+        failed = exp.or_(failed, fraction, copy=False)
     present = exp.Not(this=exp.Is(this=col.copy(), expression=exp.null()))
     return _when(
-        exp.and_(present, exp.paren(failed)), _message(name, col.copy(), f" is not {target}")
+        exp.and_(present, exp.paren(failed), copy=False),
+        _message(name, col.copy(), f" is not {target}"),
     )
 
 
@@ -226,10 +255,13 @@ def _range_error(name: str, target: str, is_time_column: bool) -> exp.Expr:
     else:
         bad, why = value.copy() > sb.string("9999-12-31"), " is out of range (years 1 to 9999)"
     out = exp.or_(
-        exp.Not(this=_func("isfinite", value.copy())), value.copy() < sb.string("0001-01-02"), bad
+        exp.Not(this=_func("isfinite", value.copy())),
+        value.copy() < sb.string("0001-01-02"),
+        bad,
+        copy=False,
     )
     present = exp.Not(this=exp.Is(this=value.copy(), expression=exp.null()))
-    return _when(exp.and_(present, exp.paren(out)), _message(name, value, why))
+    return _when(exp.and_(present, exp.paren(out), copy=False), _message(name, value, why))
 
 
 def _message(name: str, value: exp.Expr, why: str) -> exp.Expr:
@@ -251,13 +283,13 @@ def _number(n: int) -> exp.Expr:
     return exp.Literal.number(n)
 
 
-def _timestamp(moment: object) -> exp.Expr:
-    """The ingestion time as a TIMESTAMP literal (an aware time is converted to UTC)."""
-    if isinstance(moment, datetime):
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(UTC).replace(tzinfo=None)
-        return sb.literal(moment)
-    return sb.cast(sb.string(str(moment)), "TIMESTAMP")
+def _naive_utc(moment: object) -> datetime:
+    """The ingestion time as naive UTC (an aware time is converted; text is ISO)."""
+    if not isinstance(moment, datetime):
+        moment = datetime.fromisoformat(str(moment))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
 
 
 def conform_typed(
