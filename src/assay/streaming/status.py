@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
 from assay.pipelines.spec import DatasetSpec
 from assay.streaming.readers import OFFSET, PARTITION
 from assay.streaming.sources import FolderSource, KafkaSource, StreamSource
@@ -185,16 +187,12 @@ def _late_events(runtime: Runtime, tables: list[str]) -> int:
     present = [t for t in tables if wh.exists(t)]
     if not present:
         return 0
-    union = " UNION ALL ".join(
-        f"SELECT {PARTITION}, {OFFSET} FROM t{i}" for i in range(len(present))
+    positions = pa.concat_tables(
+        [wh.dataset(t).to_table(columns=[PARTITION, OFFSET]) for t in present],
+        promote_options="permissive",
     )
-    sources = {
-        f"t{i}": wh.dataset(t).to_table(columns=[PARTITION, OFFSET]) for i, t in enumerate(present)
-    }
-    result = runtime.local.query(
-        f"SELECT count(*) AS n FROM (SELECT DISTINCT * FROM ({union}))", sources
-    )
-    return int(result["n"][0].as_py())
+    # Distinct (partition, offset) pairs, in Arrow: no SQL text to build.
+    return positions.group_by([PARTITION, OFFSET]).aggregate([]).num_rows
 
 
 def _folder_lag(
