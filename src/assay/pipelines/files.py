@@ -77,6 +77,7 @@ class FileSource(Producer):
     #: Columns computed at ingest: name -> SQL expression over the file's columns.
     derive: Mapping[str, str] = field(default_factory=dict)
     is_source = True
+    tracks_files = True
 
     def __post_init__(self) -> None:
         if self.format not in ("csv", "jsonl", "parquet"):

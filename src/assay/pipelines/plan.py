@@ -81,8 +81,11 @@ class Planner:
 
     def state(self, spec: DatasetSpec) -> DatasetState:
         """The dataset's state from its Delta log (synced into the catalog first), with the
-        files it has ingested, read once for both planning and producing."""
+        files it has ingested (producers that track files), read once for both planning
+        and producing."""
         state = sync(self.catalog, self.warehouse, spec.name)
+        if not spec.producer.tracks_files:
+            return state
         return state.with_ingested(self.catalog.ingested_files(spec.name))
 
     def work(

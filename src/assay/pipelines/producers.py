@@ -132,6 +132,8 @@ class Producer(ABC):
     is_source: bool = False
     #: True for streams: `assay stream` runs them, `assay run` leaves their tables alone.
     is_stream: bool = False
+    #: True when the producer ingests files once each: its state carries the files done.
+    tracks_files: bool = False
 
     @abstractmethod
     def code_fingerprint(self) -> str:
