@@ -320,11 +320,13 @@ class Project:
             )
 
     def infer_contract(self, name: str) -> dict[str, Any]:
-        """A starting ODCS contract for table `name`, from its data."""
+        """A starting ODCS contract for table `name`, from its data (its observed values
+        go into the file: a read, so it passes the reader as a `profile`)."""
         from assay.contracts.infer import infer_contract
 
         self.dag[name]
-        return infer_contract(self.engine, name, self.warehouse.schema(name))
+        _, schema = self.runtime.reader.source(name, purpose="profile")
+        return infer_contract(self.engine, name, schema)
 
     def row_count(self, name: str) -> int:
         """Rows in a table, from the Delta log's file statistics (no scan)."""

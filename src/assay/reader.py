@@ -1,9 +1,10 @@
 """The one read path: every read a user triggers resolves `layer.name[@version]` here.
 
 `assay sql` and `assay show`, `Project.table` and `Project.sql`, training sets (and the
-files `assay features training-set` writes from them), online reads and the feature
-server all read through one `Reader` (`runtime.reader`). Pipeline runs, streams and
-materialization read their inputs as part of writing a table; they are not user reads.
+files `assay features training-set` writes from them), online reads, the feature server
+and `assay contract infer` all read through one `Reader` (`runtime.reader`). Pipeline
+runs, streams, checks and materialization read their inputs as part of writing or
+checking a table; they are not user reads.
 
 Every read first passes `Reader.resolve` (online reads, which never touch the warehouse,
 pass `Reader.announce`): the name is checked (an unknown table is an error that names it
@@ -60,7 +61,8 @@ class Read:
         table: `layer.name` of the table read (for an online read, the view's source).
         version: the table version read (None for online reads: the store keeps only
             each entity's latest values).
-        purpose: `table` (a table or its first rows), `sql`, `training` or `online`.
+        purpose: `table` (a table or its first rows), `sql`, `training`, `online`, or
+            `profile` (`assay contract infer`, whose observed values go into a file).
         columns: the columns read (None: all).
     """
 
@@ -188,7 +190,7 @@ class Reader:
         columns: Sequence[str] | None = None,
     ) -> tuple[TableRef, pa.Schema]:
         """Table `name` as an engine source pinned to its version, and its schema: for
-        reads that join tables on the engine (training sets)."""
+        reads that run on the engine (training sets, profiles)."""
         read, table = self.resolve(name, version, purpose, columns)
         return TableRef(read.table, read.version), pa.schema(table.schema().to_arrow())
 

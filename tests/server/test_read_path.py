@@ -1,6 +1,6 @@
 """One read path: every surface a user reads through (Python API, CLI, training sets and
-their exported files, online reads, the feature server) announces its reads through the
-project's one reader, the place governance and read lineage hook in."""
+their exported files, online reads, the feature server, contract inference) announces its
+reads through the project's one reader, the place governance and read lineage hook in."""
 
 from __future__ import annotations
 
@@ -48,10 +48,12 @@ def test_python_reads_go_through_the_reader(project: assay.Project, reads: list[
     version = project.warehouse.version("gold.user_daily")
     project.table("gold.user_daily")
     project.sql("SELECT count(*) FROM bronze.events JOIN gold.user_daily USING (user_id)")
+    project.infer_contract("gold.user_daily")  # its observed values go into a file
     assert [(r.table, r.version, r.purpose) for r in reads] == [
         ("gold.user_daily", version, "table"),
         ("bronze.events", project.warehouse.version("bronze.events"), "sql"),
         ("gold.user_daily", version, "sql"),
+        ("gold.user_daily", version, "profile"),
     ]
 
 
