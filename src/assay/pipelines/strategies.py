@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -67,9 +68,10 @@ class Batch:
         return self.spec.schema_policy is SchemaPolicy.EVOLVE
 
 
-class WriteStrategy:
+class WriteStrategy(ABC):
     """How datasets of one kind write a batch into their existing table."""
 
+    #: The dataset kind it writes (None: not a kind of its own, e.g. streams).
     kind: ClassVar[Kind | None] = None
     #: The batch's content is checksummed: the same content again commits nothing.
     hashes_content: ClassVar[bool] = False
@@ -108,14 +110,14 @@ class WriteStrategy:
         remove (True: it must commit)."""
         return True
 
-    def check(self, ctx: RunContext, data: pa.Table | Frame, engine: Engine) -> None:
-        """Refuse a batch this kind cannot write (before anything is written)."""
+    def check(self, ctx: RunContext, data: pa.Table | Frame, engine: Engine) -> None:  # noqa: B027
+        """Refuse a batch this kind cannot write (before anything is written); most
+        kinds accept any batch."""
 
+    @abstractmethod
     def write(self, writer: Writer, warehouse: Warehouse, batch: Batch) -> int | None:
         """Write the batch into its existing table as one commit (with `writer`; the
         table is read from `warehouse`); the new version (None: nothing changed)."""
-        spec = batch.spec
-        raise AssayError(f"cannot write kind {spec.kind.value}", where=spec.where)
 
     def reject_key(
         self, spec: DatasetSpec, record: Mapping[str, Any], intervals: list[Interval] | None
@@ -173,7 +175,8 @@ class IncrementalStrategy(WriteStrategy):
 
     def write(self, writer: Writer, warehouse: Warehouse, batch: Batch) -> int | None:
         if not batch.intervals:
-            return super().write(writer, warehouse, batch)
+            spec = batch.spec
+            raise AssayError("an incremental batch names no interval", where=spec.where)
         return int(
             writer.write(
                 batch.spec.name,
@@ -302,11 +305,8 @@ class StreamStrategy(WriteStrategy):
 
 
 #: The strategy of each batch kind (strategies hold no state: one object serves all).
-STRATEGIES: Mapping[Kind, WriteStrategy] = {
-    Kind.APPEND: AppendStrategy(),
-    Kind.INCREMENTAL: IncrementalStrategy(),
-    Kind.MERGE: MergeStrategy(),
-    Kind.FULL: FullStrategy(),
+STRATEGIES: Mapping[Kind | None, WriteStrategy] = {
+    s.kind: s for s in (AppendStrategy(), IncrementalStrategy(), MergeStrategy(), FullStrategy())
 }
 _STREAM = StreamStrategy()
 
