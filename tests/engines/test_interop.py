@@ -114,6 +114,12 @@ def test_spark_merge_into_a_delta_rs_table_is_read_back_by_delta_rs(
 # Sums of DECIMAL(10, 2): DECIMAL(20, 2) on Spark, DECIMAL(38, 2) on DuckDB; rank() INTEGER on
 # Spark, BIGINT on DuckDB. Whichever engine creates the table, the other writes into its types.
 TOTALS = "SELECT k, sum(amount) AS total, rank() OVER (ORDER BY k) AS r FROM silver.src GROUP BY k"
+#: TOTALS in the types Spark gave it before both engines typed results alike (a table an
+#: older assay, or a Spark job, made): DECIMAL(p + 10, s) sums and INT ranks.
+SPARK_TYPED = (
+    "SELECT k, CAST(sum(amount) AS DECIMAL(20, 2)) AS total, "
+    "CAST(rank() OVER (ORDER BY k) AS INTEGER) AS r FROM silver.src GROUP BY k"
+)
 SOURCES = {"silver.src": TableRef("silver.src")}
 
 
@@ -140,7 +146,7 @@ def test_a_spark_table_takes_duckdb_writes_in_its_types(spark_and_warehouse: Any
     duck = get_engine("duckdb", warehouse)
     amounts(warehouse, [1, 2], "2.70")
     spark.writer().write(
-        "gold.t", spark.relation(TOTALS, SOURCES), mode=WriteMode.OVERWRITE, metadata={}
+        "gold.t", spark.relation(SPARK_TYPED, SOURCES), mode=WriteMode.OVERWRITE, metadata={}
     )
     created = warehouse.schema("gold.t")
     assert created.field("total").type == pa.decimal128(20, 2)

@@ -2,7 +2,6 @@
 -- kind: incremental
 -- time_column: flight_date    -- a DATE: the local day, not the UTC one silver is sliced on
 -- grain: day
--- batch_size: 31
 -- description: Departures per airport and local day: flights, cancellations, delays.
 SELECT
     flight_date,

@@ -2,7 +2,6 @@
 -- kind: incremental
 -- time_column: month
 -- grain: month
--- batch_size: 12
 SELECT
     CAST(date_trunc('month', date) AS DATE) AS month,
     count(*) AS days,

@@ -2,7 +2,6 @@
 -- kind: incremental
 -- time_column: time_hour      -- TIMESTAMPTZ, the scheduled hour in UTC
 -- grain: day
--- batch_size: 31
 -- owner: public-data
 -- description: Every flight, typed, with its local date and whether it was cancelled
 --   (no departure time). One row per bronze row.

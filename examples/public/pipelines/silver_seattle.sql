@@ -2,7 +2,6 @@
 -- kind: incremental
 -- time_column: date           -- a DATE, no time of day
 -- grain: day
--- batch_size: 92
 SELECT date, precipitation, temp_max, temp_min, wind, weather
 FROM {{ ref('bronze.seattle_weather') }}
 WHERE date >= {{ start }} AND date < {{ end }}

@@ -2,7 +2,6 @@
 -- kind: incremental
 -- time_column: date           -- the first of each month
 -- grain: month
--- batch_size: 12
 SELECT symbol, date, price
 FROM {{ ref('bronze.stocks') }}
 WHERE date >= {{ start }} AND date < {{ end }}

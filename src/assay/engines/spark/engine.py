@@ -139,7 +139,7 @@ class SparkEngine(Engine):
         from pyspark.sql.pandas.types import to_arrow_schema
 
         df = self._sql(spark_sql, views)
-        if "%" in sql:  # (in text too, but the check is cheap: one walk of the plan)
+        if "%" in sql and _has_remainder(sql):  # (LIKE patterns have `%` too)
             check_remainders(df, spark_sql)
         want = self._duckdb_schema(sql, sources)
         if want is None:
@@ -281,6 +281,14 @@ def rename_tables(spark_sql: str, views: Mapping[str, str]) -> str:
                 table.replace(replacement)
         out.append(statement.sql(dialect="spark"))
     return ";\n".join(out)
+
+
+def _has_remainder(duckdb_sql: str) -> bool:
+    """Whether the SQL takes a `%` (parsed: a `%` inside text is no operator)."""
+    try:
+        return any(s is not None and s.find(exp.Mod) for s in sqlglot.parse(duckdb_sql, "duckdb"))
+    except sqlglot.errors.ParseError:
+        return True
 
 
 def _spark_compatible(table: pa.Table) -> pa.Table:

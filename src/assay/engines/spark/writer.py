@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assay.errors import AssayError, TransientError
+from assay.sqlbuild import changed_row, keys_match
 from assay.tables import Warehouse, WriteMode
-from assay.tables.delta import changed_row_predicate, encode_metadata
+from assay.tables.delta import encode_metadata
 from assay.tables.predicates import Predicate, render
 
 if TYPE_CHECKING:
@@ -94,8 +95,8 @@ class SparkTableWriter:
             return self.write(name, data, mode=WriteMode.OVERWRITE, metadata=metadata)
         before = self.warehouse.table(name).version()
         types = table_types(self.engine, self.warehouse.uri(name))
-        on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
-        changed = changed_row_predicate(data.column_names, keys, set(types), quote="`")
+        on = render(keys_match(keys), "spark")
+        changed = render(changed_row(data.column_names, keys, set(types)), "spark")
         target = DeltaTable.forPath(self.engine.spark, self.warehouse.uri(name))
         merge = (
             target.alias("t")
