@@ -17,7 +17,7 @@ import sqlalchemy as sa
 import yaml
 
 #: Columns whose values legitimately differ between two runs over the same input.
-VOLATILE = frozenset({"run_id", "_ingested_at", "quarantined_at"})
+VOLATILE = frozenset({"run_id", "_ingested_at", "quarantined_at", "rejected_at"})
 
 
 def write_project(

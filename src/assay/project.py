@@ -36,7 +36,6 @@ from assay.intervals import Interval, to_naive_utc
 from assay.lock import project_lock
 from assay.pipelines.dag import Dag
 from assay.pipelines.declare import collecting
-from assay.pipelines.files import FileSource
 from assay.pipelines.plan import Planner, Work
 from assay.pipelines.quarantine import quarantine_name
 from assay.pipelines.runner import Reporter, Runner, RunResult
@@ -204,35 +203,8 @@ class Project:
     def plan(self, select: Sequence[str] = (), full_refresh: bool = False) -> list[Work]:
         """What `run` would do, per dataset, and why (nothing is written)."""
         names = self.dag.select(select) if select else self.dag.order()
-        runner = Runner(self.runtime, "plan", None, full_refresh)
-        out: list[Work] = []
-        changing: set[str] = set()
-        for name in names:
-            spec = self.dag[name]
-            work = runner.work(spec, runner.state(spec))
-            if spec.producer.is_source and not isinstance(spec.producer, FileSource):
-                # A Python or database source is only known to change once it has run.
-                work.reasons = [
-                    "a stream: `assay run` leaves it to `assay stream`"
-                    if spec.producer.is_stream
-                    else "re-read on every run; commits only if its data changed"
-                ]
-                out.append(work)
-                continue
-            upstream = [i for i in spec.inputs if i in changing]
-            if (upstream and not work.needed) or (upstream and spec.kind is not Kind.INCREMENTAL):
-                work.reasons = [r for r in work.reasons if not r.startswith("new data")]
-                work.reasons.append(f"upstream will change: {', '.join(upstream)}")
-                work.needed = True
-            elif upstream:
-                work.reasons.append(
-                    f"upstream will change: {', '.join(upstream)} "
-                    "(its changed intervals are re-checked after it runs)"
-                )
-            if work.needed:
-                changing.add(name)
-            out.append(work)
-        return out
+        planner = Planner.for_runtime(self.runtime)
+        return planner.plan_all([self.dag[n] for n in names], full_refresh)
 
     # -- reading ------------------------------------------------------------------------
 

@@ -23,7 +23,8 @@ from assay.errors import ContractViolationError
 from assay.intervals import Interval
 from assay.naming import check_columns
 from assay.pipelines.producers import SOURCE_FILE, Output, RunContext
-from assay.pipelines.quarantine import batch_predicate, quarantine_name, rows_to_table
+from assay.pipelines.quarantine import rows_to_table
+from assay.pipelines.rejected import write_quarantine
 from assay.pipelines.strategies import Batch, strategy_for
 from assay.tables import Warehouse, WriteMode
 from assay.tables.commitmeta import CommitMeta
@@ -251,25 +252,15 @@ class Committer:
         )
 
     def _write_quarantine(self, ctx: RunContext, output: Output) -> None:
-        name = quarantine_name(ctx.dataset.name)
-        rows = output.quarantine if output.quarantine is not None else _empty_quarantine()
-        exists = self.warehouse.exists(name)
-        if not exists and rows.num_rows == 0:
-            return
         meta = CommitMeta(run_id=ctx.run_id, extra={"dataset": ctx.dataset.name})
-        if ctx.replace_table or not exists:
-            self.warehouse.write(name, rows, mode=WriteMode.OVERWRITE, metadata=meta)
-        elif output.batch_keys:
-            # Replace this batch's earlier rejects, so re-processing never duplicates them.
-            self.warehouse.write(
-                name,
-                rows,
-                mode=WriteMode.OVERWRITE,
-                metadata=meta,
-                predicate=batch_predicate(output.batch_keys),
-            )
-        elif rows.num_rows:
-            self.warehouse.write(name, rows, mode=WriteMode.APPEND, metadata=meta)
+        write_quarantine(
+            self.warehouse,
+            ctx.dataset.name,
+            output.quarantine,
+            meta,
+            replace_all=ctx.replace_table,
+            batch_keys=output.batch_keys,
+        )
 
 
 def contract_rejects(
@@ -302,9 +293,3 @@ def contract_rejects(
             }
         )
     return rows, [*keys, *strategy.cleared_keys(spec, intervals)]
-
-
-def _empty_quarantine() -> pa.Table:
-    from assay.pipelines.quarantine import SCHEMA
-
-    return SCHEMA.empty_table()
