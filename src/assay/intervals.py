@@ -153,6 +153,11 @@ def _label(start: datetime, end: datetime) -> str:
     return f"{start.isoformat(' ')}..{end.isoformat(' ')}"
 
 
+def utcnow() -> datetime:
+    """The current time as a naive UTC datetime (how assay stores every timestamp)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 def to_naive_utc(moment: datetime | date) -> datetime:
     """Normalize a date or datetime (aware or naive) to a naive UTC datetime."""
     if not isinstance(moment, datetime):

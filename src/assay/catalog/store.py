@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from assay.errors import ProjectError
-from assay.intervals import Interval
+from assay.intervals import Interval, utcnow
 from assay.tables.commitmeta import DatasetState, FileStamp
 from assay.tables.errors import DiskFullError
 
@@ -111,10 +111,6 @@ class DatasetRun:
 _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_NOTADB = 11, 13, 26
 #: A write the OS refused (a file-size limit, or a full disk the OS reports that way).
 _SQLITE_IOERR_WRITE = 778
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Catalog:

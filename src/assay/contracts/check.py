@@ -14,7 +14,7 @@ from typing import Any
 from sqlglot import exp
 
 from assay.catalog import Catalog
-from assay.catalog.store import metric_history, record_checks, utcnow
+from assay.catalog.store import metric_history, record_checks
 from assay.contracts.anomalies import detect, watched
 from assay.contracts.compile import compile_contract, flag_expression, metric_expression
 from assay.contracts.enforce import _columns
@@ -30,6 +30,7 @@ from assay.contracts.results import (
 )
 from assay.contracts.sql import kind
 from assay.engines import Engine, TableRef
+from assay.intervals import utcnow
 from assay.tables import Warehouse
 
 

@@ -11,8 +11,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from assay.catalog import Catalog
-from assay.catalog.store import metadata, utcnow
+from assay.catalog.store import metadata
 from assay.features.spec import FeatureView
+from assay.intervals import utcnow
 
 feature_views = sa.Table(
     "assay_feature_views",

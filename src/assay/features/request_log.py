@@ -19,7 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from assay.catalog.store import utcnow
+from assay.intervals import utcnow
 from assay.tables import Warehouse, WriteMode
 
 TABLE = "logs.feature_requests"

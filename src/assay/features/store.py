@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from assay.catalog.store import utcnow
 from assay.engines import Source
 from assay.errors import TableNotFoundError, UsageError
 from assay.features import pit, registry
@@ -17,7 +16,7 @@ from assay.features.materialize import Materialized, materialize_view
 from assay.features.online import OnlineStore, from_micros
 from assay.features.skew import SkewReport, compare
 from assay.features.spec import Entity, FeatureService, FeatureView
-from assay.intervals import to_naive_utc
+from assay.intervals import to_naive_utc, utcnow
 from assay.pipelines.producers import to_arrow
 from assay.tables import WriteMode
 

@@ -7,6 +7,7 @@ loaded; outside a project load they are simply built and returned (useful in tes
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -46,9 +47,12 @@ def register(declared: T) -> T:
     return declared
 
 
-def _origin(depth: int = 2) -> str:
-    frame = inspect.stack()[depth]
-    return f"{frame.filename}:{frame.lineno}"
+def caller_origin(depth: int = 2) -> str:
+    """`file:line` of the user code `depth` frames up that declared something (errors and
+    `assay plan` point there). `sys._getframe`, not `inspect.stack()`, which reads the
+    source lines of every frame on the stack for each declaration."""
+    frame = sys._getframe(depth)
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
 def _common(**options: Any) -> dict[str, Any]:
@@ -130,7 +134,7 @@ def files(
         >>> spec.kind.value
         'append'
     """
-    where = f"{name} ({_origin()})"
+    where = f"{name} ({caller_origin()})"
     _check_files_arguments(where, name, path, columns, derive, time_column)
     opts = _common(
         owner=owner,
@@ -158,7 +162,7 @@ def files(
             name=name,
             kind=Kind.APPEND,
             producer=producer,
-            origin=_origin(),
+            origin=caller_origin(),
             allow_widening=allow_widening,
             **opts,
         )
@@ -273,7 +277,7 @@ def source(
         )
         kind = Kind.MERGE if keys else Kind.FULL
         spec = DatasetSpec(
-            name=name, kind=kind, producer=PythonSource(func), origin=_origin(), **opts
+            name=name, kind=kind, producer=PythonSource(func), origin=caller_origin(), **opts
         )
         func.dataset = register(spec)  # type: ignore[attr-defined]
         return func
@@ -339,7 +343,7 @@ def transform(
                 as_relations=not as_arrow,
                 engines=None if as_arrow and engines is None else tuple(engines or ("duckdb",)),
             ),
-            origin=_origin(),
+            origin=caller_origin(),
             **opts,
         )
         func.dataset = register(spec)  # type: ignore[attr-defined]
@@ -382,4 +386,6 @@ def sql_table(
         url=url, table=table, cursor=cursor, columns=tuple(columns or ()), db_schema=db_schema
     )
     kind = Kind.MERGE if keys else (Kind.APPEND if cursor else Kind.FULL)
-    return register(DatasetSpec(name=name, kind=kind, producer=producer, origin=_origin(), **opts))
+    return register(
+        DatasetSpec(name=name, kind=kind, producer=producer, origin=caller_origin(), **opts)
+    )

@@ -18,10 +18,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from assay.catalog.store import utcnow
 from assay.contracts import Contract
 from assay.engines import Engine
 from assay.engines.types import arrow_to_sql
+from assay.intervals import utcnow
 from assay.pipelines.conform import RAW, conform, plan_columns
 from assay.pipelines.files import parse_jsonl
 from assay.pipelines.producers import INGESTED_AT, LINE, SOURCE_FILE, SYSTEM_COLUMNS

@@ -18,11 +18,10 @@ from typing import Protocol
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from assay import _faults
-from assay.catalog.store import utcnow
 from assay.catalog.sync import sync
 from assay.engines import TableRef
 from assay.errors import AssayError, ContractViolationError
-from assay.intervals import Interval, describe
+from assay.intervals import Interval, describe, utcnow
 from assay.pipelines.commit import BatchBlocked, Committer
 from assay.pipelines.plan import Planner, Work
 from assay.pipelines.producers import Output, RunContext

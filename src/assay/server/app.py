@@ -20,11 +20,11 @@ from fastapi.responses import Response
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from assay.catalog.store import utcnow
 from assay.errors import AssayError
 from assay.features.online import OnlineStoreUnavailableError
 from assay.features.request_log import RequestLog
 from assay.features.store import EntityKeyError
+from assay.intervals import utcnow
 from assay.server.auth import KeyRing, hash_key
 from assay.server.guard import AUTHENTICATED, Guard, Metrics
 

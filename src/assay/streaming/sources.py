@@ -14,7 +14,7 @@ from typing import Any
 from assay.errors import DefinitionError, UsageError
 from assay.features.spec import parse_ttl
 from assay.naming import split_name
-from assay.pipelines.declare import _origin, register
+from assay.pipelines.declare import caller_origin, register
 from assay.pipelines.producers import Output, Producer, RunContext, function_fingerprint
 from assay.pipelines.spec import DatasetSpec, Kind
 from assay.streaming.readers import Committed, FolderReader, KafkaReader, Reader
@@ -167,7 +167,7 @@ def _declare(name: str, producer: StreamSource, options: Mapping[str, Any]) -> D
         owner=options.get("owner"),
         tags=dict(tags),
         description=options.get("description"),
-        origin=_origin(3),
+        origin=caller_origin(3),
     )
     for win in producer.windows:
         needed = [*win.keys, *(a.column for a in win.aggregations if a.column)]

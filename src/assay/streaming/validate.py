@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from assay.catalog.store import utcnow
 from assay.engines.types import arrow_to_sql
+from assay.intervals import utcnow
 from assay.pipelines.conform import RAW as CONFORM_RAW
 from assay.pipelines.conform import conform, plan_columns
 from assay.pipelines.files import parse_jsonl
