@@ -1,20 +1,26 @@
-"""Immutable dataset specifications: what a user declared, independent of how it runs."""
+"""Immutable dataset specifications (what a user declared, independent of how it runs) and
+the interface of what produces their data (`Producer`, its `RunContext` and `Output`)."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from assay.errors import DefinitionError
+import pyarrow as pa
+
+from assay.errors import AssayError, DefinitionError
 from assay.intervals import Grain
 from assay.naming import split_name
+from assay.tables.commitmeta import CommitMeta, DatasetState
 
 if TYPE_CHECKING:
-    from assay.pipelines.producers import Producer
+    from assay.engines import Engine, Frame, TableRef
+    from assay.tables import Warehouse
 
 
 class Kind(StrEnum):
@@ -108,3 +114,143 @@ def time_column_hint(column: str) -> str:
         f"`make_date({column}, 1, 1) AS period_start` in SQL; then declare "
         "time_column: period_start and grain: year"
     )
+
+
+@dataclass
+class RunContext:
+    """What user code sees as `ctx`: the run, the interval, inputs and settings.
+
+    Attributes:
+        run_id: id of the current run (also in every commit it makes).
+        dataset: the spec being built.
+        start, end: the interval being built (incremental datasets), else None.
+        inputs: upstream tables pinned to the versions this run reads.
+        state: what the dataset's table says of itself (`DatasetState`: cursor, fingerprint,
+            input versions, files ingested).
+        vars: the `vars:` section of assay.yaml.
+        duckdb: a DuckDB connection while a Python transform runs on DuckDB.
+        spark: the Spark session while a Python transform runs on Spark.
+    """
+
+    run_id: str
+    dataset: DatasetSpec
+    engine: Engine
+    warehouse: Warehouse
+    project_root: str
+    ingested_at: datetime
+    inputs: Mapping[str, TableRef] = field(default_factory=dict)
+    state: DatasetState = field(default_factory=DatasetState)
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    start: datetime | None = None
+    end: datetime | None = None
+    full_refresh: bool = False
+    #: True until the first commit of a full refresh: that commit replaces the whole table.
+    replace_table: bool = False
+    duckdb: Any = None
+    spark: Any = None
+    #: Set by the engine while a Python transform runs: what `sql()` calls.
+    sql_runner: Callable[[str], Any] | None = None
+
+    def sql(self, query: str) -> Any:
+        """Run DuckDB-dialect SQL over the transform's inputs (named `layer.name`) on the
+        engine running the transform; a relation on DuckDB, a DataFrame on Spark.
+
+        One transform body then runs on either engine:
+
+            @assay.transform("gold.daily", inputs=["silver.t"], engines=["duckdb", "spark"])
+            def daily(ctx, t):
+                return ctx.sql("SELECT card_id, count(*) AS n FROM silver.t GROUP BY ALL")
+        """
+        if self.sql_runner is None:
+            raise AssayError(
+                "ctx.sql() runs only inside a Python transform", where=self.dataset.where
+            )
+        return self.sql_runner(query)
+
+
+@dataclass
+class Output:
+    """One commit's worth of a dataset: good rows, quarantined rows and commit metadata."""
+
+    #: Arrow, or a Frame kept in an engine that writes tables itself (Spark).
+    data: pa.Table | Frame | None
+    quarantine: pa.Table | None = None
+    #: Rows read to make this output; None: the rows of `data` (a Frame's are known once
+    #: it is committed, without counting them first).
+    rows_in: int | None = 0
+    #: What the producer adds to the commit's metadata (files read, cursor reached).
+    metadata: CommitMeta = field(default_factory=CommitMeta)
+    #: Keys of the quarantine rows this output replaces (files or intervals).
+    batch_keys: tuple[str, ...] = ()
+    #: True when none of the batch's rows can already be in the table (never-seen files):
+    #: a plain append, with no replace-where scan of the existing table.
+    append_only: bool = False
+    #: Columns of the table to widen to these SQL types before this batch is written.
+    widen: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def rows_written(self) -> int:
+        return 0 if self.data is None else self.data.num_rows
+
+    @property
+    def rows_quarantined(self) -> int:
+        return 0 if self.quarantine is None else self.quarantine.num_rows
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What a producer has to do on this run, as it knows without reading its inputs.
+
+    Example:
+        >>> Pending(True, ("2 new or changed file(s)",)).needed
+        True
+    """
+
+    needed: bool
+    reasons: tuple[str, ...] = ()
+    #: The table is rewritten whole (its declaration changed), not added to.
+    replace_table: bool = False
+    #: What `assay plan` says instead when only running the producer tells whether its data
+    #: changed (Python and database sources, streams); None: `reasons` are exact.
+    unforeseen: str | None = None
+
+
+class Producer(ABC):
+    """Produces a dataset's data: a source reading the outside world or a transform."""
+
+    #: True for sources: they read outside data, so they run even when inputs are unchanged.
+    is_source: bool = False
+    #: True for streams: `assay stream` runs them, `assay run` leaves their tables alone.
+    is_stream: bool = False
+    #: True when the producer ingests files once each: its state carries the files done.
+    tracks_files: bool = False
+
+    @abstractmethod
+    def code_fingerprint(self) -> str:
+        """A hash of the code and options that determine the output."""
+
+    @abstractmethod
+    def produce(self, ctx: RunContext) -> Iterator[Output]:
+        """Yield one Output per commit to make (usually one)."""
+
+    def pending(
+        self, state: DatasetState, spec: DatasetSpec, root: str, full_refresh: bool
+    ) -> Pending | None:
+        """What this producer has to do given the dataset's `state`; None when its inputs
+        decide (a transform: the planner compares their versions and intervals).
+
+        Example:
+            >>> from assay.pipelines.sources import PythonSource
+            >>> source = PythonSource(lambda ctx: None)
+            >>> source.pending(DatasetState(), spec=None, root=".", full_refresh=False).reasons
+            ('sources are read on every run',)
+        """
+        if self.is_stream:
+            return Pending(False, unforeseen="a stream: `assay run` leaves it to `assay stream`")
+        if self.is_source:
+            return Pending(
+                True,
+                ("sources are read on every run",),
+                unforeseen="re-read on every run; commits only if its data changed",
+            )
+        return None

@@ -5,7 +5,7 @@ first asks to `reuse` it, and the rows are cached rather than computed again."""
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
 
@@ -14,17 +14,18 @@ from assay.engines.base import Frame
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-    from assay.engines.spark.engine import SparkEngine
+    from assay.engines.base import Engine
+    from assay.engines.spark.handle import SparkHandle
 
 
 class SparkFrame(Frame):
     """A cached Spark DataFrame of a transform's result, as `SparkEngine.relation` returns
     it: `frame.num_rows`, `frame.schema` and `frame.checksum()` run on Spark."""
 
-    engine: SparkEngine
-
-    def __init__(self, engine: SparkEngine, df: DataFrame, parent: Frame | None = None):
-        self.engine = engine
+    def __init__(self, engine: SparkHandle, df: DataFrame, parent: Frame | None = None):
+        # The SparkEngine that made it: an Engine to callers, a SparkHandle to this frame.
+        self.engine = cast("Engine", engine)
+        self.spark_engine = engine
         self.df = df
         self._cached = False
         #: A cached frame this one is computed from: released with it.
@@ -45,7 +46,7 @@ class SparkFrame(Frame):
         if self.written_rows is not None:
             return self.written_rows
         if self._rows is None:
-            self._rows = int(self.engine.guard(self.df.count))
+            self._rows = int(self.spark_engine.guard(self.df.count))
         return self._rows
 
     def reuse(self) -> None:
@@ -63,11 +64,11 @@ class SparkFrame(Frame):
             F.count(F.lit(1)).alias("rows"),
             F.coalesce(F.sum(row_hash.cast("decimal(38,0)")), F.lit(0)).cast("string").alias("h"),
         )
-        row: Any = self.engine.guard(totals.collect)[0]
+        row: Any = self.spark_engine.guard(totals.collect)[0]
         return int(row["rows"]), str(row["h"])
 
     def to_arrow(self) -> pa.Table:
-        return self.engine.to_arrow(self.df)
+        return self.spark_engine.to_arrow(self.df)
 
     def release(self) -> None:
         if self._cached:

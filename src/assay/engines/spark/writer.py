@@ -23,8 +23,8 @@ from assay.tables.delta import encode_metadata
 from assay.tables.predicates import Predicate, render
 
 if TYPE_CHECKING:
-    from assay.engines.spark.engine import SparkEngine
     from assay.engines.spark.frame import SparkFrame
+    from assay.engines.spark.handle import SparkHandle
 
 _USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 #: The session setting that carries a commit's metadata is shared by every thread.
@@ -34,7 +34,7 @@ _commit_lock = threading.Lock()
 class SparkTableWriter:
     """`write` and `merge` of Warehouse's signature, for SparkFrames."""
 
-    def __init__(self, engine: SparkEngine, warehouse: Warehouse):
+    def __init__(self, engine: SparkHandle, warehouse: Warehouse):
         self.engine = engine
         self.warehouse = warehouse
 
@@ -147,7 +147,7 @@ def _discard_empty_log(uri: str) -> None:
         shutil.rmtree(log, ignore_errors=True)
 
 
-def table_types(engine: SparkEngine, uri: str) -> dict[str, Any]:
+def table_types(engine: SparkHandle, uri: str) -> dict[str, Any]:
     """Column name -> Spark type of the Delta table at `uri`."""
     from delta.tables import DeltaTable
 
