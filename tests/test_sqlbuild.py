@@ -198,3 +198,58 @@ def test_merge_conditions_parse_back_in_spark(name: str) -> None:
     changed = sb.changed_row([name, "k"], ["k"], [name, "k"])
     parsed = sqlglot.parse_one(sb.render(changed, "spark"), read="spark")
     assert {c.name for c in parsed.find_all(exp.Column)} == {name}
+
+
+def test_template_splices_lists_and_takes_parts_without_copying() -> None:
+    keys = sb.columns(["a b", 'c"d'])
+    ts = sb.column("t")
+    query = sb.template(
+        "SELECT $keys, $ts AS x FROM t GROUP BY $keys HAVING max($ts) > 0",
+        keys=keys,
+        ts=ts,
+    )
+    text = sb.render(query, "duckdb")
+    assert text.startswith('SELECT "a b", "c""d", "t" AS x FROM t')
+    assert 'GROUP BY "a b", "c""d"' in text and 'MAX("t") > 0' in text
+    # the first use takes the fresh expression, later uses copy it
+    assert ts.parent is not None
+    assert sum(1 for c in query.find_all(exp.Column) if c is ts) == 1
+    # an empty list removes the item that held it
+    empty = sb.template("SELECT a, $more FROM t", more=[])
+    assert sb.render(empty, "duckdb") == "SELECT a FROM t"
+
+
+def test_template_refuses_a_list_outside_a_list() -> None:
+    with pytest.raises(ValueError, match=r"\$k is not in a list"):
+        sb.template("SELECT a FROM t WHERE $k", k=[sb.column("a")])
+
+
+def test_template_places_a_query_as_a_subquery() -> None:
+    inner = sb.template("SELECT * FROM src WHERE $c > 1", c=sb.column("x y"))
+    outer = sb.template("SELECT * FROM ($rows) AS r", rows=inner)
+    assert sb.render(outer, "duckdb") == 'SELECT * FROM (SELECT * FROM src WHERE "x y" > 1) AS r'
+
+
+@pytest.mark.parametrize("zone", [None, "UTC", "Europe/Paris", "America/New_York"])
+def test_utc_timestamp_is_the_naive_utc_time_in_duckdb(zone: str | None) -> None:
+    moment = datetime(2024, 3, 31, 1, 30, tzinfo=UTC)
+    kind = pa.timestamp("us", zone)
+    value = moment if zone else moment.replace(tzinfo=None)
+    table = pa.table({'we`i rd"': pa.array([value], kind)})
+    sql = sb.render(
+        sb.template("SELECT $v AS v FROM t", v=sb.utc_timestamp(sb.column('we`i rd"'), kind)),
+        "duckdb",
+    )
+    con = duckdb.connect()
+    con.register("t", table)
+    assert con.execute(sql).fetchall() == [(datetime(2024, 3, 31, 1, 30),)]
+
+
+def test_struct_and_field_round_trip_hostile_names_in_duckdb() -> None:
+    name = 'a"; `b c'
+    query = sb.template(
+        "SELECT $f AS v FROM (SELECT $s AS hit) AS x",
+        s=sb.struct([(name, sb.literal(7))]),
+        f=sb.field("hit", name, table="x"),
+    )
+    assert duckdb.sql(sb.render(query, "duckdb")).fetchall() == [(7,)]

@@ -264,3 +264,125 @@ def _bound(moment: datetime, kind: pa.DataType | None) -> str:
         return day.date().isoformat()
     # Text without an offset is read as UTC by every writer, for zoned and naive columns.
     return moment.isoformat(" ")
+
+
+#: What a `$name` placeholder of a `template` is replaced by: one expression, or several
+#: (spliced into the list that holds the placeholder's item).
+Part = exp.Expr | list[exp.Expr]
+
+
+def template(sql: str, **parts: Part) -> exp.Expr:
+    """Constant DuckDB SQL whose `$name` placeholders are replaced by expressions.
+
+    The SQL text is parsed once (and cached); names and values only ever arrive as
+    expressions. A list replaces the list item that holds its placeholder by one copy of
+    that item per expression: `$keys IS NOT NULL` in a select list becomes one such item
+    per key. A query in parentheses (`FROM ($rows) AS r`) is a subquery. An expression
+    that is in no tree yet becomes part of the result (not copied): build a fresh one, or
+    one already placed elsewhere, which is copied.
+
+    Example:
+        >>> t = template("SELECT $keys, max($ts) AS m FROM t GROUP BY $keys",
+        ...              keys=columns(["a b", "c"]), ts=column('t"s'))
+        >>> print(render(t, "duckdb"))
+        SELECT "a b", "c", MAX("t""s") AS m FROM t GROUP BY "a b", "c"
+    """
+    tree = _template(sql).copy()
+    for node in list(tree.find_all(exp.Placeholder)):
+        value = parts[node.name]
+        if isinstance(value, exp.Expr):
+            target: exp.Expr = node
+            if isinstance(value, exp.Query) and isinstance(node.parent, exp.Table):
+                target = node.parent  # `($rows)`: the subquery itself, not a table of it
+            target.replace(_adopt(value))
+            continue
+        item: exp.Expr = node
+        while item.index is None and item.parent is not None:
+            item = item.parent
+        holder, key, at = item.parent, item.arg_key, item.index
+        if holder is None or at is None or key is None:
+            raise ValueError(f"placeholder ${node.name} is not in a list: pass one expression")
+        copies = []
+        for part in value:
+            copy = item.copy()
+            hole = next(p for p in copy.find_all(exp.Placeholder) if p.name == node.name)
+            if hole is copy:
+                copy = _adopt(part)
+            else:
+                hole.replace(_adopt(part))
+            copies.append(copy)
+        items = list(holder.args[key])
+        holder.set(key, items[:at] + copies + items[at + 1 :])
+    return tree
+
+
+def _adopt(part: exp.Expr) -> exp.Expr:
+    # A part in no tree yet is taken as it is (copying a large subquery is the slow part
+    # of building); one already placed, in this tree or another, is copied.
+    return part if part.parent is None else part.copy()
+
+
+@lru_cache(maxsize=256)
+def _template(sql: str) -> exp.Expr:
+    import sqlglot
+
+    return sqlglot.parse_one(sql, read="duckdb")
+
+
+def fragment(sql: str) -> exp.Expr:
+    """SQL written by a user (DuckDB dialect), parsed into an expression to embed whole.
+
+    Example:
+        >>> render(fragment("sum(amount) FILTER (WHERE ok)"), "duckdb")
+        'SUM(amount) FILTER(WHERE ok)'
+    """
+    return _template(sql).copy()
+
+
+def utc_timestamp(value: exp.Expr, kind: pa.DataType) -> exp.Expr:
+    """A timestamp (or date) as a naive UTC TIMESTAMP, whatever zone a `kind` column has.
+
+    Example:
+        >>> render(utc_timestamp(column("ts"), pa.timestamp("us", "Europe/Paris")), "duckdb")
+        'CAST(("ts") AT TIME ZONE \\'UTC\\' AS TIMESTAMP)'
+        >>> render(utc_timestamp(column("d"), pa.date32()), "spark")
+        'CAST(`d` AS TIMESTAMP)'
+    """
+    if pa.types.is_timestamp(kind) and kind.tz is not None:
+        value = exp.AtTimeZone(this=exp.paren(value), zone=string("UTC"))
+    return exp.cast(value, exp.DataType.Type.TIMESTAMP)
+
+
+def micros(count: int) -> exp.Interval:
+    """An interval of `count` microseconds.
+
+    Example:
+        >>> render(column("t") + micros(1_500_000), "duckdb")
+        '"t" + INTERVAL \\'1500000\\' MICROSECONDS'
+    """
+    return exp.Interval(this=exp.Literal.string(str(count)), unit=exp.var("MICROSECONDS"))
+
+
+def field(struct: exp.Expr | str, name: str, table: str | None = None) -> exp.Column:
+    """Field `name` of a struct column (`table.struct."name"`).
+
+    Example:
+        >>> render(field("hit", "a b", table="fv0"), "duckdb")
+        'fv0.hit."a b"'
+    """
+    holder = exp.to_identifier(struct) if isinstance(struct, str) else struct
+    return exp.Column(
+        this=identifier(name), table=holder, db=exp.to_identifier(table) if table else None
+    )
+
+
+def struct(fields: Iterable[tuple[str, exp.Expr]]) -> exp.Struct:
+    """A struct of named values (DuckDB's `struct_pack(name := value, ...)`).
+
+    Example:
+        >>> render(struct([("a b", column("x"))]), "duckdb")
+        '{\\'a b\\': "x"}'
+    """
+    return exp.Struct(
+        expressions=[exp.PropertyEQ(this=identifier(n), expression=v) for n, v in fields]
+    )

@@ -12,7 +12,9 @@ from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.dataset as pads
+from sqlglot import exp
 
+from assay import sqlbuild as sb
 from assay.catalog import Catalog
 from assay.engines import Engine, Source, TableRef
 from assay.features import windows
@@ -24,7 +26,6 @@ from assay.features.registry import (
     record_materialization,
 )
 from assay.features.spec import FeatureView
-from assay.naming import quote as _q
 from assay.tables import Warehouse
 
 BATCH_ROWS = 100_000
@@ -77,13 +78,14 @@ def materialize_view(
     if view.aggregations:
         # Windows slide with `end`, so every entity with rows in the longest window is
         # recomputed, reading only that window of the source.
-        ts_expr = utc(_q(view.timestamp), warehouse.schema(view.source).field(view.timestamp).type)
-        sql = windows.latest_sql(view, "src", ts_expr, end, start)
+        kind = warehouse.schema(view.source).field(view.timestamp).type
+        ts_expr = utc(sb.column(view.timestamp), kind)
+        sql = windows.latest_sql(view, exp.to_identifier("src"), ts_expr, end, start)
         latest = engine.query(sql, {"src": TableRef(view.source, version)})
         return _write(catalog, store, view, latest, version, end, False, rebuilt)
-    ts = _q(view.timestamp)
+    ts = sb.column(view.timestamp)
     sources: dict[str, Source] = {"src": TableRef(view.source, version)}
-    from_sql = "src"
+    rows = sb.template("SELECT * FROM src")
     incremental = False
     if last is not None and start is None and last[1] <= end:
         files = changed_files(warehouse, view.source, last[0])
@@ -96,28 +98,33 @@ def materialize_view(
             )
             # New files in full, plus rows of old files that the later `end` now reaches.
             sources["new"] = new
-            from_sql = (
-                f"(SELECT * FROM new UNION ALL BY NAME SELECT * FROM src "
-                f"WHERE {ts} > TIMESTAMP '{last[1]}') AS changed"
+            rows = sb.template(
+                "SELECT * FROM new UNION ALL BY NAME SELECT * FROM src WHERE $ts > $last",
+                ts=ts,
+                last=_timestamp(last[1]),
             )
             incremental = True
-    keys = ", ".join(_q(k) for k in view.join_keys)
-    where = [f"{ts} <= TIMESTAMP '{end}'"]
+    where: list[exp.Expr] = [ts <= _timestamp(end)]
     if start is not None:
-        where.append(f"{ts} >= TIMESTAMP '{start}'")
+        where.append(ts.copy() >= _timestamp(start))
     if view.ttl_delta:
-        where.append(f"{ts} >= TIMESTAMP '{end - view.ttl_delta}'")
-    created = _q(view.created_timestamp) if view.created_timestamp else None
+        where.append(ts.copy() >= _timestamp(end - view.ttl_delta))
+    created = sb.column(view.created_timestamp) if view.created_timestamp else None
     # The latest row per entity (ties: the latest created) by one hash aggregate: arg_max
     # over the ASOF sort key, not a window function sorting every row.
-    packed = ", ".join(f"{_q(f)} := {_q(f)}" for f in view.features)
-    sql = (
-        f"SELECT {keys}, latest.* FROM (SELECT {keys}, arg_max(struct_pack({packed}, "
-        f"__ts := {ts}), {sort_key(ts, created)}) AS latest FROM {from_sql} "
-        f"WHERE {' AND '.join(where)} GROUP BY ALL) "
+    packed = sb.struct([*((f, sb.column(f)) for f in view.features), ("__ts", ts)])
+    query = sb.template(
+        "SELECT $keys, latest.* FROM (SELECT $keys, arg_max($packed, $key) AS latest "
+        "FROM ($rows) AS changed WHERE $where GROUP BY ALL) "
         # In key order: SQLite upserts into its key index 3x faster than in hash order.
-        f"ORDER BY {keys}"
+        "ORDER BY $keys",
+        keys=sb.columns(view.join_keys),
+        packed=packed,
+        key=sort_key(ts, created),
+        rows=rows,
+        where=exp.and_(*where, copy=False),
     )
+    sql = sb.render(query, "duckdb", copy=False)
     latest = engine.query(sql, sources)
     return _write(catalog, store, view, latest, version, end, incremental, rebuilt)
 
@@ -140,3 +147,8 @@ def _write(
         written += store.write(view, batch)
     record_materialization(catalog, view, version, end, written)
     return Materialized(view.name, written, incremental, version, rebuilt)
+
+
+def _timestamp(moment: datetime) -> exp.Expr:
+    """`TIMESTAMP '...'` as the moment is written (naive, or with its offset)."""
+    return exp.cast(exp.Literal.string(str(moment)), exp.DataType.Type.TIMESTAMP)

@@ -11,16 +11,18 @@ rows are all kept, in order, with nulls where nothing matches.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import pyarrow as pa
+from sqlglot import exp
 
+from assay import sqlbuild as sb
 from assay.engines import Engine, Source
 from assay.errors import UsageError
 from assay.features import windows
 from assay.features.spec import FeatureView
-from assay.naming import quote as _q
 
 ROW = "__assay_row"
 
@@ -68,11 +70,9 @@ def select(
     return out
 
 
-def utc(expr: str, dtype: pa.DataType) -> str:
+def utc(value: exp.Expr, dtype: pa.DataType) -> exp.Expr:
     """Timestamps compare in naive UTC, whatever zone the caller's column carries."""
-    if pa.types.is_timestamp(dtype) and dtype.tz is not None:
-        return f"CAST(({expr}) AT TIME ZONE 'UTC' AS TIMESTAMP)"
-    return f"CAST({expr} AS TIMESTAMP)"
+    return sb.utc_timestamp(value, dtype)
 
 
 #: Timestamps and created timestamps compare as one HUGEINT, `ts_us * 2^64 + created rank`,
@@ -83,14 +83,19 @@ _NO_CREATED = 0  # rows without a created timestamp lose ties (NULLS LAST)
 KEY = "__assay_k"
 
 
-def sort_key(ts: str, created: str | None) -> str:
-    rank = f"coalesce(epoch_us({created})::HUGEINT + {2**63}, {_NO_CREATED})" if created else "0"
-    return f"epoch_us({ts})::HUGEINT * {_SHIFT} + {rank}"
+def sort_key(ts: exp.Expr, created: exp.Expr | None) -> exp.Expr:
+    """`ts_us * 2^64 + created rank` as one HUGEINT (see above)."""
+    rank = (
+        sb.template("coalesce(epoch_us($c)::HUGEINT + 9223372036854775808, 0)", c=created)
+        if created is not None
+        else exp.Literal.number(_NO_CREATED)
+    )
+    return sb.template("epoch_us($ts)::HUGEINT * 18446744073709551616 + $rank", ts=ts, rank=rank)
 
 
 def _checked(
     selections: Sequence[Selection], entity_schema: pa.Schema, timestamp: str
-) -> tuple[str, str]:
+) -> tuple[exp.Expr, exp.Expr]:
     """The entity rows' naive-UTC timestamp expression (as `e.`-qualified and bare)."""
     if timestamp not in entity_schema.names:
         raise UsageError(
@@ -104,30 +109,75 @@ def _checked(
                 f"the entity frame lacks join key(s) {', '.join(missing)} of view {sel.view.name}"
             )
     kind = entity_schema.field(timestamp).type
-    return utc(f"e.{_q(timestamp)}", kind), utc(_q(timestamp), kind)
+    return utc(_e(timestamp), kind), utc(sb.column(timestamp), kind)
 
 
-def _alive(view: FeatureView, row_ts: str, entity_ts: str) -> str:
+def _e(name: str) -> exp.Column:
+    """Column `name` of the entity rows (`e`)."""
+    return exp.Column(this=sb.identifier(name), table=exp.to_identifier("e"))
+
+
+def _of(alias: str, name: str) -> exp.Column:
+    """Column `name` (quoted) of the relation `alias` (one of ours, unquoted)."""
+    return exp.Column(this=sb.identifier(name), table=exp.to_identifier(alias))
+
+
+def _alive(view: FeatureView, row_ts: exp.Expr, entity_ts: exp.Expr) -> exp.Expr:
     """Whether a matched row is within the view's TTL of the entity row."""
     ttl = view.ttl_delta
     # An aggregated view's timeline is already null where its longest window is empty.
     if ttl and not view.aggregations:
-        return f"{row_ts} >= {entity_ts} - INTERVAL {int(ttl.total_seconds())} SECOND"
-    return "TRUE"
+        seconds = exp.Interval(
+            this=exp.Literal.number(int(ttl.total_seconds())), unit=exp.var("SECOND")
+        )
+        return row_ts >= exp.Sub(this=entity_ts, expression=seconds)
+    return exp.true()
 
 
-def _feature_rows(view: FeatureView, sel: Selection, source: str, ts: str) -> str:
+def _feature_rows(view: FeatureView, sel: Selection, source: str, ts: exp.Expr) -> exp.Expr:
     """A subquery of the view's rows: join keys, `__ts`, the sort key and the features."""
+    src = exp.to_identifier(source)
     if view.aggregations:
-        timeline = windows.timeline_sql(view, source, ts)
-        return f"(SELECT *, {sort_key('__ts', None)} AS {KEY} FROM {timeline} AS t)"
-    keys = ", ".join(_q(k) for k in view.join_keys)
-    cols = ", ".join(_q(f) for f in sel.features)
-    created = _q(view.created_timestamp) if view.created_timestamp else None
-    return (
-        f"(SELECT {keys}, {ts} AS __ts, {sort_key(ts, created)} AS {KEY}, {cols} "
-        f"FROM {source} WHERE {_q(view.timestamp)} IS NOT NULL)"
+        timeline = windows.timeline_sql(view, src, ts)
+        key = sort_key(exp.column("__ts"), None)
+        return sb.template("SELECT *, $key AS __assay_k FROM ($rows) AS t", key=key, rows=timeline)
+    created = sb.column(view.created_timestamp) if view.created_timestamp else None
+    return sb.template(
+        "SELECT $keys, $ts AS __ts, $key AS __assay_k, $features FROM $src WHERE $time IS NOT NULL",
+        keys=sb.columns(view.join_keys),
+        ts=ts,
+        key=sort_key(ts, created),
+        features=sb.columns(sel.features),
+        src=src,
+        time=sb.column(view.timestamp),
     )
+
+
+def _outputs(sel: Selection, alive: exp.Expr, value: Callable[[str], exp.Expr]) -> list[exp.Expr]:
+    """`CASE WHEN alive THEN <feature's value> END AS "<output name>"` per feature."""
+    return [
+        exp.alias_(
+            exp.Case().when(alive.copy(), value(feature), copy=False),
+            sb.identifier(output),
+            copy=False,
+        )
+        for feature, output in zip(sel.features, sel.output_names, strict=True)
+    ]
+
+
+def _query(head: exp.Expr, ctes: Sequence[tuple[str, exp.Expr]], joins: Sequence[exp.Expr]) -> str:
+    """`head` (a select from `entities AS e`) with its CTEs and joins, as DuckDB SQL."""
+    query = head
+    for alias, cte in ctes:
+        query = query.with_(alias, as_=cte, copy=False)  # type: ignore[attr-defined]
+    query.set("joins", list(joins))
+    return sb.render(query, "duckdb", copy=False)
+
+
+def _join(template: str, alias: str, on: exp.Expr) -> exp.Expr:
+    """The one join of `template` (`SELECT * FROM e ... JOIN $t ON $on`)."""
+    joined = sb.template(template, t=exp.to_identifier(alias), on=on)
+    return joined.args["joins"][0]
 
 
 def pit_sql(
@@ -140,23 +190,36 @@ def pit_sql(
     selected view, as ASOF joins."""
     entity_ts, bare_ts = _checked(selections, entity_schema, timestamp)
     # An entity row matches every row at its timestamp, whatever their created time.
-    probe = f"epoch_us({bare_ts})::HUGEINT"
-    ctes = [f"entities AS (SELECT *, {probe} * {_SHIFT} + {_SHIFT - 1} AS {KEY} FROM entity_df)"]
+    ctes = [
+        (
+            "entities",
+            sb.template(
+                "SELECT *, epoch_us($ts)::HUGEINT * 18446744073709551616 "
+                "+ 18446744073709551615 AS __assay_k FROM entity_df",
+                ts=bare_ts,
+            ),
+        )
+    ]
     joins, outputs = [], []
     for i, sel in enumerate(selections):
         view, alias = sel.view, f"fv{i}"
         schema = source_schemas[view.name]
-        ts = utc(_q(view.timestamp), schema.field(view.timestamp).type)
-        ctes.append(f"{alias} AS {_feature_rows(view, sel, f'src_{i}', ts)}")
-        on = " AND ".join(f"e.{_q(k)} = {alias}.{_q(k)}" for k in view.join_keys)
-        joins.append(f"ASOF LEFT JOIN {alias} ON {on} AND e.{KEY} >= {alias}.{KEY}")
-        alive = _alive(view, f"{alias}.__ts", entity_ts)
-        for feature, output in zip(sel.features, sel.output_names, strict=True):
-            outputs.append(f"CASE WHEN {alive} THEN {alias}.{_q(feature)} END AS {_q(output)}")
-    return (
-        f"WITH {', '.join(ctes)} SELECT e.* EXCLUDE ({ROW}, {KEY}), {', '.join(outputs)} "
-        f"FROM entities AS e {' '.join(joins)} ORDER BY e.{ROW}"
+        ts = utc(sb.column(view.timestamp), schema.field(view.timestamp).type)
+        ctes.append((alias, _feature_rows(view, sel, f"src_{i}", ts)))
+        on = exp.and_(
+            *(_e(k).eq(_of(alias, k)) for k in view.join_keys),
+            _of("e", KEY) >= _of(alias, KEY),
+            copy=False,
+        )
+        joins.append(_join("SELECT * FROM e ASOF LEFT JOIN $t ON $on", alias, on))
+        alive = _alive(view, _of(alias, "__ts"), entity_ts.copy())
+        outputs += _outputs(sel, alive, partial(_of, alias))
+    head = sb.template(
+        "SELECT e.* EXCLUDE (__assay_row, __assay_k), $outputs FROM entities AS e "
+        "ORDER BY e.__assay_row",
+        outputs=outputs,
     )
+    return _query(head, ctes, joins)
 
 
 def pit_window_sql(
@@ -173,46 +236,73 @@ def pit_window_sql(
     the row's values): the latest row at or before its time, ties to the newest created.
     """
     entity_ts, bare_ts = _checked(selections, entity_schema, timestamp)
-    ctes = [f"entities AS (SELECT *, {bare_ts} AS __ets FROM entity_df)"]
+    ctes = [("entities", sb.template("SELECT *, $ts AS __ets FROM entity_df", ts=bare_ts))]
     joins, outputs = [], []
     for i, sel in enumerate(selections):
         view, alias = sel.view, f"fv{i}"
         schema = source_schemas[view.name]
-        ts = utc(_q(view.timestamp), schema.field(view.timestamp).type)
-        keys = [_q(k) for k in view.join_keys]
-        columns = ", ".join(keys)
+        ts = utc(sb.column(view.timestamp), schema.field(view.timestamp).type)
+        src = exp.to_identifier(f"src_{i}")
+        created: exp.Expr
         if view.aggregations:
-            rows = windows.timeline_sql(view, f"src_{i}", ts, portable=True)
-            created = "NULL"
+            rows = windows.timeline_sql(view, src, ts, portable=True)
+            created = exp.null()
         else:
-            rows = f"(SELECT *, {ts} AS __ts FROM src_{i} WHERE {_q(view.timestamp)} IS NOT NULL)"
-            created = (
-                utc(_q(view.created_timestamp), schema.field(view.created_timestamp).type)
-                if view.created_timestamp
-                else "NULL"
+            rows = sb.template(
+                "SELECT *, $ts AS __ts FROM $src WHERE $time IS NOT NULL",
+                ts=ts,
+                src=src,
+                time=sb.column(view.timestamp),
             )
-        not_null = " AND ".join(f"{k} IS NOT NULL" for k in keys)
-        values = ", ".join(f"{_q(f)} := {_q(f)}" for f in sel.features)
-        ctes.append(
-            f"{alias} AS (SELECT {ROW}, hit FROM (SELECT {ROW}, __side, "
-            f"last_value(hit IGNORE NULLS) OVER (PARTITION BY {columns} "
-            "ORDER BY __ts, __side, __created NULLS FIRST "
-            "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS hit FROM ("
-            f"SELECT {columns}, __ets AS __ts, 1 AS __side, NULL AS __created, {ROW}, "
-            "NULL AS hit FROM entities "
-            f"UNION ALL SELECT {columns}, __ts, 0 AS __side, {created} AS __created, "
-            f"NULL AS {ROW}, struct_pack(__ts := __ts, {values}) AS hit "
-            f"FROM {rows} AS r WHERE {not_null}) AS u) AS s WHERE __side = 1)"
+            created = (
+                utc(
+                    sb.column(view.created_timestamp),
+                    schema.field(view.created_timestamp).type,
+                )
+                if view.created_timestamp
+                else exp.null()
+            )
+        not_null = exp.and_(
+            *(sb.column(k).is_(exp.null()).not_() for k in view.join_keys), copy=False
         )
-        joins.append(f"LEFT JOIN {alias} ON e.{ROW} = {alias}.{ROW}")
+        hit = sb.struct([("__ts", exp.column("__ts"))] + [(f, sb.column(f)) for f in sel.features])
+        ctes.append(
+            (
+                alias,
+                sb.template(
+                    "SELECT __assay_row, hit FROM (SELECT __assay_row, __side, "
+                    "last_value(hit IGNORE NULLS) OVER (PARTITION BY $keys "
+                    "ORDER BY __ts, __side, __created NULLS FIRST "
+                    "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS hit FROM ("
+                    "SELECT $keys, __ets AS __ts, 1 AS __side, NULL AS __created, "
+                    "__assay_row, NULL AS hit FROM entities "
+                    "UNION ALL SELECT $keys, __ts, 0 AS __side, $created AS __created, "
+                    "NULL AS __assay_row, $hit AS hit "
+                    "FROM ($rows) AS r WHERE $not_null) AS u) AS s WHERE __side = 1",
+                    keys=sb.columns(view.join_keys),
+                    created=created,
+                    hit=hit,
+                    rows=rows,
+                    not_null=not_null,
+                ),
+            )
+        )
+        joins.append(
+            _join("SELECT * FROM e LEFT JOIN $t ON $on", alias, _of("e", ROW).eq(_of(alias, ROW)))
+        )
         # An entity row without a time sorts after every feature row: it matches nothing.
-        alive = f"{entity_ts} IS NOT NULL AND " + _alive(view, f"{alias}.hit.__ts", entity_ts)
-        for feature, output in zip(sel.features, sel.output_names, strict=True):
-            outputs.append(f"CASE WHEN {alive} THEN {alias}.hit.{_q(feature)} END AS {_q(output)}")
-    return (
-        f"WITH {', '.join(ctes)} SELECT e.* EXCLUDE ({ROW}, __ets), {', '.join(outputs)} "
-        f"FROM entities AS e {' '.join(joins)} ORDER BY e.{ROW}"
+        alive = exp.and_(
+            entity_ts.copy().is_(exp.null()).not_(),
+            _alive(view, sb.field("hit", "__ts", table=alias), entity_ts.copy()),
+            copy=False,
+        )
+        outputs += _outputs(sel, alive, partial(sb.field, "hit", table=alias))
+    head = sb.template(
+        "SELECT e.* EXCLUDE (__assay_row, __ets), $outputs FROM entities AS e "
+        "ORDER BY e.__assay_row",
+        outputs=outputs,
     )
+    return _query(head, ctes, joins)
 
 
 def training_set(

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlglot import exp
+
+from assay import sqlbuild as sb
 from assay.features.spec import Aggregation, FeatureView
-from assay.naming import quote as _q
 
 ALIVE = "__rows_in_ttl"
 
@@ -25,101 +27,165 @@ def _micros(window: timedelta) -> int:
     return int(window.total_seconds() * 1_000_000)
 
 
-def _aggregate(agg: Aggregation, column: str | None = None) -> str:
+def _aggregate(agg: Aggregation, column: exp.Expr | None = None) -> exp.Expr:
     """The aggregate call; `column` overrides the row marker counted by a plain count."""
-    target = _q(agg.column) if agg.column else column or "*"
+    target: exp.Expr = (
+        sb.column(agg.column) if agg.column else column if column is not None else exp.Star()
+    )
+    if agg.function == "count_distinct":
+        return exp.Count(this=exp.Distinct(expressions=[target]))
     return {
-        "count": f"count({target})",
-        "sum": f"sum({target})",
-        "mean": f"avg({target})",
-        "min": f"min({target})",
-        "max": f"max({target})",
-        "count_distinct": f"count(DISTINCT {target})",
-    }[agg.function]
+        "count": exp.Count,
+        "sum": exp.Sum,
+        "mean": exp.Avg,
+        "min": exp.Min,
+        "max": exp.Max,
+    }[agg.function](this=target)
 
 
 def _windows(view: FeatureView) -> list[timedelta]:
     return sorted({a.window for a in view.aggregations})
 
 
-def timeline_sql(view: FeatureView, source: str, ts_expr: str, portable: bool = False) -> str:
-    """A subquery: join keys, `__ts` (change points), and every aggregate as of `__ts`.
+def timeline_sql(
+    view: FeatureView, source: exp.Expr, ts_expr: exp.Expr, portable: bool = False
+) -> exp.Expr:
+    """A query: join keys, `__ts` (change points), and every aggregate as of `__ts`.
 
-    `ts_expr` is the source's timestamp as naive UTC. Rows with a null timestamp or key
-    belong to no window and are skipped. `portable` avoids DISTINCT window aggregates.
+    `source` names the source relation, `ts_expr` is its timestamp as naive UTC. Rows with
+    a null timestamp or key belong to no window and are skipped. `portable` avoids
+    DISTINCT window aggregates.
     """
-    keys = ", ".join(_q(k) for k in view.join_keys)
-    columns = sorted({a.column for a in view.aggregations if a.column})
-    value_cols = "".join(f", {_q(c)}" for c in columns)
-    not_null = " AND ".join(f"{_q(k)} IS NOT NULL" for k in view.join_keys)
-    events = (
-        f"SELECT {keys}, {ts_expr} AS __ts{value_cols}, 1 AS __row FROM {source} "
-        f"WHERE {_q(view.timestamp)} IS NOT NULL AND {not_null}"
+    keys = sb.columns(view.join_keys)
+    value_columns = sorted({a.column for a in view.aggregations if a.column})
+    not_null = [sb.column(k).is_(exp.null()).not_() for k in view.join_keys]
+    events = sb.template(
+        "SELECT $keys, $ts AS __ts, $values, 1 AS __row FROM $src WHERE $where",
+        keys=keys,
+        ts=ts_expr,
+        values=sb.columns(value_columns),
+        src=source,
+        where=exp.and_(sb.column(view.timestamp).is_(exp.null()).not_(), *not_null, copy=False),
     )
     # Where each row leaves each window, a point with no values, so the aggregates there
     # are computed without it.
-    nulls = "".join(f", NULL AS {_q(c)}" for c in columns)
-    exits = " UNION ALL ".join(
-        f"SELECT {keys}, __ts + INTERVAL '{_micros(w)} microseconds' AS __ts{nulls}, "
-        "NULL AS __row FROM events"
-        for w in _windows(view)
-    )
+    nulls = [exp.alias_(exp.null(), sb.identifier(c)) for c in value_columns]
+    points = sb.template("SELECT * FROM events")
+    for w in _windows(view):
+        exit_points = sb.template(
+            "SELECT $keys, __ts + $width AS __ts, $nulls, NULL AS __row FROM events",
+            keys=keys,
+            width=sb.micros(_micros(w)),
+            nulls=nulls,
+        )
+        points = exp.union(points, exit_points, distinct=False, copy=False)
     # One named frame per distinct window; (p - w, p] is [p - w + 1us, p].
     frames = {w: f"w{i}" for i, w in enumerate(_windows(view))}
-    window_defs = ", ".join(
-        f"{name} AS (PARTITION BY {keys} ORDER BY __ts RANGE BETWEEN "
-        f"INTERVAL '{_micros(w) - 1} microseconds' PRECEDING AND CURRENT ROW)"
-        for w, name in frames.items()
-    )
+    window_defs = [
+        sb.template(
+            "SELECT 1 FROM t WINDOW w AS (PARTITION BY $keys ORDER BY __ts RANGE BETWEEN "
+            "$width PRECEDING AND CURRENT ROW)",
+            keys=keys,
+            width=sb.micros(_micros(w) - 1),
+        ).args["windows"][0]
+        for w in frames
+    ]
+    for definition, name in zip(window_defs, frames.values(), strict=True):
+        definition.set("this", exp.to_identifier(name))
     longest = frames[max(frames)]
-    aggregates = ", ".join(
-        f"{_windowed(a, frames[a.window], portable)} AS {_q(a.name)}" for a in view.aggregations
-    )
-    alive = ", ".join(
-        f"CASE WHEN {ALIVE} > 0 THEN {_q(a.name)} END AS {_q(a.name)}" for a in view.aggregations
-    )
-    return (
-        f"(WITH events AS ({events}), "
-        f"points AS (SELECT * FROM events UNION ALL {exits}), "
-        f"steps AS (SELECT {keys}, __ts, {aggregates}, count(__row) OVER {longest} AS {ALIVE} "
-        f"FROM points WINDOW {window_defs} "
+    aggregates = [
+        exp.alias_(_windowed(a, frames[a.window], portable), sb.identifier(a.name))
+        for a in view.aggregations
+    ]
+    alive = [
+        exp.alias_(
+            exp.Case().when(
+                exp.column(ALIVE) > exp.Literal.number(0), sb.column(a.name), copy=False
+            ),
+            sb.identifier(a.name),
+        )
+        for a in view.aggregations
+    ]
+    steps = sb.template(
+        "SELECT $keys, __ts, $aggregates, count(__row) OVER $longest AS __rows_in_ttl "
+        "FROM points WINDOW w AS () "
         # Rows at one point share their frame, so any one of them carries its values.
-        f"QUALIFY row_number() OVER (PARTITION BY {keys}, __ts ORDER BY __ts) = 1) "
-        f"SELECT {keys}, __ts, {alive} FROM steps)"
+        "QUALIFY row_number() OVER (PARTITION BY $keys, __ts ORDER BY __ts) = 1",
+        keys=keys,
+        aggregates=aggregates,
+        longest=exp.to_identifier(longest),
+    )
+    steps.set("windows", window_defs)
+    query = sb.template("SELECT $keys, __ts, $alive FROM steps", keys=keys, alive=alive)
+    return (
+        query.with_("events", as_=events, copy=False)  # type: ignore[attr-defined]
+        .with_("points", as_=points, copy=False)
+        .with_("steps", as_=steps, copy=False)
     )
 
 
-def _windowed(agg: Aggregation, frame: str, portable: bool) -> str:
+def _over(function: exp.Expr, frame: str) -> exp.Window:
+    """`function OVER frame`, a named window frame."""
+    return exp.Window(this=function, alias=exp.to_identifier(frame))
+
+
+def _windowed(agg: Aggregation, frame: str, portable: bool) -> exp.Expr:
     """The aggregate over a named window frame. `portable`: for engines without DISTINCT
     in window aggregates (Spark), a distinct count counts the distinct values of the
     frame's list instead."""
     if portable and agg.function == "count_distinct" and agg.column:
-        return f"array_length(list_distinct(list({_q(agg.column)}) OVER {frame}))"
-    return f"{_aggregate(agg, '__row')} OVER {frame}"
+        values = _over(sb.template("list($c)", c=sb.column(agg.column)), frame)
+        return sb.template("array_length(list_distinct($v))", v=values)
+    return _over(_aggregate(agg, exp.column("__row")), frame)
 
 
 def latest_sql(
-    view: FeatureView, source: str, ts_expr: str, end: datetime, start: datetime | None
+    view: FeatureView, source: exp.Expr, ts_expr: exp.Expr, end: datetime, start: datetime | None
 ) -> str:
     """Every entity's aggregates as of `end`, with `__ts` its latest row's timestamp.
 
     Entities with no row in the longest window before `end` are left out: the online
     store reports them expired. `start` keeps only entities with a row since then.
     """
-    keys = ", ".join(_q(k) for k in view.join_keys)
-    at = f"TIMESTAMP '{end.isoformat(sep=' ')}'"
+    keys = sb.columns(view.join_keys)
+    at = _timestamp(end)
     ttl = view.ttl_delta
     assert ttl is not None  # an aggregated view's TTL is its longest window
-    aggregates = ", ".join(
-        f"{_aggregate(a)} FILTER (WHERE __ts > {at} - INTERVAL '{_micros(a.window)} "
-        f"microseconds') AS {_q(a.name)}"
+    aggregates = [
+        exp.alias_(
+            exp.Filter(
+                this=_aggregate(a),
+                expression=exp.Where(
+                    this=exp.column("__ts")
+                    > exp.Sub(this=at.copy(), expression=sb.micros(_micros(a.window)))
+                ),
+            ),
+            sb.identifier(a.name),
+        )
         for a in view.aggregations
+    ]
+    where = exp.and_(
+        exp.column("__ts") <= at.copy(),
+        exp.column("__ts") > exp.Sub(this=at.copy(), expression=sb.micros(_micros(ttl))),
+        *(sb.column(k).is_(exp.null()).not_() for k in view.join_keys),
+        copy=False,
     )
-    not_null = "".join(f" AND {_q(k)} IS NOT NULL" for k in view.join_keys)
-    having = f" HAVING max(__ts) >= TIMESTAMP '{start.isoformat(sep=' ')}'" if start else ""
-    return (
-        f"SELECT {keys}, {aggregates}, max(__ts) AS __ts FROM "
-        f"(SELECT *, {ts_expr} AS __ts FROM {source}) AS rows "
-        f"WHERE __ts <= {at} AND __ts > {at} - INTERVAL '{_micros(ttl)} microseconds'{not_null} "
-        f"GROUP BY {keys}{having} ORDER BY {keys}"
+    query = sb.template(
+        "SELECT $keys, $aggregates, max(__ts) AS __ts FROM "
+        "(SELECT *, $ts AS __ts FROM $src) AS rows WHERE $where GROUP BY $keys ORDER BY $keys",
+        keys=keys,
+        aggregates=aggregates,
+        ts=ts_expr,
+        src=source,
+        where=where,
     )
+    if start is not None:
+        query = query.having(  # type: ignore[attr-defined]
+            sb.template("max(__ts) >= $start", start=_timestamp(start)), copy=False
+        )
+    return sb.render(query, "duckdb", copy=False)
+
+
+def _timestamp(moment: datetime) -> exp.Expr:
+    """`TIMESTAMP '...'`: a naive timestamp literal (as the caller's time is written)."""
+    return exp.cast(exp.Literal.string(moment.isoformat(sep=" ")), exp.DataType.Type.TIMESTAMP)
