@@ -26,8 +26,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
+from sqlglot import exp
 
-from assay.naming import quote as _q
+from assay import sqlbuild as sb
 from assay.streaming.readers import PARTITION
 
 if TYPE_CHECKING:
@@ -107,12 +108,22 @@ class Deduplicator:
 
     def _matching_stored(self, rows: pa.Table, stored: pa.Table) -> np.ndarray:
         """Numbers of the batch's rows whose key is stored within the duration."""
-        on = " AND ".join(f"b.{_q(k)} IS NOT DISTINCT FROM s.{_q(k)}" for k in self.keys)
-        ts = _q(self.timestamp)
-        sql = (
-            f"SELECT DISTINCT b.{ROW} FROM batch AS b JOIN stored AS s ON {on} "
-            f"WHERE abs(epoch_us(b.{ts}) - epoch_us(s.{ts})) <= {self.within_us}"
+        on = exp.and_(
+            *(
+                exp.NullSafeEQ(this=sb.column(k, "b"), expression=sb.column(k, "s"))
+                for k in self.keys
+            ),
+            copy=False,
         )
+        query = sb.template(
+            "SELECT DISTINCT b.__dedupe_row FROM batch AS b JOIN stored AS s ON $on "
+            "WHERE abs(epoch_us($batch_ts) - epoch_us($stored_ts)) <= $within",
+            on=on,
+            batch_ts=sb.column(self.timestamp, "b"),
+            stored_ts=sb.column(self.timestamp, "s"),
+            within=sb.literal(self.within_us),
+        )
+        sql = sb.render(query, "duckdb", copy=False)
         batch = rows.select([*self.keys, self.timestamp, ROW])
         found = self.engine.query(sql, {"batch": batch, "stored": stored})
         return np.asarray(found[ROW].to_numpy(), dtype=np.int64)

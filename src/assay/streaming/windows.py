@@ -28,16 +28,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
+from sqlglot import exp
 
+from assay import sqlbuild as sb
 from assay.engines import Engine
-from assay.features.pit import utc
 from assay.features.spec import Aggregation
-from assay.naming import quote as _q
 from assay.streaming.spec import WindowSpec
 from assay.streaming.watermarks import PartitionWatermarks
 
 WINDOW_START, WINDOW_END = "window_start", "window_end"
-_T, _WS = "__t", "__ws"  # event time and window start, microseconds since the epoch
+# The operator's own columns: `__t` (event time) and `__ws` (window start), both in
+# microseconds since the epoch.
 
 
 def _us(delta_seconds: float) -> int:
@@ -121,72 +122,117 @@ class WindowOperator:
     def _newest(self, timed: pa.Table) -> dict[str, int]:
         """The latest event time per partition of `timed` (all in one without them)."""
         part = self.partition_column
-        by = f"CAST({_q(part)} AS VARCHAR)" if part and part in timed.column_names else "''"
-        newest = self.engine.query(
-            f"SELECT {by} AS p, max({_T}) AS m FROM t GROUP BY 1", {"t": timed}
+        by = (
+            sb.cast(sb.column(part), "VARCHAR")
+            if part and part in timed.column_names
+            else sb.string("")
         )
+        newest = self._run("SELECT $by AS p, max(__t) AS m FROM t GROUP BY 1", {"t": timed}, by=by)
         return dict(zip(newest["p"].to_pylist(), newest["m"].to_pylist(), strict=True))
 
     # -- SQL pieces -------------------------------------------------------------------
 
-    @property
-    def _keys(self) -> str:
-        return ", ".join(_q(k) for k in self.spec.keys)
+    def _run(self, sql: str, sources: Mapping[str, pa.Table], **parts: sb.Part) -> pa.Table:
+        """Run the constant SQL `sql` with its `$name` parts (see `sqlbuild.template`)."""
+        query = sb.template(sql, **parts)
+        return self.engine.query(sb.render(query, "duckdb", copy=False), sources)
+
+    def _keys(self, table: str | None = None) -> list[exp.Expr]:
+        return sb.columns(self.spec.keys, table)
+
+    def _same_keys(self, left: str, right: str) -> exp.Expr:
+        """Every key of `left` is the key of `right` (NULLs equal)."""
+        return exp.and_(
+            *(
+                exp.NullSafeEQ(this=sb.column(k, left), expression=sb.column(k, right))
+                for k in self.spec.keys
+            ),
+            copy=False,
+        )
 
     def _timed(self, batch: pa.Table) -> pa.Table:
         """The batch with `__t` (event time in micros, UTC); rows without a time dropped."""
-        ts = utc(_q(self.timestamp), batch.schema.field(self.timestamp).type)
-        return self.engine.query(
-            f"SELECT *, epoch_us({ts}) AS {_T} FROM b WHERE {_q(self.timestamp)} IS NOT NULL",
+        time = sb.column(self.timestamp)
+        return self._run(
+            "SELECT *, epoch_us($ts) AS __t FROM b WHERE $time IS NOT NULL",
             {"b": batch},
+            ts=sb.utc_timestamp(time, batch.schema.field(self.timestamp).type),
+            time=time,
         )
 
-    def _assign_sql(self) -> str:
+    def _assign(self, timed: pa.Table) -> pa.Table:
         """Rows of `timed` paired with each window start that contains them."""
         copies = -(-self.size // self.slide)  # windows per row: ceil(size / slide)
-        first = f"({_T} - (({_T} % {self.slide}) + {self.slide}) % {self.slide})"
-        return (
-            f"SELECT t.*, {first} - k.i * {self.slide} AS {_WS} "
-            f"FROM timed t, range({copies}) AS k(i) "
-            f"WHERE {first} - k.i * {self.slide} + {self.size} > {_T}"
+        first = sb.template("(__t - ((__t % $slide) + $slide) % $slide)", slide=_n(self.slide))
+        return self._run(
+            "SELECT t.*, $first - k.i * $slide AS __ws FROM timed t, range($copies) AS k(i) "
+            "WHERE $first - k.i * $slide + $size > __t",
+            {"timed": timed},
+            first=first,
+            slide=_n(self.slide),
+            copies=_n(copies),
+            size=_n(self.size),
         )
 
-    def _partials(self, source: str) -> str:
+    def _closes(self, watermark: int | None) -> exp.Expr:
+        """Windows (`__ws` of a row) that `watermark` has closed: none without one."""
+        if watermark is None:
+            return exp.false()
+        return sb.template("__ws + $size <= $wm", size=_n(self.size), wm=_n(watermark))
+
+    def _partials(self, on_time: pa.Table) -> pa.Table:
         """Per key and window: row count and each aggregate's mergeable parts."""
-        parts = ["count(*) AS __n", f"max({_T}) AS __tmax"]
+        parts = [sb.template("count(*) AS __n"), sb.template("max(__t) AS __tmax")]
         for i, agg in enumerate(self.spec.aggregations):
-            col = _q(agg.column) if agg.column else "*"
-            parts.append(f"count({col}) AS __c{i}")
+            value = sb.column(agg.column) if agg.column else exp.Star()
+            parts.append(_as(exp.Count(this=value), f"__c{i}"))
             if agg.function in ("sum", "mean"):
-                parts.append(f"sum({col}) AS __s{i}")
+                parts.append(_as(exp.Sum(this=value.copy()), f"__s{i}"))
             elif agg.function in ("min", "max"):
-                parts.append(f"{agg.function}({col}) AS __m{i}")
-        return f"SELECT {self._keys}, {_WS}, {', '.join(parts)} FROM {source} GROUP BY ALL"
-
-    def _merge_sql(self) -> str:
-        parts = ["sum(__n)::BIGINT AS __n", "max(__tmax) AS __tmax"]
-        for i, agg in enumerate(self.spec.aggregations):
-            parts.append(f"sum(__c{i})::BIGINT AS __c{i}")
-            if agg.function in ("sum", "mean"):
-                parts.append(f"sum(__s{i}) AS __s{i}")
-            elif agg.function in ("min", "max"):
-                parts.append(f"{agg.function}(__m{i}) AS __m{i}")
-        return (
-            f"SELECT {self._keys}, {_WS}, {', '.join(parts)} "
-            f"FROM (SELECT * FROM state UNION ALL BY NAME SELECT * FROM new) GROUP BY ALL"
+                fold = exp.Min if agg.function == "min" else exp.Max
+                parts.append(_as(fold(this=value.copy()), f"__m{i}"))
+        return self._run(
+            "SELECT $keys, __ws, $parts FROM o GROUP BY ALL",
+            {"o": on_time},
+            keys=self._keys(),
+            parts=parts,
         )
 
-    def _final(self, i: int, agg: Aggregation, value_type: pa.DataType | None) -> str:
+    def _merge(self, state: pa.Table, new: pa.Table) -> pa.Table:
+        parts = [sb.template("sum(__n)::BIGINT AS __n"), sb.template("max(__tmax) AS __tmax")]
+        for i, agg in enumerate(self.spec.aggregations):
+            parts.append(_as(sb.cast(exp.Sum(this=_own(f"__c{i}")), "BIGINT"), f"__c{i}"))
+            if agg.function in ("sum", "mean"):
+                parts.append(_as(exp.Sum(this=_own(f"__s{i}")), f"__s{i}"))
+            elif agg.function in ("min", "max"):
+                fold = exp.Min if agg.function == "min" else exp.Max
+                parts.append(_as(fold(this=_own(f"__m{i}")), f"__m{i}"))
+        return self._run(
+            "SELECT $keys, __ws, $parts "
+            "FROM (SELECT * FROM state UNION ALL BY NAME SELECT * FROM new) GROUP BY ALL",
+            {"state": state, "new": new},
+            keys=self._keys(),
+            parts=parts,
+        )
+
+    def _final(self, i: int, agg: Aggregation, value_type: pa.DataType | None) -> exp.Expr:
         if agg.function == "count":
-            return f"__c{i}"
+            return _own(f"__c{i}")
         if agg.function == "count_distinct":
-            return f"coalesce(d{i}.n, 0)::BIGINT"
+            return sb.template("coalesce($n, 0)::BIGINT", n=exp.column("n", f"d{i}"))
         if agg.function == "mean":
-            return f"CASE WHEN __c{i} > 0 THEN __s{i} / __c{i} END"
+            count, total = _own(f"__c{i}"), _own(f"__s{i}")
+            return sb.template("CASE WHEN $c > 0 THEN $s / $c END", c=count, s=total)
         if agg.function == "sum":
             integral = value_type is not None and pa.types.is_integer(value_type)
-            return f"CAST(__s{i} AS {'BIGINT' if integral else 'DOUBLE'})"
-        return f"__m{i}"
+            return sb.cast(_own(f"__s{i}"), "BIGINT" if integral else "DOUBLE")
+        return _own(f"__m{i}")
+
+    def _finals(self, schema: pa.Schema) -> list[exp.Expr]:
+        return [
+            _named(self._final(i, a, _type(schema, a.column)), a.name)
+            for i, a in enumerate(self.spec.aggregations)
+        ]
 
     # -- the operator -------------------------------------------------------------------
 
@@ -195,12 +241,12 @@ class WindowOperator:
         if self.sliding:
             return self._process_sliding(batch)
         timed = self._timed(batch)
-        assigned = self.engine.query(self._assign_sql(), {"timed": timed})
-        closed_before = (
-            f"{_WS} + {self.size} <= {self.watermark}" if self.watermark is not None else "false"
-        )
+        assigned = self._assign(timed)
+        closed_before = self._closes(self.watermark)
         late = self._late_rows(assigned, closed_before)
-        on_time = self.engine.query(f"SELECT * FROM a WHERE NOT ({closed_before})", {"a": assigned})
+        on_time = self._run(
+            "SELECT * FROM a WHERE NOT ($closed)", {"a": assigned}, closed=closed_before
+        )
         self._fold(on_time, batch.schema)
         self._advance(timed)
         return WindowOutput(self._emit(batch.schema), late)
@@ -218,10 +264,12 @@ class WindowOperator:
         if self.sliding:
             self._restore_sliding(timed)
             return
-        assigned = self.engine.query(self._assign_sql(), {"timed": timed})
+        assigned = self._assign(timed)
         if watermark is not None:
-            assigned = self.engine.query(
-                f"SELECT * FROM a WHERE {_WS} + {self.size} > {watermark}", {"a": assigned}
+            assigned = self._run(
+                "SELECT * FROM a WHERE NOT ($closed)",
+                {"a": assigned},
+                closed=self._closes(watermark),
             )
         self._fold(assigned, rows.schema)
 
@@ -232,27 +280,31 @@ class WindowOperator:
             probe.observe(self._newest(timed))
         return probe.state()
 
-    def _late_rows(self, assigned: pa.Table, closed: str) -> pa.Table:
-        return self.engine.query(
-            f"SELECT * EXCLUDE ({_T}, {_WS}), make_timestamp({_WS}) AS {WINDOW_START}, "
-            f"make_timestamp({_WS} + {self.size}) AS {WINDOW_END}, "
-            f"make_timestamp({self.watermark or 0}) AS watermark FROM a WHERE {closed}",
+    def _late_rows(self, assigned: pa.Table, closed: exp.Expr) -> pa.Table:
+        return self._run(
+            "SELECT * EXCLUDE (__t, __ws), make_timestamp(__ws) AS window_start, "
+            "make_timestamp(__ws + $size) AS window_end, "
+            "make_timestamp($wm) AS watermark FROM a WHERE $closed",
             {"a": assigned},
+            size=_n(self.size),
+            wm=_n(self.watermark or 0),
+            closed=closed,
         )
 
     def _fold(self, on_time: pa.Table, schema: pa.Schema) -> None:
-        new = self.engine.query(self._partials("o"), {"o": on_time})
+        new = self._partials(on_time)
         if self.state is None or not self.state.num_rows:
             self.state = new
         elif new.num_rows:
-            self.state = self.engine.query(self._merge_sql(), {"state": self.state, "new": new})
+            self.state = self._merge(self.state, new)
         for i, agg in enumerate(self.spec.aggregations):
             if agg.function != "count_distinct":
                 continue
-            values = self.engine.query(
-                f"SELECT DISTINCT {self._keys}, {_WS}, {_q(str(agg.column))} AS v FROM o "
-                "WHERE v IS NOT NULL",
+            values = self._run(
+                "SELECT DISTINCT $keys, __ws, $value AS v FROM o WHERE v IS NOT NULL",
                 {"o": on_time},
+                keys=self._keys(),
+                value=sb.column(str(agg.column)),
             )
             old = self.distinct.get(f"d{i}")
             self.distinct[f"d{i}"] = (
@@ -267,23 +319,25 @@ class WindowOperator:
         """Windows the watermark has closed, with final aggregates; dropped from the state."""
         if self.state is None or self.watermark is None:
             return self._empty_output(schema)
-        closes = f"{_WS} + {self.size} <= {self.watermark}"
+        closes = self._closes(self.watermark)
         joins, sources = self._distinct_joins(closes)
         sources["s"] = self.state
-        finals = ", ".join(
-            f"{self._final(i, a, _type(schema, a.column))} AS {_q(a.name)}"
-            for i, a in enumerate(self.spec.aggregations)
+        query = sb.template(
+            "SELECT $keys, make_timestamp(s.__ws) AS window_start, "
+            "make_timestamp(s.__ws + $size) AS window_end, $finals "
+            "FROM s WHERE $closes ORDER BY s.__ws, $keys",
+            keys=self._keys("s"),
+            size=_n(self.size),
+            finals=self._finals(schema),
+            closes=_qualified(closes, "s"),
         )
-        keys = ", ".join(f"s.{_q(k)}" for k in self.spec.keys)
-        emitted = self.engine.query(
-            f"SELECT {keys}, make_timestamp(s.{_WS}) AS {WINDOW_START}, "
-            f"make_timestamp(s.{_WS} + {self.size}) AS {WINDOW_END}, {finals} "
-            f"FROM s {' '.join(joins)} WHERE s.{closes} ORDER BY s.{_WS}, {keys}",
-            sources,
+        query.set("joins", joins)
+        emitted = self.engine.query(sb.render(query, "duckdb", copy=False), sources)
+        self.state = self._run(
+            "SELECT * FROM s WHERE NOT ($closes)", {"s": self.state}, closes=closes
         )
-        self.state = self.engine.query(f"SELECT * FROM s WHERE NOT ({closes})", {"s": self.state})
         self.distinct = {
-            name: self.engine.query(f"SELECT * FROM t WHERE NOT ({closes})", {"t": table})
+            name: self._run("SELECT * FROM t WHERE NOT ($closes)", {"t": table}, closes=closes)
             for name, table in self.distinct.items()
         }
         return emitted
@@ -294,38 +348,42 @@ class WindowOperator:
         its latest event time. Tumbling and hopping windows only."""
         if self.sliding or self.state is None or not self.state.num_rows or not touched.num_rows:
             return self._empty_output(schema)
-        keys = ", ".join(f"s.{_q(k)}" for k in self.spec.keys)
-        on_touched = " AND ".join(
-            f"s.{_q(k)} IS NOT DISTINCT FROM t.{_q(k)}" for k in self.spec.keys
-        )
-        joins, sources = self._distinct_joins("true")
+        joins, sources = self._distinct_joins(exp.true())
         sources["s"] = self.state
         sources["t"] = touched.select(list(self.spec.keys))
-        finals = ", ".join(
-            f"{self._final(i, a, _type(schema, a.column))} AS {_q(a.name)}"
-            for i, a in enumerate(self.spec.aggregations)
+        query = sb.template(
+            "SELECT $keys, make_timestamp(s.__ws) AS window_start, "
+            "make_timestamp(s.__ws + $size) AS window_end, $finals, "
+            "make_timestamp(s.__tmax) AS __tmax FROM s "
+            "WHERE EXISTS (SELECT 1 FROM t WHERE $on_touched) "
+            "QUALIFY row_number() OVER (PARTITION BY $keys ORDER BY s.__ws) = 1",
+            keys=self._keys("s"),
+            size=_n(self.size),
+            finals=self._finals(schema),
+            on_touched=self._same_keys("s", "t"),
         )
-        return self.engine.query(
-            f"SELECT {keys}, make_timestamp(s.{_WS}) AS {WINDOW_START}, "
-            f"make_timestamp(s.{_WS} + {self.size}) AS {WINDOW_END}, {finals}, "
-            f"make_timestamp(s.__tmax) AS __tmax FROM s {' '.join(joins)} "
-            f"WHERE EXISTS (SELECT 1 FROM t WHERE {on_touched}) "
-            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY s.{_WS}) = 1",
-            sources,
-        )
+        query.set("joins", joins)
+        return self.engine.query(sb.render(query, "duckdb", copy=False), sources)
 
-    def _distinct_joins(self, which: str) -> tuple[list[str], dict[str, pa.Table]]:
+    def _distinct_joins(self, which: exp.Expr) -> tuple[list[exp.Expr], dict[str, pa.Table]]:
         """LEFT JOINs bringing each count_distinct's count per key and window."""
         joins, sources = [], {}
         for name, table in self.distinct.items():
-            sources[name] = self.engine.query(
-                f"SELECT {self._keys}, {_WS}, count(*) AS n FROM t WHERE {which} GROUP BY ALL",
+            sources[name] = self._run(
+                "SELECT $keys, __ws, count(*) AS n FROM t WHERE $which GROUP BY ALL",
                 {"t": table},
+                keys=self._keys(),
+                which=which.copy(),
             )
-            on = " AND ".join(
-                f"s.{_q(k)} IS NOT DISTINCT FROM {name}.{_q(k)}" for k in self.spec.keys
+            on = exp.and_(
+                self._same_keys("s", name),
+                exp.column("__ws", "s").eq(exp.column("__ws", name)),
+                copy=False,
             )
-            joins.append(f"LEFT JOIN {name} ON {on} AND s.{_WS} = {name}.{_WS}")
+            joined = sb.template(
+                "SELECT * FROM s LEFT JOIN $d ON $on", d=exp.to_identifier(name), on=on
+            )
+            joins.append(joined.args["joins"][0])
         return joins, sources
 
     def _empty_output(self, schema: pa.Schema) -> pa.Table:
@@ -345,15 +403,18 @@ class WindowOperator:
         last `size` before the watermark stay as state for windows still to close."""
         timed = self._timed(batch)
         wm = self.watermark
-        is_late = f"{_T} <= {wm}" if wm is not None else "false"
-        late = self.engine.query(
-            f"SELECT * EXCLUDE ({_T}), make_timestamp({_T} - {self.size}) AS {WINDOW_START}, "
-            f"make_timestamp({_T}) AS {WINDOW_END}, make_timestamp({wm or 0}) AS watermark "
-            f"FROM t WHERE {is_late}",
+        is_late = exp.column("__t") <= _n(wm) if wm is not None else exp.false()
+        late = self._run(
+            "SELECT * EXCLUDE (__t), make_timestamp(__t - $size) AS window_start, "
+            "make_timestamp(__t) AS window_end, make_timestamp($wm) AS watermark "
+            "FROM t WHERE $late",
             {"t": timed},
+            size=_n(self.size),
+            wm=_n(wm or 0),
+            late=is_late,
         )
         # Late rows get no window of their own, but still count in open windows after them.
-        flagged = self.engine.query(f"SELECT *, {is_late} AS __late FROM t", {"t": timed})
+        flagged = self._run("SELECT *, $late AS __late FROM t", {"t": timed}, late=is_late)
         self.state = (
             flagged
             if self.state is None
@@ -365,44 +426,93 @@ class WindowOperator:
     def _emit_sliding(self, schema: pa.Schema, before: int | None) -> pa.Table:
         if self.state is None or self.watermark is None:
             return self._empty_output(schema)
-        after = f"e.{_T} > {before}" if before is not None else "true"
-        on = " AND ".join(f"r.{_q(k)} IS NOT DISTINCT FROM e.{_q(k)}" for k in self.spec.keys)
+        after = exp.column("__t", "e") > _n(before) if before is not None else exp.true()
         finals = []
         for agg in self.spec.aggregations:
-            col = f"r.{_q(agg.column)}" if agg.column else "r.__t"
-            fn = {"mean": "avg", "count_distinct": "count"}.get(agg.function, agg.function)
-            distinct = "DISTINCT " if agg.function == "count_distinct" else ""
-            value = f"{fn}({distinct}{col})"
+            value: exp.Expr = sb.column(agg.column, "r") if agg.column else exp.column("__t", "r")
+            if agg.function == "count_distinct":
+                value = exp.Count(this=exp.Distinct(expressions=[value]))
+            else:
+                fold = {
+                    "mean": exp.Avg,
+                    "count": exp.Count,
+                    "sum": exp.Sum,
+                    "min": exp.Min,
+                    "max": exp.Max,
+                }[agg.function]
+                value = fold(this=value)
             if agg.function == "sum":
                 integral = pa.types.is_integer(_type(schema, agg.column) or pa.float64())
-                value = f"CAST({value} AS {'BIGINT' if integral else 'DOUBLE'})"
-            finals.append(f"{value} AS {_q(agg.name)}")
-        keys = ", ".join(f"e.{_q(k)}" for k in self.spec.keys)
+                value = sb.cast(value, "BIGINT" if integral else "DOUBLE")
+            finals.append(_named(value, agg.name))
         # One window per closing event (events at the same key and time share one).
-        emitted = self.engine.query(
-            f"SELECT {keys}, make_timestamp(e.{_T} - {self.size}) AS {WINDOW_START}, "
-            f"make_timestamp(e.{_T}) AS {WINDOW_END}, {', '.join(finals)} "
-            f"FROM (SELECT DISTINCT {self._keys}, {_T} FROM s WHERE NOT __late) e "
-            f"JOIN s r ON {on} AND r.{_T} BETWEEN e.{_T} - {self.size} AND e.{_T} "
-            f"WHERE {after} AND e.{_T} <= {self.watermark} "
-            f"GROUP BY ALL ORDER BY {WINDOW_END}, {keys}",
+        emitted = self._run(
+            "SELECT $e_keys, make_timestamp(e.__t - $size) AS window_start, "
+            "make_timestamp(e.__t) AS window_end, $finals "
+            "FROM (SELECT DISTINCT $keys, __t FROM s WHERE NOT __late) e "
+            "JOIN s r ON $on AND r.__t BETWEEN e.__t - $size AND e.__t "
+            "WHERE $after AND e.__t <= $wm "
+            "GROUP BY ALL ORDER BY window_end, $e_keys",
             {"s": self.state},
+            e_keys=self._keys("e"),
+            keys=self._keys(),
+            size=_n(self.size),
+            finals=finals,
+            on=self._same_keys("r", "e"),
+            after=after,
+            wm=_n(self.watermark),
         )
         # Rows older than any window still to close are no longer needed.
-        self.state = self.engine.query(
-            f"SELECT * FROM s WHERE {_T} >= {self.watermark} - {self.size}", {"s": self.state}
+        self.state = self._run(
+            "SELECT * FROM s WHERE __t >= $wm - $size",
+            {"s": self.state},
+            wm=_n(self.watermark),
+            size=_n(self.size),
         )
         return emitted
 
     def _restore_sliding(self, timed: pa.Table) -> None:
         wm = self.watermark
-        keep = f"{_T} >= {wm} - {self.size}" if wm is not None else "true"
+        keep = (
+            sb.template("__t >= $wm - $size", wm=_n(wm), size=_n(self.size))
+            if wm is not None
+            else exp.true()
+        )
         # Rows at or before the watermark already had their windows emitted; they only
         # count in later windows now, as late rows would.
-        late = f"{_T} <= {wm}" if wm is not None else "false"
-        self.state = self.engine.query(
-            f"SELECT *, {late} AS __late FROM t WHERE {keep}", {"t": timed}
+        late = exp.column("__t") <= _n(wm) if wm is not None else exp.false()
+        self.state = self._run(
+            "SELECT *, $late AS __late FROM t WHERE $keep", {"t": timed}, late=late, keep=keep
         )
+
+
+def _n(value: int) -> exp.Expr:
+    """A whole number (microseconds, counts) as a literal."""
+    return sb.literal(value)
+
+
+def _own(name: str) -> exp.Column:
+    """One of the operator's own state columns (`__c0`, ...), unquoted."""
+    return exp.column(name)
+
+
+def _as(value: exp.Expr, name: str) -> exp.Expr:
+    """`value AS name` for one of the operator's own columns."""
+    return exp.alias_(value, exp.to_identifier(name), copy=False)
+
+
+def _named(value: exp.Expr, name: str) -> exp.Expr:
+    """`value AS "name"`, a user's name for an output column."""
+    return exp.alias_(value, sb.identifier(name), copy=False)
+
+
+def _qualified(condition: exp.Expr, table: str) -> exp.Expr:
+    """`condition` over the operator's own columns, read from `table`."""
+    condition = condition.copy()
+    for col in condition.find_all(exp.Column):
+        if not col.table:
+            col.set("table", exp.to_identifier(table))
+    return condition
 
 
 def _type(schema: pa.Schema, column: str | None) -> pa.DataType | None:
