@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
+from sqlglot import exp
 
+from assay import sqlbuild
 from assay.engines.base import Engine, Source
 from assay.engines.result_types import bigint_sums, overflow_error
 from assay.errors import AssayError
@@ -76,20 +78,16 @@ class DuckDBEngine(Engine):
                 for name, part in zip(names, parts, strict=True):
                     con.register(name, part)
                 registered.extend(names)
-                schema, _, table = alias.rpartition(".")
-                view = f'"{schema}"."{table}"' if schema else f'"{table}"'
-                if schema:
-                    con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-                union = " UNION ALL BY NAME ".join(f"SELECT * FROM {n}" for n in names)
-                con.execute(f"CREATE OR REPLACE VIEW {view} AS {union}")
-                views.append(view)
+                for statement in _view_statements(alias, names):
+                    con.execute(statement)
+                views.append(alias)
             yield con
         finally:
             if private:
                 con.close()
             else:
                 for view in views:
-                    con.execute(f"DROP VIEW IF EXISTS {view}")
+                    con.execute(_drop_view(view))
                 for hidden in registered:
                     con.unregister(hidden)
                 self._local.busy = False
@@ -171,3 +169,36 @@ def _returns_rows(sql: str) -> bool:
 def _execute(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
     con.execute(sql)
     return pa.table({})
+
+
+def _view_table(alias: str) -> exp.Table:
+    schema, _, name = alias.rpartition(".")
+    return sqlbuild.table(name, schema or None)
+
+
+def _view_statements(alias: str, parts: list[str]) -> list[str]:
+    """SQL that shows the registered Arrow `parts` as one view named `alias` (`layer.name`).
+
+    Example:
+        >>> for statement in _view_statements("s.t", ["_a", "_b"]):
+        ...     print(statement)
+        CREATE SCHEMA IF NOT EXISTS "s"
+        CREATE OR REPLACE VIEW "s"."t" AS SELECT * FROM "_a" UNION ALL BY NAME SELECT * FROM "_b"
+    """
+    selects = [exp.select("*").from_(sqlbuild.table(part)) for part in parts]
+    union: exp.Query = selects[0]
+    for select in selects[1:]:
+        union = exp.Union(this=union, expression=select, distinct=False, by_name=True)
+    view = _view_table(alias)
+    create = exp.Create(this=view, kind="VIEW", replace=True, expression=union)
+    statements = [sqlbuild.render(create, "duckdb", copy=False)]
+    if view.args.get("db") is not None:
+        schema = exp.Create(this=exp.Table(this=view.args["db"].copy()), kind="SCHEMA", exists=True)
+        statements.insert(0, sqlbuild.render(schema, "duckdb", copy=False))
+    return statements
+
+
+def _drop_view(alias: str) -> str:
+    return sqlbuild.render(
+        exp.Drop(tables=[_view_table(alias)], kind="VIEW", exists=True), "duckdb"
+    )

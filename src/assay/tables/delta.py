@@ -336,18 +336,6 @@ def _time_as_text(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, schema=target)
 
 
-def changed_row_predicate(
-    columns: Sequence[str], keys: Sequence[str], target_columns: set[str], quote: str = '"'
-) -> str:
-    """`sqlbuild.changed_row` as text, for writers that still take it so (quote "`": Spark).
-
-    Example:
-        >>> print(changed_row_predicate(["id", "a"], ["id"], {"id", "a"}))
-        NOT ("t"."a" IS NOT DISTINCT FROM "s"."a")
-    """
-    return render(changed_row(columns, keys, target_columns), "spark" if quote == "`" else "delta")
-
-
 def _rows_added(metrics: Mapping[str, Any]) -> int | None:
     """Rows a commit added, named by delta-rs (snake case) or Spark (camel case, text)."""
     for key in (
