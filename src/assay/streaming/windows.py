@@ -22,7 +22,7 @@ of the last `size` instead, and emit each event's window once the watermark pass
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -140,16 +140,6 @@ class WindowOperator:
     def _keys(self, table: str | None = None) -> list[exp.Expr]:
         return sb.columns(self.spec.keys, table)
 
-    def _same_keys(self, left: str, right: str) -> exp.Expr:
-        """Every key of `left` is the key of `right` (NULLs equal)."""
-        return exp.and_(
-            *(
-                exp.NullSafeEQ(this=sb.column(k, left), expression=sb.column(k, right))
-                for k in self.spec.keys
-            ),
-            copy=False,
-        )
-
     def _timed(self, batch: pa.Table) -> pa.Table:
         """The batch with `__t` (event time in micros, UTC); rows without a time dropped."""
         time = sb.column(self.timestamp)
@@ -182,57 +172,21 @@ class WindowOperator:
 
     def _partials(self, on_time: pa.Table) -> pa.Table:
         """Per key and window: row count and each aggregate's mergeable parts."""
-        parts = [sb.template("count(*) AS __n"), sb.template("max(__t) AS __tmax")]
-        for i, agg in enumerate(self.spec.aggregations):
-            value = sb.column(agg.column) if agg.column else exp.Star()
-            parts.append(_as(exp.Count(this=value), f"__c{i}"))
-            if agg.function in ("sum", "mean"):
-                parts.append(_as(exp.Sum(this=value.copy()), f"__s{i}"))
-            elif agg.function in ("min", "max"):
-                fold = exp.Min if agg.function == "min" else exp.Max
-                parts.append(_as(fold(this=value.copy()), f"__m{i}"))
         return self._run(
             "SELECT $keys, __ws, $parts FROM o GROUP BY ALL",
             {"o": on_time},
             keys=self._keys(),
-            parts=parts,
+            parts=_partial_parts(self.spec.aggregations),
         )
 
     def _merge(self, state: pa.Table, new: pa.Table) -> pa.Table:
-        parts = [sb.template("sum(__n)::BIGINT AS __n"), sb.template("max(__tmax) AS __tmax")]
-        for i, agg in enumerate(self.spec.aggregations):
-            parts.append(_as(sb.cast(exp.Sum(this=_own(f"__c{i}")), "BIGINT"), f"__c{i}"))
-            if agg.function in ("sum", "mean"):
-                parts.append(_as(exp.Sum(this=_own(f"__s{i}")), f"__s{i}"))
-            elif agg.function in ("min", "max"):
-                fold = exp.Min if agg.function == "min" else exp.Max
-                parts.append(_as(fold(this=_own(f"__m{i}")), f"__m{i}"))
         return self._run(
             "SELECT $keys, __ws, $parts "
             "FROM (SELECT * FROM state UNION ALL BY NAME SELECT * FROM new) GROUP BY ALL",
             {"state": state, "new": new},
             keys=self._keys(),
-            parts=parts,
+            parts=_merged_parts(self.spec.aggregations),
         )
-
-    def _final(self, i: int, agg: Aggregation, value_type: pa.DataType | None) -> exp.Expr:
-        if agg.function == "count":
-            return _own(f"__c{i}")
-        if agg.function == "count_distinct":
-            return sb.template("coalesce($n, 0)::BIGINT", n=exp.column("n", f"d{i}"))
-        if agg.function == "mean":
-            count, total = _own(f"__c{i}"), _own(f"__s{i}")
-            return sb.template("CASE WHEN $c > 0 THEN $s / $c END", c=count, s=total)
-        if agg.function == "sum":
-            integral = value_type is not None and pa.types.is_integer(value_type)
-            return sb.cast(_own(f"__s{i}"), "BIGINT" if integral else "DOUBLE")
-        return _own(f"__m{i}")
-
-    def _finals(self, schema: pa.Schema) -> list[exp.Expr]:
-        return [
-            _named(self._final(i, a, _type(schema, a.column)), a.name)
-            for i, a in enumerate(self.spec.aggregations)
-        ]
 
     # -- the operator -------------------------------------------------------------------
 
@@ -328,7 +282,7 @@ class WindowOperator:
             "FROM s WHERE $closes ORDER BY s.__ws, $keys",
             keys=self._keys("s"),
             size=_n(self.size),
-            finals=self._finals(schema),
+            finals=_finals(self.spec.aggregations, schema),
             closes=_qualified(closes, "s"),
         )
         query.set("joins", joins)
@@ -359,8 +313,8 @@ class WindowOperator:
             "QUALIFY row_number() OVER (PARTITION BY $keys ORDER BY s.__ws) = 1",
             keys=self._keys("s"),
             size=_n(self.size),
-            finals=self._finals(schema),
-            on_touched=self._same_keys("s", "t"),
+            finals=_finals(self.spec.aggregations, schema),
+            on_touched=_same_keys(self.spec.keys, "s", "t"),
         )
         query.set("joins", joins)
         return self.engine.query(sb.render(query, "duckdb", copy=False), sources)
@@ -376,7 +330,7 @@ class WindowOperator:
                 which=which.copy(),
             )
             on = exp.and_(
-                self._same_keys("s", name),
+                _same_keys(self.spec.keys, "s", name),
                 exp.column("__ws", "s").eq(exp.column("__ws", name)),
                 copy=False,
             )
@@ -427,24 +381,6 @@ class WindowOperator:
         if self.state is None or self.watermark is None:
             return self._empty_output(schema)
         after = exp.column("__t", "e") > _n(before) if before is not None else exp.true()
-        finals = []
-        for agg in self.spec.aggregations:
-            value: exp.Expr = sb.column(agg.column, "r") if agg.column else exp.column("__t", "r")
-            if agg.function == "count_distinct":
-                value = exp.Count(this=exp.Distinct(expressions=[value]))
-            else:
-                fold = {
-                    "mean": exp.Avg,
-                    "count": exp.Count,
-                    "sum": exp.Sum,
-                    "min": exp.Min,
-                    "max": exp.Max,
-                }[agg.function]
-                value = fold(this=value)
-            if agg.function == "sum":
-                integral = pa.types.is_integer(_type(schema, agg.column) or pa.float64())
-                value = sb.cast(value, "BIGINT" if integral else "DOUBLE")
-            finals.append(_named(value, agg.name))
         # One window per closing event (events at the same key and time share one).
         emitted = self._run(
             "SELECT $e_keys, make_timestamp(e.__t - $size) AS window_start, "
@@ -457,8 +393,8 @@ class WindowOperator:
             e_keys=self._keys("e"),
             keys=self._keys(),
             size=_n(self.size),
-            finals=finals,
-            on=self._same_keys("r", "e"),
+            finals=_sliding_finals(self.spec.aggregations, schema),
+            on=_same_keys(self.spec.keys, "r", "e"),
             after=after,
             wm=_n(self.watermark),
         )
@@ -484,6 +420,85 @@ class WindowOperator:
         self.state = self._run(
             "SELECT *, $late AS __late FROM t WHERE $keep", {"t": timed}, late=late, keep=keep
         )
+
+
+def _same_keys(keys: Sequence[str], left: str, right: str) -> exp.Expr:
+    """Every key of `left` is the key of `right` (NULLs equal)."""
+    return exp.and_(
+        *(exp.NullSafeEQ(this=sb.column(k, left), expression=sb.column(k, right)) for k in keys),
+        copy=False,
+    )
+
+
+def _partial_parts(aggregations: Sequence[Aggregation]) -> list[exp.Expr]:
+    """Per key and window: row count, latest time and each aggregate's mergeable parts."""
+    parts = [sb.template("count(*) AS __n"), sb.template("max(__t) AS __tmax")]
+    for i, agg in enumerate(aggregations):
+        value = sb.column(agg.column) if agg.column else exp.Star()
+        parts.append(_as(exp.Count(this=value), f"__c{i}"))
+        if agg.function in ("sum", "mean"):
+            parts.append(_as(exp.Sum(this=value.copy()), f"__s{i}"))
+        elif agg.function in ("min", "max"):
+            fold = exp.Min if agg.function == "min" else exp.Max
+            parts.append(_as(fold(this=value.copy()), f"__m{i}"))
+    return parts
+
+
+def _merged_parts(aggregations: Sequence[Aggregation]) -> list[exp.Expr]:
+    """The parts of `_partial_parts` merged over the rows of one key and window."""
+    parts = [sb.template("sum(__n)::BIGINT AS __n"), sb.template("max(__tmax) AS __tmax")]
+    for i, agg in enumerate(aggregations):
+        parts.append(_as(sb.cast(exp.Sum(this=_own(f"__c{i}")), "BIGINT"), f"__c{i}"))
+        if agg.function in ("sum", "mean"):
+            parts.append(_as(exp.Sum(this=_own(f"__s{i}")), f"__s{i}"))
+        elif agg.function in ("min", "max"):
+            fold = exp.Min if agg.function == "min" else exp.Max
+            parts.append(_as(fold(this=_own(f"__m{i}")), f"__m{i}"))
+    return parts
+
+
+def _final(i: int, agg: Aggregation, value_type: pa.DataType | None) -> exp.Expr:
+    """Aggregate `i`'s value from its merged parts (and its distinct count `d<i>.n`)."""
+    if agg.function == "count":
+        return _own(f"__c{i}")
+    if agg.function == "count_distinct":
+        return sb.template("coalesce($n, 0)::BIGINT", n=exp.column("n", f"d{i}"))
+    if agg.function == "mean":
+        count, total = _own(f"__c{i}"), _own(f"__s{i}")
+        return sb.template("CASE WHEN $c > 0 THEN $s / $c END", c=count, s=total)
+    if agg.function == "sum":
+        integral = value_type is not None and pa.types.is_integer(value_type)
+        return sb.cast(_own(f"__s{i}"), "BIGINT" if integral else "DOUBLE")
+    return _own(f"__m{i}")
+
+
+def _finals(aggregations: Sequence[Aggregation], schema: pa.Schema) -> list[exp.Expr]:
+    return [
+        _named(_final(i, a, _type(schema, a.column)), a.name) for i, a in enumerate(aggregations)
+    ]
+
+
+def _sliding_finals(aggregations: Sequence[Aggregation], schema: pa.Schema) -> list[exp.Expr]:
+    """Each aggregate over the rows `r` of a sliding window."""
+    finals = []
+    for agg in aggregations:
+        value: exp.Expr = sb.column(agg.column, "r") if agg.column else exp.column("__t", "r")
+        if agg.function == "count_distinct":
+            value = exp.Count(this=exp.Distinct(expressions=[value]))
+        else:
+            fold = {
+                "mean": exp.Avg,
+                "count": exp.Count,
+                "sum": exp.Sum,
+                "min": exp.Min,
+                "max": exp.Max,
+            }[agg.function]
+            value = fold(this=value)
+        if agg.function == "sum":
+            integral = pa.types.is_integer(_type(schema, agg.column) or pa.float64())
+            value = sb.cast(value, "BIGINT" if integral else "DOUBLE")
+        finals.append(_named(value, agg.name))
+    return finals
 
 
 def _n(value: int) -> exp.Expr:
