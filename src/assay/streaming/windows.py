@@ -22,7 +22,7 @@ of the last `size` instead, and emit each event's window once the watermark pass
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -106,6 +106,7 @@ class WindowOperator:
         )
         self.state: pa.Table | None = None  # partials per key and window (or rows, sliding)
         self.distinct: dict[str, pa.Table] = {}  # per count_distinct: keys, window, value
+        self._built: dict[Hashable, str] = {}  # SQL that is the same for every batch
 
     @property
     def watermark(self) -> int | None:
@@ -122,20 +123,32 @@ class WindowOperator:
     def _newest(self, timed: pa.Table) -> dict[str, int]:
         """The latest event time per partition of `timed` (all in one without them)."""
         part = self.partition_column
-        by = (
-            sb.cast(sb.column(part), "VARCHAR")
-            if part and part in timed.column_names
-            else sb.string("")
-        )
-        newest = self._run("SELECT $by AS p, max(__t) AS m FROM t GROUP BY 1", {"t": timed}, by=by)
+        split = bool(part) and part in timed.column_names
+        by = sb.cast(sb.column(str(part)), "VARCHAR") if split else sb.string("")
+        sql = "SELECT $by AS p, max(__t) AS m FROM t GROUP BY 1"
+        newest = self._run(sql, {"t": timed}, ("newest", split), by=by)
         return dict(zip(newest["p"].to_pylist(), newest["m"].to_pylist(), strict=True))
 
     # -- SQL pieces -------------------------------------------------------------------
 
-    def _run(self, sql: str, sources: Mapping[str, pa.Table], **parts: sb.Part) -> pa.Table:
-        """Run the constant SQL `sql` with its `$name` parts (see `sqlbuild.template`)."""
-        query = sb.template(sql, **parts)
-        return self.engine.query(sb.render(query, "duckdb", copy=False), sources)
+    def _run(
+        self,
+        sql: str,
+        sources: Mapping[str, pa.Table],
+        once: Hashable | None = None,
+        **parts: sb.Part,
+    ) -> pa.Table:
+        """Run the constant SQL `sql` with its `$name` parts (see `sqlbuild.template`).
+
+        A query whose parts do not change between batches names itself by `once`: it is
+        built the first time only (building costs more than running it on a small batch).
+        """
+        text = self._built.get(once) if once is not None else None
+        if text is None:
+            text = sb.render(sb.template(sql, **parts), "duckdb", copy=False)
+            if once is not None:
+                self._built[once] = text
+        return self.engine.query(text, sources)
 
     def _keys(self, table: str | None = None) -> list[exp.Expr]:
         return sb.columns(self.spec.keys, table)
@@ -146,6 +159,7 @@ class WindowOperator:
         return self._run(
             "SELECT *, epoch_us($ts) AS __t FROM b WHERE $time IS NOT NULL",
             {"b": batch},
+            ("timed", str(batch.schema.field(self.timestamp).type)),
             ts=sb.utc_timestamp(time, batch.schema.field(self.timestamp).type),
             time=time,
         )
@@ -158,6 +172,7 @@ class WindowOperator:
             "SELECT t.*, $first - k.i * $slide AS __ws FROM timed t, range($copies) AS k(i) "
             "WHERE $first - k.i * $slide + $size > __t",
             {"timed": timed},
+            "assign",
             first=first,
             slide=_n(self.slide),
             copies=_n(copies),
@@ -175,6 +190,7 @@ class WindowOperator:
         return self._run(
             "SELECT $keys, __ws, $parts FROM o GROUP BY ALL",
             {"o": on_time},
+            "partials",
             keys=self._keys(),
             parts=_partial_parts(self.spec.aggregations),
         )
@@ -184,6 +200,7 @@ class WindowOperator:
             "SELECT $keys, __ws, $parts "
             "FROM (SELECT * FROM state UNION ALL BY NAME SELECT * FROM new) GROUP BY ALL",
             {"state": state, "new": new},
+            "merge",
             keys=self._keys(),
             parts=_merged_parts(self.spec.aggregations),
         )
@@ -257,6 +274,7 @@ class WindowOperator:
             values = self._run(
                 "SELECT DISTINCT $keys, __ws, $value AS v FROM o WHERE v IS NOT NULL",
                 {"o": on_time},
+                ("distinct", i),
                 keys=self._keys(),
                 value=sb.column(str(agg.column)),
             )
