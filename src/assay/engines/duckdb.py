@@ -7,7 +7,7 @@ DuckDB cannot download its Delta extension here, so tables are read through
 from __future__ import annotations
 
 import contextlib
-import itertools
+import functools
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -42,7 +42,6 @@ class DuckDBEngine(Engine):
         super().__init__(warehouse, settings)
         self._threads = threads or self.settings.get("threads")
         self._local = threading.local()
-        self._names = itertools.count()
 
     def _connection(self) -> tuple[duckdb.DuckDBPyConnection, bool]:
         """This thread's idle connection, or a fresh one when it is busy (nested use)."""
@@ -74,7 +73,11 @@ class DuckDBEngine(Engine):
                 # A table whose files mix string and string_view is scanned as one part
                 # per kind of file, so filters pushed into each scan compare like types.
                 parts = _parts(self.resolve(source))
-                names = [f"__assay_src_{next(self._names)}" for _ in parts]
+                # Names by position in this session: a connection runs one session at a
+                # time (busy), so they never collide, and the same sources give the same
+                # statements (cached: rendering them costs ~1 ms a query otherwise).
+                first = len(registered)
+                names = tuple(f"__assay_src_{first + i}" for i in range(len(parts)))
                 for name, part in zip(names, parts, strict=True):
                     con.register(name, part)
                 registered.extend(names)
@@ -176,11 +179,12 @@ def _view_table(alias: str) -> exp.Table:
     return sqlbuild.table(name, schema or None)
 
 
-def _view_statements(alias: str, parts: list[str]) -> list[str]:
+@functools.lru_cache(maxsize=4096)
+def _view_statements(alias: str, parts: tuple[str, ...]) -> tuple[str, ...]:
     """SQL that shows the registered Arrow `parts` as one view named `alias` (`layer.name`).
 
     Example:
-        >>> for statement in _view_statements("s.t", ["_a", "_b"]):
+        >>> for statement in _view_statements("s.t", ("_a", "_b")):
         ...     print(statement)
         CREATE SCHEMA IF NOT EXISTS "s"
         CREATE OR REPLACE VIEW "s"."t" AS SELECT * FROM "_a" UNION ALL BY NAME SELECT * FROM "_b"
@@ -195,9 +199,10 @@ def _view_statements(alias: str, parts: list[str]) -> list[str]:
     if view.args.get("db") is not None:
         schema = exp.Create(this=exp.Table(this=view.args["db"].copy()), kind="SCHEMA", exists=True)
         statements.insert(0, sqlbuild.render(schema, "duckdb", copy=False))
-    return statements
+    return tuple(statements)
 
 
+@functools.lru_cache(maxsize=4096)
 def _drop_view(alias: str) -> str:
     return sqlbuild.render(
         exp.Drop(tables=[_view_table(alias)], kind="VIEW", exists=True), "duckdb"
