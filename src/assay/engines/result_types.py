@@ -22,7 +22,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
+from sqlglot import exp
 
+from assay import sqlbuild
 from assay.errors import AssayError
 
 #: DuckDB's 128-bit integers, which become BIGINT.
@@ -41,10 +43,12 @@ def bigint_sums(rel: Any) -> Any:
     if not _HUGE.intersection(types) or len(set(names)) != len(names):
         return rel
     columns = [
-        f"CAST({_quote(n)} AS BIGINT) AS {_quote(n)}" if t in _HUGE else _quote(n)
+        exp.alias_(sqlbuild.cast(sqlbuild.column(n), "BIGINT"), sqlbuild.identifier(n))
+        if t in _HUGE
+        else sqlbuild.column(n)
         for n, t in zip(names, types, strict=True)
     ]
-    return rel.project(", ".join(columns))
+    return rel.project(sqlbuild.render_list(columns, "duckdb"))
 
 
 def overflow_error(message: str) -> AssayError | None:
@@ -65,10 +69,6 @@ def overflow_error(message: str) -> AssayError | None:
         f"an integer result does not fit a BIGINT ({message.splitlines()[0][:300]})",
         hint=_OVERFLOW_HINT,
     )
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 # -- Spark: the casts to DuckDB's types ---------------------------------------------------------
@@ -151,6 +151,6 @@ def cast_columns(df: Any, casts: Sequence[str | None]) -> Any:
         return df
     columns = []
     for name, cast in zip(df.columns, casts, strict=True):
-        col = F.col("`" + name.replace("`", "``") + "`")
+        col = F.col(sqlbuild.quote(name, "spark"))
         columns.append(col.cast(cast).alias(name) if cast else col)
     return df.select(*columns)

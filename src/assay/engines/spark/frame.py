@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
 
+from assay import sqlbuild
 from assay.engines.base import Frame
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class SparkFrame(Frame):
 
         if not self.column_names:
             return 0, "0"
-        row_hash = F.xxhash64(*[F.col(f"`{c}`") for c in self.column_names])
+        row_hash = F.xxhash64(*[F.col(sqlbuild.quote(c, "spark")) for c in self.column_names])
         totals = self.df.agg(
             F.count(F.lit(1)).alias("rows"),
             F.coalesce(F.sum(row_hash.cast("decimal(38,0)")), F.lit(0)).cast("string").alias("h"),

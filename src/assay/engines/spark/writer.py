@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assay import sqlbuild
 from assay.errors import AssayError, TransientError
 from assay.sqlbuild import changed_row, keys_match
 from assay.tables import Warehouse, WriteMode
@@ -168,9 +169,9 @@ def _as_types(df: Any, types: dict[str, Any]) -> Any:
     from pyspark.sql import functions as F
 
     casts = [
-        F.col(f"`{c}`").cast(types[c]).alias(c)
+        F.col(sqlbuild.quote(c, "spark")).cast(types[c]).alias(c)
         if c in types and types[c] != df.schema[c].dataType
-        else F.col(f"`{c}`")
+        else F.col(sqlbuild.quote(c, "spark"))
         for c in df.columns
     ]
     return df.select(*casts)
