@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -56,6 +56,74 @@ class ServerSettings(BaseModel):
     log_flush_seconds: float = Field(default=5.0, gt=0)
 
 
+class SchedulerSettings(BaseModel):
+    """`assay schedule`: how often it looks, and how much it catches up after downtime."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: Seconds between ticks (schedules and sensors are evaluated on each tick).
+    tick_seconds: float = Field(default=30.0, gt=0)
+    #: Missed cron ticks run after downtime, per dataset (a dataset's `catchup=` overrides);
+    #: older missed ticks are skipped and logged.
+    max_catchup: int = Field(default=24, ge=0)
+
+
+#: What an alert is about; a channel's `on:` picks some (default: all).
+AlertEvent = Literal[
+    "failure", "sla", "contract", "quarantine", "duration", "anomaly", "stream_lag"
+]
+
+
+class _AlertChannel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: The events sent to this channel (default: all).
+    on: list[AlertEvent] | None = None
+    #: Seconds during which the same open alert is not sent again.
+    throttle_seconds: float = Field(default=3600.0, ge=0)
+    #: Send a "resolved" message when the condition clears.
+    send_resolved: bool = True
+
+
+class WebhookAlert(_AlertChannel):
+    """POST a JSON body to `url`; `format: slack` sends Slack's `{"text": ...}` payload."""
+
+    type: Literal["webhook"]
+    url: str
+    format: Literal["json", "slack"] = "json"
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class SmtpSettings(BaseModel):
+    """An SMTP server; the password is read from the environment variable it names."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    host: str = "localhost"
+    port: int = 25
+    username: str | None = None
+    password_env: str | None = None
+    starttls: bool = False
+    ssl: bool = False
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class EmailAlert(_AlertChannel):
+    """Send a plain-text email through SMTP."""
+
+    type: Literal["email"]
+    to: list[str]
+    sender: str = Field(default="assay@localhost", alias="from")
+    smtp: SmtpSettings = SmtpSettings()
+
+
+class LogAlert(_AlertChannel):
+    """Write the alert to assay's log (stderr), the default when no channel is configured."""
+
+    type: Literal["log"]
+
+
+AlertChannel = Annotated[WebhookAlert | EmailAlert | LogAlert, Field(discriminator="type")]
+
+
 class ProjectConfig(BaseModel):
     """The contents of assay.yaml.
 
@@ -82,6 +150,9 @@ class ProjectConfig(BaseModel):
     server: ServerSettings = ServerSettings()
     #: Seconds a second `assay run` waits for the project lock before failing.
     lock_timeout: float = Field(default=30.0, ge=0)
+    scheduler: SchedulerSettings = SchedulerSettings()
+    #: Where alerts go (failures, missed SLAs, blocked contracts, ...); the log always.
+    alerts: list[AlertChannel] = Field(default_factory=list)
     #: Free-form settings passed to user code as `ctx.vars`.
     vars: dict[str, Any] = Field(default_factory=dict)
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from assay.errors import DefinitionError
 from assay.intervals import Grain, to_naive_utc
+from assay.pipelines.automation import Automation
 from assay.pipelines.files import FileSource, Format
 from assay.pipelines.sources import PythonSource, SqlTableSource
 from assay.pipelines.spec import DatasetSpec, Kind, SchemaPolicy, time_column_hint
@@ -73,6 +74,11 @@ def _common(**options: Any) -> dict[str, Any]:
     return out
 
 
+def _automation(name: str, **options: Any) -> Automation:
+    """The declaration's schedule, SLA and limits, parsed (errors name the dataset)."""
+    return Automation.declare(f"{name} ({caller_origin(3)})", **options)
+
+
 def _enum(cls: Any, value: Any, what: str) -> Any:
     try:
         return cls(value)
@@ -106,6 +112,11 @@ def files(
     tags: Mapping[str, str] | Sequence[str] | None = None,
     description: str | None = None,
     partition_by: Sequence[str] | None = None,
+    schedule: str | None = None,
+    catchup: int | None = None,
+    sla: str | None = None,
+    max_duration: str | float | None = None,
+    max_quarantined: str | float | None = None,
 ) -> DatasetSpec:
     """Declare a bronze dataset fed by files matching a glob.
 
@@ -136,6 +147,14 @@ def files(
     """
     where = f"{name} ({caller_origin()})"
     _check_files_arguments(where, name, path, columns, derive, time_column)
+    automation = _automation(
+        name,
+        schedule=schedule,
+        catchup=catchup,
+        sla=sla,
+        max_duration=max_duration,
+        max_quarantined=max_quarantined,
+    )
     opts = _common(
         owner=owner,
         tags=tags,
@@ -164,6 +183,7 @@ def files(
             producer=producer,
             origin=caller_origin(),
             allow_widening=allow_widening,
+            automation=automation,
             **opts,
         )
     )
@@ -249,6 +269,11 @@ def source(
     tags: Mapping[str, str] | Sequence[str] | None = None,
     description: str | None = None,
     partition_by: Sequence[str] | None = None,
+    schedule: str | None = None,
+    catchup: int | None = None,
+    sla: str | None = None,
+    max_duration: str | float | None = None,
+    max_quarantined: str | float | None = None,
 ) -> Callable[[F], F]:
     """Declare a bronze dataset produced by a Python function `f(ctx)`.
 
@@ -265,6 +290,15 @@ def source(
         'merge'
     """
 
+    automation = _automation(
+        name,
+        schedule=schedule,
+        catchup=catchup,
+        sla=sla,
+        max_duration=max_duration,
+        max_quarantined=max_quarantined,
+    )
+
     def decorate(func: F) -> F:
         opts = _common(
             keys=keys,
@@ -277,7 +311,12 @@ def source(
         )
         kind = Kind.MERGE if keys else Kind.FULL
         spec = DatasetSpec(
-            name=name, kind=kind, producer=PythonSource(func), origin=caller_origin(), **opts
+            name=name,
+            kind=kind,
+            producer=PythonSource(func),
+            origin=caller_origin(),
+            automation=automation,
+            **opts,
         )
         func.dataset = register(spec)  # type: ignore[attr-defined]
         return func
@@ -302,6 +341,11 @@ def transform(
     tags: Mapping[str, str] | Sequence[str] | None = None,
     description: str | None = None,
     partition_by: Sequence[str] | None = None,
+    schedule: str | None = None,
+    catchup: int | None = None,
+    sla: str | None = None,
+    max_duration: str | float | None = None,
+    max_quarantined: str | float | None = None,
 ) -> Callable[[F], F]:
     """Declare a dataset computed by a Python function `f(ctx, *inputs)`.
 
@@ -320,6 +364,15 @@ def transform(
         >>> card_daily.dataset.inputs
         ('silver.transactions',)
     """
+
+    automation = _automation(
+        name,
+        schedule=schedule,
+        catchup=catchup,
+        sla=sla,
+        max_duration=max_duration,
+        max_quarantined=max_quarantined,
+    )
 
     def decorate(func: F) -> F:
         opts = _common(
@@ -344,6 +397,7 @@ def transform(
                 engines=None if as_arrow and engines is None else tuple(engines or ("duckdb",)),
             ),
             origin=caller_origin(),
+            automation=automation,
             **opts,
         )
         func.dataset = register(spec)  # type: ignore[attr-defined]
@@ -365,6 +419,11 @@ def sql_table(
     owner: str | None = None,
     tags: Mapping[str, str] | Sequence[str] | None = None,
     description: str | None = None,
+    schedule: str | None = None,
+    catchup: int | None = None,
+    sla: str | None = None,
+    max_duration: str | float | None = None,
+    max_quarantined: str | float | None = None,
 ) -> DatasetSpec:
     """Declare a bronze dataset copied from a database table through SQLAlchemy.
 
@@ -379,6 +438,14 @@ def sql_table(
         >>> spec.kind.value
         'merge'
     """
+    automation = _automation(
+        name,
+        schedule=schedule,
+        catchup=catchup,
+        sla=sla,
+        max_duration=max_duration,
+        max_quarantined=max_quarantined,
+    )
     opts = _common(
         keys=keys, owner=owner, tags=tags, description=description, schema_policy=schema_policy
     )
@@ -387,5 +454,12 @@ def sql_table(
     )
     kind = Kind.MERGE if keys else (Kind.APPEND if cursor else Kind.FULL)
     return register(
-        DatasetSpec(name=name, kind=kind, producer=producer, origin=caller_origin(), **opts)
+        DatasetSpec(
+            name=name,
+            kind=kind,
+            producer=producer,
+            origin=caller_origin(),
+            automation=automation,
+            **opts,
+        )
     )

@@ -16,6 +16,7 @@ import pyarrow as pa
 from assay.errors import AssayError, DefinitionError
 from assay.intervals import Grain
 from assay.naming import split_name
+from assay.pipelines.automation import Automation, Trigger
 from assay.tables.commitmeta import CommitMeta, DatasetState
 
 if TYPE_CHECKING:
@@ -65,9 +66,24 @@ class DatasetSpec:
     #: Widen a column's type (BIGINT -> DOUBLE...) when a source's values need it.
     allow_widening: bool = False
     origin: str = "<python>"
+    #: Schedule, SLA and run limits (`schedule=`, `sla=`, ...); not part of the fingerprint.
+    automation: Automation = field(default_factory=Automation)
 
     def __post_init__(self) -> None:
         split_name(self.name)
+        schedule = self.automation.schedule
+        if schedule and schedule.trigger is Trigger.ON_ARRIVAL and self.kind is not Kind.APPEND:
+            raise DefinitionError(
+                "schedule 'on_arrival' is for file sources",
+                where=self.where,
+                hint="declare it on assay.files(...); transforms take 'on_upstream' or a cron",
+            )
+        if schedule and schedule.trigger is Trigger.ON_UPSTREAM and not self.inputs:
+            raise DefinitionError(
+                "schedule 'on_upstream' needs inputs",
+                where=self.where,
+                hint="sources take a cron schedule, or 'on_arrival' for files",
+            )
         if self.kind is Kind.INCREMENTAL and not self.time_column:
             raise DefinitionError(
                 "incremental datasets need a time column",

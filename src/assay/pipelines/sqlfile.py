@@ -7,7 +7,8 @@
     SELECT ... FROM {{ ref('bronze.transactions') }}
 
 Header keys: name, layer, kind (full | incremental | merge), time_column, grain, start,
-lookback, batch_size, keys, partition_by, owner, tags, description. Other comments in the
+lookback, batch_size, keys, partition_by, owner, tags, description, and for running
+unattended schedule, catchup, sla, max_duration, max_quarantined. Other comments in the
 header are ordinary comments (`-- Fix: map KOR to PRK`), unless their first word is close
 to a header key (`-- grian: day`): that is refused as a typo, with "did you mean".
 A value may end in a comment of its own (`-- kind: incremental  -- or full`).
@@ -33,6 +34,7 @@ from sqlglot.tokens import TokenType
 
 from assay.config import read_text
 from assay.errors import DefinitionError
+from assay.pipelines.automation import Automation
 from assay.pipelines.declare import _common, _enum
 from assay.pipelines.spec import DatasetSpec, Kind
 from assay.pipelines.transforms import _TEMPLATE, SqlTransform, template_refs
@@ -58,7 +60,14 @@ _KNOWN = {
     "owner",
     "tags",
     "description",
+    "schedule",
+    "catchup",
+    "sla",
+    "max_duration",
+    "max_quarantined",
 }
+#: Header keys about running unattended (`Automation`), not about the data.
+_AUTOMATION_KEYS = ("schedule", "catchup", "sla", "max_duration", "max_quarantined")
 #: How close (difflib's ratio) a word must be to a header key to be refused as its typo:
 #: `grian`, `kinds`, `time_colum`, `batchsize` are; `fix`, `note`, `todo`, `see` are not.
 _TYPO_CUTOFF = 0.8
@@ -283,6 +292,9 @@ def _spec_from_header(header: dict[str, str], body: str, origin: str) -> Dataset
         raise DefinitionError(f"layer {layer!r} does not match name {name!r}")
     kind_text = header.pop("kind", "full").lower()
     kind = _enum(Kind, _KIND_ALIASES.get(kind_text, kind_text), "kind")
+    automation = Automation.declare(
+        f"{name} ({origin})", **{k: header.pop(k) for k in _AUTOMATION_KEYS if k in header}
+    )
     options: dict[str, Any] = {}
     for key, value in header.items():
         if key in _LIST_KEYS:
@@ -304,6 +316,7 @@ def _spec_from_header(header: dict[str, str], body: str, origin: str) -> Dataset
         inputs=inputs,
         lookback=lookback,
         origin=origin,
+        automation=automation,
         **_common(**options),
     )
 
