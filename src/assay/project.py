@@ -131,13 +131,23 @@ class Project:
         select: Sequence[str] = (),
         full_refresh: bool = False,
         reporter: Reporter | None = None,
+        window: tuple[date | datetime | str, date | datetime | str] | None = None,
+        command: str = "run",
     ) -> RunResult:
         """Build the selected datasets (default: all) in dependency order.
 
+        `window` limits incremental datasets to the missing or stale intervals in
+        `[start, end)` (a scheduler's tick or Airflow's data interval); other datasets run
+        as usual. `command` is what the run history records (`run`, `schedule`, `airflow`).
         Returns a RunResult; `result.ok` is False when any dataset failed.
+
+        Example: ``project.run(["silver.transactions"], window=("2026-01-01", "2026-01-02"))``
         """
         names = self.dag.select(select) if select else self.dag.order()
-        return self._execute(names, "run", full_refresh, reporter)
+        bounds = None if window is None else (_as_datetime(window[0]), _as_datetime(window[1]))
+        if bounds and bounds[0] >= bounds[1]:
+            raise UsageError("the window's start must be before its end")
+        return self._execute(names, command, full_refresh, reporter, bounds)
 
     def backfill(
         self,
