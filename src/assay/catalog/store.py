@@ -196,6 +196,22 @@ class Catalog:
                 )
         return latest
 
+    def recent_failures(self, limit_per_dataset: int = 3) -> list[DatasetRun]:
+        """The newest failed dataset runs, at most `limit_per_dataset` each, newest first."""
+        query = (
+            sa.select(dataset_runs)
+            .where(dataset_runs.c.status == "failed")
+            .order_by(dataset_runs.c.id.desc())
+        )
+        kept: dict[str, int] = {}
+        found: list[DatasetRun] = []
+        with self.engine.connect() as con:
+            for row in con.execute(query).mappings():
+                if kept.get(row["dataset"], 0) < limit_per_dataset:
+                    kept[row["dataset"]] = kept.get(row["dataset"], 0) + 1
+                    found.append(DatasetRun(**{k: row[k] for k in DatasetRun.__dataclass_fields__}))
+        return found
+
     def run_records(self, run_id: str) -> list[DatasetRun]:
         query = (
             sa.select(dataset_runs)

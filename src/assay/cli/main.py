@@ -12,6 +12,7 @@ import typer
 from assay.cli.common import EngineOpt, ProjectOpt, handles_errors
 from assay.cli.common import open_project as _project
 from assay.cli.features import features_app
+from assay.cli.runbook import runbook
 
 app = typer.Typer(
     help="assay: refine raw data into bronze, silver and gold Delta tables, idempotently.\n\n"
@@ -426,6 +427,7 @@ def quarantine_replay(
 
 
 app.add_typer(features_app, name="features")
+app.command()(runbook)
 
 
 @app.command()
