@@ -11,6 +11,8 @@ transactions = assay.files(
     time_column="event_time",
     owner="payments-platform",
     tags={"pii": "card_number,ip_address", "source": "card-switch"},
+    # `assay schedule` ingests new or changed files as soon as they land.
+    schedule="on_arrival",
 )
 
 chargebacks = assay.files(
@@ -20,6 +22,7 @@ chargebacks = assay.files(
     columns={"reported_at": "TIMESTAMP"},
     time_column="reported_at",
     owner="risk-team",
+    schedule="on_arrival",
 )
 
 customers = assay.files(
@@ -29,6 +32,9 @@ customers = assay.files(
     columns={"customer_id": "BIGINT", "signup_date": "DATE"},
     owner="crm",
     tags={"pii": "name,email,phone"},
+    schedule="on_arrival",
 )
 
-merchants = assay.files("bronze.merchants", path="data/merchants.parquet", format="parquet")
+merchants = assay.files(
+    "bronze.merchants", path="data/merchants.parquet", format="parquet", schedule="on_arrival"
+)

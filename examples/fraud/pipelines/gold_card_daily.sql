@@ -4,6 +4,7 @@
 -- grain: day
 -- lookback: 6
 -- owner: risk-team
+-- schedule: on_upstream
 -- description: Per-card daily activity, ready for features. event_time is the end of the
 --   day: the moment the day's aggregate becomes known (no leakage into that day's labels).
 WITH daily AS (

@@ -11,6 +11,7 @@ import assay
     grain="day",
     owner="risk-team",
     engines=["duckdb", "spark"],
+    schedule="on_upstream",
 )
 def merchant_daily(ctx, transactions, chargebacks):
     """Per merchant and day: transactions, amount, and the chargebacks *reported* against

@@ -1,6 +1,7 @@
 -- name: silver.chargebacks
 -- kind: full
 -- owner: risk-team
+-- schedule: on_upstream
 -- description: Fraud labels joined to their transaction's time; they arrive 2-30 days late.
 SELECT
     c.chargeback_id,

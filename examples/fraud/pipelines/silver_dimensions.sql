@@ -2,6 +2,7 @@
 -- kind: merge
 -- keys: customer_id
 -- owner: crm
+-- schedule: on_upstream
 -- tags: pii=name,email,phone
 SELECT
     customer_id,

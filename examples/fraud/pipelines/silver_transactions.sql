@@ -3,6 +3,7 @@
 -- time_column: event_time
 -- grain: day
 -- owner: payments-platform
+-- schedule: on_upstream
 -- tags: pii=card_number
 -- description: Typed, deduplicated card transactions (one row per transaction_id).
 SELECT
