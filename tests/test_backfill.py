@@ -181,3 +181,19 @@ def test_backfill_usage_errors(
     with pytest.raises(UsageError, match=message):
         bronze_only.backfill(name, start, end)
     assert bronze_only.warehouse.list_tables() == ["bronze.events"]
+
+
+def test_run_with_a_window_fills_only_that_window(bronze_only: assay.Project) -> None:
+    """A scheduler tick or an Airflow data interval: `run(window=...)` builds the window's
+    intervals of the selected incremental datasets and nothing else."""
+    project = bronze_only
+
+    result = project.run(["silver.events"], window=("2026-01-04", "2026-01-06"), command="airflow")
+
+    assert result.ok and result.result("silver.events").intervals == 2
+    assert silver_days(project) == [4, 5]
+    assert project.intervals("silver.events") == days(4, 5)
+    again = project.run(["silver.events"], window=(datetime(2026, 1, 4), datetime(2026, 1, 6)))
+    assert again.result("silver.events").status == "up_to_date"
+    with pytest.raises(UsageError, match="start must be before"):
+        project.run(["silver.events"], window=("2026-01-06", "2026-01-04"))
