@@ -13,6 +13,7 @@ from assay.cli.common import EngineOpt, ProjectOpt, handles_errors
 from assay.cli.common import open_project as _project
 from assay.cli.features import features_app
 from assay.cli.runbook import runbook
+from assay.cli.schedule import schedule as schedule_command
 
 app = typer.Typer(
     help="assay: refine raw data into bronze, silver and gold Delta tables, idempotently.\n\n"
@@ -427,6 +428,7 @@ def quarantine_replay(
 
 
 app.add_typer(features_app, name="features")
+app.command("schedule")(schedule_command)
 app.command()(runbook)
 
 
