@@ -24,8 +24,8 @@ class TickReport:
 
     Example:
         >>> report = TickReport(datetime(2026, 1, 2, 5), [Ran("silver.x", "cron 05:00")])
-        >>> report.line()[:44]
-        'tick 2026-01-02 05:00:00 | due: 1 | silver.x '
+        >>> report.line().split(" | ")[:3]
+        ['tick 2026-01-02 05:00:00', 'due: 1', 'silver.x (cron 05:00): ok 0.0s']
     """
 
     at: datetime
