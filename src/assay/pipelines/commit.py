@@ -9,6 +9,7 @@ identically) or done.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -23,8 +24,9 @@ from assay.errors import ContractViolationError
 from assay.intervals import Interval
 from assay.naming import check_columns
 from assay.pipelines.producers import SOURCE_FILE, Output, RunContext
-from assay.pipelines.quarantine import rows_to_table
+from assay.pipelines.quarantine import quarantine_name, rows_to_table
 from assay.pipelines.rejected import write_quarantine
+from assay.pipelines.spec import DatasetSpec
 from assay.pipelines.strategies import Batch, strategy_for
 from assay.tables import Warehouse, WriteMode
 from assay.tables.commitmeta import CommitMeta
@@ -77,6 +79,34 @@ class BatchBlocked(ContractViolationError):
     def __init__(self, failures: str, *, where: str, hint: str):
         super().__init__(f"contract failed, nothing committed: {failures}", where=where, hint=hint)
         self.failures = failures
+
+
+class QuarantineLimitExceeded(BatchBlocked):
+    """A batch quarantined a larger share of its rows than the dataset's `max_quarantined`."""
+
+
+def check_quarantine_share(
+    spec: DatasetSpec, output: Output, good: pa.Table | Frame | None
+) -> None:
+    """Block the batch (raise QuarantineLimitExceeded) when rows quarantined / rows in is
+    over the dataset's `max_quarantined`, naming the share, the limit and the top rules."""
+    limit = spec.automation.max_quarantined
+    quarantined = 0 if output.quarantine is None else output.quarantine.num_rows
+    if limit is None or not quarantined:
+        return
+    rows_in = output.rows_in or (0 if good is None else good.num_rows) + quarantined
+    share = quarantined / max(rows_in, quarantined)
+    if share <= limit:
+        return
+    rules = Counter(str(r) for r in output.quarantine.column("rule").to_pylist())  # type: ignore[union-attr]
+    top = ", ".join(f"{rule} {count:,}" for rule, count in rules.most_common(3))
+    raise QuarantineLimitExceeded(
+        f"{share:.2%} of the batch's {rows_in:,} rows quarantined ({quarantined:,}), over "
+        f"max_quarantined {limit:.2%}; top rules: {top}",
+        where=spec.name,
+        hint=f"inspect {quarantine_name(spec.name)}, fix the source or the "
+        "rule (or raise max_quarantined), then re-run the batch",
+    )
 
 
 class Committer:
@@ -150,6 +180,9 @@ class Committer:
             data, output = self._enforce(ctx, data, output, intervals)
         self._write_quarantine(ctx, output)
         _faults.point("after_quarantine")
+        # After the quarantine write: the blocked batch's rejects stay for inspection and
+        # `assay quarantine replay`; its data is not committed, its intervals not done.
+        check_quarantine_share(spec, output, data)
         if data is None:
             return None, output
         if output.widen and not ctx.replace_table and exists:

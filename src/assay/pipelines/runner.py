@@ -22,7 +22,7 @@ from assay.catalog.sync import sync
 from assay.engines import TableRef
 from assay.errors import AssayError, ContractViolationError
 from assay.intervals import Interval, describe, utcnow
-from assay.pipelines.commit import BatchBlocked, Committer
+from assay.pipelines.commit import BatchBlocked, Committer, QuarantineLimitExceeded
 from assay.pipelines.plan import Planner, Work
 from assay.pipelines.producers import Output, RunContext
 from assay.pipelines.spec import DatasetSpec, Kind
@@ -44,6 +44,9 @@ class DatasetResult:
     rows_quarantined: int = 0
     seconds: float = 0.0
     error: str | None = None
+    #: Why a failed dataset failed, for alerts: failure, contract (a blocking rule) or
+    #: quarantine (over `max_quarantined`).
+    cause: str | None = None
 
 
 @dataclass
@@ -147,7 +150,7 @@ class Runner:
                     result = DatasetResult(spec.name, "success")
                     self._build(spec, result, window, workers)
         except Exception as exc:  # one dataset's failure must not stop the others
-            result.status = "failed"
+            result.status, result.cause = "failed", failure_cause(exc)
             result.error = (
                 str(exc)
                 if isinstance(exc, AssayError)
@@ -314,6 +317,26 @@ def _batch_failure(
         where=exc.where,
         hint=exc.hint,
     )
+
+
+def failure_cause(exc: BaseException) -> str:
+    """`quarantine`, `contract` or `failure`: what kind of failure `exc` (or the error it
+    was raised from) is.
+
+    Example:
+        >>> failure_cause(ValueError("boom"))
+        'failure'
+    """
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(chain) < 20:
+        chain.append(seen)
+        seen = seen.__cause__
+    if any(isinstance(e, QuarantineLimitExceeded) for e in chain):
+        return "quarantine"
+    if any(isinstance(e, ContractViolationError) for e in chain):
+        return "contract"
+    return "failure"
 
 
 def batched_intervals(intervals: list[Interval], size: int) -> Iterator[list[Interval]]:
