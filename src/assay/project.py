@@ -194,6 +194,10 @@ class Project:
             runner = Runner(self.runtime, run_id, reporter, full_refresh, restated)
             result = runner.run(names, window, workers)
             self.catalog.finish_run(run_id, "success" if result.ok else "failed")
+        # Outside the lock: a slow channel must not hold up the next run.
+        from assay.orchestration.evaluate import alert_run
+
+        alert_run(self.runtime, result, window)
         return result
 
     def repair(self, name: str, reporter: Reporter | None = None) -> RunResult:

@@ -1,0 +1,84 @@
+"""When alerts are evaluated: after every `assay run` and `assay backfill` (`alert_run`,
+called by `Project._execute`), and on every scheduler tick (`check_periodic`: SLA
+deadlines, and channels that failed last time).
+
+Example:
+    >>> import assay, tempfile
+    >>> from datetime import datetime
+    >>> root = tempfile.mkdtemp()
+    >>> _ = assay.init_project(root)
+    >>> project = assay.Project(root)
+    >>> check_periodic(project.runtime, datetime(2026, 1, 1))
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from assay.intervals import utcnow
+from assay.orchestration.alerts import Alert, Alerter, Cleared
+from assay.orchestration.run_rules import run_alerts
+from assay.orchestration.slas import deadline_alerts
+from assay.pipelines.runner import RunResult
+from assay.runtime import Runtime
+
+log = logging.getLogger("assay.alerts")
+
+
+def alert_run(
+    rt: Runtime,
+    result: RunResult,
+    window: tuple[datetime, datetime] | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Fire, resolve and send the alerts of one finished run: its failures, durations,
+    contract SLA rules and anomalies, and the SLA deadlines it met (resolved).
+
+    Never raises: the run's data is committed and its result stands; an alerting problem
+    is logged (a channel that failed is retried on the next evaluation).
+    """
+    now = now or utcnow()
+    try:
+        alerter = Alerter(rt)
+        open_rows = alerter.store.open_alerts()
+        firing, cleared = run_alerts(rt, result, window, open_rows)
+        # Deadlines the run met resolve now; missed ones fire from the periodic check,
+        # whose clock is the scheduler's.
+        ran = [r.dataset for r in result.results if r.status != "skipped"]
+        _add_deadlines(rt, alerter, ran, now, [], cleared)
+        alerter.evaluate(firing, cleared, run_id=result.run_id, now=now)
+    except Exception:  # alerting must not turn a finished run into a crash
+        log.exception("alerts of run %s could not be evaluated", result.run_id)
+
+
+def check_periodic(rt: Runtime, now: datetime) -> None:
+    """What the scheduler calls on every tick (`now`: naive UTC): SLA deadlines of every
+    dataset that declares one, and delivery of alerts a channel missed. Never raises;
+    problems are logged."""
+    try:
+        alerter = Alerter(rt)
+        firing: list[Alert] = []
+        cleared: list[Cleared] = []
+        _add_deadlines(rt, alerter, list(rt.dag.specs), now, firing, cleared)
+        alerter.evaluate(firing, cleared, now=now)
+    except Exception:
+        log.exception("periodic alert check at %s failed", now.isoformat())
+
+
+def _add_deadlines(
+    rt: Runtime,
+    alerter: Alerter,
+    names: list[str],
+    now: datetime,
+    firing: list[Alert],
+    cleared: list[Cleared],
+) -> None:
+    for name in names:
+        spec = rt.dag.specs.get(name)
+        if spec is None or spec.automation.sla is None:
+            continue
+        open_sla = [r for r in alerter.store.open_alerts(name) if r.key.event == "sla"]
+        missed, met = deadline_alerts(rt, spec, now, open_sla)
+        firing.extend(missed)
+        cleared.extend(met)

@@ -1,0 +1,122 @@
+"""The Alerter's state on a moved clock (`now` injected, no sleeping): throttle expiry,
+channel subscriptions (`on:`), `send_resolved: false`, state that survives processes; and
+the quarantine alert of a batch over `max_quarantined` on palmerpenguins' real NA values."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import assay
+from assay.orchestration.alerts import Alert, Alerter, Cleared
+from tests.conftest import MakeProject
+from tests.orchestration.receivers import Webhook, webhook_receiver  # noqa: F401 - fixture
+from tests.pipelines.test_max_quarantined import CONTRACT, PENGUINS_CSV, pipeline
+
+T0 = datetime(2026, 3, 1, 12, 0)
+BROKEN = Alert(
+    "failure",
+    "silver.orders",
+    "silver.orders failed: boom",
+    "assay run --select silver.orders",
+    details={"error": "boom"},
+)
+
+
+def project(make_project: MakeProject, alerts: list[dict[str, Any]]) -> assay.Project:
+    sql = "-- name: silver.orders\n-- owner: ana\nSELECT 1 AS id\n"
+    return assay.Project(make_project({"pipelines/orders.sql": sql}, {"alerts": alerts}))
+
+
+def test_an_open_alert_is_sent_again_only_after_the_throttle(
+    make_project: MakeProject, webhook: Webhook
+) -> None:
+    alerts = [{"type": "webhook", "url": webhook.url, "throttle_seconds": 600}]
+    alerter = Alerter(project(make_project, alerts).runtime)
+
+    alerter.evaluate([BROKEN], [], run_id="r1", now=T0)
+    alerter.evaluate([BROKEN], [], run_id="r2", now=T0 + timedelta(seconds=599))
+    assert [b["run_id"] for b in webhook.bodies] == ["r1"]
+
+    alerter.evaluate([BROKEN], [], run_id="r3", now=T0 + timedelta(seconds=600))
+    assert [b["run_id"] for b in webhook.bodies] == ["r1", "r3"]
+    assert webhook.bodies[1]["time"] == "2026-03-01T12:10:00Z"
+
+    # Time passing alone (nothing observed again) sends nothing.
+    alerter.evaluate([], [], now=T0 + timedelta(hours=5))
+    assert len(webhook.bodies) == 2
+
+    alerter.evaluate([], [Cleared("failure", "silver.orders")], now=T0 + timedelta(hours=6))
+    assert webhook.bodies[2]["status"] == "resolved"
+    assert webhook.bodies[2]["owner"] == "ana"
+    alerter.evaluate([], [Cleared("failure", "silver.orders")], now=T0 + timedelta(hours=7))
+    assert len(webhook.bodies) == 3
+
+    # The same condition again later is a new alert: sent at once.
+    alerter.evaluate([BROKEN], [], run_id="r9", now=T0 + timedelta(hours=8))
+    assert (webhook.bodies[3]["status"], webhook.bodies[3]["run_id"]) == ("firing", "r9")
+
+
+def test_the_state_survives_a_new_process(make_project: MakeProject, webhook: Webhook) -> None:
+    alerts = [{"type": "webhook", "url": webhook.url}]
+    first = project(make_project, alerts)
+    Alerter(first.runtime).evaluate([BROKEN], [], run_id="r1", now=T0)
+
+    again = assay.Project(first.root)  # a new catalog connection: nothing in memory
+    Alerter(again.runtime).evaluate([BROKEN], [], run_id="r2", now=T0 + timedelta(minutes=5))
+
+    assert len(webhook.bodies) == 1
+    (row,) = Alerter(again.runtime).store.open_alerts()
+    assert (row.times_seen, row.run_id) == (2, "r2")
+
+
+def test_channels_get_only_the_events_they_subscribe_to(
+    make_project: MakeProject, webhook: Webhook
+) -> None:
+    alerts = [{"type": "webhook", "url": webhook.url, "on": ["sla"], "send_resolved": False}]
+    alerter = Alerter(project(make_project, alerts).runtime)
+    late = Alert("sla", "silver.orders", "late", "assay run --select silver.orders", "deadline")
+
+    alerter.evaluate([BROKEN, late], [], now=T0)
+    alerter.evaluate([], [Cleared("sla", "silver.orders", "deadline")], now=T0)
+
+    assert [(b["event"], b["status"]) for b in webhook.bodies] == [("sla", "firing")]
+    assert [a.key.event for a in alerter.store.open_alerts()] == ["failure"]
+
+
+def test_a_batch_over_max_quarantined_fires_a_quarantine_alert(
+    make_project: MakeProject, webhook: Webhook
+) -> None:
+    frame = pd.read_csv(PENGUINS_CSV)
+    rows, missing = len(frame), int(frame["sex"].isna().sum())
+    root: Path = make_project(
+        {"pipelines/bronze.py": pipeline("1%"), "contracts/penguins.yaml": CONTRACT},
+        {"alerts": [{"type": "webhook", "url": webhook.url}]},
+    )
+    (root / "data").mkdir()
+    shutil.copy(PENGUINS_CSV, root / "data" / "penguins.csv")
+
+    assay.Project(root).run()
+
+    (body,) = webhook.bodies
+    assert (body["event"], body["dataset"], body["owner"]) == (
+        "quarantine",
+        "bronze.penguins",
+        "field-team",
+    )
+    assert body["summary"].startswith(
+        "bronze.penguins quarantined more rows than max_quarantined allows: contract failed"
+    )
+    assert (
+        f"{missing / rows:.2%} of the batch's {rows:,} rows quarantined ({missing:,})"
+        in (body["summary"])
+    )
+    assert (
+        f"over max_quarantined 1.00%; top rules: required(sex) {missing}"
+        in (body["details"]["error"])
+    )
+    assert body["fix"] == "assay run --select bronze.penguins"
