@@ -131,24 +131,27 @@ class ScheduleState:
         if not rows:
             return
         now = utcnow()
-        with self.engine.begin() as con:
-            for tick, start, run_id in rows:
+        values = [
+            {
+                "dataset": dataset,
+                "tick": tick,
+                "start": start,
+                "end": tick,
+                "status": status,
+                "run_id": run_id,
+                "updated_at": now,
+            }
+            for tick, start, run_id in rows
+        ]
+        with self.engine.begin() as con:  # bulk: after long downtime, thousands are skipped
+            for chunk in range(0, len(values), 500):
+                ticks = [v["tick"] for v in values[chunk : chunk + 500]]
                 con.execute(
                     schedule_ticks.delete().where(
-                        schedule_ticks.c.dataset == dataset, schedule_ticks.c.tick == tick
+                        schedule_ticks.c.dataset == dataset, schedule_ticks.c.tick.in_(ticks)
                     )
                 )
-                con.execute(
-                    schedule_ticks.insert().values(
-                        dataset=dataset,
-                        tick=tick,
-                        start=start,
-                        end=tick,
-                        status=status,
-                        run_id=run_id,
-                        updated_at=now,
-                    )
-                )
+            con.execute(schedule_ticks.insert(), values)
 
     def finish(
         self, dataset: str, ticks: Iterable[datetime], status: str, run_id: str | None = None

@@ -113,7 +113,7 @@ class Scheduler:
             if schedule.trigger is Trigger.CRON:
                 self._cron(spec, now, report)
             elif schedule.trigger is Trigger.ON_UPSTREAM:
-                reasons = upstream_changes(spec.inputs, versions, consumed.get(spec.name))
+                reasons = upstream_changes(spec.inputs, versions, self._consumed(spec, consumed))
                 if reasons:
                     before = {n: v for n in spec.inputs if (v := versions[n]) is not None}
                     ran = self._run(spec, "; ".join(reasons), None, report)
@@ -225,6 +225,17 @@ class Scheduler:
             self.log(f"{spec.name} failed: {ran.error}")
         report.ran.append(ran)
         return ran
+
+    def _consumed(
+        self, spec: DatasetSpec, consumed: dict[str, dict[str, int]]
+    ) -> dict[str, int] | None:
+        """The input versions `spec` last ran on: the scheduler's record, else (first start)
+        the versions its table's newest commit says it was built from (as far as the catalog
+        has synced its log: if behind, the dataset runs once and finds nothing to do)."""
+        if spec.name in consumed:
+            return consumed[spec.name]
+        _, state = self.project.catalog.sync_point(spec.name)
+        return dict(state.inputs) if state.inputs else None
 
     def _arrived(self, spec: DatasetSpec) -> list[str]:
         """New or changed files in a file source's glob (a stat of each, no reads)."""
