@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from assay.cli.alerts import alerts as alerts_command
 from assay.cli.common import EngineOpt, ProjectOpt, handles_errors
 from assay.cli.common import open_project as _project
 from assay.cli.features import features_app
@@ -428,6 +429,7 @@ def quarantine_replay(
 
 
 app.add_typer(features_app, name="features")
+app.command("alerts")(alerts_command)
 app.command("schedule")(schedule_command)
 app.command()(runbook)
 

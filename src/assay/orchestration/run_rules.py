@@ -7,6 +7,8 @@ Example:
     >>> from assay.pipelines.runner import DatasetResult
     >>> summary_line(DatasetResult("silver.x", "failed", error="silver.x: bad data\\nmore"))
     'bad data'
+    >>> summary_line(DatasetResult("silver.x", "failed", error="silver.x (x.sql): SQL failed"))
+    'SQL failed'
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import sqlalchemy as sa
 
 from assay.catalog.alert_state import AlertRow
 from assay.catalog.store import check_results, metrics
-from assay.contracts.anomalies import detect
+from assay.contracts.anomalies import detect, watched
 from assay.intervals import Interval
 from assay.orchestration.alerts import Alert, Cleared
 from assay.orchestration.fixes import backfill_command, run_command
@@ -98,7 +100,10 @@ def failure_alert(
 def summary_line(outcome: DatasetResult, limit: int = 300) -> str:
     """The first line of a dataset's error, shortened."""
     line = (outcome.error or "no error recorded").strip().splitlines()[0]
-    line = line.removeprefix(f"{outcome.dataset}: ")  # the alert names the dataset already
+    # The alert names the dataset already (the full error, with its file, is in details).
+    for where in (f"{outcome.dataset}: ", f"{outcome.dataset} ("):
+        if line.startswith(where):
+            line = line[len(where) :] if where.endswith(": ") else line.partition("): ")[2]
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
@@ -188,8 +193,8 @@ def _rule_alerts(
 
 
 def _anomalies(rt: Runtime, run_id: str, firing: list[Alert], cleared: list[Cleared]) -> None:
-    """Batch metrics this run recorded (row counts, null rates, means) compared with their
-    history before the run, as `assay check` compares table metrics."""
+    """Batch metrics this run recorded that `assay check` watches too (row counts, null
+    rates, means), compared with their history before the run."""
     query = sa.select(metrics).where(metrics.c.run_id == run_id, metrics.c.value.is_not(None))
     with rt.catalog.engine.connect() as con:
         measured = list(con.execute(query.order_by(metrics.c.id)).mappings())
@@ -198,6 +203,8 @@ def _anomalies(rt: Runtime, run_id: str, firing: list[Alert], cleared: list[Clea
         key = (row["dataset"], row["metric"])
         if key in seen or row["dataset"] not in rt.dag.specs:
             continue
+        if not watched(row["metric"].removeprefix("batch.")):
+            continue  # maxima and distinct counts move by design: not anomalies
         history = _history_before(rt, row["dataset"], row["metric"], run_id)
         anomaly = detect(row["metric"], history, float(row["value"]), row["measured_at"])
         if anomaly is None:
