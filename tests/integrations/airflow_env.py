@@ -54,3 +54,26 @@ def load_dags(path: Path) -> dict[str, object]:
     bag = DagBag(dag_folder=str(path))
     assert bag.import_errors == {}, bag.import_errors
     return dict(bag.dags)
+
+
+# Six days of readings, four a day; the daily DAG runs bronze then the incremental silver.
+READINGS = """
+import assay
+from datetime import datetime, timedelta
+
+@assay.source("bronze.readings", schedule="@daily")
+def readings(ctx):
+    start = datetime(2026, 1, 1)
+    return [
+        {"sensor": i % 3, "value": float(i), "taken_at": start + timedelta(hours=6 * i)}
+        for i in range(24)
+    ]
+"""
+SILVER_READINGS = """
+-- name: silver.readings
+-- kind: incremental
+-- time_column: taken_at
+-- grain: day
+SELECT sensor, value, taken_at FROM {{ ref('bronze.readings') }}
+WHERE taken_at >= {{ start }} AND taken_at < {{ end }}
+"""

@@ -17,32 +17,11 @@ import assay
 from assay.integrations.airflow.build import ProjectDefinitions
 from assay.intervals import Interval
 from tests.helpers import VOLATILE, catalog_rows, checksum, write_project
-from tests.integrations.airflow_env import dag_file, load_dags
+from tests.integrations.airflow_env import READINGS, SILVER_READINGS, dag_file, load_dags
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "fraud"
 
-# Six days of readings, four a day; the daily DAG runs bronze then the incremental silver.
-READINGS = """
-import assay
-from datetime import datetime, timedelta
-
-@assay.source("bronze.readings", schedule="@daily")
-def readings(ctx):
-    start = datetime(2026, 1, 1)
-    return [
-        {"sensor": i % 3, "value": float(i), "taken_at": start + timedelta(hours=6 * i)}
-        for i in range(24)
-    ]
-"""
-SILVER_READINGS = """
--- name: silver.readings
--- kind: incremental
--- time_column: taken_at
--- grain: day
-SELECT sensor, value, taken_at FROM {{ ref('bronze.readings') }}
-WHERE taken_at >= {{ start }} AND taken_at < {{ end }}
-"""
 BROKEN_SILVER = """
 -- name: silver.readings
 -- kind: full
