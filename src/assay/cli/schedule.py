@@ -46,7 +46,7 @@ def schedule(
 
     - `assay schedule --tick 1` (sense new files every second)
     """
-    from datetime import datetime
+    from datetime import UTC, datetime
 
     from assay.cli.render import console, rows_table
 
@@ -64,7 +64,7 @@ def schedule(
     from assay.orchestration.scheduler import Scheduler
 
     def log(line: str) -> None:
-        console.print(f"{datetime.now():%H:%M:%S} {line}", markup=False, highlight=False)
+        console.print(f"{datetime.now(UTC):%H:%M:%SZ} {line}", markup=False, highlight=False)
 
     code = Scheduler(proj, tick_seconds=tick, log=log).run(once=once)
     raise typer.Exit(code)
