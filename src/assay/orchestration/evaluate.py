@@ -1,6 +1,6 @@
 """When alerts are evaluated: after every `assay run` and `assay backfill` (`alert_run`,
 called by `Project._execute`), and on every scheduler tick (`check_periodic`: SLA
-deadlines, and channels that failed last time).
+deadlines, stream lag, and channels that failed last time).
 
 Example:
     >>> import assay, tempfile
@@ -14,12 +14,14 @@ Example:
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 
 from assay.intervals import utcnow
 from assay.orchestration.alerts import Alert, Alerter, Cleared
 from assay.orchestration.run_rules import run_alerts
 from assay.orchestration.slas import deadline_alerts
+from assay.orchestration.stream_lag import lag_alerts
 from assay.pipelines.runner import RunResult
 from assay.runtime import Runtime
 
@@ -52,16 +54,17 @@ def alert_run(
         log.exception("alerts of run %s could not be evaluated", result.run_id)
 
 
-def check_periodic(rt: Runtime, now: datetime) -> None:
+def check_periodic(rt: Runtime, now: datetime, lag_limits: Mapping[str, int] | None = None) -> None:
     """What the scheduler calls on every tick (`now`: naive UTC): SLA deadlines of every
-    dataset that declares one, and delivery of alerts a channel missed. Never raises;
-    problems are logged."""
+    dataset that declares one, stream lag over `lag_limits` (stream -> records), and
+    delivery of alerts a channel missed. Never raises; problems are logged."""
     try:
         alerter = Alerter(rt)
         firing: list[Alert] = []
         cleared: list[Cleared] = []
         _add_deadlines(rt, alerter, list(rt.dag.specs), now, firing, cleared)
-        alerter.evaluate(firing, cleared, now=now)
+        lagging, caught_up = lag_alerts(rt, lag_limits or {})
+        alerter.evaluate([*firing, *lagging], [*cleared, *caught_up], now=now)
     except Exception:
         log.exception("periodic alert check at %s failed", now.isoformat())
 
