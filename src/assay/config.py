@@ -101,8 +101,13 @@ class SmtpSettings(BaseModel):
     port: int = 25
     username: str | None = None
     password_env: str | None = None
+    #: Upgrade the connection with STARTTLS (usually port 587).
     starttls: bool = False
+    #: Connect over TLS from the start (SMTPS, usually port 465).
     ssl: bool = False
+    #: A CA bundle (PEM) that signs the server's certificate, when it is not one the
+    #: system trusts (a company CA); certificates are always verified.
+    ca_file: str | None = None
     timeout_seconds: float = Field(default=10.0, gt=0)
 
 

@@ -4,7 +4,11 @@ Slack's payload) and an SMTP server (aiosmtpd) for email."""
 from __future__ import annotations
 
 import json
+import ssl
+import subprocess
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -183,3 +187,67 @@ def test_an_unreachable_smtp_server_is_a_channel_error() -> None:
     )
     with pytest.raises(ChannelError, match=f"via 127.0.0.1:{port}: email not sent"):
         send(channel, failure())
+
+
+# -- TLS: STARTTLS and SMTPS against a certificate the test's own CA file trusts ------------
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (openssl) and its key."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+def tls_server(cert: Path, key: Path, implicit: bool) -> tuple[Any, Mailbox]:
+    from aiosmtpd.controller import Controller
+
+    box = Mailbox(free_port())
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            # STARTTLS records it on the session; SMTPS is TLS from the socket up.
+            tls = (
+                session.ssl is not None or server.transport.get_extra_info("sslcontext") is not None
+            )
+            box.mails.append((envelope.mail_from, list(envelope.rcpt_tos), tls))  # type: ignore[arg-type]
+            return "250 OK"
+
+    options: dict[str, Any] = (
+        {"ssl_context": context} if implicit else {"tls_context": context, "require_starttls": True}
+    )
+    controller = Controller(Handler(), hostname="127.0.0.1", port=box.port, **options)
+    controller.start()
+    return controller, box
+
+
+@pytest.mark.parametrize("implicit", [False, True], ids=["starttls", "smtps"])
+def test_email_over_verified_tls(certificate: tuple[Path, Path], implicit: bool) -> None:
+    cert, key = certificate
+    controller, box = tls_server(cert, key, implicit)
+    try:
+        tls = {"ssl": True} if implicit else {"starttls": True}
+        smtp = {"host": "127.0.0.1", "port": box.port, **tls}
+        trusted = EmailAlert.model_validate(
+            {"type": "email", "to": ["a@example.com"], "smtp": {**smtp, "ca_file": str(cert)}}
+        )
+        send(trusted, failure())
+        assert [(to, over_tls) for _, to, over_tls in box.mails] == [(["a@example.com"], True)]
+
+        # Without the CA file the self-signed certificate is refused: nothing is sent.
+        untrusted = EmailAlert.model_validate(
+            {"type": "email", "to": ["a@example.com"], "smtp": smtp}
+        )
+        with pytest.raises(ChannelError, match="CERTIFICATE_VERIFY_FAILED"):
+            send(untrusted, failure())
+        assert len(box.mails) == 1
+    finally:
+        controller.stop()

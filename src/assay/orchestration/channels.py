@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import smtplib
+import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -180,10 +181,18 @@ def send_email(channel: EmailAlert, message: Message) -> None:
     where = f"{channel_id(channel)} via {smtp.host}:{smtp.port}"
     password = _password(channel, where)
     try:
-        client_class = smtplib.SMTP_SSL if smtp.ssl else smtplib.SMTP
-        with client_class(smtp.host, smtp.port, timeout=smtp.timeout_seconds) as client:
+        # Verified TLS: smtplib's own default context does not check the certificate.
+        context = ssl.create_default_context(cafile=smtp.ca_file)
+        client: smtplib.SMTP
+        if smtp.ssl:
+            client = smtplib.SMTP_SSL(
+                smtp.host, smtp.port, timeout=smtp.timeout_seconds, context=context
+            )
+        else:
+            client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_seconds)
+        with client:
             if smtp.starttls and not smtp.ssl:
-                client.starttls()
+                client.starttls(context=context)
             if smtp.username:
                 client.login(smtp.username, password or "")
             client.send_message(email)
