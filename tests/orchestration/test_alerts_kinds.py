@@ -153,3 +153,46 @@ def test_assay_alerts_lists_open_then_resolved_alerts(
 
     helped = runner.invoke(app, ["alerts", "--help"])
     assert helped.exit_code == 0 and "Example: assay alerts" in " ".join(helped.output.split())
+
+
+def test_a_blocking_contract_rule_fires_a_contract_alert(
+    make_project: MakeProject, webhook: Webhook
+) -> None:
+    import shutil
+
+    from tests.pipelines.test_max_quarantined import PENGUINS_CSV
+
+    rows = len(pd.read_csv(PENGUINS_CSV))
+    source = (
+        "import assay\n\nassay.files('bronze.penguins', path='data/penguins.csv', "
+        "format='csv', owner='field-team')\n"
+    )
+    contract = (
+        CONTRACT.replace("bronze.weather", "bronze.penguins")
+        .replace(
+            "{metric: rowCount, mustBeGreaterThan: 0}",
+            "{metric: rowCount, mustBeGreaterThan: 1000}",
+        )
+        .replace("{name: weather, logicalType: string, required: true}", "{name: species}")
+    )
+    root = make_project(
+        {"pipelines/penguins.py": source, "contracts/penguins.yaml": contract},
+        {"alerts": [{"type": "webhook", "url": webhook.url}]},
+    )
+    (root / "data").mkdir()
+    shutil.copy(PENGUINS_CSV, root / "data" / "penguins.csv")
+
+    assert not assay.Project(root).run().ok
+
+    (blocked,) = webhook.bodies
+    assert (blocked["event"], blocked["dataset"], blocked["owner"]) == (
+        "contract",
+        "bronze.penguins",
+        "field-team",
+    )
+    assert blocked["summary"] == (
+        "bronze.penguins was blocked by its contract: contract failed, nothing committed: "
+        f"rowCount = {rows} rows, expected > 1000 rows (hint: fix the data or the contract; "
+        "`assay check` shows every rule)"
+    )
+    assert blocked["fix"] == "assay run --select bronze.penguins"
