@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 
 import assay
 from assay.orchestration.alerts import Alert, Alerter, Cleared
@@ -120,3 +121,48 @@ def test_a_batch_over_max_quarantined_fires_a_quarantine_alert(
         in (body["details"]["error"])
     )
     assert body["fix"] == "assay run --select bronze.penguins"
+
+
+def test_the_catalog_refuses_a_second_open_alert_with_the_same_key(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes that both found no open alert and both insert: the unique index on open
+    alerts stops the second, which then counts as seeing the same alert again."""
+    import sqlalchemy as sa
+
+    from assay.catalog.alert_state import alerts
+
+    store = Alerter(project(make_project, []).runtime).store
+    store.open(BROKEN.key, "first", {}, "fix", None, "r1", T0)
+    row = {
+        "event": "failure",
+        "dataset": "silver.orders",
+        "subject": "",
+        "status": "open",
+        "summary": "second",
+        "details": "{}",
+        "fix": "fix",
+        "opened_at": T0,
+        "last_seen_at": T0,
+        "times_seen": 1,
+    }
+    with pytest.raises(sa.exc.IntegrityError), store.engine.begin() as con:
+        con.execute(alerts.insert().values(**row))
+
+    # The process that lost the race counts its observation on the open alert.
+    looked: list[object] = []
+    first_look = store.find_open
+
+    def racing(key: object) -> object:
+        looked.append(key)
+        return None if len(looked) == 1 else first_look(key)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "find_open", racing)
+    again = store.open(BROKEN.key, "again", {}, "fix", None, "r2", T0)
+    assert (again.times_seen, again.summary, len(store.open_alerts())) == (2, "again", 1)
+    monkeypatch.undo()
+
+    store.resolve(store.open_alerts()[0].id, T0)
+    with store.engine.begin() as con:  # once resolved, the key may open again
+        con.execute(alerts.insert().values(**row))
+    assert [a.summary for a in store.open_alerts()] == ["second"]

@@ -46,6 +46,18 @@ alerts = sa.Table(
     sa.Column("resolved_at", sa.DateTime),
     sa.Column("times_seen", sa.Integer, nullable=False),
 )
+_OPEN = sa.text("status = 'open'")
+# At most one open alert per key, even when two processes (a run and the scheduler) see
+# the same condition at once: the second insert fails and becomes an update.
+sa.Index(
+    "uq_assay_alerts_open",
+    alerts.c.event,
+    alerts.c.dataset,
+    alerts.c.subject,
+    unique=True,
+    sqlite_where=_OPEN,
+    postgresql_where=_OPEN,
+)
 
 deliveries = sa.Table(
     "assay_alert_deliveries",
@@ -125,7 +137,6 @@ class AlertStore:
     ) -> AlertRow:
         """Record that the condition of `key` holds at `now`: a new open alert, or the open
         one seen again (its text refreshed to the newest observation)."""
-        found = self.find_open(key)
         values = {
             "summary": summary,
             "details": json.dumps(details, default=str),
@@ -134,20 +145,25 @@ class AlertStore:
             "run_id": run_id,
             "last_seen_at": now,
         }
-        with self.engine.begin() as con:
-            if found is None:
-                con.execute(
-                    alerts.insert().values(
-                        event=key.event,
-                        dataset=key.dataset,
-                        subject=key.subject,
-                        status="open",
-                        opened_at=now,
-                        times_seen=1,
-                        **values,
+        found = self.find_open(key)
+        if found is None:
+            try:
+                with self.engine.begin() as con:
+                    con.execute(
+                        alerts.insert().values(
+                            event=key.event,
+                            dataset=key.dataset,
+                            subject=key.subject,
+                            status="open",
+                            opened_at=now,
+                            times_seen=1,
+                            **values,
+                        )
                     )
-                )
-            else:
+            except sa.exc.IntegrityError:  # another process opened it just now
+                found = self.find_open(key)
+        if found is not None:
+            with self.engine.begin() as con:
                 con.execute(
                     alerts.update()
                     .where(alerts.c.id == found.id)
