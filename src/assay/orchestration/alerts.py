@@ -6,6 +6,18 @@ assay.yaml (and always to the log), re-sends it only after the channel's
 condition clears (if `send_resolved`). A channel that fails is logged and retried on the
 next evaluation; it never fails the run.
 
+In assay.yaml (the log hears of every alert whatever is configured)::
+
+    alerts:
+      - {type: webhook, url: "https://hooks.slack.com/services/...", format: slack}
+      - type: email
+        to: [oncall@example.com]
+        from: assay@example.com
+        smtp: {host: smtp.example.com, port: 587, starttls: true, username: assay,
+               password_env: SMTP_PASSWORD}
+        on: [failure, sla, contract, quarantine]
+        throttle_seconds: 3600
+
 Example:
     >>> import assay, tempfile
     >>> from datetime import datetime

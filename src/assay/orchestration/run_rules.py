@@ -194,39 +194,32 @@ def _rule_alerts(
 
 def _anomalies(rt: Runtime, run_id: str, firing: list[Alert], cleared: list[Cleared]) -> None:
     """Batch metrics this run recorded that `assay check` watches too (row counts, null
-    rates, means), compared with their history before the run."""
+    rates, means), each batch's value compared with the metric's history before the run
+    (read once per metric: a backfill records one value per batch)."""
     query = sa.select(metrics).where(metrics.c.run_id == run_id, metrics.c.value.is_not(None))
     with rt.catalog.engine.connect() as con:
         measured = list(con.execute(query.order_by(metrics.c.id)).mappings())
-    seen: set[tuple[str, str]] = set()
+    by_metric: dict[tuple[str, str], list[sa.RowMapping]] = defaultdict(list)
     for row in measured:
-        key = (row["dataset"], row["metric"])
-        if key in seen or row["dataset"] not in rt.dag.specs:
-            continue
-        if not watched(row["metric"].removeprefix("batch.")):
-            continue  # maxima and distinct counts move by design: not anomalies
-        history = _history_before(rt, row["dataset"], row["metric"], run_id)
-        anomaly = detect(row["metric"], history, float(row["value"]), row["measured_at"])
+        # Maxima and distinct counts move by design: they are not anomalies.
+        if row["dataset"] in rt.dag.specs and watched(row["metric"].removeprefix("batch.")):
+            by_metric[(row["dataset"], row["metric"])].append(row)
+    for (dataset, metric), rows in by_metric.items():
+        history = _history_before(rt, dataset, metric, run_id)
+        found = (detect(metric, history, float(r["value"]), r["measured_at"]) for r in rows)
+        anomaly = next((a for a in found if a is not None), None)
         if anomaly is None:
-            if history:  # an anomaly of another batch of this run still fires (it wins)
-                cleared.append(Cleared("anomaly", row["dataset"], row["metric"]))
+            if history:
+                cleared.append(Cleared("anomaly", dataset, metric))
             continue
-        seen.add(key)
-        firing.append(
-            Alert(
-                "anomaly",
-                row["dataset"],
-                f"{row['dataset']}: {anomaly.describe()}",
-                f"assay check {row['dataset']}",
-                row["metric"],
-                details={
-                    "metric": anomaly.metric,
-                    "observed": anomaly.observed,
-                    "expected_low": anomaly.low,
-                    "expected_high": anomaly.high,
-                },
-            )
-        )
+        details = {
+            "metric": anomaly.metric,
+            "observed": anomaly.observed,
+            "expected_low": anomaly.low,
+            "expected_high": anomaly.high,
+        }
+        summary = f"{dataset}: {anomaly.describe()}"
+        firing.append(Alert("anomaly", dataset, summary, f"assay check {dataset}", metric, details))
 
 
 def _history_before(
