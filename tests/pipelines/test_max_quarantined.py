@@ -104,3 +104,22 @@ def test_a_fraction_limit_is_inclusive(make_project: MakeProject) -> None:
     assert not one_short.warehouse.exists("bronze.penguins")
     assert exact.run().result("bronze.penguins").status == "success"
     assert exact.row_count("bronze.penguins") == rows - missing
+
+
+def test_a_blocked_batch_rerun_then_allowed_keeps_each_reject_once(
+    make_project: MakeProject,
+) -> None:
+    rows, missing = expected_share()
+    root = penguins_project(make_project, "1%")
+    for _ in range(2):  # blocked twice: its rejects replaced, not added again
+        assert assay.Project(root).run().result("bronze.penguins").cause == "quarantine"
+        assert assay.Project(root).table(quarantine_name("bronze.penguins")).num_rows == missing
+
+    (root / "pipelines" / "bronze.py").write_text(pipeline("5%"))  # the limit raised
+    project = assay.Project(root)
+    outcome = project.run().result("bronze.penguins")
+
+    assert outcome.status == "success", outcome.error
+    written = project.table("bronze.penguins").num_rows
+    quarantined = project.table(quarantine_name("bronze.penguins")).num_rows
+    assert (written, quarantined) == (rows - missing, missing)
