@@ -166,3 +166,21 @@ def test_the_catalog_refuses_a_second_open_alert_with_the_same_key(
     with store.engine.begin() as con:  # once resolved, the key may open again
         con.execute(alerts.insert().values(**row))
     assert [a.summary for a in store.open_alerts()] == ["second"]
+
+
+def test_a_failing_channel_is_tried_once_per_delivery_then_catches_up(
+    make_project: MakeProject, webhook: Webhook
+) -> None:
+    alerts = [{"type": "webhook", "url": webhook.url}]
+    alerter = Alerter(project(make_project, alerts).runtime)
+    other = Alert("failure", "gold.totals", "gold.totals failed: boom", "assay run")
+    webhook.status = 500
+
+    alerter.evaluate([BROKEN, other], [], now=T0)
+
+    assert len(webhook.requests) == 1  # the second alert did not wait on a failing channel
+    webhook.status = 200
+    alerter.deliver(T0 + timedelta(minutes=1))
+    assert sorted(b["dataset"] for b in webhook.bodies[1:]) == ["gold.totals", "silver.orders"]
+    alerter.deliver(T0 + timedelta(minutes=2))
+    assert len(webhook.requests) == 3

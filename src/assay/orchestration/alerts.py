@@ -116,22 +116,29 @@ class Alerter:
 
     def deliver(self, now: datetime | None = None) -> None:
         """Send what each channel is due: new and re-observed open alerts (past the
-        throttle) and resolve messages; failures are logged and retried next time."""
+        throttle) and resolve messages. A channel that fails is logged and left alone for
+        the rest of this delivery (a dead host costs one timeout, not one per alert); what
+        it missed is sent on the next evaluation."""
         now = now or utcnow()
+        down: set[str] = set()
         for row in self.store.open_alerts():
-            for channel in self._subscribed(row):
+            for channel in self._subscribed(row, down):
                 if self._firing_due(row, channel, now):
-                    self._send(row, channel, "firing", now)
+                    self._send(row, channel, "firing", now, down)
         for row in self.store.resolved_unsent():
-            for channel in self._subscribed(row):
+            for channel in self._subscribed(row, down):
                 delivery = self.store.delivery(row.id, channel_id(channel))
                 if delivery is None or delivery.firing_sent_at is None:
                     continue  # never told of the alert: nothing to resolve
                 if channel.send_resolved and delivery.resolved_sent_at is None:
-                    self._send(row, channel, "resolved", now)
+                    self._send(row, channel, "resolved", now, down)
 
-    def _subscribed(self, row: AlertRow) -> list[Channel]:
-        return [c for c in self.channels if c.on is None or row.key.event in c.on]
+    def _subscribed(self, row: AlertRow, down: set[str]) -> list[Channel]:
+        return [
+            c
+            for c in self.channels
+            if (c.on is None or row.key.event in c.on) and channel_id(c) not in down
+        ]
 
     def _firing_due(self, row: AlertRow, channel: Channel, now: datetime) -> bool:
         delivery = self.store.delivery(row.id, channel_id(channel))
@@ -141,7 +148,9 @@ class Alerter:
         waited = (now - delivery.firing_sent_at).total_seconds() >= channel.throttle_seconds
         return seen_again and waited
 
-    def _send(self, row: AlertRow, channel: Channel, status: str, now: datetime) -> None:
+    def _send(
+        self, row: AlertRow, channel: Channel, status: str, now: datetime, down: set[str]
+    ) -> None:
         message = Message(
             row.key.event,
             status,
@@ -160,6 +169,7 @@ class Alerter:
         except ChannelError as exc:
             log.error("alert %s not delivered: %s", row.key, exc)
             self.store.record_delivery(row.id, name, last_error=str(exc))
+            down.add(name)
             return
         self.store.record_delivery(row.id, name, last_error=None, **{column: now})
 
