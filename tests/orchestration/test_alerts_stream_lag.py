@@ -60,3 +60,20 @@ def test_a_stream_behind_its_limit_alerts_and_resolves_when_caught_up(
     assert project.row_count("bronze.clicks") == 35
     check_periodic(project.runtime, NOW, {"bronze.clicks": 24})
     assert [b["status"] for b in webhook.bodies] == ["firing", "resolved"]
+
+
+def test_the_declared_max_lag_is_the_limit(make_project: MakeProject, webhook: Webhook) -> None:
+    declared = PIPELINE.replace('owner="web-team",', 'owner="web-team", max_lag=24,')
+    root = make_project(
+        {"pipelines/clicks.py": declared, "incoming/a.jsonl": lines(0, 10)},
+        {"alerts": [{"type": "webhook", "url": webhook.url}]},
+    )
+    project = assay.Project(root)
+    assert project.datasets["bronze.clicks"].automation.max_lag == 24
+    project.stream("bronze.clicks", until_idle=True)
+    (root / "incoming" / "b.jsonl").write_text(lines(10, 25))
+
+    check_periodic(project.runtime, NOW)
+
+    (behind,) = webhook.bodies
+    assert (behind["event"], behind["details"]["limit"]) == ("stream_lag", 24)

@@ -114,3 +114,12 @@ def test_sql_header_with_bad_schedule_names_the_file(tmp_path) -> None:  # type:
     with pytest.raises(DefinitionError) as err:
         load_sql_file(path)
     assert "gold.daily" in str(err.value) or "gold.sql" in str(err.value)
+
+
+def test_streams_take_max_lag() -> None:
+    spec = assay.folder_stream(
+        "bronze.clicks", path="in/*.jsonl", timestamp="at", max_lag="500", columns={}
+    )
+    assert spec.automation.max_lag == 500
+    with pytest.raises(DefinitionError, match="max_lag must be a whole number >= 1"):
+        assay.folder_stream("bronze.c2", path="in/*.jsonl", timestamp="at", max_lag=0)

@@ -56,14 +56,18 @@ def alert_run(
 
 def check_periodic(rt: Runtime, now: datetime, lag_limits: Mapping[str, int] | None = None) -> None:
     """What the scheduler calls on every tick (`now`: naive UTC): SLA deadlines of every
-    dataset that declares one, stream lag over `lag_limits` (stream -> records), and
+    dataset that declares one, stream lag over each stream's declared `max_lag` (or
+    `lag_limits`: stream -> records, which take precedence), and
     delivery of alerts a channel missed. Never raises; problems are logged."""
     try:
         alerter = Alerter(rt)
         firing: list[Alert] = []
         cleared: list[Cleared] = []
         _add_deadlines(rt, alerter, list(rt.dag.specs), now, firing, cleared)
-        lagging, caught_up = lag_alerts(rt, lag_limits or {})
+        declared = {
+            n: s.automation.max_lag for n, s in rt.dag.specs.items() if s.automation.max_lag
+        }
+        lagging, caught_up = lag_alerts(rt, {**declared, **(lag_limits or {})})
         alerter.evaluate([*firing, *lagging], [*cleared, *caught_up], now=now)
     except Exception:
         log.exception("periodic alert check at %s failed", now.isoformat())

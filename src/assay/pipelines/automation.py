@@ -191,6 +191,8 @@ class Automation:
         max_duration: seconds a run of this dataset may take before it alerts.
         max_quarantined: the share of rows in a batch that may be quarantined; above it the
             batch is blocked like a failed blocking check.
+        max_lag: streams: how many records the stream may be behind its source before a
+            `stream_lag` alert fires.
     """
 
     schedule: Schedule | None = None
@@ -198,6 +200,7 @@ class Automation:
     sla: Sla | None = None
     max_duration: float | None = None
     max_quarantined: float | None = None
+    max_lag: int | None = None
 
     @classmethod
     def declare(
@@ -208,20 +211,13 @@ class Automation:
         sla: str | None = None,
         max_duration: str | float | None = None,
         max_quarantined: str | float | None = None,
+        max_lag: int | str | None = None,
     ) -> Automation:
         """Parse the declaration's arguments (or SQL header values), naming `where` on error."""
-        if catchup is not None:
-            try:
-                catchup = int(catchup)
-            except ValueError:
-                catchup = -1
-            if catchup < 0:
-                raise DefinitionError(
-                    f"catchup must be a whole number >= 0, not {catchup!r}", where=where
-                )
         return cls(
             schedule=None if schedule is None else Schedule.parse(schedule, where),
-            catchup=catchup,
+            catchup=_whole(catchup, "catchup", 0, where),
+            max_lag=_whole(max_lag, "max_lag", 1, where),
             sla=None if sla is None else Sla.parse(sla, where),
             max_duration=None
             if max_duration is None
@@ -230,3 +226,18 @@ class Automation:
             if max_quarantined is None
             else parse_ratio(max_quarantined, "max_quarantined", where),
         )
+
+
+def _whole(value: int | str | None, what: str, least: int, where: str) -> int | None:
+    """`value` as a whole number >= `least` (None stays None)."""
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        number = least - 1
+    if number < least or isinstance(value, bool):
+        raise DefinitionError(
+            f"{what} must be a whole number >= {least}, not {value!r}", where=where
+        )
+    return number

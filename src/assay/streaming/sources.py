@@ -14,6 +14,7 @@ from typing import Any
 from assay.errors import DefinitionError, UsageError
 from assay.features.spec import parse_ttl
 from assay.naming import split_name
+from assay.pipelines.automation import Automation
 from assay.pipelines.declare import caller_origin, register
 from assay.pipelines.producers import Output, Producer, RunContext, function_fingerprint
 from assay.pipelines.spec import DatasetSpec, Kind
@@ -168,6 +169,7 @@ def _declare(name: str, producer: StreamSource, options: Mapping[str, Any]) -> D
         tags=dict(tags),
         description=options.get("description"),
         origin=caller_origin(3),
+        automation=Automation.declare(name, max_lag=options.get("max_lag")),
     )
     for win in producer.windows:
         needed = [*win.keys, *(a.column for a in win.aggregations if a.column)]
@@ -248,6 +250,7 @@ def kafka(
     owner: str | None = None,
     tags: Mapping[str, str] | None = None,
     description: str | None = None,
+    max_lag: int | None = None,
 ) -> DatasetSpec:
     """Declare a bronze table fed by a Kafka topic, exactly once (run with `assay stream`).
 
@@ -266,6 +269,8 @@ def kafka(
         max_batch_rows, max_batch_seconds: a micro-batch ends at whichever comes first.
         idle_timeout: windows close on the slowest partition's event time; a partition
             with no event for this long stops holding them back.
+        max_lag: records the stream may fall behind its source before a `stream_lag`
+            alert fires (checked by `assay schedule` on every tick).
         dedupe_within: drop producer re-sends, as Spark's dropDuplicatesWithinWatermark:
             a record whose `dedupe_keys` (default: `[key]`) are already stored with an
             event time at most this far from its own (e.g. "10m") is dropped and counted
@@ -301,7 +306,8 @@ def kafka(
         avro_schema=avro_schema,
         avro_confluent=avro_confluent,
     )
-    return _declare(name, producer, {"owner": owner, "tags": tags, "description": description})
+    options = {"owner": owner, "tags": tags, "description": description, "max_lag": max_lag}
+    return _declare(name, producer, options)
 
 
 def folder_stream(
@@ -321,6 +327,7 @@ def folder_stream(
     owner: str | None = None,
     tags: Mapping[str, str] | None = None,
     description: str | None = None,
+    max_lag: int | None = None,
 ) -> DatasetSpec:
     """Declare a bronze table fed by JSON-lines files arriving in a folder (no broker).
 
@@ -352,7 +359,8 @@ def folder_stream(
         ),
         path=path,
     )
-    return _declare(name, producer, {"owner": owner, "tags": tags, "description": description})
+    options = {"owner": owner, "tags": tags, "description": description, "max_lag": max_lag}
+    return _declare(name, producer, options)
 
 
 def _stream_options(
