@@ -37,6 +37,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from machine import wait_for_idle  # noqa: E402
 from results_file import replace_block  # noqa: E402
 
 import assay  # noqa: E402
@@ -208,7 +209,8 @@ def report(m: dict[str, float], repeat: int) -> str:
         "## Scheduler: overhead per tick with 200 datasets, file landing to gold",
         "",
         f"`python benchmarks/scheduler_overhead.py` ({os.cpu_count()} cores, Python "
-        f"{sys.version.split()[0]}, medians of {repeat}; recorded {time.strftime('%Y-%m-%d')}). "
+        f"{sys.version.split()[0]}, medians of {repeat}; load average "
+        f"{os.getloadavg()[0]:.1f} at the end; recorded {time.strftime('%Y-%m-%d')}). "
         "A generated project of 200 datasets: 20 file sources (10 `on_arrival`, 10 `@hourly`), "
         "120 silver SQL transforms (20 of them incremental; 10 `@hourly`, 110 `on_upstream`), "
         "60 gold `on_upstream` transforms; 1,000 rows per file.",
@@ -253,6 +255,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = generate(Path(tmp) / "project")
+        wait_for_idle(300)
         measured = in_process(root, args.repeat)
         print({k: round(v, 4) for k, v in measured.items()}, flush=True)
         measured |= latency(root, args.repeat)

@@ -217,3 +217,24 @@ def test_streams_are_kept_running_and_stopped_with_the_scheduler(
         os.kill(second, 0)  # stopped (and reaped) with the scheduler
     ids = sorted(r["click_id"] for r in assay.Project(root).table("bronze.clicks").to_pylist())
     assert ids == list(range(25))  # exactly once across the kill
+
+
+def test_catch_up_after_downtime_in_a_real_process(make_project: MakeProject) -> None:
+    hour = utcnow().replace(minute=0, second=0, microsecond=0)
+    root = make_project(scheduled_files(silver="@hourly", catchup=3))
+    write_events(root, "a.jsonl", events(hour - timedelta(hours=6), 6))
+    set_baseline(assay.Project(root), "silver.events", hour - timedelta(hours=5))
+
+    done = _schedule(root, "--once")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    ticks = tick_rows(root, "silver.events")
+    statuses = [s for _, s in ticks]
+    assert statuses[:3] == ["baseline", "skipped", "skipped"] and statuses[3:] == ["done"] * 3
+    skipped = ", ".join(str(t) for t, s in ticks if s == "skipped")
+    assert (
+        f"silver.events: skipped 2 missed tick(s) older than the catch-up limit of 3: {skipped}"
+        in (" ".join(done.stdout.split()))
+    )
+    hours = [datetime.fromisoformat(s) for s, _ in interval_rows(root, "silver.events")]
+    assert hours == [hour - timedelta(hours=h) for h in (3, 2, 1)]

@@ -103,6 +103,19 @@ class ScheduleState:
         with self.engine.connect() as con:
             return con.execute(query).scalar()
 
+    def pending(self) -> dict[str, list[TickRecord]]:
+        """Every dataset's ticks still to run (claimed or failed), oldest first: one query."""
+        query = sa.select(schedule_ticks).where(schedule_ticks.c.status.in_(PENDING))
+        out: dict[str, list[TickRecord]] = {}
+        with self.engine.connect() as con:
+            for r in con.execute(query.order_by(schedule_ticks.c.tick)).mappings():
+                out.setdefault(r["dataset"], []).append(
+                    TickRecord(
+                        r["dataset"], r["tick"], r["start"], r["end"], r["status"], r["run_id"]
+                    )
+                )
+        return out
+
     def last_ticks(self) -> dict[str, tuple[datetime, str]]:
         """Every dataset's newest tick and its status (for `assay schedule --list`)."""
         newest = (
@@ -131,7 +144,7 @@ class ScheduleState:
         if not rows:
             return
         now = utcnow()
-        values = [
+        values: list[dict[str, object]] = [
             {
                 "dataset": dataset,
                 "tick": tick,
@@ -145,10 +158,10 @@ class ScheduleState:
         ]
         with self.engine.begin() as con:  # bulk: after long downtime, thousands are skipped
             for chunk in range(0, len(values), 500):
-                ticks = [v["tick"] for v in values[chunk : chunk + 500]]
+                some = [tick for tick, _, _ in rows[chunk : chunk + 500]]
                 con.execute(
                     schedule_ticks.delete().where(
-                        schedule_ticks.c.dataset == dataset, schedule_ticks.c.tick.in_(ticks)
+                        schedule_ticks.c.dataset == dataset, schedule_ticks.c.tick.in_(some)
                     )
                 )
             con.execute(schedule_ticks.insert(), values)

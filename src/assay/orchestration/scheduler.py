@@ -39,7 +39,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from assay import _faults
-from assay.catalog.schedule_state import PENDING, ScheduleState
+from assay.catalog.schedule_state import ScheduleState, TickRecord
 from assay.errors import AssayError, LockedError
 from assay.intervals import utcnow
 from assay.lock import project_lock
@@ -89,6 +89,9 @@ class Scheduler:
         self.state = ScheduleState(project.catalog)
         self._stop = threading.Event()
         self._lock_busy = False
+        #: Read once per tick: each cron dataset's newest tick and its ticks still to run.
+        self._last: dict[str, datetime] = {}
+        self._pending: dict[str, list[TickRecord]] = {}
 
     # -- one tick ------------------------------------------------------------------------
 
@@ -104,6 +107,8 @@ class Scheduler:
         report = TickReport(now)
         versions = Versions(self.project.warehouse)
         consumed = self.state.consumed()
+        self._last = {name: tick for name, (tick, _) in self.state.last_ticks().items()}
+        self._pending = self.state.pending()
         self._lock_busy = False
         for spec in self.scheduled():
             if self._stop.is_set() or self._lock_busy:
@@ -142,8 +147,8 @@ class Scheduler:
             limit = self.project.config.scheduler.max_catchup
         plan = cron_plan(
             schedule,
-            self.state.last_tick(spec.name),
-            self.state.ticks(spec.name, PENDING),
+            self._last.get(spec.name),
+            self._pending.get(spec.name, []),
             now,
             limit,
         )
@@ -174,8 +179,9 @@ class Scheduler:
                     report,
                 )
         else:
-            ticks = ", ".join(f"{t:%Y-%m-%d %H:%M}" for t, _ in plan.runs)
-            self._cron_run(spec, plan.runs, f"cron {ticks}", None, report)
+            ticks = named([f"{t:%Y-%m-%d %H:%M}" for t, _ in plan.runs])
+            why = f"cron {ticks}" + (" (one run for all)" if len(plan.runs) > 1 else "")
+            self._cron_run(spec, plan.runs, why, None, report)
 
     def _cron_run(
         self,
@@ -235,7 +241,10 @@ class Scheduler:
         if spec.name in consumed:
             return consumed[spec.name]
         _, state = self.project.catalog.sync_point(spec.name)
-        return dict(state.inputs) if state.inputs else None
+        if not state.inputs:
+            return None
+        self.state.set_consumed(spec.name, state.inputs)  # read once, not every tick
+        return dict(state.inputs)
 
     def _arrived(self, spec: DatasetSpec) -> list[str]:
         """New or changed files in a file source's glob (a stat of each, no reads)."""
