@@ -193,3 +193,20 @@ def test_list_shows_schedules_and_next_runs(make_project: MakeProject) -> None:
         "catch-up",
     ):
         assert text in result.output
+
+
+def test_changed_code_of_a_sensed_dataset_runs_on_the_first_tick(
+    make_project: MakeProject,
+) -> None:
+    root = make_project(scheduled_files())
+    write_events(root, "a.jsonl", events(DAY, 2))
+    assert [r.outcome for r in _scheduler(assay.Project(root), DAY, []).tick().ran] == ["ok"] * 3
+    gold = root / "pipelines" / "gold.sql"
+    gold.write_text(gold.read_text().replace("count(*) AS events", "count(*) AS n_events"))
+
+    report = _scheduler(assay.Project(root), DAY, []).tick()  # a restart with the new code
+
+    assert [(r.dataset, r.why) for r in report.ran] == [
+        ("gold.user_totals", "code or declaration changed since its table was built")
+    ]
+    assert "n_events" in assay.Project(root).table("gold.user_totals").column_names

@@ -89,6 +89,7 @@ class Scheduler:
         self.state = ScheduleState(project.catalog)
         self._stop = threading.Event()
         self._lock_busy = False
+        self._ticks = 0
         #: Read once per tick: each cron dataset's newest tick and its ticks still to run.
         self._last: dict[str, datetime] = {}
         self._pending: dict[str, list[TickRecord]] = {}
@@ -119,6 +120,7 @@ class Scheduler:
                 self._cron(spec, now, report)
             elif schedule.trigger is Trigger.ON_UPSTREAM:
                 reasons = upstream_changes(spec.inputs, versions, self._consumed(spec, consumed))
+                reasons += self._redeclared(spec)
                 if reasons:
                     before = {n: v for n in spec.inputs if (v := versions[n]) is not None}
                     ran = self._run(spec, "; ".join(reasons), None, report)
@@ -128,7 +130,10 @@ class Scheduler:
                 self._run(
                     spec, f"{len(files)} new or changed file(s): {named(files)}", None, report
                 )
+            elif changed := self._redeclared(spec):
+                self._run(spec, changed[0], None, report)
             versions.forget(spec.name)
+        self._ticks += 1
         report.next_due = self.next_cron_tick(now)
         report.seconds = time.monotonic() - started
         self.log(report.line())
@@ -245,6 +250,16 @@ class Scheduler:
             return None
         self.state.set_consumed(spec.name, state.inputs)  # read once, not every tick
         return dict(state.inputs)
+
+    def _redeclared(self, spec: DatasetSpec) -> list[str]:
+        """On the first tick (definitions are loaded when the scheduler starts): a sensed
+        dataset whose table was built by other code or another declaration is due."""
+        if self._ticks:
+            return []
+        _, state = self.project.catalog.sync_point(spec.name)
+        if state.fingerprint is None or state.fingerprint == spec.fingerprint:
+            return []
+        return ["code or declaration changed since its table was built"]
 
     def _arrived(self, spec: DatasetSpec) -> list[str]:
         """New or changed files in a file source's glob (a stat of each, no reads)."""
