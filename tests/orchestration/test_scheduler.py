@@ -210,3 +210,39 @@ def test_changed_code_of_a_sensed_dataset_runs_on_the_first_tick(
         ("gold.user_totals", "code or declaration changed since its table was built")
     ]
     assert "n_events" in assay.Project(root).table("gold.user_totals").column_names
+
+
+FLAKY = """
+from pathlib import Path
+
+import assay
+
+@assay.transform("silver.flaky", inputs=["bronze.events"], schedule="@hourly")
+def flaky(ctx, events):
+    if Path(ctx.project_root, "broken").exists():
+        raise ValueError("the upstream API is down")
+    return events
+"""
+
+
+def test_a_failed_tick_runs_again_until_it_succeeds(make_project: MakeProject) -> None:
+    root = make_project(
+        {**scheduled_files(), "pipelines/flaky.py": FLAKY}, {"retries": {"attempts": 1}}
+    )
+    write_events(root, "a.jsonl", events(DAY, 2))
+    (root / "broken").write_text("x")
+    project = assay.Project(root)
+    set_baseline(project, "silver.flaky", DAY)
+    now = DAY + timedelta(hours=1, minutes=1)
+    lines: list[str] = []
+    scheduler = _scheduler(project, now, lines)
+
+    report = scheduler.tick()
+    assert [r.dataset for r in report.failed] == ["silver.flaky"]
+    assert "the upstream API is down" in (report.failed[0].error or "")
+    assert tick_rows(root, "silver.flaky")[-1] == (DAY + timedelta(hours=1), "failed")
+
+    (root / "broken").unlink()
+    report = scheduler.tick()
+    assert [(r.dataset, r.outcome) for r in report.ran] == [("silver.flaky", "ok")]
+    assert tick_rows(root, "silver.flaky")[-1] == (DAY + timedelta(hours=1), "done")

@@ -16,7 +16,10 @@ when files in their glob are new or changed. Streams are kept running as child p
 Crash safety: a cron tick is claimed in the catalog before its run and marked done after;
 kill -9 anywhere, and the restart re-runs a claimed tick (runs are idempotent) and never a
 done one. A CLI run or backfill holding the project lock makes a tick wait `lock_timeout`;
-then what was due stays due for the next tick.
+then what was due stays due for the next tick. A failed run leaves its ticks `failed` (an
+on_upstream dataset: its inputs unconsumed), so they run again on the next tick, until
+they succeed. Definitions are loaded when the scheduler starts: restart it after editing
+pipelines (the first tick then runs sensed datasets whose code changed).
 
 Example:
     >>> import assay, tempfile
