@@ -238,3 +238,40 @@ def test_catch_up_after_downtime_in_a_real_process(make_project: MakeProject) ->
     )
     hours = [datetime.fromisoformat(s) for s, _ in interval_rows(root, "silver.events")]
     assert hours == [hour - timedelta(hours=h) for h in (3, 2, 1)]
+
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from assay.lock import project_lock
+with project_lock(Path(sys.argv[1]) / ".assay", 0):
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_a_cli_run_holding_the_lock_delays_the_tick_and_nothing_is_lost(
+    make_project: MakeProject,
+) -> None:
+    hour = utcnow().replace(minute=0, second=0, microsecond=0)
+    root = make_project(scheduled_files(silver="@hourly"), {"lock_timeout": 0.5})
+    write_events(root, "a.jsonl", events(hour - timedelta(hours=3), 3))
+    set_baseline(assay.Project(root), "silver.events", hour - timedelta(hours=2))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(root), "6"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        waited = _schedule(root, "--once")  # waits lock_timeout, then leaves it due
+    finally:
+        holder.wait(30)
+    assert waited.returncode == 0, waited.stdout + waited.stderr
+    assert "stays due for the next tick" in " ".join(waited.stdout.split())
+    assert not assay.Project(root).warehouse.exists("silver.events")
+
+    again = _schedule(root, "--once")
+    assert again.returncode == 0, again.stdout + again.stderr
+    ticks = tick_rows(root, "silver.events")
+    assert [s for _, s in ticks] == ["baseline"] + ["done"] * (len(ticks) - 1)
+    starts = [datetime.fromisoformat(s) for s, _ in interval_rows(root, "silver.events")]
+    assert starts == [t - timedelta(hours=1) for t, _ in ticks[1:]]

@@ -30,10 +30,11 @@ def schedule(
         ),
     ] = None,
 ) -> None:
-    """Run the scheduler: each tick runs what is due (cron schedules with catch-up,
-    `on_upstream`, `on_arrival` file sensing) through the normal runner (project lock,
-    retries, interval ledger), keeps streams running, and logs one line per tick.
-    Its state is in the catalog: kill -9 and restart never skips nor doubles a scheduled
+    """Run the scheduler in the foreground: schedules, sensors and streams.
+
+    Each tick runs what is due (cron schedules with catch-up, `on_upstream`, `on_arrival`
+    file sensing) through the normal runner (project lock, retries, interval ledger), keeps
+    streams running, and logs one line per tick. Its state is in the catalog: kill -9 and restart never skips nor doubles a scheduled
     interval. SIGTERM or Ctrl-C finishes the current run and exits 0.
 
     Examples:
