@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
+
 from assay.catalog.schedule_state import ScheduleState
+from assay.catalog.store import dataset_runs, runs
 from assay.intervals import utcnow
 from assay.pipelines.automation import Trigger
 from assay.streaming.sources import StreamSource
@@ -40,7 +43,7 @@ def schedule_rows(project: Project, now: datetime | None = None) -> list[Schedul
     """Every dataset with a schedule, and every stream, in DAG order."""
     now = now or utcnow()
     last = ScheduleState(project.catalog).last_ticks()
-    runs = project.catalog.last_dataset_runs()
+    runs = _last_scheduled_runs(project)
     default = project.config.scheduler.max_catchup
     rows = []
     for name in project.dag.order():
@@ -60,7 +63,7 @@ def schedule_rows(project: Project, now: datetime | None = None) -> list[Schedul
             )
         else:
             run = runs.get(name)
-            last_run = f"{run.started_at:%Y-%m-%d %H:%M} ({run.status})" if run else "never"
+            last_run = f"{run[0]:%Y-%m-%d %H:%M} ({run[1]})" if run else "never"
             nxt = (
                 "when an input changes"
                 if schedule.trigger is Trigger.ON_UPSTREAM
@@ -71,3 +74,15 @@ def schedule_rows(project: Project, now: datetime | None = None) -> list[Schedul
             ScheduleRow(name, schedule.text, schedule.trigger.value, last_run, nxt, catchup)
         )
     return rows
+
+
+def _last_scheduled_runs(project: Project) -> dict[str, tuple[datetime, str]]:
+    """Each dataset's newest run started by the scheduler: (started at, status)."""
+    query = (
+        sa.select(dataset_runs.c.dataset, dataset_runs.c.started_at, dataset_runs.c.status)
+        .join(runs, runs.c.run_id == dataset_runs.c.run_id)
+        .where(runs.c.command == "schedule")
+        .order_by(dataset_runs.c.started_at)
+    )
+    with project.catalog.engine.connect() as con:
+        return {r[0]: (r[1], r[2]) for r in con.execute(query)}
