@@ -20,7 +20,7 @@ import pytest
 
 import assay
 from assay.intervals import utcnow
-from tests.conftest import MakeProject
+from tests.conftest import KafkaTopic, MakeProject
 from tests.helpers import base_env
 from tests.orchestration.sched_helpers import (
     events,
@@ -275,3 +275,48 @@ def test_a_cli_run_holding_the_lock_delays_the_tick_and_nothing_is_lost(
     assert [s for _, s in ticks] == ["baseline"] + ["done"] * (len(ticks) - 1)
     starts = [datetime.fromisoformat(s) for s, _ in interval_rows(root, "silver.events")]
     assert starts == [t - timedelta(hours=1) for t, _ in ticks[1:]]
+
+
+KAFKA = """
+import assay
+
+events = assay.kafka(
+    "bronze.kevents", topic="TOPIC", bootstrap_servers="BOOTSTRAP", timestamp="event_time",
+    key="event_id", columns={"event_id": "BIGINT", "amount": "BIGINT"}, max_batch_seconds=0.3,
+)
+"""
+
+
+def test_a_kafka_stream_is_kept_running_by_the_scheduler(
+    make_project: MakeProject, tmp_path: Path, kafka_topic: KafkaTopic, kafka_bootstrap: str
+) -> None:
+    from confluent_kafka import Producer
+
+    topic = kafka_topic()
+    pipeline = KAFKA.replace("TOPIC", topic).replace("BOOTSTRAP", kafka_bootstrap)
+    root = make_project({"pipelines/events.py": pipeline})
+    producer = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True})
+    for i in range(40):
+        record = {"event_id": i, "amount": i, "event_time": f"2026-01-02T00:00:{i % 60:02d}"}
+        producer.produce(topic, json.dumps(record).encode(), key=str(i).encode())
+    producer.flush(30)
+
+    def rows() -> int:
+        project = assay.Project(root)
+        exists = project.warehouse.exists("bronze.kevents")
+        return project.row_count("bronze.kevents") if exists else 0
+
+    log = tmp_path / "schedule.log"
+    proc = _start(root, log, "--tick", "0.3")
+    try:
+        _wait_for(lambda: rows() == 40, timeout=120, what="the Kafka stream's rows")
+        pid = int(re.findall(r"stream bronze.kevents started \(pid (\d+)", log.read_text())[0])
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(90) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "stream bronze.kevents stopped" in log.read_text()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert rows() == 40
