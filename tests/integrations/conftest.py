@@ -7,9 +7,11 @@ configuration is read once, at import). `airflow db migrate` runs once per sessi
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +19,9 @@ import pytest
 
 from tests.integrations.airflow_env import airflow_env, require_airflow
 
-HOME = Path(tempfile.mkdtemp(prefix="assay-airflow-"))
+# Created by the fixture (and removed after the session), so a run without Airflow tests
+# leaves nothing behind.
+HOME = Path(tempfile.gettempdir()) / f"assay-airflow-{uuid.uuid4().hex[:12]}"
 os.environ.update(airflow_env(HOME))
 
 
@@ -25,7 +29,7 @@ os.environ.update(airflow_env(HOME))
 def airflow_home() -> Iterator[Path]:
     """The session's AIRFLOW_HOME with a migrated database; its dags/ folder is empty."""
     require_airflow()
-    (HOME / "dags").mkdir(exist_ok=True)
+    (HOME / "dags").mkdir(parents=True, exist_ok=True)
     migrate = subprocess.run(
         [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
         env=os.environ.copy(),
@@ -35,6 +39,7 @@ def airflow_home() -> Iterator[Path]:
     )
     assert migrate.returncode == 0, migrate.stderr[-3000:]
     yield HOME
+    shutil.rmtree(HOME, ignore_errors=True)
 
 
 @pytest.fixture
