@@ -34,8 +34,9 @@ def schedule(
 
     Each tick runs what is due (cron schedules with catch-up, `on_upstream`, `on_arrival`
     file sensing) through the normal runner (project lock, retries, interval ledger), keeps
-    streams running, and logs one line per tick. Its state is in the catalog: kill -9 and restart never skips nor doubles a scheduled
-    interval. SIGTERM or Ctrl-C finishes the current run and exits 0.
+    streams running, checks SLA deadlines and stream lag (alerts), and logs one line per
+    tick. Its state is in the catalog: kill -9 and restart never skips nor doubles a
+    scheduled interval. SIGTERM or Ctrl-C finishes the current run and exits 0.
 
     Examples:
 
@@ -62,10 +63,16 @@ def schedule(
         columns = ["dataset", "schedule", "trigger", "last scheduled run", "next run", "catch-up"]
         console.print(rows_table("schedules", columns, [list(vars(r).values()) for r in rows]))
         return
+    from functools import partial
+
+    from assay.orchestration.evaluate import check_periodic
     from assay.orchestration.scheduler import Scheduler
 
     def log(line: str) -> None:
         console.print(f"{datetime.now(UTC):%H:%M:%SZ} {line}", markup=False, highlight=False)
 
-    code = Scheduler(proj, tick_seconds=tick, log=log).run(once=once)
+    # Every tick also checks SLA deadlines and stream lag, and re-sends alerts a channel
+    # missed (runs the scheduler starts alert on their own, like any `assay run`).
+    alerts = partial(check_periodic, proj.runtime)
+    code = Scheduler(proj, tick_seconds=tick, log=log, on_tick=[alerts]).run(once=once)
     raise typer.Exit(code)
