@@ -124,3 +124,22 @@ def test_a_bad_project_schedule_is_refused_with_the_fix() -> None:
         plan_dags("shop", shop(), "every day")
     assert "assay_dags(schedule=...)" in str(err.value)
     assert "@daily" in str(err.value)
+
+
+def test_without_airflow_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from assay.errors import MissingExtraError
+    from assay.integrations.airflow import imports
+
+    def missing(name: str) -> object:
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+    monkeypatch.setattr(importlib, "import_module", missing)
+    with pytest.raises(MissingExtraError) as err:
+        imports.airflow_module("airflow.sdk")
+    assert "pip install 'assay[airflow]'" in str(err.value)
+    # A different missing module inside Airflow's import is not blamed on the extra.
+    monkeypatch.setattr(importlib, "import_module", lambda name: missing("pendulum"))
+    with pytest.raises(ModuleNotFoundError, match="pendulum"):
+        imports.airflow_module("airflow.sdk")
