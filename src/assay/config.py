@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -194,6 +195,29 @@ class UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+
+
+class ConfigLoader(UniqueKeyLoader):
+    """assay.yaml's YAML: booleans are `true`/`false` only (YAML 1.2), so `on:` (an alert
+    channel's events), `yes`, `no` and `off` stay the words they are, as in GitHub Actions
+    files; YAML 1.1 would turn the key `on` into True.
+
+    Example:
+        >>> yaml.load("on: [failure]\\nok: true", Loader=ConfigLoader)
+        {'on': ['failure'], 'ok': True}
+    """
+
+
+ConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
+    for first, resolvers in UniqueKeyLoader.yaml_implicit_resolvers.items()
+}
+ConfigLoader.add_implicit_resolver(
+    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
 def read_yaml(
     path: Path,
     error: type[AssayError] = ProjectError,
@@ -252,7 +276,7 @@ def load_config(root: Path) -> ProjectConfig:
             f"no {CONFIG_FILE} in {root}",
             hint="run `assay init DIR` to scaffold a project, or pass --project DIR",
         )
-    raw = read_yaml(path) or {}
+    raw = read_yaml(path, loader=ConfigLoader) or {}
     if not isinstance(raw, dict):
         raise ProjectError("expected a mapping of settings", where=str(path))
     try:
