@@ -138,6 +138,13 @@ def files(
         null_values: CSV fields read as null (default: pyarrow's list: "", NA, N/A, NULL,
             null, NaN, nan, #N/A...). Namibia's country code is NA: `null_values=[""]` keeps
             it as text.
+        schedule: when `assay schedule` runs it: a cron expression or preset (`@hourly`),
+            or "on_arrival" (new or changed files in the glob). Transforms also take
+            "on_upstream". See `assay.pipelines.automation`.
+        catchup, sla, max_duration, max_quarantined: missed cron ticks run after downtime,
+            the freshness deadline ("interval done by 06:00 UTC", "within 2h"), the run
+            time that alerts ("15m") and the share of a batch that may be quarantined
+            ("1%"; above it the batch is blocked). Every declaration takes them.
 
     Example:
         >>> import assay
