@@ -30,5 +30,5 @@ def test_on_is_a_key_and_true_false_are_booleans(tmp_path: Path) -> None:
 
 def test_an_unknown_alert_event_is_named(tmp_path: Path) -> None:
     (tmp_path / "assay.yaml").write_text(ALERTS.replace("[failure, sla]", "[failure, outage]"))
-    with pytest.raises(ProjectError, match="alerts.0.email.on.1"):
+    with pytest.raises(ProjectError, match=r"alerts\.0\.email\.on\.1"):
         load_config(tmp_path)
