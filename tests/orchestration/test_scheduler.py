@@ -246,3 +246,26 @@ def test_a_failed_tick_runs_again_until_it_succeeds(make_project: MakeProject) -
     report = scheduler.tick()
     assert [(r.dataset, r.outcome) for r in report.ran] == [("silver.flaky", "ok")]
     assert tick_rows(root, "silver.flaky")[-1] == (DAY + timedelta(hours=1), "done")
+
+
+def test_an_unscheduled_dataset_follows_its_scheduled_upstream(make_project: MakeProject) -> None:
+    """gold declares no schedule: it runs after silver commits, in the same tick, as the
+    Airflow DAGs hold it in silver's DAG; `--list` says it follows its upstream."""
+    files = scheduled_files()
+    files["pipelines/gold.sql"] = files["pipelines/gold.sql"].replace(
+        "-- schedule: on_upstream\n", ""
+    )
+    root = make_project(files)
+    rows = events(DAY, 2)
+    write_events(root, "a.jsonl", rows)
+    project = assay.Project(root)
+    assert project.datasets["gold.user_totals"].automation.schedule is None
+
+    report = _scheduler(project, DAY, []).tick()
+
+    assert [r.dataset for r in report.ran] == ["bronze.events", "silver.events", "gold.user_totals"]
+    assert _gold(project) == _gold_oracle(rows)
+    from assay.orchestration.listing import schedule_rows
+
+    (gold,) = [r for r in schedule_rows(project) if r.dataset == "gold.user_totals"]
+    assert (gold.schedule, gold.trigger) == ("(follows upstream)", "on_upstream")

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from assay.catalog.schedule_state import ScheduleState
 from assay.catalog.store import dataset_runs, runs
 from assay.intervals import utcnow
+from assay.orchestration.sensors import triggers
 from assay.pipelines.automation import Trigger
 from assay.streaming.sources import StreamSource
 
@@ -45,6 +46,7 @@ def schedule_rows(project: Project, now: datetime | None = None) -> list[Schedul
     last = ScheduleState(project.catalog).last_ticks()
     runs = _last_scheduled_runs(project)
     default = project.config.scheduler.max_catchup
+    ticked = triggers(project.dag)
     rows = []
     for name in project.dag.order():
         spec = project.dag[name]
@@ -52,7 +54,15 @@ def schedule_rows(project: Project, now: datetime | None = None) -> list[Schedul
             rows.append(ScheduleRow(name, "stream", "stream", "-", "kept running", "-"))
             continue
         schedule = spec.automation.schedule
+        if name not in ticked:
+            continue
         if schedule is None:
+            run = runs.get(name)
+            last_run = f"{run[0]:%Y-%m-%d %H:%M} ({run[1]})" if run else "never"
+            follows = "(follows upstream)"
+            rows.append(
+                ScheduleRow(name, follows, "on_upstream", last_run, "when an input changes", "-")
+            )
             continue
         if schedule.trigger is Trigger.CRON:
             tick = last.get(name)

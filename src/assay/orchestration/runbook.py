@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from assay.catalog.store import DatasetRun
 from assay.config import EmailAlert, WebhookAlert
 from assay.intervals import utcnow
+from assay.orchestration.sensors import triggers
 from assay.pipelines.spec import DatasetSpec, Kind
 from assay.runtime import Runtime
 from assay.streaming.sources import StreamSource
@@ -66,11 +67,14 @@ class DatasetPage:
     alerts: tuple[str, ...]
     commands: tuple[tuple[str, str], ...]
     failures: tuple[DatasetRun, ...]
+    #: No schedule of its own, but downstream of a scheduled dataset: the scheduler runs it.
+    follows_upstream: bool = False
 
 
 def runbook_pages(rt: Runtime, now: datetime | None = None) -> list[DatasetPage]:
     """One page per dataset, in dependency order."""
     failures = _recent_failures(rt)
+    ticked = triggers(rt.dag)
     moment = now or utcnow()
     return [
         DatasetPage(
@@ -80,6 +84,7 @@ def runbook_pages(rt: Runtime, now: datetime | None = None) -> list[DatasetPage]
             alerts=tuple(alerts_for(rt, spec)),
             commands=tuple(commands_for(spec, moment)),
             failures=tuple(failures.get(name, ())),
+            follows_upstream=name in ticked and spec.automation.schedule is None,
         )
         for name in rt.dag.order()
         for spec in (rt.dag[name],)
@@ -168,7 +173,7 @@ def _page(page: DatasetPage, root: str) -> list[str]:
     lines += [
         f"- Owner: {spec.owner or 'not declared (add owner=...)'}",
         f"- Kind: {_kind(spec)}",
-        f"- Schedule: {_schedule(spec)}",
+        f"- Schedule: {_schedule(spec, page.follows_upstream)}",
         f"- SLA: {auto.sla.text if auto.sla else 'none declared'}",
         f"- Limits: {_limits(spec)}",
         f"- Inputs: {_names(page.inputs, 'none (a source)')}",
@@ -212,10 +217,12 @@ def _kind(spec: DatasetSpec) -> str:
     return spec.kind.value
 
 
-def _schedule(spec: DatasetSpec) -> str:
+def _schedule(spec: DatasetSpec, follows: bool) -> str:
     schedule = spec.automation.schedule
+    if schedule is None and follows:
+        return "none: `assay schedule` runs it after its upstream commits"
     if schedule is None:
-        return "none (runs when someone runs it, or with its upstream)"
+        return "none: runs with `assay run` (no scheduled upstream)"
     if schedule.cron and schedule.cron != schedule.text:
         return f"`{schedule.text}` (cron `{schedule.cron}`)"
     return f"`{schedule.text}`"

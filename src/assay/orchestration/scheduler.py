@@ -47,7 +47,13 @@ from assay.errors import AssayError, LockedError
 from assay.intervals import utcnow
 from assay.lock import project_lock
 from assay.orchestration.report import Ran, TickReport
-from assay.orchestration.sensors import Versions, cron_plan, named, upstream_changes
+from assay.orchestration.sensors import (
+    Versions,
+    cron_plan,
+    named,
+    triggers,
+    upstream_changes,
+)
 from assay.pipelines.automation import Trigger
 from assay.pipelines.spec import DatasetSpec, Kind
 
@@ -90,6 +96,7 @@ class Scheduler:
         self.clock = clock
         self.streams = streams
         self.state = ScheduleState(project.catalog)
+        self._triggers = triggers(project.dag)
         self._stop = threading.Event()
         self._lock_busy = False
         self._ticks = 0
@@ -100,9 +107,10 @@ class Scheduler:
     # -- one tick ------------------------------------------------------------------------
 
     def scheduled(self) -> list[DatasetSpec]:
-        """Datasets with a schedule, in DAG order (streams are kept running, not ticked)."""
-        specs = [self.project.dag[n] for n in self.project.dag.order()]
-        return [s for s in specs if s.automation.schedule and not s.producer.is_stream]
+        """Datasets the scheduler ticks, in DAG order: those with a schedule, and those
+        without one downstream of a scheduled dataset or a stream, which follow their
+        upstream (`sensors.triggers`). Streams are kept running, not ticked."""
+        return [self.project.dag[name] for name in self._triggers]
 
     def tick(self, now: datetime | None = None) -> TickReport:
         """Evaluate every schedule and sensor once, in DAG order, and run what is due."""
@@ -117,11 +125,10 @@ class Scheduler:
         for spec in self.scheduled():
             if self._stop.is_set() or self._lock_busy:
                 break  # stopping, or the lock is held: the rest stays due for the next tick
-            schedule = spec.automation.schedule
-            assert schedule is not None
-            if schedule.trigger is Trigger.CRON:
+            trigger = self._triggers[spec.name]
+            if trigger is Trigger.CRON:
                 self._cron(spec, now, report)
-            elif schedule.trigger is Trigger.ON_UPSTREAM:
+            elif trigger is Trigger.ON_UPSTREAM:
                 reasons = upstream_changes(spec.inputs, versions, self._consumed(spec, consumed))
                 reasons += self._redeclared(spec)
                 if reasons:

@@ -20,7 +20,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from assay.catalog.schedule_state import TickRecord
-from assay.pipelines.automation import Schedule
+from assay.pipelines.automation import Schedule, Trigger
+from assay.pipelines.dag import Dag
 from assay.tables import Warehouse
 
 #: How many names a log line lists before it says "and N more".
@@ -152,3 +153,36 @@ def named(items: list[str]) -> str:
     """`a, b, c` or `a, b, c, d, e and 7 more` for log lines."""
     head = ", ".join(items[:_NAMED])
     return head + (f" and {len(items) - _NAMED} more" if len(items) > _NAMED else "")
+
+
+def triggers(dag: Dag) -> dict[str, Trigger]:
+    """What makes each dataset the scheduler ticks due, in DAG order: its declared schedule,
+    or, for a dataset without one downstream of a scheduled dataset or a stream,
+    `on_upstream` (it follows its upstream, as the Airflow DAGs hold it in its upstream's
+    DAG). Streams are kept running, not ticked; datasets with no scheduled upstream are
+    left to `assay run`.
+
+    Example:
+        >>> import assay
+        >>> from assay.pipelines.dag import Dag
+        >>> a = assay.files("bronze.a", "a/*.csv", "csv", schedule="@hourly")
+        >>> @assay.transform("silver.b", inputs=["bronze.a"])
+        ... def b(ctx, a):
+        ...     return a
+        >>> triggers(Dag([a, b.dataset]))
+        {'bronze.a': <Trigger.CRON: 'cron'>, 'silver.b': <Trigger.ON_UPSTREAM: 'on_upstream'>}
+    """
+    found: dict[str, Trigger] = {}
+    driven: set[str] = set()
+    for name in dag.order():
+        spec = dag[name]
+        schedule = spec.automation.schedule
+        if spec.producer.is_stream:
+            driven.add(name)
+        elif schedule is not None:
+            found[name] = schedule.trigger
+            driven.add(name)
+        elif any(i in driven for i in spec.inputs):
+            found[name] = Trigger.ON_UPSTREAM
+            driven.add(name)
+    return found
