@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 
 from assay.cli.alerts import alerts as alerts_command
+from assay.cli.catalog import catalog_app
+from assay.cli.catalog import describe as describe_command
 from assay.cli.common import EngineOpt, ProjectOpt, handles_errors
 from assay.cli.common import open_project as _project
 from assay.cli.features import features_app
@@ -432,6 +434,8 @@ app.add_typer(features_app, name="features")
 app.command("alerts")(alerts_command)
 app.command("schedule")(schedule_command)
 app.command()(runbook)
+app.command("describe")(describe_command)
+app.add_typer(catalog_app, name="catalog")
 
 
 @app.command()
