@@ -133,22 +133,27 @@ class _ScopeReader:
         self.unresolved = unresolved
         #: id of a scope's expression (and of its Subquery wrapper) -> its output columns.
         self.results: dict[int, dict[str, list[Use]]] = {}
+        #: the same key -> what every row of that scope depends on (its filters, joins...).
+        self.rows: dict[int, list[Use]] = {}
 
     def read(self, qualified: exp.Expr) -> dict[str, list[Use]]:
         outputs: dict[str, list[Use]] = {}
         for scope in traverse_scope(qualified):
+            rows: list[Use] = []
             if isinstance(scope.expression, exp.SetOperation):
-                outputs = self._set_operation(scope.expression)
+                outputs, rows = self._set_operation(scope.expression)
             elif isinstance(scope.expression, exp.Select):
-                outputs = self._select(scope)
+                outputs, rows = self._select(scope)
             else:  # VALUES, a table function: constants or nothing to trace
                 outputs = {}
-            self.results[id(scope.expression)] = outputs
+            keys = [id(scope.expression)]
             if isinstance(scope.expression.parent, exp.Subquery):
-                self.results[id(scope.expression.parent)] = outputs
+                keys.append(id(scope.expression.parent))
+            for key in keys:
+                self.results[key], self.rows[key] = outputs, rows
         return outputs
 
-    def _set_operation(self, node: exp.SetOperation) -> dict[str, list[Use]]:
+    def _set_operation(self, node: exp.SetOperation) -> tuple[dict[str, list[Use]], list[Use]]:
         """UNION: column i of each branch feeds column i; EXCEPT and INTERSECT: the right
         branch only filters the left one's rows."""
         left, right = self.results.get(id(node.this), {}), self.results.get(id(node.expression), {})
@@ -159,9 +164,10 @@ class _ScopeReader:
             if not isinstance(node, exp.Union):
                 right_uses = [compose((INDIRECT, "FILTER"), u) for u in right_uses]
             outputs[name] = _unique(left_uses + right_uses)
-        return outputs
+        rows = self.rows.get(id(node.this), []) + self.rows.get(id(node.expression), [])
+        return outputs, _unique(rows)
 
-    def _select(self, scope: Scope) -> dict[str, list[Use]]:
+    def _select(self, scope: Scope) -> tuple[dict[str, list[Use]], list[Use]]:
         select = scope.expression
         assert isinstance(select, exp.Select)  # read() sends only SELECT scopes here
         windows = {w.name: w for w in select.args.get("windows") or []}
@@ -172,8 +178,15 @@ class _ScopeReader:
                 self.unresolved.append(f"{projection.sql('duckdb')} (input columns unknown)")
                 continue
             own[projection.alias_or_name] = uses.of(projection, IDENTITY)
-        shared = self._row_uses(select, uses)
-        return {name: _unique(found + shared) for name, found in own.items()}
+        # Rows also depend on what the CTEs and derived tables read here filtered on.
+        derived = [
+            use
+            for _, source in scope.selected_sources.values()
+            if isinstance(source, Scope)
+            for use in self.rows.get(id(source.expression), [])
+        ]
+        shared = _unique(derived + self._row_uses(select, uses))
+        return {name: _unique(found + shared) for name, found in own.items()}, shared
 
     def _row_uses(self, select: exp.Select, uses: ExpressionUses) -> list[Use]:
         """What every row of the SELECT depends on: joins, filters, grouping, sorting."""

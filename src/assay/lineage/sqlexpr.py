@@ -43,21 +43,23 @@ class Use(NamedTuple):
 def compose(outer: Kind, inner: Use) -> Use:
     """`inner` seen through a position of kind `outer`.
 
-    An indirect position makes everything in it indirect, of its own subtype (a filter
-    on a CTE's column is a filter on what that column came from); a direct position keeps
-    an inner indirect use as it is; two direct ones give the stronger of the two
-    (IDENTITY < TRANSFORMATION < AGGREGATION).
+    An inner indirect use stays as it is (a filter inside a CTE filters the rows of
+    whatever reads the CTE); a direct one in an indirect position takes that position's
+    subtype (a filter on a CTE's column is a filter on the column it copies); two direct
+    ones give the stronger (IDENTITY < TRANSFORMATION < AGGREGATION).
 
     Example:
         >>> compose((DIRECT, "TRANSFORMATION"), Use("t", "v", DIRECT, "AGGREGATION")).subtype
         'AGGREGATION'
         >>> compose((INDIRECT, "FILTER"), Use("t", "v", DIRECT, "IDENTITY"))[2:]
         ('INDIRECT', 'FILTER')
+        >>> compose((INDIRECT, "SORT"), Use("t", "v", INDIRECT, "JOIN"))[2:]
+        ('INDIRECT', 'JOIN')
     """
-    if outer[0] == INDIRECT:
-        return inner._replace(type=INDIRECT, subtype=outer[1])
     if inner.type == INDIRECT:
         return inner
+    if outer[0] == INDIRECT:
+        return inner._replace(type=INDIRECT, subtype=outer[1])
     subtype = max(outer[1], inner.subtype, key=_DIRECT_RANK.__getitem__)
     return inner._replace(subtype=subtype)
 
