@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from assay.errors import AssayError, ProjectError
 
@@ -130,6 +130,36 @@ class LogAlert(_AlertChannel):
 AlertChannel = Annotated[WebhookAlert | EmailAlert | LogAlert, Field(discriminator="type")]
 
 
+class OpenLineageSettings(BaseModel):
+    """OpenLineage events of every run and backfill (`openlineage:` in assay.yaml).
+
+    `transport` is the openlineage-python client's own transport settings, passed to its
+    transport factory as written: `{type: http, url: http://localhost:5000}`, `{type: kafka,
+    topic: lineage, config: {bootstrap.servers: localhost:9092}}`, `{type: file,
+    log_file_path: ol.jsonl, append: true}` (a relative path is in the project folder) or
+    `{type: console}`.
+
+    Example:
+        >>> OpenLineageSettings(transport={"type": "console"}).disabled
+        False
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    transport: dict[str, Any]
+    #: The namespace of the jobs (the project run and one job per dataset); default: the
+    #: project's name.
+    namespace: str | None = None
+    #: Keep the settings but send nothing.
+    disabled: bool = False
+
+    @field_validator("transport")
+    @classmethod
+    def _names_a_type(cls, transport: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(transport.get("type"), str) or not transport["type"]:
+            raise ValueError("needs a `type:` (http, kafka, file or console)")
+        return transport
+
+
 class ProjectConfig(BaseModel):
     """The contents of assay.yaml.
 
@@ -159,6 +189,8 @@ class ProjectConfig(BaseModel):
     scheduler: SchedulerSettings = SchedulerSettings()
     #: Where alerts go (failures, missed SLAs, blocked contracts, ...); the log always.
     alerts: list[AlertChannel] = Field(default_factory=list)
+    #: OpenLineage events of every run (off unless set).
+    openlineage: OpenLineageSettings | None = None
     #: Free-form settings passed to user code as `ctx.vars`.
     vars: dict[str, Any] = Field(default_factory=dict)
 

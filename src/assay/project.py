@@ -38,7 +38,7 @@ from assay.pipelines.dag import Dag
 from assay.pipelines.declare import collecting
 from assay.pipelines.plan import Planner, Work
 from assay.pipelines.quarantine import quarantine_name
-from assay.pipelines.runner import Reporter, Runner, RunResult
+from assay.pipelines.runner import Reporter, RunListener, Runner, RunResult
 from assay.pipelines.spec import DatasetSpec, Kind
 from assay.pipelines.sqlfile import load_sql_file
 from assay.runtime import STATE_DIR, Runtime
@@ -189,9 +189,10 @@ class Project:
         restated: set[str] | None = None,
     ) -> RunResult:
         run_id = uuid.uuid4().hex[:12]
+        listeners = run_listeners(self.runtime, run_id, command)
         with project_lock(self.state_dir, self.config.lock_timeout):
             self.catalog.start_run(run_id, command)
-            runner = Runner(self.runtime, run_id, reporter, full_refresh, restated)
+            runner = Runner(self.runtime, run_id, reporter, full_refresh, restated, listeners)
             result = runner.run(names, window, workers)
             self.catalog.finish_run(run_id, "success" if result.ok else "failed")
         # Outside the lock: a slow channel must not hold up the next run.
@@ -323,6 +324,17 @@ class Project:
         spec = self.dag[name]
         sync(self.catalog, self.warehouse, name)
         return [r.interval for r in self.catalog.done_intervals(name, spec.fingerprint)]
+
+
+def run_listeners(rt: Runtime, run_id: str, command: str) -> list[RunListener]:
+    """What hears a run's progress besides the reporter: OpenLineage events when
+    `openlineage:` is set (the integration is imported only then)."""
+    settings = rt.config.openlineage
+    if settings is None or settings.disabled:
+        return []
+    from assay.integrations.openlineage import OpenLineageListener
+
+    return [OpenLineageListener(rt, run_id, command, settings)]
 
 
 # -- loading --------------------------------------------------------------------------------

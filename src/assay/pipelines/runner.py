@@ -6,10 +6,11 @@ others go on; the result lists every failure with its reason.
 
 from __future__ import annotations
 
+import logging
 import time
 import traceback
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -28,6 +29,8 @@ from assay.pipelines.producers import Output, RunContext
 from assay.pipelines.spec import DatasetSpec, Kind
 from assay.runtime import Runtime
 from assay.tables.commitmeta import DatasetState
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -81,6 +84,17 @@ class Reporter(Protocol):
     def dataset_finished(self, result: DatasetResult) -> None: ...
 
 
+class RunListener(Protocol):
+    """Told as a run and each dataset it builds start and end (OpenLineage events hang
+    here). Datasets skipped because an upstream failed are not started. An error a listener
+    raises is logged and the run goes on."""
+
+    def run_started(self, names: list[str]) -> None: ...
+    def dataset_started(self, spec: DatasetSpec) -> None: ...
+    def dataset_finished(self, spec: DatasetSpec, result: DatasetResult) -> None: ...
+    def run_finished(self, result: RunResult | None, error: BaseException | None) -> None: ...
+
+
 class SilentReporter:
     def dataset_started(self, dataset: str, units: int, reasons: list[str]) -> None:
         pass
@@ -102,6 +116,7 @@ class Runner:
         reporter: Reporter | None = None,
         full_refresh: bool = False,
         restated: set[str] | None = None,
+        listeners: Sequence[RunListener] = (),
     ):
         self.rt = rt
         self.run_id = run_id
@@ -112,11 +127,33 @@ class Runner:
         self.planner = Planner.for_runtime(rt)
         self.committer = Committer(rt.warehouse, rt.local, rt.contracts, rt.catalog)
         self.started_at = utcnow()
+        self.listeners = tuple(listeners)
+
+    def _notify(self, event: str, *args: object) -> None:
+        """Call `event` on every listener; what one raises is logged, never the run's."""
+        for listener in self.listeners:
+            try:
+                getattr(listener, event)(*args)
+            except Exception:
+                log.exception("run listener %s failed on %s", type(listener).__name__, event)
 
     def run(
         self, names: list[str], window: tuple[datetime, datetime] | None = None, workers: int = 1
     ) -> RunResult:
         began = time.monotonic()
+        self._notify("run_started", names)
+        try:
+            results = self._run_all(names, window, workers)
+        except BaseException as exc:
+            self._notify("run_finished", None, exc)
+            raise
+        outcome = RunResult(self.run_id, results, time.monotonic() - began)
+        self._notify("run_finished", outcome, None)
+        return outcome
+
+    def _run_all(
+        self, names: list[str], window: tuple[datetime, datetime] | None, workers: int
+    ) -> list[DatasetResult]:
         results: list[DatasetResult] = []
         broken: set[str] = set()
         for name in names:
@@ -126,12 +163,14 @@ class Runner:
                 result = DatasetResult(name, "skipped", [f"upstream failed: {', '.join(blocked)}"])
                 broken.add(name)
             else:
+                self._notify("dataset_started", spec)
                 result = self._run_dataset(spec, window, workers)
+                self._notify("dataset_finished", spec, result)
                 if result.status == "failed":
                     broken.add(name)
             results.append(result)
             self.reporter.dataset_finished(result)
-        return RunResult(self.run_id, results, time.monotonic() - began)
+        return results
 
     def _run_dataset(
         self, spec: DatasetSpec, window: tuple[datetime, datetime] | None, workers: int

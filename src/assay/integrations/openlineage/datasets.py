@@ -1,0 +1,150 @@
+"""The datasets of assay's events: tables read (at the Delta versions read) and written (with
+their schema, the version and files the run's commits wrote, and its contract results).
+
+A table's namespace is the warehouse location (`file:///.../warehouse` or the object store
+URI) and its name `layer.name`; a file source's input is its path pattern in the project
+folder's namespace (`file:///.../project`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from openlineage.client.event_v2 import InputDataset, OutputDataset
+from openlineage.client.facet_v2 import (
+    dataset_version_dataset,
+    output_statistics_output_dataset,
+    ownership_dataset,
+    schema_dataset,
+)
+
+from assay.integrations.openlineage.facets import PRODUCER
+from assay.integrations.openlineage.quality import quality_facets
+from assay.intervals import Interval
+from assay.pipelines.runner import DatasetResult
+from assay.pipelines.spec import DatasetSpec
+from assay.runtime import Runtime
+from assay.tables import Warehouse
+
+
+def location_namespace(location: str) -> str:
+    """The namespace of what lives at `location`: an object store URI as it is, a local
+    folder as a `file://` URI.
+
+    Example:
+        >>> location_namespace("/srv/wh"), location_namespace("s3://bucket/wh")
+        ('file:///srv/wh', 's3://bucket/wh')
+    """
+    return location if "://" in location else Path(location).as_uri()
+
+
+def input_datasets(rt: Runtime, spec: DatasetSpec, versions: dict[str, int]) -> list[InputDataset]:
+    """The tables `spec` reads, at `versions`, and a file source's files."""
+    namespace = location_namespace(rt.warehouse.root)
+    found = [
+        InputDataset(
+            namespace=namespace,
+            name=name,
+            facets={
+                "version": _version_facet(version),
+                "schema": schema_facet(rt.warehouse.schema(name)),
+            },
+        )
+        for name, version in versions.items()
+    ]
+    path = getattr(spec.producer, "path", None)
+    if spec.producer.is_source and isinstance(path, str):
+        found.append(InputDataset(namespace=location_namespace(rt.root), name=path))
+    return found
+
+
+def output_dataset(
+    rt: Runtime, spec: DatasetSpec, run_id: str, result: DatasetResult | None
+) -> OutputDataset:
+    """The table `spec` writes: identity only at START; at the end its schema, owner,
+    contract results and, when the run committed, the version and what it wrote."""
+    namespace = location_namespace(rt.warehouse.root)
+    if result is None:
+        return OutputDataset(namespace=namespace, name=spec.name)
+    facets: dict[str, Any] = quality_facets(rt.catalog, run_id, spec.name)
+    if spec.owner:
+        facets["ownership"] = ownership_dataset.OwnershipDatasetFacet(
+            owners=[ownership_dataset.Owner(name=spec.owner)], producer=PRODUCER
+        )
+    output_facets: dict[str, Any] = {}
+    if rt.warehouse.exists(spec.name):
+        facets["schema"] = schema_facet(rt.warehouse.schema(spec.name))
+    if result.commits:
+        versions = run_commits(rt.warehouse, spec.name, run_id, result.commits)
+        facets["version"] = _version_facet(max(versions))
+        output_facets["outputStatistics"] = _statistics(rt.warehouse, spec.name, versions, result)
+    return OutputDataset(
+        namespace=namespace, name=spec.name, facets=facets, outputFacets=output_facets
+    )
+
+
+def run_commits(warehouse: Warehouse, name: str, run_id: str, commits: int) -> list[int]:
+    """The versions `run_id` committed: its `commits` are the newest (runs hold the lock)."""
+    return [c.version for c in warehouse.history(name, commits) if c.meta.run_id == run_id]
+
+
+def intervals_written(warehouse: Warehouse, name: str, run_id: str, commits: int) -> list[Interval]:
+    """The intervals the run's commits wrote, from their commit metadata."""
+    found: list[Interval] = []
+    for commit in warehouse.history(name, commits):
+        if commit.meta.run_id == run_id and commit.meta.intervals:
+            found.extend(commit.meta.intervals)
+    return found
+
+
+def _statistics(
+    warehouse: Warehouse, name: str, versions: Iterable[int], result: DatasetResult
+) -> output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet:
+    """Rows the run wrote, and the files (and their bytes) its commits added."""
+    files = bytes_ = 0
+    for version in versions:
+        added = _added_files(warehouse, name, version)
+        files += added.num_rows
+        bytes_ += int(sum(added["size_bytes"].to_pylist()))
+    return output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
+        rowCount=result.rows_written, size=bytes_, fileCount=files, producer=PRODUCER
+    )
+
+
+def _added_files(warehouse: Warehouse, name: str, version: int) -> pa.Table:
+    """The add actions of commit `version`: files in its snapshot not in the one before."""
+    now = warehouse.file_actions(name, version)
+    if version == 0:
+        return now
+    before = set(warehouse.file_actions(name, version - 1)["path"].to_pylist())
+    keep = [path not in before for path in now["path"].to_pylist()]
+    return now.filter(pa.array(keep, pa.bool_()))
+
+
+def schema_facet(schema: pa.Schema) -> schema_dataset.SchemaDatasetFacet:
+    """The columns and their Arrow types (struct fields nested).
+
+    Example:
+        >>> facet = schema_facet(pa.schema({"id": pa.int64(), "at": pa.timestamp("us")}))
+        >>> [(f.name, f.type) for f in facet.fields]
+        [('id', 'int64'), ('at', 'timestamp[us]')]
+    """
+    return schema_dataset.SchemaDatasetFacet(fields=[_field(f) for f in schema], producer=PRODUCER)
+
+
+def _field(field: pa.Field) -> schema_dataset.SchemaDatasetFacetFields:
+    children = list(field.type) if pa.types.is_struct(field.type) else []
+    return schema_dataset.SchemaDatasetFacetFields(
+        name=field.name,
+        type=str(field.type) if not children else "struct",
+        fields=[_field(child) for child in children],
+    )
+
+
+def _version_facet(version: int) -> dataset_version_dataset.DatasetVersionDatasetFacet:
+    return dataset_version_dataset.DatasetVersionDatasetFacet(
+        datasetVersion=str(version), producer=PRODUCER
+    )
