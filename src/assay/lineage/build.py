@@ -64,7 +64,8 @@ def build_lineage(rt: Runtime) -> LineageGraph:
     known: dict[str, list[str]] = {}
     for name in rt.dag.order():
         found = _dataset(rt, rt.dag.specs[name], known)
-        known[name] = list(found.columns)
+        if found.columns:  # none: unknown (Python code not run yet), not empty
+            known[name] = list(found.columns)
         edges += found.table_edges + [e for column in found.columns.values() for e in column]
         unresolved += [(name, what) for what in found.unresolved]
     views = rt.feature_views
@@ -100,7 +101,8 @@ def column_lineage(rt: Runtime, dataset: str) -> dict[str, list[Edge]]:
     known: dict[str, list[str]] = {}
     for name in [*rt.dag.upstream(dataset), dataset]:
         found = _dataset(rt, rt.dag.specs[name], known)
-        known[name] = list(found.columns)
+        if found.columns:
+            known[name] = list(found.columns)
         for what in found.unresolved:
             log.warning("lineage: %s: %s", name, what)
     del spec

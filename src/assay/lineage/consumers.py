@@ -117,7 +117,7 @@ def contract_edges(
     edges: list[Edge] = []
     for dataset, bound in contracts.items():
         for contract in bound:
-            user = f"contract {contract.path}"
+            user = f"contract {contract_node(contract, root, '').name}"
             for column in contract.columns:
                 source = _column(dataset, column.name, known, unresolved, user)
                 target = contract_node(contract, root, column.name)

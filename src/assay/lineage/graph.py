@@ -77,6 +77,11 @@ class Node:
         return f"{self.name}{joiner}{self.column}"
 
 
+def sort_key(node: Node) -> tuple[str, str, str]:
+    """Orders nodes with and without a column (None does not compare with text)."""
+    return (node.kind, node.name, node.column or "")
+
+
 @dataclass(frozen=True)
 class Edge:
     """`source` feeds `target`; `type` and `subtype` as OpenLineage's columnLineage facet
@@ -114,14 +119,14 @@ class LineageGraph:
             self._into[edge.target].append(edge)
             self._out_of[edge.source].append(edge)
         # A whole table's nodes: itself and its columns.
-        self._members: dict[Node, set[Node]] = defaultdict(set)
-        for node in {n for e in self.edges for n in (e.source, e.target)}:
-            self._members[node.table].add(node)
+        self._members: dict[Node, list[Node]] = defaultdict(list)
+        for node in self.nodes:  # sorted: walks come out the same on every run
+            self._members[node.table].append(node)
 
     @property
     def nodes(self) -> list[Node]:
-        """Every node an edge touches, sorted."""
-        return sorted({n for e in self.edges for n in (e.source, e.target)})
+        """Every node an edge touches, sorted (a whole table before its columns)."""
+        return sorted({n for e in self.edges for n in (e.source, e.target)}, key=sort_key)
 
     def upstream(self, node: Node, depth: int | None = None) -> list[Edge]:
         """Edges on the paths into `node` (a whole table: into any of its columns), nearest
