@@ -113,3 +113,20 @@ def test_walks_follow_depth_and_whole_table_edges() -> None:
 def test_edges_take_only_openlineage_kinds() -> None:
     with pytest.raises(ValueError, match="DIRECT/JOIN"):
         Edge(Node("dataset", "a.b", "x"), Node("dataset", "a.c", "x"), "DIRECT", "JOIN")
+
+
+def test_assay_lineage_is_a_command_of_the_cli(scaffold: assay.Project) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from assay.cli.main import app
+
+    args = ["lineage", "gold.daily_totals.revenue", "--upstream", "--depth", "1"]
+    result = CliRunner().invoke(app, [*args, "--format", "json", "--project", scaffold.root])
+    assert result.exit_code == 0, result.output
+    edges = json.loads(result.output)["edges"]
+    assert {"name": "silver.orders", "column": "amount", "kind": "dataset"} in [
+        e["source"] for e in edges
+    ]
+    assert all(e["target"]["name"] == "gold.daily_totals" for e in edges)

@@ -15,6 +15,7 @@ from assay.cli.catalog import describe as describe_command
 from assay.cli.common import EngineOpt, ProjectOpt, handles_errors
 from assay.cli.common import open_project as _project
 from assay.cli.features import features_app
+from assay.cli.lineage import lineage as lineage_command
 from assay.cli.runbook import runbook
 from assay.cli.schedule import schedule as schedule_command
 
@@ -434,6 +435,7 @@ app.add_typer(features_app, name="features")
 app.command("alerts")(alerts_command)
 app.command("schedule")(schedule_command)
 app.command()(runbook)
+app.command(name="lineage")(lineage_command)
 app.command("describe")(describe_command)
 app.add_typer(catalog_app, name="catalog")
 
