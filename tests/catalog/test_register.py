@@ -88,6 +88,21 @@ def test_register_a_parquet_folder(project: Path, airlines: pd.DataFrame, tmp_pa
     assert [(h["name"], h["field"]) for h in hits] == [("external.airlines", "columns")]
 
 
+def test_register_a_hive_partitioned_parquet_folder(
+    project: Path, flights: pd.DataFrame, tmp_path: Path
+) -> None:
+    folder = tmp_path / "flights_by_month"
+    arrow = pa.Table.from_pandas(flights, preserve_index=False)
+    pq.write_to_dataset(arrow, folder, partition_cols=["month"])  # month=1/, month=2/
+    (folder / "README").write_text("not data")  # files that are not Parquet are left out
+    result = invoke("catalog", "register", str(folder), "-p", str(project))
+    assert result.exit_code == 0, result.output
+    about = as_json("describe", "external.flights_by_month", "-p", str(project))
+    assert about["rows"] == len(flights)
+    assert about["files"] == flights["month"].nunique() == 2
+    assert sorted(c["name"] for c in about["columns"]) == sorted(flights.columns)
+
+
 def test_register_a_delta_folder_and_refresh_it(
     project: Path, flights: pd.DataFrame, tmp_path: Path
 ) -> None:

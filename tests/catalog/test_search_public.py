@@ -11,6 +11,7 @@ import re
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -150,3 +151,20 @@ def test_search_on_postgresql(public: Path, pg_url: str, tmp_path: Path) -> None
         ).scalar()  # fmt: skip
     engine.dispose()
     assert kind == "tsvector"
+
+
+def test_tags_are_searched(make_project: Any) -> None:
+    root = make_project(
+        {
+            "pipelines/gold_x.sql": "-- name: gold.x\n-- tags: domain=aviation, pii\n"
+            "SELECT 1 AS a\n",
+            "pipelines/gold_y.sql": "-- name: gold.y\n-- description: no aviation here? yes\n"
+            "SELECT 1 AS a\n",
+        }
+    )
+    hits = cli("catalog", "search", "aviation", "-p", str(root))
+    assert {(h["name"], h["field"]) for h in hits} == {
+        ("gold.x", "tags"),
+        ("gold.y", "description"),
+    }
+    assert [h["name"] for h in cli("catalog", "search", "pii", "-p", str(root))] == ["gold.x"]

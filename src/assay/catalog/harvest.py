@@ -96,7 +96,7 @@ def _parquet_files(folder: Path) -> list[Path]:
     return sorted(
         p
         for p in folder.rglob("*")
-        if p.is_file() and not p.name.startswith(("_", ".")) and p.suffix in (".parquet", ".pq", "")
+        if p.is_file() and not p.name.startswith(("_", ".")) and p.suffix in (".parquet", ".pq")
     )
 
 
@@ -111,7 +111,11 @@ def _harvest_parquet(folder: Path, name: str) -> RegisteredTable:
             hint="give a Delta folder, a Parquet folder or a .parquet file",
         )
     try:
-        dataset = pads.dataset([str(f) for f in files], format="parquet")
+        # Hive folders (`month=1/part-0.parquet`) give their partition columns too.
+        base = {"partition_base_dir": str(folder)} if folder.is_dir() else {}
+        dataset = pads.dataset(
+            [str(f) for f in files], format="parquet", partitioning="hive", **base
+        )
         # Footers only: the row counts are in each file's metadata, no data is read.
         rows = sum(fragment.metadata.num_rows for fragment in dataset.get_fragments())
     except (pa.ArrowInvalid, OSError) as exc:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from assay.errors import UsageError
+from assay.errors import ProjectError, UsageError
 
 if TYPE_CHECKING:
     from assay.catalog.store import Catalog
@@ -146,12 +146,22 @@ def _create(con: sa.Connection, postgres: bool) -> None:
         con.execute(sa.text(f"CREATE INDEX IF NOT EXISTS {_PG}_gin ON {_PG} USING GIN (document)"))
     else:
         # porter: `delays` finds `delay`; unicode61 splits `dep_delay` and `silver.flights`.
-        con.execute(
-            sa.text(
-                f"CREATE VIRTUAL TABLE IF NOT EXISTS {_FTS} USING fts5(name, kind UNINDEXED, "
-                "description, columns, tags, owner, tokenize = 'porter unicode61')"
+        try:
+            con.execute(
+                sa.text(
+                    f"CREATE VIRTUAL TABLE IF NOT EXISTS {_FTS} USING fts5(name, kind UNINDEXED, "
+                    "description, columns, tags, owner, tokenize = 'porter unicode61')"
+                )
             )
-        )
+        except sa.exc.OperationalError as exc:
+            if "fts5" not in str(exc):
+                raise
+            raise ProjectError(
+                "this Python's SQLite has no FTS5 full-text module",
+                where=str(con.engine.url),
+                hint="use a Python whose sqlite3 has FTS5 (python.org and most Linux builds "
+                "do), or put the catalog on PostgreSQL (`catalog:` in assay.yaml)",
+            ) from exc
 
 
 def _fts_insert() -> str:
