@@ -53,8 +53,7 @@ class OpenLineageListener:
 
     def run_finished(self, result: RunResult | None, error: BaseException | None) -> None:
         try:
-            failed = [f"{r.dataset}: {r.error}" for r in result.failed] if result else []
-            message = str(error) if error is not None else "; ".join(failed)
+            message = str(error) if error is not None else _failures(result)
             run_facets = {"errorMessage": facets.error_facet(message)} if message else {}
             state = RunState.FAIL if message else RunState.COMPLETE
             self._emit_project(state, run_facets)
@@ -134,6 +133,17 @@ class OpenLineageListener:
         if result is not None and result.error:
             run_facets["errorMessage"] = facets.error_facet(result.error)
         return run_facets
+
+
+def _failures(result: RunResult | None) -> str:
+    """What failed in the run, one dataset after another ("" when nothing did)."""
+    if result is None or not result.failed:
+        return ""
+    lines = []
+    for failed in result.failed:
+        text = (failed.error or "failed").split("\nTraceback")[0].strip()
+        lines.append(text if text.startswith(failed.dataset) else f"{failed.dataset}: {text}")
+    return f"{len(lines)} of {len(result.results)} datasets failed: " + "; ".join(lines)
 
 
 def _now() -> str:
