@@ -94,6 +94,12 @@ def test_contract_results_and_their_trend(public: Path) -> None:
     assert by_rule["rowCount"]["status"] == "pass"
     assert by_rule["rowCount"]["observed"] == len(weather) - too_windy
     assert about["rows"] == len(weather) - too_windy
+    assert [value for _, value in about["batch_rows"]] == [len(weather) - too_windy]
+    header = (public / "pipelines" / "silver_weather.sql").read_text()
+    keys = re.search(r"^-- keys: (.+)$", header, re.M).group(1)  # type: ignore[union-attr]
+    assert [c["name"] for c in about["columns"] if c["primary_key"]] == [
+        k.strip() for k in keys.split("--")[0].split(",")
+    ]
     [run] = about["quality_trend"]
     assert run["passed"] == sum(r["status"] == "pass" for r in about["last_checks"])
     assert about["feature_views"] == ["airport_weather"]  # features/weather.py's source

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from assay.catalog.quality import RunQuality, StoredResult, last_results, quality_trend
 from assay.catalog.registered import RegisteredTable, get_registered, list_registered
 from assay.catalog.schema_history import ColumnHistory, schema_history
+from assay.catalog.store import metric_history
 from assay.catalog.sync import sync
 from assay.errors import UsageError
 from assay.pipelines.plan import Planner
@@ -84,6 +85,8 @@ class Description:
     contracts: list[str] = field(default_factory=list)
     last_checks: list[StoredResult] = field(default_factory=list)
     quality_trend: list[RunQuality] = field(default_factory=list)
+    #: Rows of each recent batch checked by a contract (`batch.rows`), oldest first.
+    batch_rows: list[tuple[datetime, float]] = field(default_factory=list)
     upstream: list[str] = field(default_factory=list)
     upstream_all: list[str] = field(default_factory=list)
     downstream: list[str] = field(default_factory=list)
@@ -143,6 +146,7 @@ def _describe_dataset(rt: Runtime, spec: DatasetSpec) -> Description:
         contracts=sorted({c.path for c in rt.contracts.get(spec.name, [])}),
         last_checks=last_results(rt.catalog, spec.name),
         quality_trend=quality_trend(rt.catalog, spec.name),
+        batch_rows=metric_history(rt.catalog, spec.name, "batch.rows", limit=10),
         upstream=sorted(spec.inputs),
         upstream_all=rt.dag.upstream(spec.name),
         downstream=sorted(rt.dag.consumers[spec.name]),
@@ -161,8 +165,11 @@ def _add_table_facts(rt: Runtime, spec: DatasetSpec, about: Description) -> None
     history = schema_history(rt.warehouse.uri(spec.name), rt.warehouse.storage_options)
     about.columns = [_column(c) for c in history.columns]
     nullable = {f.name: f.nullable for f in rt.warehouse.schema(spec.name)}
+    # A merge dataset's keys, or a contract's primary key, identify its rows.
+    keys = set(spec.keys) | {k for c in rt.contracts.get(spec.name, []) for k in c.primary_key}
     for column in about.columns:
         column.nullable = nullable.get(column.name)
+        column.primary_key = column.name in keys
     about.history_since = history.since
     about.version = rt.warehouse.version(spec.name)
     actions = rt.warehouse.file_actions(spec.name)

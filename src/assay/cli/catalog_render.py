@@ -140,6 +140,9 @@ def _quality(about: Description) -> Panel | None:
                 str(q.failed), str(q.not_run),
             )  # fmt: skip
         parts.append(trend)
+    if about.batch_rows:
+        rows = ", ".join(f"{value:,.0f}" for _, value in about.batch_rows)
+        parts.append(f"rows per checked batch (oldest first): {rows}")
     return Panel(Group(*parts), title="quality", title_align="left")
 
 
