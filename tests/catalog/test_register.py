@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable, write_deltalake
@@ -256,3 +257,43 @@ def test_bad_input_says_what_to_do(project: Path, tmp_path: Path, airlines: pd.D
 def test_help_has_an_example(command: tuple[str, ...]) -> None:
     result = invoke(*command, "--help")
     assert result.exit_code == 0 and "Example" in result.output
+
+
+def test_a_delta_folder_whose_log_was_cleaned_up(
+    project: Path, airlines: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Commits before a checkpoint may be deleted: the history starts at the checkpoint,
+    and columns older than it say so (added_in None) instead of a wrong version."""
+    folder = tmp_path / "airlines_delta"
+    arrow = pa.Table.from_pandas(airlines, preserve_index=False)
+    write_deltalake(folder, arrow.select(["carrier"]))
+    write_deltalake(folder, arrow, mode="append", schema_mode="merge")  # v1 adds name
+    DeltaTable(str(folder)).create_checkpoint()
+    longer = arrow.append_column("name_length", pc.utf8_length(arrow["name"]))
+    write_deltalake(folder, longer, mode="append", schema_mode="merge")  # v2 adds name_length
+    for version in (0, 1):
+        (folder / "_delta_log" / f"{version:020d}.json").unlink()
+    assert invoke("catalog", "register", str(folder), "-p", str(project)).exit_code == 0
+    about = as_json("describe", "external.airlines_delta", "-p", str(project))
+    assert about["history_since"] == 1
+    added = {c["name"]: c["added_in"] for c in about["columns"]}
+    assert added == {"carrier": None, "name": None, "name_length": 2}
+    assert about["rows"] == 3 * len(airlines)  # three commits of every airline
+    shown = invoke("describe", "external.airlines_delta", "-p", str(project)).output
+    assert "history from v1" in shown
+
+
+def test_registered_tables_in_a_postgresql_catalog(
+    project: Path, airlines: pd.DataFrame, tmp_path: Path, pg_url: str
+) -> None:
+    (project / "assay.yaml").write_text(f"name: proj\nwarehouse: warehouse\ncatalog: {pg_url}\n")
+    folder = tmp_path / "airlines.parquet"
+    pq.write_table(pa.Table.from_pandas(airlines, preserve_index=False), folder)
+    assert invoke("catalog", "register", str(folder), "-p", str(project)).exit_code == 0
+    assert invoke("catalog", "register", str(folder), "-p", str(project)).exit_code == 0
+    listed = as_json("catalog", "list", "-p", str(project))
+    assert [e["name"] for e in listed if e["kind"] == "registered"] == ["external.airlines"]
+    about = as_json("describe", "external.airlines", "-p", str(project))
+    assert (about["rows"], about["files"]) == (len(airlines), 1)
+    hits = as_json("catalog", "search", "carrier", "-p", str(project))
+    assert [(h["name"], h["field"]) for h in hits] == [("external.airlines", "columns")]
