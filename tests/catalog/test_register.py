@@ -146,6 +146,8 @@ def sqlite_database(path: Path, airlines: pd.DataFrame, flights: pd.DataFrame) -
         con.execute("CREATE TABLE airlines (carrier TEXT PRIMARY KEY, name TEXT NOT NULL)")
         con.executemany("INSERT INTO airlines VALUES (?, ?)", airlines.itertuples(index=False))
     flights.to_sql("flights", f"sqlite:///{path}", index=False)
+    with sqlite3.connect(path) as con:
+        con.execute("CREATE VIEW long_delays AS SELECT * FROM flights WHERE dep_delay > 120")
 
 
 def test_register_sqlite_tables(
@@ -169,8 +171,13 @@ def test_register_sqlite_tables(
             ]
             assert got == [(r[1], r[2], not r[3], bool(r[5])) for r in pragma]
     assert about["columns"][0]["name"] == flights.columns[0]
+    view = invoke("catalog", "register", "--url", url, "-t", "long_delays", "-p", str(project))
+    assert view.exit_code == 0, view.output
+    long_delays = as_json("describe", "external.long_delays", "-p", str(project))
+    assert long_delays["rows"] == int((flights["dep_delay"] > 120).sum()) > 0
+    assert [c["name"] for c in long_delays["columns"]] == list(flights.columns)
     hits = as_json("catalog", "search", "tailnum", "-p", str(project))
-    assert [h["name"] for h in hits] == ["external.flights"]
+    assert sorted(h["name"] for h in hits) == ["external.flights", "external.long_delays"]
 
 
 def test_register_postgresql_tables(

@@ -142,13 +142,17 @@ def harvest_database(
     name: str | None = None,
     count_rows: bool = True,
 ) -> list[RegisteredTable]:
-    """Tables reachable at SQLAlchemy `url` (all of `schema`'s, or `tables`), described
-    through the inspector: columns, types, primary keys, comments, row counts."""
+    """Tables and views reachable at SQLAlchemy `url` (all of `schema`'s, or `tables`),
+    described through the inspector: columns, types, primary keys, comments, row counts."""
     shown = _shown_url(url)
     try:
         engine = sa.create_engine(url)
         inspector = sa.inspect(engine)
-        available = inspector.get_table_names(schema=schema)
+        # Views too: they are often what a team reads.
+        available = [
+            *inspector.get_table_names(schema=schema),
+            *inspector.get_view_names(schema=schema),
+        ]
     except ModuleNotFoundError as exc:
         raise UsageError(
             f"the database driver is missing: {exc.name}", where=shown, hint="pip install it"
