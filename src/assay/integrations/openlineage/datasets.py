@@ -9,7 +9,6 @@ folder's namespace (`file:///.../project`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -21,24 +20,14 @@ from openlineage.client.facet_v2 import (
     schema_dataset,
 )
 
-from assay.integrations.openlineage.facets import PRODUCER
+from assay.integrations.openlineage.columns import column_lineage_facet
+from assay.integrations.openlineage.facets import PRODUCER, location_namespace
 from assay.integrations.openlineage.quality import quality_facets
 from assay.intervals import Interval
 from assay.pipelines.runner import DatasetResult
 from assay.pipelines.spec import DatasetSpec
 from assay.runtime import Runtime
 from assay.tables import Warehouse
-
-
-def location_namespace(location: str) -> str:
-    """The namespace of what lives at `location`: an object store URI as it is, a local
-    folder as a `file://` URI.
-
-    Example:
-        >>> location_namespace("/srv/wh"), location_namespace("s3://bucket/wh")
-        ('file:///srv/wh', 's3://bucket/wh')
-    """
-    return location if "://" in location else Path(location).as_uri()
 
 
 def input_datasets(rt: Runtime, spec: DatasetSpec, versions: dict[str, int]) -> list[InputDataset]:
@@ -77,6 +66,9 @@ def output_dataset(
     output_facets: dict[str, Any] = {}
     if rt.warehouse.exists(spec.name):
         facets["schema"] = schema_facet(rt.warehouse.schema(spec.name))
+        lineage = column_lineage_facet(rt, spec.name)
+        if lineage is not None:
+            facets["columnLineage"] = lineage
     if result.commits:
         versions = run_commits(rt.warehouse, spec.name, run_id, result.commits)
         facets["version"] = _version_facet(max(versions))

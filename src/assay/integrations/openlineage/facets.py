@@ -43,6 +43,17 @@ PRODUCER = f"urn:assay:integrations:openlineage:{ASSAY_VERSION}"
 _ENGINE_PACKAGES = {"duckdb": "duckdb", "spark": "pyspark"}
 
 
+def location_namespace(location: str) -> str:
+    """The namespace of what lives at `location`: an object store URI as it is, a local
+    folder as a `file://` URI.
+
+    Example:
+        >>> location_namespace("/srv/wh"), location_namespace("s3://bucket/wh")
+        ('file:///srv/wh', 's3://bucket/wh')
+    """
+    return location if "://" in location else Path(location).as_uri()
+
+
 def iso(moment: datetime) -> str:
     """An ISO 8601 time with its zone; assay's naive times are UTC.
 
