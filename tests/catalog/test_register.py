@@ -121,12 +121,8 @@ def test_register_a_delta_folder_and_refresh_it(
         mode="append",
         schema_mode="merge",
     )
-    assert (
-        invoke(
-            "catalog", "register", str(folder), "--name", "ext.flights", "-p", str(project)
-        ).exit_code
-        == 0
-    )
+    again = invoke("catalog", "register", str(folder), "--name", "ext.flights", "-p", str(project))
+    assert again.exit_code == 0 and "refreshed" in again.output and "new" in result.output
     about = as_json("describe", "ext.flights", "-p", str(project))
     table = DeltaTable(str(folder))
     assert about["rows"] == len(flights) == table.to_pyarrow_table().num_rows

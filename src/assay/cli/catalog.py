@@ -155,7 +155,17 @@ def register(
         stored = [register_path(runtime, path, name)]
     else:
         stored = register_database(runtime, url or "", schema, table or (), name, count)
-    rows = [(t.name, t.source, len(t.columns), t.row_count, t.files, t.location) for t in stored]
-    console.print(
-        rows_table("registered", ["name", "source", "columns", "rows", "files", "location"], rows)
-    )
+    rows = [
+        (
+            t.name,
+            "refreshed" if t.registered_at != t.refreshed_at else "new",
+            t.source,
+            len(t.columns),
+            t.row_count,
+            t.files,
+            t.location,
+        )
+        for t in stored
+    ]
+    headers = ["name", "status", "source", "columns", "rows", "files", "location"]
+    console.print(rows_table("registered", headers, rows))
