@@ -47,6 +47,7 @@ from assay.tables import CommitInfo, Warehouse
 if TYPE_CHECKING:
     from assay.contracts.enforce import CheckResult
     from assay.features.store import Features
+    from assay.lineage.impact import Impact
     from assay.pipelines.replay import ReplayOutcome
     from assay.streaming.runner import BatchStats, StreamStats
     from assay.streaming.status import StreamStatus
@@ -133,13 +134,16 @@ class Project:
         reporter: Reporter | None = None,
         window: tuple[date | datetime | str, date | datetime | str] | None = None,
         command: str = "run",
+        allow_breaking: bool = False,
     ) -> RunResult:
         """Build the selected datasets (default: all) in dependency order.
 
         `window` limits incremental datasets to the missing or stale intervals in
         `[start, end)` (a scheduler's tick or Airflow's data interval); other datasets run
         as usual. `command` is what the run history records (`run`, `schedule`, `airflow`).
-        Returns a RunResult; `result.ok` is False when any dataset failed.
+        A changed SQL dataset that removes or retypes a column something downstream uses
+        stops the run before it starts (a SchemaDriftError naming the users), unless
+        `allow_breaking`. Returns a RunResult; `result.ok` is False when any dataset failed.
 
         Example: ``project.run(["silver.transactions"], window=("2026-01-01", "2026-01-02"))``
         """
@@ -147,6 +151,8 @@ class Project:
         bounds = None if window is None else (_as_datetime(window[0]), _as_datetime(window[1]))
         if bounds and bounds[0] >= bounds[1]:
             raise UsageError("the window's start must be before its end")
+        if not allow_breaking:
+            self._refuse_breaking(names)
         return self._execute(names, command, full_refresh, reporter, bounds)
 
     def backfill(
@@ -214,6 +220,21 @@ class Project:
         with project_lock(self.state_dir, self.config.lock_timeout):
             set_torn_commit_aside(name, self.warehouse.uri(name))
         return self.run([f"{name}+"], full_refresh=True, reporter=reporter)
+
+    def impact(self, select: Sequence[str] = ()) -> Impact:
+        """What the changed SQL datasets among `select` (default: all) reach downstream, and
+        the columns they remove or retype that downstream still uses.
+
+        Example: ``project.impact(["silver.transactions"]).breaking``
+        """
+        from assay.lineage.impact import impact
+
+        return impact(self.runtime, self.dag.select(select) if select else self.dag.order())
+
+    def _refuse_breaking(self, names: Sequence[str]) -> None:
+        from assay.lineage.impact import impact, refuse_breaking
+
+        refuse_breaking(impact(self.runtime, names))
 
     def plan(self, select: Sequence[str] = (), full_refresh: bool = False) -> list[Work]:
         """What `run` would do, per dataset, and why (nothing is written)."""

@@ -59,8 +59,18 @@ def run(
         bool, typer.Option("--full-refresh", help="Rebuild the selected tables from scratch.")
     ] = False,
     engine: EngineOpt = None,
+    allow_breaking: Annotated[
+        bool,
+        typer.Option(
+            "--allow-breaking-changes",
+            help="Run even when changed SQL removes or retypes a column downstream uses.",
+        ),
+    ] = False,
 ) -> None:
     """Run the pipeline DAG in dependency order; retries transient errors with backoff.
+
+    A changed SQL file that removes or retypes a column something downstream uses stops the
+    run before it starts, naming the users (`assay plan` shows the impact).
 
     Example: `assay run --select silver.transactions+`, or on Spark: `assay run --engine spark`
     """
@@ -68,7 +78,12 @@ def run(
 
     proj = _project(project, engine)
     with progress_bar() as bar:
-        result = proj.run(select or (), full_refresh=full_refresh, reporter=RichReporter(bar))
+        result = proj.run(
+            select or (),
+            full_refresh=full_refresh,
+            reporter=RichReporter(bar),
+            allow_breaking=allow_breaking,
+        )
     console.print(run_summary(result, "run"))
     if not result.ok:
         failure_summary(result)
@@ -170,14 +185,17 @@ def plan(
     select: Annotated[list[str] | None, typer.Option("--select", "-s")] = None,
     full_refresh: Annotated[bool, typer.Option("--full-refresh")] = False,
 ) -> None:
-    """Show what `assay run` would do and why, without writing anything.
+    """Show what `assay run` would do and why, without writing anything; for changed SQL
+    files, what they reach downstream and the used columns they remove or retype (then
+    exit 1: `assay run` would stop).
 
     Example: `assay plan --project examples/fraud`
     """
-    from assay.cli.render import console, rows_table
+    from assay.cli.render import console, impact_table, rows_table
     from assay.intervals import group_contiguous
 
-    works = _project(project).plan(select or (), full_refresh)
+    proj = _project(project)
+    works = proj.plan(select or (), full_refresh)
     rows = []
     for w in works:
         spans = ", ".join(
@@ -193,6 +211,11 @@ def plan(
             )
         )
     console.print(rows_table("plan", ["dataset", "action", "why", "intervals"], rows))
+    found = proj.impact(select or ())
+    if found.changed:
+        console.print(impact_table(found))
+    if found.breaking:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -17,6 +17,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:  # annotations only: `assay run` must not import streaming or pandas
     from assay.features.skew import SkewReport
+    from assay.lineage.impact import Impact
     from assay.pipelines.runner import DatasetResult, RunResult
     from assay.streaming.runner import BatchStats, StreamStats
     from assay.streaming.status import StreamStatus
@@ -309,3 +310,17 @@ def streams_table(streams: Sequence[StreamStatus]) -> Table:
             for s in streams
         ],
     )
+
+
+def impact_table(found: Impact) -> Table:
+    """`assay plan`'s impact of changed SQL: what each reaches, and what would break."""
+    table = Table(title=f"impact of changed code: {', '.join(found.changed)}", title_justify="left")
+    table.add_column("downstream")
+    table.add_column("kind")
+    table.add_column("breaks?")
+    users = {u.table: b for b in found.breaking for u in b.users}
+    for node in found.affected:
+        broken = users.get(node)
+        verdict = f"[red]yes: {broken.change.describe()}[/]" if broken else "[green]no[/]"
+        table.add_row(str(node), node.kind.replace("_", " "), verdict)
+    return table
