@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 from deltalake import DeltaTable
 from typer.testing import CliRunner
 
@@ -181,3 +183,16 @@ def test_a_dataset_not_built_yet(make_project: Any) -> None:
     assert (about["owner"], about["tags"]) == ("team-a", {"pii": "none"})
     shown = invoke("describe", "gold.x", "-p", str(root)).output
     assert "not built yet" in shown
+
+
+def test_describe_with_the_catalog_on_postgresql(public: Path, pg_url: str, tmp_path: Path) -> None:
+    """A fresh PostgreSQL catalog rebuilds the intervals from the Delta logs (the log is the
+    truth): the same description as the SQLite catalog that saw the runs."""
+    root = tmp_path / "pg"
+    shutil.copytree(public, root, ignore=shutil.ignore_patterns(".assay"))
+    settings = yaml.safe_load((root / "assay.yaml").read_text())
+    (root / "assay.yaml").write_text(yaml.safe_dump({**settings, "catalog": pg_url}))
+    on_sqlite, on_pg = describe(public, "silver.flights"), describe(root, "silver.flights")
+    for key in ("columns", "intervals", "rows", "version", "newest_time", "downstream_all"):
+        assert on_pg[key] == on_sqlite[key]
+    assert on_pg["quality_trend"] == []  # run records live in the catalog that saw the run
