@@ -234,3 +234,17 @@ def test_column_lineage_follows_the_sql_by_hand(public: dict[str, Any]) -> None:
     assert [(f["namespace"], f["name"], f["field"]) for f in raw] == [
         (public["root"].as_uri(), "data/flights/*.csv", "carrier")
     ]
+
+
+def test_files_added_read_from_the_log_or_from_snapshots_agree(public: dict[str, Any]) -> None:
+    """A local table's commit file is read directly; an object store's (here the same
+    folder as a file:// URL) by comparing snapshots: the same files either way."""
+    from assay.integrations.openlineage.datasets import _added_sizes
+    from assay.tables import Warehouse
+
+    folder = public["root"] / "warehouse"
+    local, by_url = Warehouse(str(folder)), Warehouse(folder.as_uri())
+    for name in ("silver.flights", "silver.weather", "bronze.weather"):
+        for version in range(DeltaTable(local.uri(name)).version() + 1):
+            found = _added_sizes(local, name, version)
+            assert found and sorted(found) == sorted(_added_sizes(by_url, name, version))

@@ -8,7 +8,9 @@ folder's namespace (`file:///.../project`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -23,11 +25,10 @@ from openlineage.client.facet_v2 import (
 from assay.integrations.openlineage.columns import column_lineage_facet
 from assay.integrations.openlineage.facets import PRODUCER, location_namespace
 from assay.integrations.openlineage.quality import quality_facets
-from assay.intervals import Interval
 from assay.pipelines.runner import DatasetResult
 from assay.pipelines.spec import DatasetSpec
 from assay.runtime import Runtime
-from assay.tables import Warehouse
+from assay.tables import CommitInfo, Warehouse
 
 
 def input_datasets(rt: Runtime, spec: DatasetSpec, versions: dict[str, int]) -> list[InputDataset]:
@@ -51,10 +52,14 @@ def input_datasets(rt: Runtime, spec: DatasetSpec, versions: dict[str, int]) -> 
 
 
 def output_dataset(
-    rt: Runtime, spec: DatasetSpec, run_id: str, result: DatasetResult | None
+    rt: Runtime,
+    spec: DatasetSpec,
+    run_id: str,
+    result: DatasetResult | None,
+    commits: Sequence[CommitInfo] = (),
 ) -> OutputDataset:
     """The table `spec` writes: identity only at START; at the end its schema, owner,
-    contract results and, when the run committed, the version and what it wrote."""
+    contract results and, with the run's `commits`, the version and what they wrote."""
     namespace = location_namespace(rt.warehouse.root)
     if result is None:
         return OutputDataset(namespace=namespace, name=spec.name)
@@ -69,8 +74,8 @@ def output_dataset(
         lineage = column_lineage_facet(rt, spec.name)
         if lineage is not None:
             facets["columnLineage"] = lineage
-    if result.commits:
-        versions = run_commits(rt.warehouse, spec.name, run_id, result.commits)
+    if commits:
+        versions = [c.version for c in commits]
         facets["version"] = _version_facet(max(versions))
         output_facets["outputStatistics"] = _statistics(rt.warehouse, spec.name, versions, result)
     return OutputDataset(
@@ -78,18 +83,9 @@ def output_dataset(
     )
 
 
-def run_commits(warehouse: Warehouse, name: str, run_id: str, commits: int) -> list[int]:
-    """The versions `run_id` committed: its `commits` are the newest (runs hold the lock)."""
-    return [c.version for c in warehouse.history(name, commits) if c.meta.run_id == run_id]
-
-
-def intervals_written(warehouse: Warehouse, name: str, run_id: str, commits: int) -> list[Interval]:
-    """The intervals the run's commits wrote, from their commit metadata."""
-    found: list[Interval] = []
-    for commit in warehouse.history(name, commits):
-        if commit.meta.run_id == run_id and commit.meta.intervals:
-            found.extend(commit.meta.intervals)
-    return found
+def run_commits(warehouse: Warehouse, name: str, run_id: str, commits: int) -> list[CommitInfo]:
+    """The commits `run_id` made: its `commits` are the newest (runs hold the lock)."""
+    return [c for c in warehouse.history(name, commits) if c.meta.run_id == run_id]
 
 
 def _statistics(
@@ -98,22 +94,31 @@ def _statistics(
     """Rows the run wrote, and the files (and their bytes) its commits added."""
     files = bytes_ = 0
     for version in versions:
-        added = _added_files(warehouse, name, version)
-        files += added.num_rows
-        bytes_ += int(sum(added["size_bytes"].to_pylist()))
+        sizes = _added_sizes(warehouse, name, version)
+        files += len(sizes)
+        bytes_ += sum(sizes)
     return output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
         rowCount=result.rows_written, size=bytes_, fileCount=files, producer=PRODUCER
     )
 
 
-def _added_files(warehouse: Warehouse, name: str, version: int) -> pa.Table:
-    """The add actions of commit `version`: files in its snapshot not in the one before."""
+def _added_sizes(warehouse: Warehouse, name: str, version: int) -> list[int]:
+    """The sizes of the files commit `version` added: its `add` actions in the Delta log
+    (a local table's commit file is read as it is; an object store's snapshot is compared
+    with the one before)."""
+    commit = Path(warehouse.uri(name)) / "_delta_log" / f"{version:020d}.json"
+    if "://" not in warehouse.root and commit.is_file():
+        actions = (json.loads(line) for line in commit.read_text().splitlines() if line)
+        return [int(a["add"]["size"]) for a in actions if "add" in a]
     now = warehouse.file_actions(name, version)
-    if version == 0:
-        return now
-    before = set(warehouse.file_actions(name, version - 1)["path"].to_pylist())
-    keep = [path not in before for path in now["path"].to_pylist()]
-    return now.filter(pa.array(keep, pa.bool_()))
+    before = (
+        set(warehouse.file_actions(name, version - 1)["path"].to_pylist()) if version else set()
+    )
+    return [
+        int(size)
+        for path, size in zip(now["path"].to_pylist(), now["size_bytes"].to_pylist(), strict=True)
+        if path not in before
+    ]
 
 
 def schema_facet(schema: pa.Schema) -> schema_dataset.SchemaDatasetFacet:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
+from openlineage.client.event_v2 import InputDataset, Job, Run, RunEvent, RunState
 from openlineage.client.uuid import generate_new_uuid
 
 from assay.config import CONFIG_FILE, OpenLineageSettings
@@ -20,6 +20,7 @@ from assay.integrations.openlineage.emitter import Emitter
 from assay.pipelines.runner import DatasetResult, RunResult
 from assay.pipelines.spec import DatasetSpec
 from assay.runtime import Runtime
+from assay.tables import CommitInfo
 
 
 class OpenLineageListener:
@@ -43,8 +44,8 @@ class OpenLineageListener:
         self.emitter = Emitter(settings.transport, Path(rt.root), str(Path(rt.root, CONFIG_FILE)))
         #: The project run's OpenLineage run id.
         self.parent_id = str(generate_new_uuid())
-        #: Per dataset started: its run id and the versions of its inputs it reads.
-        self._open: dict[str, tuple[str, dict[str, int]]] = {}
+        #: Per dataset started: its run id and its inputs (at the versions it reads).
+        self._open: dict[str, tuple[str, list[InputDataset]]] = {}
 
     # -- the project run ---------------------------------------------------------------
 
@@ -85,8 +86,8 @@ class OpenLineageListener:
         warehouse = self.rt.warehouse
         # Runs hold the project lock: the inputs stay at these versions while it builds.
         versions = {n: v for n in spec.inputs if (v := warehouse.version(n)) is not None}
-        run_id = str(generate_new_uuid())
-        self._open[spec.name] = (run_id, versions)
+        inputs = datasets.input_datasets(self.rt, spec, versions)
+        self._open[spec.name] = (str(generate_new_uuid()), inputs)
         self._emit_dataset(spec, RunState.START, None)
 
     def dataset_finished(self, spec: DatasetSpec, result: DatasetResult) -> None:
@@ -97,25 +98,30 @@ class OpenLineageListener:
     def _emit_dataset(
         self, spec: DatasetSpec, state: RunState, result: DatasetResult | None
     ) -> None:
-        run_id, versions = self._open[spec.name]
+        run_id, inputs = self._open[spec.name]
+        commits = (
+            datasets.run_commits(self.rt.warehouse, spec.name, self.run_id, result.commits)
+            if result is not None and result.commits
+            else []
+        )
         self.emitter.emit(
             RunEvent(
                 eventType=state,
                 eventTime=_now(),
-                run=Run(runId=run_id, facets=self._dataset_run_facets(spec, result)),
+                run=Run(runId=run_id, facets=self._dataset_run_facets(spec, result, commits)),
                 job=Job(
                     namespace=self.namespace,
                     name=spec.name,
                     facets=facets.dataset_job_facets(spec, self.rt.root),
                 ),
-                inputs=datasets.input_datasets(self.rt, spec, versions),
-                outputs=[datasets.output_dataset(self.rt, spec, self.run_id, result)],
+                inputs=inputs,
+                outputs=[datasets.output_dataset(self.rt, spec, self.run_id, result, commits)],
                 producer=facets.PRODUCER,
             )
         )
 
     def _dataset_run_facets(
-        self, spec: DatasetSpec, result: DatasetResult | None
+        self, spec: DatasetSpec, result: DatasetResult | None, commits: list[CommitInfo]
     ) -> dict[str, Any]:
         engine = self.rt.local if spec.producer.is_source else self.rt.engine
         run_facets: dict[str, Any] = {
@@ -123,13 +129,9 @@ class OpenLineageListener:
             "processing_engine": facets.engine_facet(engine.name),
             "tags": facets.run_tags(self.run_id, self.command),
         }
-        if result is not None and result.commits:
-            written = datasets.intervals_written(
-                self.rt.warehouse, spec.name, self.run_id, result.commits
-            )
-            nominal = facets.nominal_time(written)
-            if nominal is not None:
-                run_facets["nominalTime"] = nominal
+        nominal = facets.nominal_time(i for c in commits for i in c.meta.intervals or ())
+        if nominal is not None:
+            run_facets["nominalTime"] = nominal
         if result is not None and result.error:
             run_facets["errorMessage"] = facets.error_facet(result.error)
         return run_facets
