@@ -152,3 +152,18 @@ def test_console_transport_logs_every_event(
     for event in events:
         validate_event(event)
     assert sequence(events) == expected_sequence("shop")
+
+
+def test_a_dead_kafka_broker_does_not_fail_the_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = (
+        "openlineage:\n  transport:\n    type: kafka\n    topic: lineage\n"
+        f"    config: {{bootstrap.servers: '127.0.0.1:{_closed_port()}'}}\n"
+    )
+    root = small_project(tmp_path / "shop", settings)
+    with caplog.at_level(logging.WARNING, logger="assay.integrations.openlineage"):
+        assert assay.Project(root).run().ok
+    warnings = [r.getMessage() for r in caplog.records if r.name.startswith("assay.integrations")]
+    assert len([w for w in warnings if "kafka transport failed to send a START event" in w]) == 1
+    assert f"{len(expected_sequence('shop'))} of this run's events were not sent" in warnings[-1]

@@ -7,6 +7,9 @@ default, and the client waits for every delivery) unless `message.timeout.ms` is
 
 A transport that fails while sending (a receiver down, a broker gone) is logged and left
 alone for the rest of the run, so one dead receiver costs one timeout, not one per event.
+The Kafka transport only logs a message it could not deliver, so before its first event
+the broker is asked for the topic's metadata (up to KAFKA_CHECK_SECONDS): no answer is that
+failure.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ log = logging.getLogger(__name__)
 
 #: How long a Kafka producer tries to deliver one event unless the settings say otherwise.
 KAFKA_MESSAGE_TIMEOUT_MS = "10000"
+#: How long the broker has to answer before the first event (see the module).
+KAFKA_CHECK_SECONDS = 5.0
 
 
 def transport_config(transport: Mapping[str, Any], root: Path) -> dict[str, Any]:
@@ -71,6 +76,7 @@ class Emitter:
         self.failure: str | None = None
         self.sent = 0
         self.dropped = 0
+        self._checked = self.kind != "kafka"
 
     def emit(self, event: Any) -> None:
         """Send `event`; a failure is logged and the transport is not tried again."""
@@ -78,6 +84,9 @@ class Emitter:
             self.dropped += 1
             return
         try:
+            if not self._checked:
+                self._checked = True
+                _check_broker(self.client.transport)
             self.client.emit(event)
             self.sent += 1
         except Exception as exc:
@@ -104,3 +113,10 @@ class Emitter:
                 self.dropped,
                 self.failure,
             )
+
+
+def _check_broker(transport: Any) -> None:
+    """Raise unless the Kafka transport's broker answers with its topic's metadata."""
+    producer = getattr(transport, "producer", None)
+    if producer is not None:
+        producer.list_topics(topic=transport.topic, timeout=KAFKA_CHECK_SECONDS)
