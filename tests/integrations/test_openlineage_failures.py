@@ -150,3 +150,26 @@ def test_without_settings_the_client_is_never_imported(tmp_path: Path) -> None:
         [sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == ["True", "False"]
+
+
+def test_a_backfill_names_its_intervals_as_nominal_time(tmp_path: Path) -> None:
+    root = small_project(tmp_path / "shop")
+    project = assay.Project(root)
+    assert project.run().ok
+    (root / "ol.jsonl").unlink()
+    result = project.backfill("silver.orders", "2026-01-02", "2026-01-03", restate=True)
+    assert result.ok
+    events = read_events(root / "ol.jsonl")
+    start, complete = _only(events, "silver.orders")
+    assert (start["eventType"], complete["eventType"]) == ("START", "COMPLETE")
+    nominal = complete["run"]["facets"]["nominalTime"]
+    assert (nominal["nominalStartTime"], nominal["nominalEndTime"]) == (
+        "2026-01-02T00:00:00+00:00",
+        "2026-01-03T00:00:00+00:00",
+    )
+    tags = {t["key"]: t["value"] for t in events[0]["run"]["facets"]["tags"]["tags"]}
+    assert (tags["assay.command"], tags["assay.run_id"]) == ("backfill", result.run_id)
+    # The downstream gold table follows; a full table has no interval.
+    gold = _only(events, "gold.daily_totals")
+    assert [e["eventType"] for e in gold] == ["START", "COMPLETE"]
+    assert "nominalTime" not in gold[1]["run"]["facets"]
