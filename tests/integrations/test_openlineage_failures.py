@@ -4,6 +4,7 @@ off, or absent (then the client is never imported)."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -173,3 +174,48 @@ def test_a_backfill_names_its_intervals_as_nominal_time(tmp_path: Path) -> None:
     gold = _only(events, "gold.daily_totals")
     assert [e["eventType"] for e in gold] == ["START", "COMPLETE"]
     assert "nominalTime" not in gold[1]["run"]["facets"]
+
+
+class _Raising:
+    """A run listener that raises at every call (a broken integration)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def _fail(self, call: str) -> None:
+        self.calls.append(call)
+        raise RuntimeError(f"listener broke in {call}")
+
+    def run_started(self, names: list[str]) -> None:
+        self._fail("run_started")
+
+    def dataset_started(self, spec: Any) -> None:
+        self._fail(f"dataset_started {spec.name}")
+
+    def dataset_finished(self, spec: Any, result: Any) -> None:
+        self._fail(f"dataset_finished {spec.name}")
+
+    def run_finished(self, result: Any, error: Any) -> None:
+        self._fail("run_finished")
+
+
+def test_a_listener_that_raises_does_not_change_the_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from assay.pipelines.runner import Runner
+
+    root = small_project(tmp_path / "shop", "")
+    project = assay.Project(root)
+    listener = _Raising()
+    runner = Runner(project.runtime, "r-listener", listeners=[listener])
+    with caplog.at_level(logging.ERROR, logger="assay.pipelines.runner"):
+        result = runner.run(project.dag.order())
+    assert result.ok and [r.status for r in result.results] == ["success"] * 4
+    assert project.row_count("gold.daily_totals") > 0
+    names = project.dag.order()
+    assert listener.calls == [
+        "run_started",
+        *[f"{call} {n}" for n in names for call in ("dataset_started", "dataset_finished")],
+        "run_finished",
+    ]
+    assert len([r for r in caplog.records if "listener broke" in str(r.exc_info[1])]) == 10
