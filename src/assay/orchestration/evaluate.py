@@ -17,6 +17,7 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 
+from assay.errors import AssayError
 from assay.intervals import utcnow
 from assay.orchestration.alerts import Alert, Alerter, Cleared
 from assay.orchestration.run_rules import run_alerts
@@ -50,6 +51,8 @@ def alert_run(
         ran = [r.dataset for r in result.results if r.status != "skipped"]
         _add_deadlines(rt, alerter, ran, now, [], cleared)
         alerter.evaluate(firing, cleared, run_id=result.run_id, now=now)
+    except AssayError as exc:  # a known cause (a full disk...): one line, as assay says it
+        log.warning("alerts of run %s could not be evaluated: %s", result.run_id, exc)
     except Exception:  # alerting must not turn a finished run into a crash
         log.exception("alerts of run %s could not be evaluated", result.run_id)
 
@@ -69,6 +72,8 @@ def check_periodic(rt: Runtime, now: datetime, lag_limits: Mapping[str, int] | N
         }
         lagging, caught_up = lag_alerts(rt, {**declared, **(lag_limits or {})})
         alerter.evaluate([*firing, *lagging], [*cleared, *caught_up], now=now)
+    except AssayError as exc:
+        log.warning("periodic alert check at %s failed: %s", now.isoformat(), exc)
     except Exception:
         log.exception("periodic alert check at %s failed", now.isoformat())
 
