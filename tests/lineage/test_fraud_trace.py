@@ -178,3 +178,17 @@ def test_cli_table_and_a_name_not_found(fraud: Path) -> None:
     assert result.exit_code == 2
     assert "nothing in the lineage is named 'silver.transactions.amout'" in result.output
     assert "silver.transactions.amount" in result.output  # the suggestion
+
+
+def test_live_stream_amount_reaches_the_window_features(graph: LineageGraph) -> None:
+    # pipelines/live.py: a folder stream of incoming/*.jsonl with two hopping windows by
+    # card_id, each summing amount and served as a feature view named after its table.
+    live = Node("folder", "incoming/*.jsonl", "amount")
+    reached = {str(e.target) for e in graph.downstream(live)}
+    assert reached == {
+        "bronze.live_transactions.amount",
+        "silver.card_activity_10m.amount_sum",
+        "silver.card_activity_1h.amount_sum",
+        "card_activity_10m:amount_sum",
+        "card_activity_1h:amount_sum",
+    }
