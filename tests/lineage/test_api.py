@@ -130,3 +130,16 @@ def test_assay_lineage_is_a_command_of_the_cli(scaffold: assay.Project) -> None:
         e["source"] for e in edges
     ]
     assert all(e["target"]["name"] == "gold.daily_totals" for e in edges)
+
+
+def test_a_dataset_with_no_edge_yet_is_found_among_the_datasets() -> None:
+    from assay.lineage.render import find_node
+
+    # A Python source never run and read by nothing: a dataset, yet in no edge.
+    graph = LineageGraph(
+        [Edge(Node("file", "a.csv", "x"), Node("dataset", "bronze.a", "x"), "DIRECT", "IDENTITY")]
+    )
+    lonely = Node("dataset", "bronze.lonely")
+    assert find_node(graph, "bronze.lonely", also=[lonely]) == lonely
+    with pytest.raises(UsageError, match=r"did you mean bronze\.a"):
+        find_node(graph, "bronze.b")

@@ -295,3 +295,12 @@ def test_sql_that_does_not_parse_says_where() -> None:
 
     with pytest.raises(DefinitionError, match=r"silver\.bad: the SQL does not parse"):
         sql_lineage("SELECT FROM WHERE (", SCHEMAS, "silver.bad")
+
+
+def test_a_repeated_output_name_is_named_unresolved() -> None:
+    result = sql_lineage(
+        "SELECT o.customer_id, c.customer_id FROM s.orders o JOIN s.customers c "
+        "ON o.customer_id = c.customer_id",
+        SCHEMAS,
+    )
+    assert "customer_id (output name repeats)" in result.unresolved

@@ -52,11 +52,12 @@ def lineage(
     `assay lineage 'data/transactions/*.jsonl:amount' --downstream --format mermaid`
     """
     from assay.cli.render import console
-    from assay.lineage import build_lineage
+    from assay.lineage import Node, build_lineage
     from assay.lineage.render import find_node, to_dot, to_json, to_mermaid
 
-    graph = build_lineage(_project(project).runtime)
-    node = find_node(graph, name)
+    runtime = _project(project).runtime
+    graph = build_lineage(runtime)
+    node = find_node(graph, name, also=[Node("dataset", n) for n in runtime.dag.specs])
     both = upstream == downstream
     edges = (graph.upstream(node, depth) if upstream or both else []) + (
         graph.downstream(node, depth) if downstream or both else []

@@ -17,28 +17,30 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from assay.errors import UsageError
 from assay.lineage.graph import INDIRECT, Edge, LineageGraph, Node, sort_key
 
 
-def find_node(graph: LineageGraph, text: str) -> Node:
+def find_node(graph: LineageGraph, text: str, also: Iterable[Node] = ()) -> Node:
     """The node `text` names: `layer.name[.column]`, `view:feature` (or `view.feature`),
-    `training.<set>.<column>`, a raw field `path:field`, a contract check.
+    `training.<set>.<column>`, a raw field `path:field`, a contract check; or one of
+    `also` (datasets with no edge, e.g. Python code not run yet).
 
     Raises:
         UsageError: nothing has that name (the message suggests close names), or several
             things of different kinds do.
     """
-    found = {m for n in graph.nodes for m in (n, n.table) if _names(m, text)}
+    candidates = [*graph.nodes, *also]
+    found = {m for n in candidates for m in (n, n.table) if _names(m, text)}
     matches = sorted(found, key=sort_key)
     if len(matches) == 1:
         return matches[0]
     if matches:
         kinds = ", ".join(f"{m.kind} {m}" for m in matches)
         raise UsageError(f"{text!r} names several things: {kinds}", where=text)
-    names = sorted({str(m) for n in graph.nodes for m in (n, n.table)})
+    names = sorted({str(m) for n in candidates for m in (n, n.table)})
     close = difflib.get_close_matches(text, names, n=5, cutoff=0.5)
     raise UsageError(
         f"nothing in the lineage is named {text!r}",

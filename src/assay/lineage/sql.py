@@ -177,6 +177,8 @@ class _ScopeReader:
             if isinstance(projection, exp.Star) or projection.is_star:
                 self.unresolved.append(f"{projection.sql('duckdb')} (input columns unknown)")
                 continue
+            if projection.alias_or_name in own:  # the second would hide the first's lineage
+                self.unresolved.append(f"{projection.alias_or_name} (output name repeats)")
             own[projection.alias_or_name] = uses.of(projection, IDENTITY)
         # Rows also depend on what the CTEs and derived tables read here filtered on.
         derived = [
