@@ -304,3 +304,17 @@ def test_a_repeated_output_name_is_named_unresolved() -> None:
         SCHEMAS,
     )
     assert "customer_id (output name repeats)" in result.unresolved
+
+
+def test_distinct_on_filters_rows_and_columns_regex_is_named() -> None:
+    # DISTINCT ON (customer_id) keeps one row per customer: like QUALIFY, a filter.
+    result = sql_lineage(
+        "SELECT DISTINCT ON (customer_id) customer_id, amount FROM s.orders", SCHEMAS
+    )
+    assert {tuple(u) for u in result.columns["amount"]} == {
+        (ORD, "amount", D, "IDENTITY"),
+        (ORD, "customer_id", X, "FILTER"),
+    }
+    dynamic = sql_lineage("SELECT COLUMNS('amount|status') FROM s.orders", SCHEMAS)
+    assert dynamic.columns == {}
+    assert dynamic.unresolved == ["COLUMNS('amount|status') (columns chosen at run time)"]

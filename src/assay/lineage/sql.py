@@ -60,7 +60,11 @@ def sql_lineage(sql: str, schemas: Schemas, where: str = "<sql>") -> SqlLineage:
             hint="check the query runs in DuckDB (`assay sql`)",
         ) from None
     if not isinstance(parsed, exp.Query):
-        raise DefinitionError("the SQL is not a query", where=where, hint="write one SELECT")
+        raise DefinitionError(
+            f"lineage reads SELECT queries, not {type(parsed).__name__.upper()}",
+            where=where,
+            hint="write the dataset as a SELECT to trace its columns",
+        )
     aliases = _written_aliases(parsed)
     columns = _case_map(schemas)
     nested = _nest(schemas)
@@ -177,6 +181,11 @@ class _ScopeReader:
             if isinstance(projection, exp.Star) or projection.is_star:
                 self.unresolved.append(f"{projection.sql('duckdb')} (input columns unknown)")
                 continue
+            if projection.find(exp.Columns):  # COLUMNS('regex'): columns chosen when run
+                self.unresolved.append(
+                    f"{projection.unalias().sql('duckdb')} (columns chosen at run time)"
+                )
+                continue
             if projection.alias_or_name in own:  # the second would hide the first's lineage
                 self.unresolved.append(f"{projection.alias_or_name} (output name repeats)")
             own[projection.alias_or_name] = uses.of(projection, IDENTITY)
@@ -204,6 +213,9 @@ class _ScopeReader:
                 keys += [p for p in select.expressions if not p.find(exp.AggFunc)]
             found += [u for key in keys for u in uses.of(key, (INDIRECT, "GROUP_BY"))]
         found += _of_optional(uses, select.args.get("order"), (INDIRECT, "SORT"))
+        distinct = select.args.get("distinct")
+        if distinct is not None:  # DISTINCT ON (k): one row kept per k, as QUALIFY would
+            found += _of_optional(uses, distinct.args.get("on"), (INDIRECT, "FILTER"))
         return found
 
     def _resolve(self, scope: Scope, column: exp.Column, own: dict[str, list[Use]]) -> list[Use]:
