@@ -12,6 +12,15 @@ import assay
     owner="risk-team",
     engines=["duckdb", "spark"],
     schedule="on_upstream",
+    # Python code is traced by table; these say where each column comes from.
+    lineage={
+        "merchant_id": ["silver.transactions.merchant_id"],
+        "day": ["silver.transactions.event_time"],
+        "event_time": ["silver.transactions.event_time"],
+        "txn_count": ["silver.transactions.transaction_id"],
+        "amount_sum": ["silver.transactions.amount"],
+        "chargebacks_30d": ["silver.chargebacks.reported_at", "silver.chargebacks.merchant_id"],
+    },
 )
 def merchant_daily(ctx, transactions, chargebacks):
     """Per merchant and day: transactions, amount, and the chargebacks *reported* against

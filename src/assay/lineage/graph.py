@@ -118,6 +118,13 @@ class LineageGraph:
         for edge in self.edges:
             self._into[edge.target].append(edge)
             self._out_of[edge.source].append(edge)
+        # Table pairs linked column by column too (a Python dataset's declared lineage):
+        # their table-to-table edge is then not followed from a column.
+        self._declared = {
+            (e.source.table, e.target.table)
+            for e in self.edges
+            if e.source.column is not None and e.target.column is not None
+        }
         # A whole table's nodes: itself and its columns.
         self._members: dict[Node, list[Node]] = defaultdict(list)
         for node in self.nodes:  # sorted: walks come out the same on every run
@@ -164,12 +171,22 @@ class LineageGraph:
 
     def _touching(self, node: Node, index: dict[Node, list[Edge]]) -> Iterable[Edge]:
         """Edges at `node`. A column takes its own edges and its table's table-to-table
-        ones (a Python dataset's: no column is known, so each may matter); a whole table
-        takes every edge of its columns and of itself."""
+        ones (a Python dataset's: no column is known, so each may matter) unless the
+        columns are known: upstream, the column has edges of its own; downstream, the
+        consumer declared its columns' inputs. A whole table takes every edge of its
+        columns and of itself."""
         if node.column is not None:
-            yield from index.get(node, ())
-            whole = index.get(node.table, ())
-            yield from (e for e in whole if e.source.column is None and e.target.column is None)
+            own = index.get(node, ())
+            yield from own
+            whole = [
+                e
+                for e in index.get(node.table, ())
+                if e.source.column is None and e.target.column is None
+            ]
+            if index is self._into:  # upstream: a column with edges of its own needs none
+                yield from () if own else whole
+            else:  # downstream: not into a dataset that declared its columns' inputs
+                yield from (e for e in whole if (e.source, e.target) not in self._declared)
             return
         for member in self._members.get(node, ()):
             yield from index.get(member, ())

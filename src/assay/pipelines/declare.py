@@ -79,6 +79,10 @@ def _automation(name: str, **options: Any) -> Automation:
     return Automation.declare(f"{name} ({caller_origin(3)})", **options)
 
 
+def _strings(value: str | Sequence[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 def _enum(cls: Any, value: Any, what: str) -> Any:
     try:
         return cls(value)
@@ -348,6 +352,7 @@ def transform(
     tags: Mapping[str, str] | Sequence[str] | None = None,
     description: str | None = None,
     partition_by: Sequence[str] | None = None,
+    lineage: Mapping[str, Sequence[str]] | None = None,
     schedule: str | None = None,
     catchup: int | None = None,
     sla: str | None = None,
@@ -361,7 +366,8 @@ def transform(
     (default: DuckDB only); `ctx.sql("...")` runs SQL over the inputs on whichever engine
     runs it. With `as_arrow=True` inputs are Arrow tables and any engine runs it.
     Incremental transforms see `ctx.start`/`ctx.end` and their output is limited to that
-    interval.
+    interval. `lineage` declares where output columns come from, for `assay lineage`
+    (Python code is otherwise traced by table): `{"amount_sum": ["silver.tx.amount"]}`.
 
     Example:
         >>> import assay
@@ -402,6 +408,7 @@ def transform(
                 func,
                 as_relations=not as_arrow,
                 engines=None if as_arrow and engines is None else tuple(engines or ("duckdb",)),
+                lineage={out: _strings(ins) for out, ins in (lineage or {}).items()},
             ),
             origin=caller_origin(),
             automation=automation,

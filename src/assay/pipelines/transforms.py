@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -144,6 +144,9 @@ class PythonTransform(Producer):
     as_relations: bool = True
     #: Engines the function supports (None: any; Arrow transforms).
     engines: tuple[str, ...] | None = None
+    #: Declared column lineage, output column -> input columns (`layer.name.column`);
+    #: documentation for `assay lineage`, not part of the code's fingerprint.
+    lineage: Mapping[str, tuple[str, ...]] = field(default_factory=dict, compare=False, hash=False)
 
     def code_fingerprint(self) -> str:
         return function_fingerprint(self.func, self.as_relations)
