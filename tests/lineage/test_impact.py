@@ -87,6 +87,8 @@ def test_removed_and_retyped_columns_in_use_stop_the_run(project: assay.Project)
         "year": {"contracts/planes.yaml#silver.planes:year"},
         "seats": {"gold.makers.seats"},
     }
+    seats = next(b for b in found.breaking if b.change.column == "seats")
+    assert {str(n) for n in seats.reaches} == {"gold.makers"}
     before = project.warehouse.version("silver.planes")
     with pytest.raises(SchemaDriftError) as err:
         changed.run()

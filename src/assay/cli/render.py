@@ -318,9 +318,14 @@ def impact_table(found: Impact) -> Table:
     table.add_column("downstream")
     table.add_column("kind")
     table.add_column("breaks?")
-    users = {u.table: b for b in found.breaking for u in b.users}
+    direct = {u.table: b for b in found.breaking for u in b.users}
+    reached = {n: b for b in found.breaking for n in b.reaches}
     for node in found.affected:
-        broken = users.get(node)
-        verdict = f"[red]yes: {broken.change.describe()}[/]" if broken else "[green]no[/]"
+        if broken := direct.get(node):
+            verdict = f"[red]yes: {broken.change.describe()}[/]"
+        elif broken := reached.get(node):
+            verdict = f"[red]yes, through its inputs: {broken.change.describe()}[/]"
+        else:
+            verdict = "[green]no[/]"
         table.add_row(str(node), node.kind.replace("_", " "), verdict)
     return table

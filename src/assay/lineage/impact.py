@@ -34,6 +34,9 @@ class Breaking:
 
     change: ColumnChange
     users: tuple[Node, ...]
+    #: Everything downstream of the column, as whole nodes (the users' own consumers
+    #: too: a feature computed from a gold column that reads it breaks with it).
+    reaches: tuple[Node, ...] = ()
 
     def describe(self) -> str:
         return f"{self.change.describe()}, used by {', '.join(str(u) for u in self.users)}"
@@ -70,7 +73,7 @@ def impact(rt: Runtime, names: Iterable[str]) -> Impact:
         if edge.target.kind in _AFFECTED_KINDS and edge.target.table != Node("dataset", name)
     }
     breaking = [
-        Breaking(change, users)
+        Breaking(change, users, _reaches(graph, users))
         for change in column_changes(rt, selected)
         if (users := tuple(dict.fromkeys((*_users(graph, change), *_contract_users(rt, change)))))
     ]
@@ -88,6 +91,14 @@ def refuse_breaking(found: Impact) -> None:
         hint="change those users in the same change (or keep the column); `assay plan` "
         "shows the impact; `assay run --allow-breaking-changes` runs anyway",
     )
+
+
+def _reaches(graph: LineageGraph, users: tuple[Node, ...]) -> tuple[Node, ...]:
+    """The users and everything downstream of them, as whole nodes."""
+    found = {u.table for u in users}
+    for user in users:
+        found.update(e.target.table for e in graph.downstream(user))
+    return tuple(sorted(found, key=sort_key))
 
 
 def _contract_users(rt: Runtime, change: ColumnChange) -> tuple[Node, ...]:

@@ -219,9 +219,10 @@ def _password(channel: EmailAlert, where: str) -> str | None:
 
 
 def send_log(message: Message) -> None:
-    level = logging.WARNING if message.status == "firing" else logging.INFO
+    # Resolves at the same level as firings: the terminal shows warnings, and the person
+    # who saw `[FIRING]` should see it clear.
     log.log(
-        level,
+        logging.WARNING,
         "%s (dataset %s, owner %s; fix: %s)",
         message.title,
         message.dataset,
