@@ -94,6 +94,12 @@ def test_pages_follow_the_dag_of_a_public_data_project() -> None:
     for spec in project.datasets.values():
         for name in spec.inputs:
             readers[name].add(spec.name)
+    from assay.features.spec import FeatureView
+
+    for view in project.runtime.feature_definitions:
+        if isinstance(view, FeatureView):
+            readers[view.source].add(f"{view.name} (feature view)")
+    assert any("(feature view)" in r for names in readers.values() for r in names)
     for page in pages:
         assert set(page.consumers) == readers[page.spec.name]
         backfills = [c for _, c in page.commands if c.startswith("assay backfill")]
@@ -120,3 +126,16 @@ def _section(text: str, name: str) -> str:
     start = text.index(f"### {name}\n")
     end = text.find("\n### ", start + 1)
     return text[start : end if end != -1 else len(text)]
+
+
+def test_backfill_examples_cover_the_datas_newest_days(make_project) -> None:  # type: ignore[no-untyped-def]
+    from tests.helpers import EVENTS_PIPELINES, event, jsonl
+
+    rows = jsonl(event(d, 1, 1.0, f"2026-01-{d:02d} 10:00:00") for d in range(1, 11))
+    project = assay.Project(make_project({**EVENTS_PIPELINES, "data/events/a.jsonl": rows}))
+    assert project.run().ok
+    (page,) = [p for p in runbook_pages(project.runtime) if p.spec.name == "silver.events"]
+    commands = dict(page.commands)
+    backfill = next(c for w, c in commands.items() if w.startswith("backfill"))
+    # The newest done day is 2026-01-10: the example covers the 7 days up to its end.
+    assert backfill == "assay backfill silver.events --start 2026-01-04 --end 2026-01-11"

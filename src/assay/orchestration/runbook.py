@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 
 from assay.catalog.store import DatasetRun
 from assay.config import EmailAlert, WebhookAlert
+from assay.features.spec import FeatureView
 from assay.intervals import utcnow
 from assay.orchestration.sensors import triggers
 from assay.pipelines.spec import DatasetSpec, Kind
 from assay.runtime import Runtime
-from assay.streaming.sources import StreamSource
 
 #: What each alert means and the first thing to do, by alert event.
 PLAYBOOK: dict[str, tuple[str, str]] = {
@@ -80,9 +80,9 @@ def runbook_pages(rt: Runtime, now: datetime | None = None) -> list[DatasetPage]
         DatasetPage(
             spec=spec,
             inputs=spec.inputs,
-            consumers=tuple(rt.dag.consumers[name]),
+            consumers=(*rt.dag.consumers[name], *_feature_views_of(rt, name)),
             alerts=tuple(alerts_for(rt, spec)),
-            commands=tuple(commands_for(spec, moment)),
+            commands=tuple(commands_for(spec, _last_done(rt, spec) or moment)),
             failures=tuple(failures.get(name, ())),
             follows_upstream=name in ticked and spec.automation.schedule is None,
         )
@@ -111,10 +111,12 @@ def alerts_for(rt: Runtime, spec: DatasetSpec) -> Iterator[str]:
 
 
 def commands_for(spec: DatasetSpec, now: datetime) -> Iterator[tuple[str, str]]:
-    """(what, command) pairs an on-call person runs for `spec`."""
+    """(what, command) pairs an on-call person runs for `spec`; backfill examples cover the
+    7 intervals before `now` (the runbook passes the end of the newest done interval)."""
     name = spec.name
     if _is_stream(spec):
-        yield "run the stream", f"assay stream {name}"
+        stream = getattr(spec.producer, "stream", name)  # a window's table: its stream's
+        yield "run the stream", f"assay stream {stream}"
     else:
         yield "re-run it", f"assay run --select {name}"
         yield "re-run it and everything downstream", f"assay run --select {name}+"
@@ -129,7 +131,8 @@ def commands_for(spec: DatasetSpec, now: datetime) -> Iterator[tuple[str, str]]:
             "recompute a range after fixing data",
             (f"assay backfill {name} --start {_day(start)} --end {_day(end)} --restate"),
         )
-    yield "replay quarantined rows after a fix", f"assay quarantine replay {name}"
+    if not hasattr(spec.producer, "stream"):  # a window's table has no quarantine
+        yield "replay quarantined rows after a fix", f"assay quarantine replay {name}"
     yield "see its recent commits", f"assay history {name}"
 
 
@@ -181,7 +184,8 @@ def _page(page: DatasetPage, root: str) -> list[str]:
         f"- Declared at: `{_relative(spec.origin, root)}`",
     ]
     if spec.description:
-        lines.append(f"- Description: {spec.description.splitlines()[0]}")
+        paragraph = " ".join(spec.description.split("\n\n")[0].split())
+        lines.append(f"- Description: {paragraph}")
     lines += ["", "How to:", ""]
     lines += [f"- {what}: `{command}`" for what, command in page.commands]
     lines += ["", "Alerts that can fire:", ""]
@@ -219,6 +223,8 @@ def _kind(spec: DatasetSpec) -> str:
 
 def _schedule(spec: DatasetSpec, follows: bool) -> str:
     schedule = spec.automation.schedule
+    if _is_stream(spec):
+        return "a stream: `assay schedule` keeps `assay stream` running"
     if schedule is None and follows:
         return "none: `assay schedule` runs it after its upstream commits"
     if schedule is None:
@@ -251,7 +257,25 @@ def _channels(rt: Runtime) -> str:
 
 
 def _is_stream(spec: DatasetSpec) -> bool:
-    return isinstance(spec.producer, StreamSource)
+    """A stream's table, or a table its windows write (both written by `assay stream`)."""
+    return bool(spec.producer.is_stream)
+
+
+def _feature_views_of(rt: Runtime, name: str) -> list[str]:
+    return [
+        f"{d.name} (feature view)"
+        for d in rt.feature_definitions
+        if isinstance(d, FeatureView) and d.source == name
+    ]
+
+
+def _last_done(rt: Runtime, spec: DatasetSpec) -> datetime | None:
+    """The end of the newest done interval (backfill examples cover the data's range, not
+    the calendar's), or None."""
+    if spec.kind is not Kind.INCREMENTAL:
+        return None
+    done = rt.catalog.done_intervals(spec.name, spec.fingerprint)
+    return max((r.interval.end for r in done), default=None)
 
 
 def _names(names: Sequence[str], empty: str) -> str:
