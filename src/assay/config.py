@@ -42,7 +42,9 @@ class ServerSettings(BaseModel):
     #: Salted scrypt hashes of the API keys (`assay serve --hash-key` reads a key on
     #: standard input and prints its hash). Unsalted SHA-256 hex digests from earlier
     #: versions still verify until they are rotated.
-    api_keys: list[str] = Field(default_factory=list)
+    #: A mapping NAME -> hash names each key: its requests read as principal `key:NAME`
+    #: (roles grant to it); in a list, the key at index i is `key:i`.
+    api_keys: list[str] | dict[str, str] = Field(default_factory=list)
     #: Endpoints served without an API key besides /health: "metrics" (/metrics) and
     #: "docs" (/docs, /redoc, /openapi.json). /features always needs a key.
     public_endpoints: list[Literal["metrics", "docs"]] = Field(default_factory=list)
@@ -160,6 +162,59 @@ class OpenLineageSettings(BaseModel):
         return transport
 
 
+#: A column mask a role applies on read (see assay.governance.protection.MaskKind).
+ReadMask = Literal["null", "hash", "partial", "tokenize"]
+
+
+class RoleSettings(BaseModel):
+    """One role of `roles:` in assay.yaml: who holds it and what it may read.
+
+    Patterns are shell globs (`gold.*`, `*`). A principal is a user name (`ASSAY_USER`,
+    else the login name) or `key:NAME` for the feature server's API key NAME.
+
+    Example:
+        >>> role = RoleSettings(principals=["alice"], grants=["gold.*"],
+        ...     masks={"gold.customers.email": "hash"}, row_filters={"gold.*": "country = 'FR'"})
+        >>> role.masks["gold.customers.email"]
+        'hash'
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    principals: list[str] = Field(default_factory=list)
+    #: Datasets (and feature views' source tables) this role may read: globs of `layer.name`.
+    grants: list[str] = Field(default_factory=list)
+    #: Restricted classifications (see `governance.restricted`) this role may read in the
+    #: clear; `*` for all.
+    classifications: list[str] = Field(default_factory=list)
+    #: `layer.name.column` globs -> the mask this role sees the column through.
+    masks: dict[str, ReadMask] = Field(default_factory=dict)
+    #: `layer.name` globs -> a SQL predicate (DuckDB dialect) the rows must meet.
+    row_filters: dict[str, str] = Field(default_factory=dict)
+
+
+class GovernanceSettings(BaseModel):
+    """`governance:` in assay.yaml: classifications, token keys, retention, audit.
+
+    Example:
+        >>> GovernanceSettings(retention={"pii": "400d"}).token_key_env
+        'ASSAY_TOKEN_KEY'
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: Classifications denied to roles that are not granted them (columns classified so
+    #: by a contract, a tag or `assay pii scan`, and the columns derived from them).
+    restricted: list[str] = Field(default_factory=lambda: ["pii", "restricted"])
+    #: Retention per classification ("400d"): a dataset holding a column so classified
+    #: keeps rows that long unless it declares its own `retention=`.
+    retention: dict[str, str] = Field(default_factory=dict)
+    #: Environment variable holding the tokenization key ring (never in the repo).
+    token_key_env: str = "ASSAY_TOKEN_KEY"
+    #: A file holding the key ring instead, outside the repo (`~` is expanded).
+    token_key_file: str | None = None
+    #: Append every read and write to the audit log (`assay audit`).
+    audit: bool = True
+
+
 class ProjectConfig(BaseModel):
     """The contents of assay.yaml.
 
@@ -191,6 +246,10 @@ class ProjectConfig(BaseModel):
     alerts: list[AlertChannel] = Field(default_factory=list)
     #: OpenLineage events of every run (off unless set).
     openlineage: OpenLineageSettings | None = None
+    #: Roles by name: principals, grants, masks and row filters enforced on every read
+    #: (none: every principal reads everything).
+    roles: dict[str, RoleSettings] = Field(default_factory=dict)
+    governance: GovernanceSettings = GovernanceSettings()
     #: Free-form settings passed to user code as `ctx.vars`.
     vars: dict[str, Any] = Field(default_factory=dict)
 

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from assay.errors import DefinitionError
+from assay.governance.protection import Protection
 from assay.intervals import Grain, to_naive_utc
 from assay.pipelines.automation import Automation
 from assay.pipelines.files import FileSource, Format
@@ -121,6 +122,9 @@ def files(
     sla: str | None = None,
     max_duration: str | float | None = None,
     max_quarantined: str | float | None = None,
+    mask: Mapping[str, str] | None = None,
+    drop: Sequence[str] | None = None,
+    retention: str | int | None = None,
 ) -> DatasetSpec:
     """Declare a bronze dataset fed by files matching a glob.
 
@@ -149,6 +153,10 @@ def files(
             the freshness deadline ("interval done by 06:00 UTC", "within 2h"), the run
             time that alerts ("15m") and the share of a batch that may be quarantined
             ("1%"; above it the batch is blocked). Every declaration takes them.
+        mask, drop: protection at ingest: column -> "null", "hash", "partial" or
+            "tokenize" (an HMAC token under the project's key), and columns never written.
+        retention: how long rows are kept by the time column ("400d"); `assay retention
+            apply` deletes older ones. Every declaration takes it.
 
     Example:
         >>> import assay
@@ -195,6 +203,7 @@ def files(
             origin=caller_origin(),
             allow_widening=allow_widening,
             automation=automation,
+            protection=Protection.declare(name, mask, drop, retention),
             **opts,
         )
     )
@@ -285,6 +294,9 @@ def source(
     sla: str | None = None,
     max_duration: str | float | None = None,
     max_quarantined: str | float | None = None,
+    mask: Mapping[str, str] | None = None,
+    drop: Sequence[str] | None = None,
+    retention: str | int | None = None,
 ) -> Callable[[F], F]:
     """Declare a bronze dataset produced by a Python function `f(ctx)`.
 
@@ -327,6 +339,7 @@ def source(
             producer=PythonSource(func),
             origin=caller_origin(),
             automation=automation,
+            protection=Protection.declare(name, mask, drop, retention),
             **opts,
         )
         func.dataset = register(spec)  # type: ignore[attr-defined]
@@ -358,6 +371,7 @@ def transform(
     sla: str | None = None,
     max_duration: str | float | None = None,
     max_quarantined: str | float | None = None,
+    retention: str | int | None = None,
 ) -> Callable[[F], F]:
     """Declare a dataset computed by a Python function `f(ctx, *inputs)`.
 
@@ -412,6 +426,7 @@ def transform(
             ),
             origin=caller_origin(),
             automation=automation,
+            protection=Protection.declare(name, retention=retention),
             **opts,
         )
         func.dataset = register(spec)  # type: ignore[attr-defined]
@@ -438,6 +453,7 @@ def sql_table(
     sla: str | None = None,
     max_duration: str | float | None = None,
     max_quarantined: str | float | None = None,
+    retention: str | int | None = None,
 ) -> DatasetSpec:
     """Declare a bronze dataset copied from a database table through SQLAlchemy.
 
@@ -474,6 +490,7 @@ def sql_table(
             producer=producer,
             origin=caller_origin(),
             automation=automation,
+            protection=Protection.declare(name, retention=retention),
             **opts,
         )
     )

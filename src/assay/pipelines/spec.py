@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from assay.errors import AssayError, DefinitionError
+from assay.governance.protection import Protection
 from assay.intervals import Grain
 from assay.naming import split_name
 from assay.pipelines.automation import Automation, Trigger
@@ -68,9 +69,18 @@ class DatasetSpec:
     origin: str = "<python>"
     #: Schedule, SLA and run limits (`schedule=`, `sla=`, ...); not part of the fingerprint.
     automation: Automation = field(default_factory=Automation)
+    #: Masks and drops at ingest (sources only) and retention (`mask=`, `drop=`,
+    #: `retention=`); masks and drops change the rows, so they are in the fingerprint.
+    protection: Protection = field(default_factory=Protection)
 
     def __post_init__(self) -> None:
         split_name(self.name)
+        if self.protection.at_ingest and self.inputs:
+            raise DefinitionError(
+                "mask= and drop= apply at ingest, to sources",
+                where=self.where,
+                hint="declare them on the source; readers get masks from roles in assay.yaml",
+            )
         schedule = self.automation.schedule
         if schedule and schedule.trigger is Trigger.ON_ARRIVAL and self.kind is not Kind.APPEND:
             raise DefinitionError(
@@ -119,6 +129,8 @@ class DatasetSpec:
             self.keys,
             self.lookback,
         ]
+        if self.protection.at_ingest:  # only then, so older fingerprints stay as they were
+            parts.append((sorted(self.protection.mask.items()), self.protection.drop))
         return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 

@@ -34,6 +34,7 @@ from sqlglot.tokens import TokenType
 
 from assay.config import read_text
 from assay.errors import DefinitionError
+from assay.governance.protection import Protection
 from assay.pipelines.automation import Automation
 from assay.pipelines.declare import _common, _enum
 from assay.pipelines.spec import DatasetSpec, Kind
@@ -295,6 +296,7 @@ def _spec_from_header(header: dict[str, str], body: str, origin: str) -> Dataset
     automation = Automation.declare(
         f"{name} ({origin})", **{k: header.pop(k) for k in _AUTOMATION_KEYS if k in header}
     )
+    retention = header.pop("retention", None)
     options: dict[str, Any] = {}
     for key, value in header.items():
         if key in _LIST_KEYS:
@@ -317,6 +319,7 @@ def _spec_from_header(header: dict[str, str], body: str, origin: str) -> Dataset
         lookback=lookback,
         origin=origin,
         automation=automation,
+        protection=Protection.declare(f"{name} ({origin})", retention=retention),
         **_common(**options),
     )
 

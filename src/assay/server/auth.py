@@ -23,7 +23,7 @@ import os
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import anyio
@@ -130,8 +130,9 @@ class KeyRing:
         (True, False)
     """
 
-    def __init__(self, stored: Sequence[str]):
-        self.keys = [StoredKey.parse(s, f"server.api_keys[{i}]") for i, s in enumerate(stored)]
+    def __init__(self, stored: Sequence[str] | Mapping[str, str]):
+        named = stored.items() if isinstance(stored, Mapping) else enumerate(stored)
+        self.keys = [StoredKey.parse(s, f"server.api_keys[{i}]") for i, s in named]
         self._secret = os.urandom(32)
         self._right: set[bytes] = set()
         self._wrong: OrderedDict[bytes, None] = OrderedDict()
