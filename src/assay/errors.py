@@ -88,3 +88,10 @@ class MissingExtraError(AssayError):
 
 class ContractViolationError(AssayError):
     """A batch broke an error-severity batch rule: nothing was committed."""
+
+
+class AccessDeniedError(AssayError):
+    """A read the principal's role does not allow: names the role, the dataset and the
+    column, and never returns partial data instead."""
+
+    exit_code = 3
