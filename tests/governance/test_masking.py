@@ -94,7 +94,7 @@ def test_rotation_carries_tokens_forward() -> None:
 def test_a_ring_text_reads_back_and_refuses_gaps() -> None:
     ring = TokenKeys({1: b"a" * 32}).rotated()
     assert TokenKeys.parse(ring.dump(), "env").versions == ring.versions
-    with pytest.raises(Exception, match="not 1..2"):
+    with pytest.raises(Exception, match=r"not 1\.\.2"):
         TokenKeys.parse("2:" + "ab" * 32, "env")
     with pytest.raises(Exception, match="not VERSION:HEXSECRET"):
         TokenKeys.parse("1:short", "env")

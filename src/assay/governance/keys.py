@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 #: Hex characters of the HMAC a token keeps (128 bits: collisions are out of reach).
 TOKEN_HEX = 32
-_TOKEN = re.compile(r"tok(\d+)_[0-9a-f]{%d}" % TOKEN_HEX)
+_TOKEN = re.compile(rf"tok(\d+)_[0-9a-f]{{{TOKEN_HEX}}}")
 _ENTRY = re.compile(r"^\s*(?:(\d+)\s*:)?\s*([0-9a-fA-F]{32,})\s*$")
 
 

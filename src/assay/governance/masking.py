@@ -152,7 +152,8 @@ def _partial_sql(text: str, dialect: str) -> str:
     at = f"strpos({text}, '@')" if dialect == "duckdb" else f"instr({text}, '@')"
     rest = f"substr({text}, {at})"
     return (
-        f"CASE WHEN {text} IS NULL THEN NULL WHEN {at} > 1 THEN concat(substr({text}, 1, 1), '***', {rest}) "
+        f"CASE WHEN {text} IS NULL THEN NULL "
+        f"WHEN {at} > 1 THEN concat(substr({text}, 1, 1), '***', {rest}) "
         f"WHEN length({text}) <= 4 THEN repeat('*', length({text})) "
         f"ELSE concat(repeat('*', length({text}) - 4), substr({text}, length({text}) - 3)) END"
     )
