@@ -1,0 +1,340 @@
+"""The audit log: every read and write through assay, appended to a hash chain.
+
+Each event is one row of `audit_events` in the catalog's database (SQLite or
+PostgreSQL), created on first use so the catalog's core schema does not change when
+auditing is off. Its `hash` is sha256 over a canonical encoding of the event's fields and
+the previous event's hash, so editing, deleting or inserting an event breaks the chain
+at that event (`AuditLog.verify`, `assay audit --verify`). A one-row table
+`audit_chain_head` keeps the newest event's number and hash, so cutting events off the
+end (or adding one there) is seen too.
+
+Appends are serialized across threads and processes: on SQLite a write transaction is
+taken before the chain head is read (BEGIN IMMEDIATE); on PostgreSQL the chain-head row
+is locked (SELECT ... FOR UPDATE). The log never holds data values: queries are stored as
+their sha256 (`query_hash`), and erasure proofs as salted hashes.
+
+Example:
+    >>> from assay.catalog import Catalog
+    >>> log = AuditLog(Catalog("sqlite://"))
+    >>> _ = log.append(AuditEvent("write", "silver.orders", principal="alice", rows=3))
+    >>> _ = log.append(AuditEvent("read", "silver.orders", principal="bob", allowed=False))
+    >>> [(e.seq, e.action, e.principal, e.allowed) for e in log.events()]
+    [(1, 'write', 'alice', True), (2, 'read', 'bob', False)]
+    >>> log.verify().ok
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from assay.catalog.store import Catalog
+from assay.intervals import utcnow
+
+if TYPE_CHECKING:
+    from assay.governance.audit_verify import VerifyResult
+
+#: The `prev_hash` of the first event.
+GENESIS = "0" * 64
+
+_meta = sa.MetaData()
+
+events_table = sa.Table(
+    "audit_events",
+    _meta,
+    # Numbered by the append itself (head + 1) inside the serialized transaction, never
+    # by the database, so a gap means an event was removed.
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("time", sa.DateTime, nullable=False, index=True),  # naive UTC
+    sa.Column("principal", sa.String(200), nullable=False, index=True),
+    sa.Column("role", sa.String(200)),
+    sa.Column("action", sa.String(40), nullable=False, index=True),
+    sa.Column("dataset", sa.String(300), index=True),
+    sa.Column("columns", sa.Text, nullable=False),  # JSON list
+    sa.Column("rows", sa.BigInteger),
+    sa.Column("query_hash", sa.String(64)),
+    sa.Column("allowed", sa.Boolean, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),  # JSON object
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+head_table = sa.Table(
+    "audit_chain_head",
+    _meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+#: The fields the hash covers, in order (the row's `seq` is storage order, checked apart).
+HASHED_FIELDS = (
+    "time",
+    "principal",
+    "role",
+    "action",
+    "dataset",
+    "columns",
+    "rows",
+    "query_hash",
+    "allowed",
+    "detail",
+)
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One thing that happened, before it is appended (the log adds time and hashes).
+
+    Attributes:
+        action: read, write, delete, erase, retention, vacuum, hold, keys_rotate, ...
+        dataset: `layer.name` (or a feature view, or None for project-wide actions).
+        principal: who did it (None: `current_principal()` at append time).
+        role: the role the principal acted in, when roles apply.
+        columns: the columns read or changed.
+        rows: rows read, written or deleted.
+        query_hash: sha256 of the query text (see `query_hash`), never the text.
+        allowed: False for a denied read or action.
+        detail: anything else, JSON-serializable, without data values (run id, version,
+            reason of a denial, salted hashes of an erasure's subject).
+    """
+
+    action: str
+    dataset: str | None = None
+    principal: str | None = None
+    role: str | None = None
+    columns: Sequence[str] = ()
+    rows: int | None = None
+    query_hash: str | None = None
+    allowed: bool = True
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One stored event, as `AuditLog.events` returns it."""
+
+    seq: int
+    time: datetime
+    principal: str
+    role: str | None
+    action: str
+    dataset: str | None
+    columns: tuple[str, ...]
+    rows: int | None
+    query_hash: str | None
+    allowed: bool
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+def query_hash(text: str) -> str:
+    """The sha256 of a query's text: what the log stores instead of the query, which may
+    hold data values (`WHERE email = '...'`).
+
+    Example:
+        >>> query_hash("SELECT 1")[:12]
+        'e004ebd5b553'
+    """
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def canonical_json(value: Any) -> str:
+    """The one JSON encoding hashed and stored: sorted keys, no spaces, UTF-8 as is.
+
+    Example:
+        >>> canonical_json({"b": 1, "a": [1, "x"]})
+        '{"a":[1,"x"],"b":1}'
+    """
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def event_hash(row: Mapping[str, Any], prev_hash: str) -> str:
+    """sha256 over the stored fields of one event (`HASHED_FIELDS`) and `prev_hash`.
+
+    `columns` and `detail` are hashed as stored (canonical JSON text); time as its ISO
+    text to the microsecond, which both SQLite and PostgreSQL keep.
+
+    Example:
+        >>> row = {"time": datetime(2026, 1, 1), "principal": "a", "role": None,
+        ...        "action": "read", "dataset": "gold.x", "columns": "[]", "rows": 1,
+        ...        "query_hash": None, "allowed": True, "detail": "{}"}
+        >>> len(event_hash(row, GENESIS))
+        64
+    """
+    values = [row[name] for name in HASHED_FIELDS]
+    values[0] = row["time"].isoformat(timespec="microseconds")
+    values[8] = bool(row["allowed"])
+    return hashlib.sha256(canonical_json([*values, prev_hash]).encode("utf-8")).hexdigest()
+
+
+class AuditLog:
+    """The audit log in a catalog's database (see the module).
+
+    Args:
+        catalog: whose database holds the log (its tables are created on first use).
+    """
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+        self.engine = catalog.engine
+        self.dialect = self.engine.dialect.name
+        # SQLite: the driver must not open transactions itself, so the append can open
+        # one with BEGIN IMMEDIATE (the write lock, taken before the head is read).
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        _meta.create_all(self.engine, checkfirst=True)
+        self._ensure_head()
+
+    def _ensure_head(self) -> None:
+        """The chain-head row, created once (two processes may race to create it)."""
+        with self.engine.connect() as con:
+            if con.execute(sa.select(head_table.c.id)).first() is not None:
+                return
+        try:
+            with self.engine.begin() as con:
+                con.execute(head_table.insert().values(id=1, seq=0, hash=GENESIS))
+        except sa.exc.IntegrityError:
+            pass  # another process created it first
+
+    # -- writing --------------------------------------------------------------------------
+
+    def append(self, event: AuditEvent) -> AuditRecord:
+        """Append `event` at the end of the chain and return it as stored.
+
+        Safe from several threads and processes at once: the chain head is read and moved
+        inside one serialized transaction.
+        """
+        values: dict[str, Any] = {
+            "time": utcnow(),
+            "principal": event.principal or _current_principal(),
+            "role": event.role,
+            "action": event.action,
+            "dataset": event.dataset,
+            "columns": canonical_json(list(event.columns)),
+            "rows": event.rows,
+            "query_hash": event.query_hash,
+            "allowed": bool(event.allowed),
+            "detail": canonical_json(dict(event.detail)),
+        }
+        if self.dialect == "sqlite":
+            return self._append_sqlite(values)
+        with self.engine.begin() as con:
+            return self._append_locked(con, values, lock=True)
+
+    def _append_sqlite(self, values: dict[str, Any]) -> AuditRecord:
+        with self._autocommit.connect() as con:
+            # Concurrent appends wait for the write lock rather than fail after 5 s.
+            con.exec_driver_sql("PRAGMA busy_timeout = 30000")
+            con.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                record = self._append_locked(con, values, lock=False)
+            except BaseException:
+                con.exec_driver_sql("ROLLBACK")
+                raise
+            con.exec_driver_sql("COMMIT")
+            return record
+
+    def _append_locked(self, con: sa.Connection, values: dict[str, Any], lock: bool) -> AuditRecord:
+        query = sa.select(head_table.c.seq, head_table.c.hash).where(head_table.c.id == 1)
+        head = con.execute(query.with_for_update() if lock else query).one()
+        seq, prev_hash = int(head.seq) + 1, str(head.hash)
+        digest = event_hash(values, prev_hash)
+        con.execute(
+            events_table.insert().values(seq=seq, prev_hash=prev_hash, hash=digest, **values)
+        )
+        con.execute(head_table.update().where(head_table.c.id == 1).values(seq=seq, hash=digest))
+        return _record({**values, "seq": seq, "prev_hash": prev_hash, "hash": digest})
+
+    # -- reading --------------------------------------------------------------------------
+
+    def events(
+        self,
+        principal: str | None = None,
+        dataset: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+        denied: bool | None = None,
+    ) -> list[AuditRecord]:
+        """Stored events, oldest first; with `limit`, the newest `limit` of those matching.
+
+        Args:
+            principal: only this principal's events.
+            dataset: only events on this dataset.
+            action: only this action (read, write, ...).
+            since: only events at or after this naive UTC time.
+            limit: at most this many (the newest).
+            denied: True: only denied events; False: only allowed ones.
+        """
+        table = events_table
+        query = sa.select(table).order_by(table.c.seq.desc())
+        conditions = {
+            table.c.principal: principal,
+            table.c.dataset: dataset,
+            table.c.action: action,
+        }
+        for column, wanted in conditions.items():
+            if wanted is not None:
+                query = query.where(column == wanted)
+        if since is not None:
+            query = query.where(table.c.time >= since)
+        if denied is not None:
+            query = query.where(table.c.allowed == (not denied))
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as con:
+            return [_record(dict(row)) for row in con.execute(query).mappings()][::-1]
+
+    def count(self) -> int:
+        """How many events the log holds."""
+        with self.engine.connect() as con:
+            found = con.execute(sa.select(sa.func.count()).select_from(events_table)).scalar()
+            return int(found or 0)
+
+    def verify(self) -> VerifyResult:
+        """Recompute the chain; the result names the first broken link, if any."""
+        from assay.governance.audit_verify import verify_chain
+
+        with self.engine.connect() as con:
+            head = con.execute(sa.select(head_table.c.seq, head_table.c.hash)).one()
+            rows = con.execute(sa.select(events_table).order_by(events_table.c.seq)).mappings()
+            return verify_chain((dict(row) for row in rows), int(head.seq), str(head.hash))
+
+
+def _current_principal() -> str:
+    """Who acts, as the access rules name them (see assay.governance.principal)."""
+    try:
+        from assay.governance.principal import current_principal
+    except ImportError:  # the access module lands separately; same rule meanwhile
+        import getpass
+        import os
+
+        return os.environ.get("ASSAY_USER") or getpass.getuser()
+    return current_principal()
+
+
+def _record(row: Mapping[str, Any]) -> AuditRecord:
+    columns, detail = row["columns"], row["detail"]
+    return AuditRecord(
+        seq=int(row["seq"]),
+        time=row["time"],
+        principal=row["principal"],
+        role=row["role"],
+        action=row["action"],
+        dataset=row["dataset"],
+        columns=tuple(json.loads(columns)) if isinstance(columns, str) else tuple(columns),
+        rows=None if row["rows"] is None else int(row["rows"]),
+        query_hash=row["query_hash"],
+        allowed=bool(row["allowed"]),
+        detail=json.loads(detail) if isinstance(detail, str) else dict(detail),
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )
