@@ -26,23 +26,26 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
 from assay.catalog.store import Catalog
+from assay.governance.audit_chain import (
+    GENESIS,
+    VerifyResult,
+    canonical_json,
+    event_hash,
+    query_hash,
+    verify_chain,
+)
 from assay.intervals import utcnow
 
-if TYPE_CHECKING:
-    from assay.governance.audit_verify import VerifyResult
-
-#: The `prev_hash` of the first event.
-GENESIS = "0" * 64
+__all__ = ["GENESIS", "AuditEvent", "AuditLog", "AuditRecord", "VerifyResult", "query_hash"]
 
 _meta = sa.MetaData()
 
@@ -72,20 +75,6 @@ head_table = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
-)
-
-#: The fields the hash covers, in order (the row's `seq` is storage order, checked apart).
-HASHED_FIELDS = (
-    "time",
-    "principal",
-    "role",
-    "action",
-    "dataset",
-    "columns",
-    "rows",
-    "query_hash",
-    "allowed",
-    "detail",
 )
 
 
@@ -134,46 +123,6 @@ class AuditRecord:
     detail: dict[str, Any]
     prev_hash: str
     hash: str
-
-
-def query_hash(text: str) -> str:
-    """The sha256 of a query's text: what the log stores instead of the query, which may
-    hold data values (`WHERE email = '...'`).
-
-    Example:
-        >>> query_hash("SELECT 1")[:12]
-        'e004ebd5b553'
-    """
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def canonical_json(value: Any) -> str:
-    """The one JSON encoding hashed and stored: sorted keys, no spaces, UTF-8 as is.
-
-    Example:
-        >>> canonical_json({"b": 1, "a": [1, "x"]})
-        '{"a":[1,"x"],"b":1}'
-    """
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def event_hash(row: Mapping[str, Any], prev_hash: str) -> str:
-    """sha256 over the stored fields of one event (`HASHED_FIELDS`) and `prev_hash`.
-
-    `columns` and `detail` are hashed as stored (canonical JSON text); time as its ISO
-    text to the microsecond, which both SQLite and PostgreSQL keep.
-
-    Example:
-        >>> row = {"time": datetime(2026, 1, 1), "principal": "a", "role": None,
-        ...        "action": "read", "dataset": "gold.x", "columns": "[]", "rows": 1,
-        ...        "query_hash": None, "allowed": True, "detail": "{}"}
-        >>> len(event_hash(row, GENESIS))
-        64
-    """
-    values = [row[name] for name in HASHED_FIELDS]
-    values[0] = row["time"].isoformat(timespec="microseconds")
-    values[8] = bool(row["allowed"])
-    return hashlib.sha256(canonical_json([*values, prev_hash]).encode("utf-8")).hexdigest()
 
 
 class AuditLog:
@@ -301,8 +250,6 @@ class AuditLog:
 
     def verify(self) -> VerifyResult:
         """Recompute the chain; the result names the first broken link, if any."""
-        from assay.governance.audit_verify import verify_chain
-
         with self.engine.connect() as con:
             head = con.execute(sa.select(head_table.c.seq, head_table.c.hash)).one()
             rows = con.execute(sa.select(events_table).order_by(events_table.c.seq)).mappings()

@@ -1,4 +1,5 @@
-"""Checking the audit log's hash chain: the first broken link and what broke it.
+"""The audit log's hash chain: how an event is hashed, and checking the chain for the
+first broken link and what broke it.
 
 Each stored event must (1) hash to its `hash` from its fields and `prev_hash`, (2) link
 to the event before it (`prev_hash` equals that event's hash) and (3) carry the next
@@ -12,11 +13,69 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from assay.governance.audit import GENESIS, event_hash
+#: The `prev_hash` of the first event.
+GENESIS = "0" * 64
+
+#: The fields the hash covers, in order (the row's `seq` is storage order, checked apart).
+HASHED_FIELDS = (
+    "time",
+    "principal",
+    "role",
+    "action",
+    "dataset",
+    "columns",
+    "rows",
+    "query_hash",
+    "allowed",
+    "detail",
+)
+
+
+def query_hash(text: str) -> str:
+    """The sha256 of a query's text: what the log stores instead of the query, which may
+    hold data values (`WHERE email = '...'`).
+
+    Example:
+        >>> query_hash("SELECT 1")[:12]
+        'e004ebd5b553'
+    """
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def canonical_json(value: Any) -> str:
+    """The one JSON encoding hashed and stored: sorted keys, no spaces, UTF-8 as is.
+
+    Example:
+        >>> canonical_json({"b": 1, "a": [1, "x"]})
+        '{"a":[1,"x"],"b":1}'
+    """
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def event_hash(row: Mapping[str, Any], prev_hash: str) -> str:
+    """sha256 over the stored fields of one event (`HASHED_FIELDS`) and `prev_hash`.
+
+    `columns` and `detail` are hashed as stored (canonical JSON text); time as its ISO
+    text to the microsecond, which both SQLite and PostgreSQL keep.
+
+    Example:
+        >>> from datetime import datetime
+        >>> row = {"time": datetime(2026, 1, 1), "principal": "a", "role": None,
+        ...        "action": "read", "dataset": "gold.x", "columns": "[]", "rows": 1,
+        ...        "query_hash": None, "allowed": True, "detail": "{}"}
+        >>> len(event_hash(row, GENESIS))
+        64
+    """
+    values = [row[name] for name in HASHED_FIELDS]
+    values[0] = row["time"].isoformat(timespec="microseconds")
+    values[8] = bool(row["allowed"])
+    return hashlib.sha256(canonical_json([*values, prev_hash]).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
