@@ -41,6 +41,7 @@ _TYPED_KEYS = (
     "cursor",
     "content_hash",
     "reset",
+    "maintenance",
 )
 
 
@@ -80,6 +81,9 @@ class CommitMeta:
         content_hash: the checksum of a full or merge table's content as written.
         reset: True when the commit replaced the whole table (a full refresh): what the
             log said before it no longer holds.
+        maintenance: why a commit that is no run's write changed the table (`retention`,
+            `erasure`, `delete`): it removed rows only, so what the runs said still holds
+            (no interval, file or cursor changes), and a planner may tell it from new data.
         extra: any other keys (streams, widened columns, replays, training sets), kept as
             they were written.
     """
@@ -92,6 +96,7 @@ class CommitMeta:
     cursor: Any = None
     content_hash: str | None = None
     reset: bool = False
+    maintenance: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def encode(self) -> dict[str, Any]:
@@ -114,6 +119,8 @@ class CommitMeta:
             out["content_hash"] = self.content_hash
         if self.reset:
             out["reset"] = True
+        if self.maintenance is not None:
+            out["maintenance"] = self.maintenance
         return {**out, **{k: v for k, v in self.extra.items() if k not in _TYPED_KEYS}}
 
     @classmethod
@@ -132,6 +139,7 @@ class CommitMeta:
             cursor=metadata.get("cursor"),
             content_hash=metadata.get("content_hash"),
             reset=_truthy(metadata.get("reset")),
+            maintenance=metadata.get("maintenance"),
             extra={k: v for k, v in metadata.items() if k not in _TYPED_KEYS},
         )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -270,6 +270,160 @@ class Warehouse:
         table = against if against is not None else self.table(name)
         return to_table_types(name, data, pa.schema(table.schema().to_arrow()), failures)
 
+    @guards_disk_full
+    def delete(
+        self,
+        name: str,
+        predicate_sql: str,
+        meta: CommitMeta | Mapping[str, Any] | None = None,
+    ) -> DeleteResult:
+        """Delete the rows matching `predicate_sql` (SQL over the table's columns, as
+        delta-rs parses it) as one commit; none when no row matches.
+
+        The commit carries only `maintenance` metadata (see `maintenance_meta`), so the
+        dataset's state decoded from the log (intervals, files ingested, cursor, inputs)
+        stays what it was and no run re-ingests or re-runs anything. The Delta log records
+        the predicate's text: for values that must not be kept (erasure), use
+        `delete_rows`, whose log entry names columns only.
+
+        Example:
+            >>> import tempfile
+            >>> wh = Warehouse(tempfile.mkdtemp())
+            >>> _ = wh.write("bronze.t", pa.table({"a": [1, 2, 3]}), mode=WriteMode.APPEND,
+            ...              metadata={})
+            >>> wh.delete("bronze.t", "a >= 2").rows_deleted, wh.read("bronze.t").num_rows
+            (2, 1)
+        """
+        if not predicate_sql.strip():
+            raise ValueError("an empty predicate would delete every row; pass one")
+        table = self.table(name)
+        try:
+            metrics = table.delete(
+                predicate_sql,
+                writer_properties=_WRITER,
+                commit_properties=_commit_properties(maintenance_meta(meta, "delete")),
+            )
+        except CommitFailedError as exc:
+            raise _conflict(name, exc) from exc
+        return _deleted(table, metrics, "num_deleted_rows", "num_added_files", "num_removed_files")
+
+    @guards_disk_full
+    def delete_rows(
+        self,
+        name: str,
+        match: pa.Table,
+        meta: CommitMeta | Mapping[str, Any] | None = None,
+    ) -> DeleteResult:
+        """Delete the rows equal to any row of `match` on all of `match`'s columns, as one
+        commit (a MERGE whose log entry names the columns, never the values).
+
+        Example:
+            >>> import tempfile
+            >>> wh = Warehouse(tempfile.mkdtemp())
+            >>> _ = wh.write("bronze.t", pa.table({"id": [1, 2, 3]}), mode=WriteMode.APPEND,
+            ...              metadata={})
+            >>> wh.delete_rows("bronze.t", pa.table({"id": [3, 9]})).rows_deleted
+            1
+        """
+        table = self.table(name)
+        if match.num_rows == 0:
+            return DeleteResult(None, 0, 0, 0)
+        match = to_table_types(name, match, pa.schema(table.schema().to_arrow()))
+        on = render(keys_match(match.column_names), "delta")
+        try:
+            metrics = (
+                table.merge(
+                    match,
+                    predicate=on,
+                    source_alias="s",
+                    target_alias="t",
+                    writer_properties=_WRITER,
+                    commit_properties=_commit_properties(maintenance_meta(meta, "delete")),
+                )
+                .when_matched_delete()
+                .execute()
+            )
+        except CommitFailedError as exc:
+            raise _conflict(name, exc) from exc
+        return _deleted(
+            table,
+            metrics,
+            "num_target_rows_deleted",
+            "num_target_files_added",
+            "num_target_files_removed",
+        )
+
+    def vacuum(
+        self, name: str, retain_hours: float, *, dry_run: bool = False, full: bool = False
+    ) -> list[str]:
+        """Remove the data files no version newer than `retain_hours` ago references;
+        return their paths (relative to the table). `retain_hours=0` is allowed and means
+        it: time travel to any version before the newest stops working.
+
+        `full`: also remove files the log never referenced (left by a crashed writer);
+        with `retain_hours=0` that would remove a concurrent writer's uncommitted files,
+        so use it only when nothing else writes the table.
+
+        This does not look at legal holds (tables sit below governance): every caller
+        checks `assay.governance.holds.Holds.active` first.
+
+        Example:
+            >>> import tempfile
+            >>> wh = Warehouse(tempfile.mkdtemp())
+            >>> for rows in ([1], [2]):
+            ...     _ = wh.write("bronze.t", pa.table({"a": rows}), mode=WriteMode.OVERWRITE,
+            ...                  metadata={})
+            >>> len(wh.vacuum("bronze.t", 0))
+            1
+        """
+        if retain_hours < 0:
+            raise ValueError(f"retain_hours must be 0 or more, not {retain_hours}")
+        root = self.uri(name)
+
+        def run(dry: bool) -> list[str]:
+            listed = self.table(name).vacuum(
+                retention_hours=int(retain_hours),
+                dry_run=dry,
+                enforce_retention_duration=False,
+                full=full,
+                # delta-rs logs VACUUM START and END commits: marked, so planners know
+                # they hold no new data.
+                commit_properties=_commit_properties(CommitMeta(maintenance="vacuum")),
+            )
+            return sorted({p.removeprefix(root + "/") for p in listed})
+
+        if not self._is_local:
+            return run(dry_run)
+        # delta-rs lists a tombstoned file again after it removed it: report only the
+        # files that were there before.
+        present = [p for p in run(True) if os.path.exists(os.path.join(root, p))]
+        if dry_run or not present:
+            return present
+        run(False)
+        return [p for p in present if not os.path.exists(os.path.join(root, p))]
+
+    def maintenance_only(self, name: str, since: int, until: int | None = None) -> bool:
+        """Whether every commit of `name` after version `since` (up to `until`, default
+        the newest) only removed rows for retention or erasure (`CommitMeta.maintenance`):
+        a planner then has no new data to read from it.
+
+        Example:
+            >>> import tempfile
+            >>> wh = Warehouse(tempfile.mkdtemp())
+            >>> _ = wh.write("bronze.t", pa.table({"a": [1, 2]}), mode=WriteMode.APPEND,
+            ...              metadata={})
+            >>> _ = wh.delete("bronze.t", "a = 2", {"maintenance": "retention"})
+            >>> wh.maintenance_only("bronze.t", 0), wh.maintenance_only("bronze.t", -1)
+            (True, False)
+        """
+        latest = self.version(name)
+        newest = latest if until is None else until
+        if latest is None or newest is None or since < 0:
+            return False
+        commits = self.history(name, limit=max(latest - since, 0))
+        between = [c for c in commits if since < c.version <= newest]
+        return len(between) == max(newest - since, 0) and all(c.meta.maintenance for c in between)
+
     def history(self, name: str, limit: int | None = None) -> list[CommitInfo]:
         """Commits of `name`, newest first, with assay's metadata decoded."""
         out = []
@@ -294,6 +448,65 @@ class Warehouse:
             return None
         found = self.history(name, limit=1)
         return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    """What a delete did: the new version (None: nothing matched, nothing committed), the
+    rows deleted, the data files it wrote (the kept rows of rewritten files) and the files
+    it removed from the table (still on disk until a vacuum)."""
+
+    version: int | None
+    rows_deleted: int
+    files_added: int
+    files_removed: int
+
+
+def maintenance_meta(meta: CommitMeta | Mapping[str, Any] | None, default: str) -> CommitMeta:
+    """The metadata of a commit that only removes rows: `meta`'s `maintenance` reason
+    (else `default`) and extra keys (who, why); keys that would change the dataset's state
+    (intervals, files, cursor, inputs, fingerprint, reset) are refused.
+
+    Example:
+        >>> maintenance_meta({"maintenance": "retention", "by": "ana"}, "delete").encode()
+        {'maintenance': 'retention', 'by': 'ana'}
+    """
+    typed = meta if isinstance(meta, CommitMeta) else CommitMeta.decode(meta or {})
+    stateful = [
+        key
+        for key in ("fingerprint", "inputs", "intervals", "files", "cursor", "content_hash")
+        if getattr(typed, key) is not None
+    ]
+    if stateful or typed.reset:
+        raise ValueError(
+            f"a delete's metadata may not set {', '.join(stateful or ['reset'])}: "
+            "it would change what the dataset's runs recorded"
+        )
+    return replace(typed, maintenance=typed.maintenance or default)
+
+
+def _deleted(
+    table: DeltaTable, metrics: Mapping[str, Any], rows: str, added: str, removed: str
+) -> DeleteResult:
+    deleted = int(metrics.get(rows) or 0)
+    files_removed = int(metrics.get(removed) or 0)
+    committed = deleted > 0 or files_removed > 0
+    if committed:
+        table.update_incremental()
+    return DeleteResult(
+        version=table.version() if committed else None,
+        rows_deleted=deleted,
+        files_added=int(metrics.get(added) or 0),
+        files_removed=files_removed,
+    )
+
+
+def _conflict(name: str, exc: Exception) -> ConcurrentCommitError:
+    return ConcurrentCommitError(
+        f"concurrent commit conflict: {exc}",
+        where=name,
+        hint="another writer committed to this table at the same time; retry",
+    )
 
 
 def _mismatch(name: str, exc: Exception) -> SchemaDriftError:
