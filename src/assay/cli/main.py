@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from assay.cli.alerts import alerts as alerts_command
+from assay.cli.audit import audit as audit_command
 from assay.cli.catalog import catalog_app
 from assay.cli.catalog import describe as describe_command
 from assay.cli.common import EngineOpt, ProjectOpt, handles_errors
@@ -456,6 +457,7 @@ def quarantine_replay(
 
 app.add_typer(features_app, name="features")
 app.command("alerts")(alerts_command)
+app.command("audit")(audit_command)
 app.command("schedule")(schedule_command)
 app.command()(runbook)
 app.command(name="lineage")(lineage_command)
