@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -139,7 +140,7 @@ class AuditLog:
         # SQLite: the driver must not open transactions itself, so the append can open
         # one with BEGIN IMMEDIATE (the write lock, taken before the head is read).
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        _meta.create_all(self.engine, checkfirst=True)
+        _create_tables(self.engine)
         self._ensure_head()
 
     def _ensure_head(self) -> None:
@@ -254,6 +255,19 @@ class AuditLog:
             head = con.execute(sa.select(head_table.c.seq, head_table.c.hash)).one()
             rows = con.execute(sa.select(events_table).order_by(events_table.c.seq)).mappings()
             return verify_chain((dict(row) for row in rows), int(head.seq), str(head.hash))
+
+
+def _create_tables(engine: sa.Engine) -> None:
+    """The log's tables, created on first use; two processes starting at once may both
+    try (the loser's CREATE fails once the winner's is there: check again)."""
+    for attempt in range(3):
+        try:
+            _meta.create_all(engine, checkfirst=True)
+            return
+        except (sa.exc.OperationalError, sa.exc.IntegrityError, sa.exc.ProgrammingError):
+            if attempt == 2:
+                raise
+            time.sleep(0.2)
 
 
 def _current_principal() -> str:
