@@ -16,6 +16,7 @@ from assay.cli.catalog import describe as describe_command
 from assay.cli.common import EngineOpt, ProjectOpt, handles_errors
 from assay.cli.common import open_project as _project
 from assay.cli.features import features_app
+from assay.cli.forget import forget as forget_command
 from assay.cli.hold import hold_app
 from assay.cli.lineage import lineage as lineage_command
 from assay.cli.runbook import runbook
@@ -465,6 +466,7 @@ app.command(name="lineage")(lineage_command)
 app.command("describe")(describe_command)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(hold_app, name="hold")
+app.command("forget")(forget_command)
 
 
 @app.command()

@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -68,6 +68,15 @@ class OnlineStore(ABC):
     ) -> list[list[tuple[dict[str, Any], int | None] | None]]:
         """`read` for several views at once (stores override it to batch round trips)."""
         return [self.read(view, keys, features) for view, keys, features in requests]
+
+    @abstractmethod
+    def count_entities(self, view: FeatureView, key: str, values: Collection[str]) -> int:
+        """Entities of `view` held whose join key `key` is one of `values` (as text)."""
+
+    @abstractmethod
+    def forget_entities(self, view: FeatureView, key: str, values: Collection[str]) -> int:
+        """Delete the entities of `view` whose join key `key` is one of `values` (as text),
+        leaving nothing of them in the store's files; return how many were held."""
 
 
 def _sqlite_type(dtype: pa.DataType) -> str:
@@ -176,6 +185,33 @@ class SQLiteOnlineStore(OnlineStore):
             self._current()
             return self._read(view, keys, features)
 
+    def count_entities(self, view: FeatureView, key: str, values: Collection[str]) -> int:
+        return self._entities(view, key, values, delete=False)
+
+    def forget_entities(self, view: FeatureView, key: str, values: Collection[str]) -> int:
+        """Delete the rows, then VACUUM: SQLite keeps deleted rows' bytes in free pages
+        until the file is rebuilt, and an erasure must leave none in the file."""
+        held = self._entities(view, key, values, delete=True)
+        if held:
+            with self._lock:
+                self._current().execute("VACUUM")
+        return held
+
+    def _entities(self, view: FeatureView, key: str, values: Collection[str], delete: bool) -> int:
+        table = self._table(view)
+        params = _key_values(values)
+        with self._lock:
+            con = self._current()
+            if not params or not _has_table(con, table):
+                return 0
+            where = exp.In(this=sb.column(key), expressions=[exp.Placeholder() for _ in params])
+            count = exp.select(exp.Count(this=exp.Star())).from_(sb.table(table)).where(where)
+            held = int(con.execute(sb.render(count, "sqlite"), params).fetchone()[0])
+            if delete and held:
+                with con:
+                    con.execute(sb.render(exp.delete(sb.table(table), where), "sqlite"), params)
+            return held
+
     def _read(
         self, view: FeatureView, keys: Sequence[tuple[Any, ...]], features: Sequence[str]
     ) -> list[tuple[dict[str, Any], int | None] | None]:
@@ -194,6 +230,19 @@ class SQLiteOnlineStore(OnlineStore):
                     row[-1],
                 )
         return [found.get(tuple(k)) for k in keys]
+
+
+def _key_values(values: Collection[str]) -> list[Any]:
+    """Each value as text and, when it is one, as a number: SQLite compares an INTEGER
+    key with an integer, a TEXT key with text."""
+    out: list[Any] = []
+    for value in values:
+        out.append(value)
+        try:
+            out.append(int(value))
+        except ValueError:
+            continue
+    return out
 
 
 def _any_row_sql(table: str) -> str:
@@ -356,6 +405,32 @@ class RedisOnlineStore(OnlineStore):
         for _view, keys, features in requests:
             out.append([_decode(next(replies), features) for _ in keys])
         return out
+
+    def count_entities(self, view: FeatureView, key: str, values: Collection[str]) -> int:
+        return len(self._entity_keys(view, key, values))
+
+    def forget_entities(self, view: FeatureView, key: str, values: Collection[str]) -> int:
+        """Delete the whole hash of each entity: it holds every view's features of it."""
+        found = self._entity_keys(view, key, values)
+        with self._reachable():
+            for start in range(0, len(found), 500):
+                self.client.delete(*found[start : start + 500])
+        return len(found)
+
+    def _entity_keys(self, view: FeatureView, key: str, values: Collection[str]) -> list[str]:
+        """Hashes of `view`'s entities whose `key` component is one of `values` (SCAN
+        over the entity's key prefix: a key may be one of several join keys)."""
+        position = list(view.join_keys).index(key)
+        entities = "+".join(e.name for e in view.entities)
+        wanted = set(values)
+        found = []
+        with self._reachable():
+            for raw in self.client.scan_iter(match=f"{self.prefix}:{entities}:*", count=1000):
+                name = raw.decode() if isinstance(raw, bytes) else str(raw)
+                parts = json.loads(name[len(self.prefix) + len(entities) + 2 :])
+                if str(parts[position]) in wanted:
+                    found.append(name)
+        return found
 
 
 def _decode(values: list[Any], features: Sequence[str]) -> tuple[dict[str, Any], int | None] | None:

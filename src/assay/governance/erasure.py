@@ -1,0 +1,169 @@
+"""Erasure with proof (`assay forget`): find a subject everywhere, delete, prove absence.
+
+1. Find (erasure_find): every table, raw record, online entity and source file holding
+   the subject, through column names, column lineage and the subject's own keys.
+2. Delete: one commit per table (held tables skipped and reported), the online store's
+   entities; with `purge_history`, older versions and log statistics too (erasure_delete).
+3. Prove (erasure_proof): a raw scan of every data file, log entry, online view and the
+   catalog; the proof (salted hashes, never the values) is appended to the audit log as
+   action `erase`.
+
+Example:
+    >>> import assay, tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> _ = assay.init_project(root)
+    >>> project = assay.Project(root)
+    >>> _ = project.run()
+    >>> report = forget(project.runtime, [Subject.parse("order_id=1")], dry_run=True)
+    >>> [t.table for t in report.plan.tables]
+    ['bronze.orders', 'silver.orders']
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from assay.errors import AssayError
+from assay.governance.erasure_delete import HistoryPurged, TableErased, erase_table
+from assay.governance.erasure_delete import purge_history as purge_table_history
+from assay.governance.erasure_find import Plan, Subject, find
+from assay.governance.erasure_proof import Proof, prove, salted_hash
+
+if TYPE_CHECKING:
+    from assay.runtime import Runtime
+
+__all__ = ["ErasureIncompleteError", "ErasureReport", "Subject", "forget"]
+
+
+class ErasureIncompleteError(AssayError):
+    """After an erasure, the proof still found the subject somewhere (named)."""
+
+
+@dataclass
+class ErasureReport:
+    """What `forget` planned, did and proved."""
+
+    plan: Plan
+    dry_run: bool
+    purge_history: bool
+    erased: list[TableErased] = field(default_factory=list)
+    purged: list[HistoryPurged] = field(default_factory=list)
+    online_deleted: dict[str, int] = field(default_factory=dict)
+    proof: Proof | None = None
+    seconds: float = 0.0
+    salt: str = ""
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        """Held tables left untouched, with their hold's reason."""
+        return [(t.table, t.hold) for t in self.plan.tables if t.hold]
+
+    @property
+    def ok(self) -> bool:
+        return self.proof is None or not self.proof.failures(self.purge_history)
+
+    def audit_detail(self) -> dict[str, Any]:
+        """The proof as the audit log keeps it: salted hashes, counts and places only."""
+        proof = self.proof or Proof()
+        return {
+            "salt": self.salt,
+            "subjects": [
+                {"column": s.column, "hash": salted_hash(self.salt, s.column, s.value)}
+                for s in self.plan.subjects
+            ],
+            "tables": [
+                {"table": e.table, "rows": e.rows_deleted, "files_rewritten": e.files_rewritten}
+                for e in self.erased
+            ],
+            "skipped_held": [{"table": t, "hold": r} for t, r in self.skipped],
+            "online": self.online_deleted,
+            "history_purged": [p.table for p in self.purged],
+            "sources_to_delete": [
+                {"dataset": f.dataset, "path": f.path, "records": f.records}
+                for f in self.plan.sources
+            ],
+            "files_scanned": proof.files_scanned,
+            "log_files_scanned": proof.log_files_scanned,
+            "catalog_tables_scanned": proof.catalog_tables_scanned,
+            "found": [f.where for f in proof.failures(self.purge_history)],
+            "found_in_history": [f.where for f in proof.history()],
+            "none_found": self.ok,
+        }
+
+
+def forget(
+    rt: Runtime,
+    subjects: Sequence[Subject],
+    dry_run: bool = False,
+    purge_history: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> ErasureReport:
+    """Forget `subjects` in `rt`'s project (see the module); `dry_run` only plans.
+
+    Returns the report; check `report.ok` (the CLI exits 1 when it is not).
+    """
+    started = time.perf_counter()
+    step = progress or (lambda _: None)
+    step("finding the subject")
+    plan = find(rt, subjects, _holds(rt))
+    report = ErasureReport(plan, dry_run, purge_history, salt=secrets.token_hex(16))
+    if dry_run:
+        report.seconds = time.perf_counter() - started
+        return report
+    run = uuid.uuid4().hex[:12]
+    for found in plan.tables:
+        if found.hold:
+            continue
+        step(f"erasing {found.table}")
+        report.erased.append(erase_table(rt, found, plan.needles, run))
+    views = rt.feature_views
+    for online in plan.online:
+        step(f"erasing online view {online.view}")
+        deleted = rt.online_store.forget_entities(views[online.view], online.column, online.values)
+        report.online_deleted[online.view] = deleted
+    held = [t for t, _ in report.skipped]
+    step("proving absence")
+    report.proof = prove(rt, plan.needles, held)
+    if purge_history:
+        # Tables erased now, and those an earlier erasure left in their history.
+        tables = [e.table for e in report.erased] + [f.table for f in report.proof.history()]
+        for table in dict.fromkeys(t for t in tables if t and t not in held):
+            step(f"purging the history of {table}")
+            report.purged.append(purge_table_history(rt, table))
+        step("proving absence again")
+        report.proof = prove(rt, plan.needles, held)
+    report.seconds = time.perf_counter() - started
+    _audit(rt, report)
+    return report
+
+
+def _holds(rt: Runtime) -> dict[str, str]:
+    from assay.governance.holds import Holds
+
+    holds = Holds(rt.catalog)
+    found = {}
+    for table in rt.warehouse.list_tables():
+        hold = holds.active(table)
+        if hold is not None:
+            found[table] = hold.reason
+    return found
+
+
+def _audit(rt: Runtime, report: ErasureReport) -> None:
+    from assay.governance.audit import AuditEvent, AuditLog
+
+    AuditLog(rt.catalog).append(
+        AuditEvent(
+            "erase",
+            None,
+            columns=tuple(sorted({s.column for s in report.plan.subjects})),
+            rows=sum(e.rows_deleted for e in report.erased),
+            allowed=True,
+            detail=report.audit_detail(),
+        )
+    )

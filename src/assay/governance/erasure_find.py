@@ -1,0 +1,328 @@
+"""Find every place a data subject is held: the plan of an erasure (`assay forget`).
+
+A subject is named by a column and a value (`customer_id=123`). Its rows are found in:
+
+- every table with a column of that name, or one derived from it through column lineage
+  (IDENTITY or TRANSFORMATION edges: a cast or a rename still holds the value);
+- every table holding one of the subject's own keys: a feature entity's join key (a card)
+  whose every row with the subject's column belongs to the subject, so gold tables,
+  training sets and online features kept per card are found too, and a key shared with
+  another subject (a merchant) never is;
+- quarantine, dead-letter and request-log tables, whose raw records are parsed and matched
+  by key (see erasure_match);
+- the online store, per feature view keyed by one of those columns;
+- the source files the project ingests (listed for deletion at the source).
+
+Example:
+    >>> Subject.parse("customer_id=123")
+    Subject(column='customer_id', value='123')
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from assay.errors import UsageError
+from assay.governance.erasure_match import Needles, raw_columns, row_mask, typed
+
+if TYPE_CHECKING:
+    from assay.runtime import Runtime
+
+log = logging.getLogger("assay.governance")
+
+#: Lineage edges whose target column still holds the source column's value.
+_VALUE_KEEPING = frozenset({"IDENTITY", "TRANSFORMATION"})
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The person to forget: a column and their value in it (as text)."""
+
+    column: str
+    value: str
+
+    @classmethod
+    def parse(cls, text: str) -> Subject:
+        """`column=value`, as `--subject` takes it.
+
+        Example:
+            >>> Subject.parse(" email = a@b.org ")
+            Subject(column='email', value='a@b.org')
+        """
+        column, eq, value = text.partition("=")
+        if not eq or not column.strip() or not value.strip():
+            raise UsageError(
+                f"invalid subject {text!r}",
+                hint="name the subject as column=value, e.g. --subject customer_id=123",
+            )
+        return cls(column.strip(), value.strip())
+
+
+@dataclass
+class TablePlan:
+    """One table holding the subject: how its rows are matched and how many there are.
+
+    Attributes:
+        table: `layer.name`.
+        columns: typed column -> the subject's values in it.
+        raw: raw-record columns matched by key.
+        rows: rows of the subject in the table's current version.
+        hold: the reason of a legal hold on the table (then it is skipped), else None.
+    """
+
+    table: str
+    columns: dict[str, frozenset[str]]
+    raw: list[str]
+    rows: int
+    hold: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """What the table is, in words (a quarantine, a training set...)."""
+        layer = self.table.split(".", 1)[0]
+        kinds = {
+            "quarantine": "quarantined records",
+            "deadletter": "dead letters",
+            "late": "late data",
+            "training": "training set",
+            "logs": "request log",
+        }
+        return kinds.get(layer, "table")
+
+
+@dataclass(frozen=True)
+class OnlinePlan:
+    """A feature view of the online store keyed by a column holding the subject."""
+
+    view: str
+    column: str
+    values: frozenset[str]
+    rows: int
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file outside the warehouse that holds the subject (deleted at the source)."""
+
+    dataset: str
+    path: str
+    records: int
+
+
+@dataclass
+class Plan:
+    """Everything an erasure will touch (`assay forget --dry-run` prints it)."""
+
+    subjects: list[Subject]
+    needles: Needles
+    tables: list[TablePlan] = field(default_factory=list)
+    online: list[OnlinePlan] = field(default_factory=list)
+    sources: list[SourceFile] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(t.rows for t in self.tables)
+
+
+def find(rt: Runtime, subjects: Sequence[Subject], holds: Mapping[str, str]) -> Plan:
+    """The plan of forgetting `subjects` in `rt`'s project; `holds` maps held tables to
+    their hold's reason (those are planned, and skipped when erasing)."""
+    if not subjects:
+        raise UsageError("no subject to forget", hint="pass --subject customer_id=123")
+    tables = {name: rt.warehouse.schema(name) for name in rt.warehouse.list_tables()}
+    keys: dict[str, set[str]] = {}
+    for subject in subjects:
+        keys.setdefault(subject.column, set()).add(subject.value)
+    notes: list[str] = []
+    derived = _derived_columns(rt, set(keys), tables, notes)
+    for columns in derived.values():
+        for column, source in columns.items():
+            keys.setdefault(column, set()).update(keys.get(source, set()))
+    linked = _linked_keys(rt, tables, keys)
+    for column, values in linked.items():
+        keys.setdefault(column, set()).update(values)
+    needles = Needles({c: frozenset(v) for c, v in keys.items()})
+    plan = Plan(list(subjects), needles, notes=notes)
+    for name, schema in tables.items():
+        found = _table_plan(rt, name, schema, needles, holds)
+        if found is not None:
+            plan.tables.append(found)
+    plan.needles = Needles(needles.keys, _identifying_values(rt, plan, tables))
+    plan.online = _online_plans(rt, needles)
+    from assay.governance.erasure_sources import source_files
+
+    plan.sources = source_files(rt, needles)
+    return plan
+
+
+def _table_plan(
+    rt: Runtime, name: str, schema: pa.Schema, needles: Needles, holds: Mapping[str, str]
+) -> TablePlan | None:
+    columns = {f.name: needles.keys[f.name] for f in schema if f.name in needles.keys}
+    raw = raw_columns(name, schema)
+    if not columns and not raw:
+        return None
+    rows = count_rows(rt, name, columns, raw, needles)
+    if rows == 0:
+        return None
+    return TablePlan(name, columns, raw, rows, holds.get(name))
+
+
+def count_rows(
+    rt: Runtime,
+    name: str,
+    columns: Mapping[str, Iterable[str]],
+    raw: Sequence[str],
+    needles: Needles,
+) -> int:
+    """Rows of `name`'s current version holding the subject."""
+    dataset = rt.warehouse.dataset(name)
+    found = 0
+    for batch in dataset.to_batches(columns=[*columns, *raw]):
+        found += int(
+            pc.sum(pc.cast(row_mask(batch, columns, raw, needles), pa.int64())).as_py() or 0
+        )
+    return found
+
+
+def matched_rows(rt: Runtime, plan: TablePlan, needles: Needles, wanted: Sequence[str]) -> pa.Table:
+    """Columns `wanted` of the subject's rows of `plan.table` (current version)."""
+    dataset = rt.warehouse.dataset(plan.table)
+    used = list(dict.fromkeys([*plan.columns, *plan.raw, *wanted]))
+    parts = []
+    for batch in dataset.to_batches(columns=used):
+        mask = row_mask(batch, plan.columns, plan.raw, needles)
+        parts.append(pa.Table.from_batches([batch]).filter(mask).select(list(wanted)))
+    schema = dataset.schema
+    empty = pa.table({c: pa.array([], schema.field(c).type) for c in wanted})
+    return pa.concat_tables([empty, *parts]) if parts else empty
+
+
+def _derived_columns(
+    rt: Runtime, names: set[str], tables: Mapping[str, pa.Schema], notes: list[str]
+) -> dict[str, dict[str, str]]:
+    """Table -> {column derived from a subject column: that subject column}, following
+    value-keeping column lineage edges downstream, hop by hop."""
+    try:
+        from assay.lineage.build import build_lineage
+        from assay.lineage.graph import Node
+
+        graph = build_lineage(rt)
+    except Exception as exc:  # lineage is best effort: the name match still applies
+        notes.append(f"column lineage could not be built ({exc}); matched by column name only")
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for name in names:
+        frontier = [Node("dataset", t, name) for t, s in tables.items() if name in s.names]
+        seen = set(frontier)
+        while frontier:
+            node = frontier.pop()
+            for edge in graph.downstream(node, depth=1):
+                target = edge.target
+                keeps = edge.type == "DIRECT" and edge.subtype in _VALUE_KEEPING
+                if not keeps or target.kind != "dataset" or target.column is None:
+                    continue
+                if target not in seen:
+                    seen.add(target)
+                    frontier.append(target)
+                    if target.column != name:
+                        out.setdefault(target.name, {})[target.column] = name
+    return out
+
+
+def _linked_keys(
+    rt: Runtime, tables: Mapping[str, pa.Schema], keys: Mapping[str, set[str]]
+) -> dict[str, set[str]]:
+    """Entity join keys (cards) every row of which, in tables that hold a subject column
+    too, belongs to the subject. A key value seen with another subject value is shared
+    (a merchant) and left alone."""
+    candidates = {k for view in rt.feature_views.values() for k in view.join_keys} - set(keys)
+    linked: dict[str, set[str]] = {}
+    shared: dict[str, set[str]] = {}
+    for name, schema in tables.items():
+        held = [c for c in keys if c in schema.names]
+        for key in (k for k in candidates if k in schema.names):
+            for column in held:
+                mine, others = _key_owners(rt, name, column, keys[column], key)
+                linked.setdefault(key, set()).update(mine)
+                shared.setdefault(key, set()).update(others)
+    return {k: v - shared.get(k, set()) for k, v in linked.items() if v - shared.get(k, set())}
+
+
+def _key_owners(
+    rt: Runtime, name: str, column: str, values: set[str], key: str
+) -> tuple[set[str], set[str]]:
+    """Values of `key` on the subject's rows of `name`, and those on other subjects' rows."""
+    mine: set[str] = set()
+    others: set[str] = set()
+    for batch in rt.warehouse.dataset(name).to_batches(columns=[column, key]):
+        subject = batch.column(0)
+        wanted = typed(values, subject.type)
+        is_mine = pc.fill_null(pc.is_in(subject, wanted), False)
+        not_mine = pc.and_(pc.invert(is_mine), pc.is_valid(subject))
+        keys = batch.column(1)
+        mine |= {str(v) for v in pc.filter(keys, is_mine).to_pylist() if v is not None}
+        others |= {str(v) for v in pc.filter(keys, not_mine).to_pylist() if v is not None}
+    return mine, others
+
+
+def _identifying_values(
+    rt: Runtime, plan: Plan, tables: Mapping[str, pa.Schema]
+) -> dict[str, frozenset[str]]:
+    """Text values of the subject's rows in columns classified as personal data (an email,
+    a phone) that no other row of the same table holds: the proof looks for them too."""
+    from assay.governance.classes import column_classes
+
+    classes = column_classes(rt)
+    restricted = set(rt.config.governance.restricted)
+    extra: dict[str, set[str]] = {}
+    for table in plan.tables:
+        schema = tables[table.table]
+        personal = [
+            c
+            for c, found in classes.get(table.table, {}).items()
+            if found & restricted
+            and c in schema.names
+            and c not in plan.needles.keys
+            and pa.types.is_string(schema.field(c).type)
+        ]
+        for column in personal:
+            values = _own_values(rt, table, plan.needles, column)
+            if values:
+                extra.setdefault(column, set()).update(values)
+    return {c: frozenset(v) for c, v in extra.items()}
+
+
+def _own_values(rt: Runtime, table: TablePlan, needles: Needles, column: str) -> set[str]:
+    dataset = rt.warehouse.dataset(table.table)
+    mine: set[str] = set()
+    others: set[str] = set()
+    used = list(dict.fromkeys([*table.columns, *table.raw, column]))
+    for batch in dataset.to_batches(columns=used):
+        mask = row_mask(batch, table.columns, table.raw, needles)
+        values = batch.column(column)
+        mine |= {v for v in pc.filter(values, mask).to_pylist() if v}
+        others |= {v for v in pc.filter(values, pc.invert(mask)).to_pylist() if v}
+    return mine - others
+
+
+def _online_plans(rt: Runtime, needles: Needles) -> list[OnlinePlan]:
+    """Feature views of the online store keyed by a needle column, with entities held."""
+    if not rt.feature_views:
+        return []
+    store = rt.online_store
+    plans = []
+    for view in rt.feature_views.values():
+        for key in view.join_keys:
+            if key in needles.keys:
+                rows = store.count_entities(view, key, needles.keys[key])
+                if rows:
+                    plans.append(OnlinePlan(view.name, key, needles.keys[key], rows))
+    return plans

@@ -1,0 +1,200 @@
+"""Prove an erasure: scan everything assay keeps for the subject's values.
+
+Every Parquet file under every table of the warehouse is read raw with pyarrow (not
+through Delta: files only older versions reference count too), every Delta log entry and
+checkpoint is read for statistics and text holding a value, every feature view of the
+online store keyed by a subject's column is asked, and every text column of the catalog's
+database (check results, alerts, runs, the audit log) is searched. A finding names where
+(table and file, log entry, view, catalog table and column), never the value.
+
+Example:
+    >>> salted_hash("s4lt", "customer_id", "123") == salted_hash("s4lt", "customer_id", "123")
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from assay.governance.erasure_match import Needles, extra_mask, raw_columns, row_mask
+
+if TYPE_CHECKING:
+    from assay.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Where a subject's value is still held. `current`: in data a read returns today
+    (not only in a version before the erasure)."""
+
+    table: str | None
+    where: str
+    rows: int
+    current: bool
+    held: bool = False
+
+
+@dataclass
+class Proof:
+    """What the scan looked at and what it found."""
+
+    files_scanned: int = 0
+    log_files_scanned: int = 0
+    online_views_scanned: int = 0
+    catalog_tables_scanned: int = 0
+    found: list[Finding] = field(default_factory=list)
+
+    def failures(self, purged: bool) -> list[Finding]:
+        """Findings that break the erasure: any current one outside a held table, and,
+        when history was purged, old versions too."""
+        return [f for f in self.found if not f.held and (f.current or purged)]
+
+    def history(self) -> list[Finding]:
+        """Findings only in versions before the erasure (time travel)."""
+        return [f for f in self.found if not f.current and not f.held]
+
+
+def salted_hash(salt: str, column: str, value: str) -> str:
+    """SHA-256 of salt, column and value: the proof names a subject without its value."""
+    return hashlib.sha256(f"{salt}\0{column}\0{value}".encode()).hexdigest()
+
+
+def prove(rt: Runtime, needles: Needles, held: Iterable[str]) -> Proof:
+    """Scan the warehouse, its logs, the online store and the catalog (see the module)."""
+    held = set(held)
+    proof = Proof()
+    for table in rt.warehouse.list_tables():
+        _scan_table(rt, table, needles, table in held, proof)
+    _scan_online(rt, needles, proof)
+    _scan_catalog(rt, needles, proof)
+    return proof
+
+
+def _scan_table(rt: Runtime, table: str, needles: Needles, held: bool, proof: Proof) -> None:
+    import pyarrow.parquet as pq
+
+    root = Path(rt.warehouse.uri(table))
+    live = set(rt.warehouse.file_actions(table)["path"].to_pylist())
+    for path in sorted(root.rglob("*.parquet")):
+        relative = path.relative_to(root).as_posix()
+        if relative.startswith("_delta_log/"):
+            continue
+        proof.files_scanned += 1
+        rows = _rows_holding(pq.read_table(path), table, needles)
+        if rows:
+            current = relative in live
+            state = "current version" if current else "older versions only"
+            proof.found.append(
+                Finding(table, f"{table}: {relative} ({state})", rows, current, held)
+            )
+    _scan_log(root / "_delta_log", table, needles, held, proof)
+
+
+def _rows_holding(data: pa.Table, table: str, needles: Needles) -> int:
+    columns = {c: needles.keys[c] for c in data.column_names if c in needles.keys}
+    mask = row_mask(data, columns, raw_columns(table, data.schema), needles)
+    extra, _ = extra_mask(data, needles)
+    return int(pc.sum(pc.cast(pc.or_(mask, extra), pa.int64())).as_py() or 0)
+
+
+def _scan_log(log_dir: Path, table: str, needles: Needles, held: bool, proof: Proof) -> None:
+    """Log entries and checkpoints whose statistics or text hold a value: a log entry
+    is history (the current version reads only the files' data)."""
+    import pyarrow.parquet as pq
+
+    for path in sorted(log_dir.glob("*.json")):
+        proof.log_files_scanned += 1
+        actions = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        if any(_action_holds(a, needles) for a in actions):
+            proof.found.append(Finding(table, f"{table}: Delta log {path.name}", 0, False, held))
+    for path in sorted(log_dir.glob("*.checkpoint*.parquet")):
+        proof.log_files_scanned += 1
+        checkpoint = pq.read_table(path).to_pylist()
+        if any(_action_holds(_without_nulls(a), needles) for a in checkpoint):
+            proof.found.append(
+                Finding(table, f"{table}: Delta checkpoint {path.name}", 0, False, held)
+            )
+
+
+def _without_nulls(action: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in action.items() if v is not None}
+
+
+def _action_holds(action: dict[str, Any], needles: Needles) -> bool:
+    for kind in ("add", "remove"):
+        entry = action.get(kind) or {}
+        stats = entry.get("stats")
+        if stats and _stats_hold(json.loads(stats), needles):
+            return True
+    info = action.get("commitInfo")
+    return bool(info) and _text_holds(json.dumps(info), needles)
+
+
+def _stats_hold(stats: dict[str, Any], needles: Needles) -> bool:
+    for bound in ("minValues", "maxValues"):
+        for column, value in (stats.get(bound) or {}).items():
+            if column in needles.keys and str(value) in needles.keys[column]:
+                return True
+            if isinstance(value, str) and _text_holds(value, needles):
+                return True
+    return False
+
+
+def _text_holds(text: str, needles: Needles) -> bool:
+    extras = {v for values in needles.extra.values() for v in values}
+    return needles.text_hit(text) or any(v in text for v in extras)
+
+
+def _scan_online(rt: Runtime, needles: Needles, proof: Proof) -> None:
+    if not rt.feature_views:
+        return
+    store = rt.online_store
+    for view in rt.feature_views.values():
+        for key in (k for k in view.join_keys if k in needles.keys):
+            proof.online_views_scanned += 1
+            held = store.count_entities(view, key, needles.keys[key])
+            if held:
+                proof.found.append(
+                    Finding(None, f"online store: view {view.name} ({key})", held, True)
+                )
+
+
+def _scan_catalog(rt: Runtime, needles: Needles, proof: Proof) -> None:
+    """Every text column of every table of the catalog's database."""
+    import sqlalchemy as sa
+
+    engine = rt.catalog.engine
+    inspector = sa.inspect(engine)
+    with engine.connect() as con:
+        for name in inspector.get_table_names():
+            proof.catalog_tables_scanned += 1
+            texts = [
+                c["name"]
+                for c in inspector.get_columns(name)
+                if isinstance(c["type"], sa.String | sa.Text)
+            ]
+            if texts:
+                _scan_catalog_table(con, name, texts, needles, proof)
+
+
+def _scan_catalog_table(
+    con: Any, name: str, texts: Sequence[str], needles: Needles, proof: Proof
+) -> None:
+    import sqlalchemy as sa
+
+    table = sa.table(name, *[sa.column(c) for c in texts])
+    counts: dict[str, int] = {}
+    for row in con.execute(sa.select(table)):
+        for column, value in zip(texts, row, strict=True):
+            if isinstance(value, str) and _text_holds(value, needles):
+                counts[column] = counts.get(column, 0) + 1
+    for column, rows in counts.items():
+        proof.found.append(Finding(None, f"catalog: {name}.{column}", rows, True))
