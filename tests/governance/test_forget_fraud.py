@@ -1,0 +1,330 @@
+"""`assay forget` on the fraud example: rows per table against pandas, the raw Parquet scan
+with and without --purge-history, the online SQLite store, a held table, the dry run and
+the proof in the audit log.
+
+The oracle is independent of the erasure's code: pandas over the tables (a customer's rows
+and the rows of the cards only they use), pyarrow.parquet over every file on disk,
+json over the Delta log and the source files, sqlite3 over the online store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+import assay
+from assay.cli.main import app
+from assay.governance.audit import AuditLog
+from assay.governance.erasure import Subject, forget
+from assay.governance.holds import Holds
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fraud"
+sys.path.insert(0, str(EXAMPLE))
+
+import generate  # noqa: E402
+
+#: Tables whose rows belong to one customer, by the column that says whose.
+PER_CUSTOMER = ("bronze.customers", "silver.customers")
+PER_TRANSACTION = ("bronze.transactions", "silver.transactions")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fraud example, run, its features online (SQLite) and a training set saved."""
+    root = tmp_path_factory.mktemp("fraud_built")
+    shutil.copy(EXAMPLE / "assay.yaml", root)
+    for folder in ("pipelines", "contracts", "features"):
+        shutil.copytree(EXAMPLE / folder, root / folder)
+    generate.generate(root, through_day=60, n_transactions=6000)
+    project = assay.Project(root)
+    assert project.run().ok
+    project.features.materialize(end=pd.Timestamp("2026-08-01").to_pydatetime())
+    labels = project.sql(
+        "SELECT card_id, event_time + INTERVAL 1 DAY AS event_timestamp FROM silver.transactions"
+    )
+    project.features.training_set(labels, ["card_daily:txn_count_1d"], save_as="cards")
+    return root
+
+
+@pytest.fixture
+def fraud(built: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the built project for one test."""
+    root = tmp_path / "fraud"
+    shutil.copytree(built, root)
+    return root
+
+
+def _frame(project: assay.Project, table: str, version: int | None = None) -> pd.DataFrame:
+    return project.warehouse.read(table, version).to_pandas()
+
+
+def _customer(project: assay.Project) -> int:
+    """A customer with several transactions (the oracle's subject)."""
+    counts = _frame(project, "silver.transactions")["customer_id"].value_counts()
+    return int(counts.index[len(counts) // 2])
+
+
+def _their_cards(project: assay.Project, customer: int) -> set[int]:
+    """Cards used by this customer and no other one."""
+    frames = [_frame(project, t)[["card_id", "customer_id"]] for t in PER_TRANSACTION]
+    rows = pd.concat(frames).dropna()
+    owners = rows.groupby("card_id")["customer_id"].nunique()
+    mine = set(rows.loc[rows["customer_id"] == customer, "card_id"])
+    return {int(c) for c in mine if owners[c] == 1}
+
+
+def _expected_rows(project: assay.Project, customer: int) -> dict[str, int]:
+    cards = _their_cards(project, customer)
+    out = {}
+    for table in project.warehouse.list_tables():
+        frame = _frame(project, table)
+        mask = pd.Series(False, index=frame.index)
+        if "customer_id" in frame:
+            mask |= frame["customer_id"] == customer
+        if "card_id" in frame:
+            mask |= frame["card_id"].isin(cards)
+        if "raw_record" in frame:
+            mask |= frame["raw_record"].map(lambda raw: _raw_is(raw, customer))
+        if int(mask.sum()):
+            out[table] = int(mask.sum())
+    return out
+
+
+def _raw_is(raw: str | None, customer: int) -> bool:
+    try:
+        record = json.loads(raw or "")
+    except ValueError:
+        return f'"customer_id":{customer},' in (raw or "").replace(" ", "")
+    return isinstance(record, dict) and str(record.get("customer_id")) == str(customer)
+
+
+def _raw_scan(warehouse: Path, customer: int, cards: set[int]) -> dict[str, int]:
+    """Every Parquet file on disk (current or not) -> rows holding the customer or a card."""
+    found = {}
+    for path in sorted(warehouse.rglob("*.parquet")):
+        if "_delta_log" in path.parts:
+            continue
+        frame = pq.read_table(path).to_pandas()
+        mask = pd.Series(False, index=frame.index)
+        if "customer_id" in frame:
+            mask |= frame["customer_id"] == customer
+        if "card_id" in frame:
+            mask |= frame["card_id"].isin(cards)
+        if "raw_record" in frame:
+            mask |= frame["raw_record"].map(lambda raw: _raw_is(raw, customer))
+        if int(mask.sum()):
+            found[str(path.relative_to(warehouse))] = int(mask.sum())
+    return found
+
+
+def _log_stats_hold(warehouse: Path, customer: int) -> list[str]:
+    """Log entries whose file statistics bound customer_id at the customer's id."""
+    found = []
+    for path in sorted(warehouse.rglob("_delta_log/*.json")):
+        for line in path.read_text().splitlines():
+            for kind in ("add", "remove"):
+                stats = json.loads(line).get(kind, {}).get("stats")
+                if not stats:
+                    continue
+                bounds = json.loads(stats)
+                values = [bounds.get(b, {}).get("customer_id") for b in ("minValues", "maxValues")]
+                if customer in values:
+                    found.append(str(path.relative_to(warehouse)))
+    return found
+
+
+def test_dry_run_plans_pandas_counts_and_changes_nothing(fraud: Path) -> None:
+    project = assay.Project(fraud)
+    customer = _customer(project)
+    versions = {t: project.warehouse.version(t) for t in project.warehouse.list_tables()}
+    files = sorted(p for p in fraud.rglob("*") if p.is_file() and ".assay" not in p.parts)
+    report = forget(project.runtime, [Subject("customer_id", str(customer))], dry_run=True)
+    assert {t.table: t.rows for t in report.plan.tables} == _expected_rows(project, customer)
+    assert {"gold.card_daily", "training.cards"} <= {t.table for t in report.plan.tables}
+    assert report.erased == [] and report.proof is None
+    assert {t: project.warehouse.version(t) for t in versions} == versions
+    assert sorted(p for p in fraud.rglob("*") if p.is_file() and ".assay" not in p.parts) == files
+
+
+def test_forget_deletes_exactly_the_customer_rows_in_one_commit_per_table(fraud: Path) -> None:
+    project = assay.Project(fraud)
+    customer = _customer(project)
+    cards = _their_cards(project, customer)
+    expected = _expected_rows(project, customer)
+    before = {t: _frame(project, t) for t in project.warehouse.list_tables()}
+    versions = {t: project.warehouse.version(t) for t in before}
+    report = forget(project.runtime, [Subject("customer_id", str(customer))])
+    assert report.ok, report.proof
+    assert {e.table: e.rows_deleted for e in report.erased} == expected
+    for table, frame in before.items():
+        after = _frame(project, table)
+        assert len(after) == len(frame) - expected.get(table, 0), table
+        if table in expected:
+            assert project.warehouse.version(table) == versions[table] + 1  # one commit
+            if "customer_id" in after:
+                assert not (after["customer_id"] == customer).any()
+            if "card_id" in after:
+                assert not after["card_id"].isin(cards).any()
+        else:
+            assert project.warehouse.version(table) == versions[table]
+    # The delete's log entry names columns, never the customer's id.
+    newest = project.warehouse.table("silver.transactions").history(1)[0]
+    assert str(customer) not in json.dumps(newest.get("operationParameters"))
+
+
+def test_without_purge_history_old_versions_still_hold_the_customer(fraud: Path) -> None:
+    project = assay.Project(fraud)
+    customer = _customer(project)
+    cards = _their_cards(project, customer)
+    version = project.warehouse.version("silver.transactions")
+    report = forget(project.runtime, [Subject("customer_id", str(customer))])
+    assert report.ok  # nothing current holds them
+    found = _raw_scan(fraud / "warehouse", customer, cards)
+    assert any(p.startswith("silver/transactions/") for p in found)
+    old = _frame(project, "silver.transactions", version)
+    assert (old["customer_id"] == customer).any()  # time travel still reads them
+    assert {f.table for f in report.proof.history()} >= {"silver.transactions", "gold.card_daily"}
+
+
+def test_purge_history_leaves_no_file_or_log_statistic_holding_the_customer(fraud: Path) -> None:
+    project = assay.Project(fraud)
+    customer = _customer(project)
+    cards = _their_cards(project, customer)
+    version = project.warehouse.version("silver.transactions")
+    kept = {t: len(_frame(project, t)) for t in project.warehouse.list_tables()}
+    report = forget(project.runtime, [Subject("customer_id", str(customer))], purge_history=True)
+    assert report.ok, [f.where for f in report.proof.found]
+    assert _raw_scan(fraud / "warehouse", customer, cards) == {}
+    assert _log_stats_hold(fraud / "warehouse", customer) == []
+    assert {p.table for p in report.purged} == {e.table for e in report.erased}
+    with pytest.raises(FileNotFoundError):  # time travel before the erasure is lost
+        _frame(project, "silver.transactions", version)
+    reopened = assay.Project(fraud)
+    expected = {e.table: e.rows_deleted for e in report.erased}
+    for table, rows in kept.items():
+        assert len(_frame(reopened, table)) == rows - expected.get(table, 0)
+    # The next run re-ingests nothing: the erasure's commits changed no run's state.
+    rerun = reopened.run()
+    assert rerun.ok and rerun.result("bronze.transactions").rows_in == 0
+    assert not (_frame(reopened, "bronze.transactions")["customer_id"] == customer).any()
+
+
+def test_online_sqlite_store_forgets_the_customer_cards(fraud: Path) -> None:
+    project = assay.Project(fraud)
+    customer = _customer(project)
+    cards = _their_cards(project, customer)
+    database = fraud / ".assay" / "online.db"
+
+    def held(where: str) -> int:
+        with sqlite3.connect(database) as con:
+            marks = ",".join("?" * len(cards))
+            query = f"SELECT count(*) FROM fv_card_daily WHERE card_id IN ({marks}){where}"
+            return int(con.execute(query, sorted(cards)).fetchone()[0])
+
+    with sqlite3.connect(database) as con:
+        total = con.execute("SELECT count(*) FROM fv_card_daily").fetchone()[0]
+    mine = held("")
+    assert mine > 0
+    report = forget(project.runtime, [Subject("customer_id", str(customer))])
+    assert report.online_deleted.get("card_daily") == mine
+    assert held("") == 0
+    with sqlite3.connect(database) as con:
+        assert con.execute("SELECT count(*) FROM fv_card_daily").fetchone()[0] == total - mine
+
+
+def test_a_held_table_is_skipped_and_reported(fraud: Path) -> None:
+    project = assay.Project(fraud)
+    customer = _customer(project)
+    Holds(project.catalog).add("silver.customers", "case 2026-7", "counsel")
+    report = forget(project.runtime, [Subject("customer_id", str(customer))], purge_history=True)
+    assert report.skipped == [("silver.customers", "case 2026-7")]
+    assert "silver.customers" not in {e.table for e in report.erased}
+    assert (_frame(project, "silver.customers")["customer_id"] == customer).sum() == 1
+    assert report.ok  # what a hold keeps is reported, not a failure
+    assert any(f.held and f.table == "silver.customers" for f in report.proof.found)
+    assert not (_frame(project, "bronze.customers")["customer_id"] == customer).any()
+
+
+def test_the_proof_in_the_audit_log_holds_no_clear_value(fraud: Path) -> None:
+    project = assay.Project(fraud)
+    customer = _customer(project)
+    email = _frame(project, "silver.customers").set_index("customer_id").loc[customer, "email"]
+    forget(project.runtime, [Subject("customer_id", str(customer))], purge_history=True)
+    [event] = [e for e in AuditLog(project.catalog).events() if e.action == "erase"]
+    strings = list(_strings(event.detail))
+    assert str(customer) not in strings and email not in json.dumps(event.detail)
+    salt = event.detail["salt"]
+    digest = hashlib.sha256(f"{salt}\0customer_id\0{customer}".encode()).hexdigest()
+    assert event.detail["subjects"] == [{"column": "customer_id", "hash": digest}]
+    assert event.detail["none_found"] is True and event.detail["files_scanned"] > 0
+    assert AuditLog(project.catalog).verify().ok
+
+
+def _strings(value: Any) -> Any:
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    else:
+        yield str(value)
+
+
+def test_source_files_holding_the_customer_are_listed(fraud: Path) -> None:
+    project = assay.Project(fraud)
+    customer = _customer(project)
+    report = forget(project.runtime, [Subject("customer_id", str(customer))], dry_run=True)
+    expected = {}
+    for path in sorted((fraud / "data" / "transactions").glob("*.jsonl")):
+        records = sum(_raw_is(line, customer) for line in path.read_text().splitlines())
+        if records:
+            expected[f"data/transactions/{path.name}"] = records
+    customers = pd.read_csv(fraud / "data" / "customers.csv")
+    expected["data/customers.csv"] = int((customers["customer_id"] == customer).sum())
+    assert {f.path: f.records for f in report.plan.sources} == expected
+
+
+def test_quarantined_raw_records_match_by_parsed_key(fraud: Path) -> None:
+    project = assay.Project(fraud)
+    quarantined = _frame(project, "quarantine.silver_customers")
+    customer = json.loads(quarantined["raw_record"].iloc[0])["customer_id"]
+    others = quarantined["raw_record"].map(lambda raw: not _raw_is(raw, customer)).sum()
+    report = forget(project.runtime, [Subject("customer_id", str(customer))])
+    assert report.ok
+    left = _frame(project, "quarantine.silver_customers")
+    assert len(left) == others and not left["raw_record"].map(lambda r: _raw_is(r, customer)).any()
+
+
+def test_cli_dry_run_then_a_value_left_in_the_catalog_fails_naming_it(fraud: Path) -> None:
+    import sqlalchemy as sa
+
+    project = assay.Project(fraud)
+    customer = _customer(project)
+    runner = CliRunner()
+    args = ["forget", "--subject", f"customer_id={customer}", "--project", str(fraud)]
+    dry = runner.invoke(app, [*args, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "silver.transactions" in dry.output and "nothing changed" in dry.output
+    with project.catalog.engine.begin() as con:  # a check result quoting the customer
+        con.execute(
+            sa.text(
+                "INSERT INTO assay_check_results (run_id, dataset, rule, kind, severity, "
+                "status, detail, measured_at) VALUES ('r', 'silver.customers', 'x', 'row', "
+                "'warn', 'warn', :detail, CURRENT_TIMESTAMP)"
+            ),
+            {"detail": f'example: {{"customer_id": {customer}}}'},
+        )
+    done = runner.invoke(app, [*args, "--yes"])
+    assert done.exit_code == 1, done.output
+    assert "assay_check_results.detail" in done.output
