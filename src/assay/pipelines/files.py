@@ -38,6 +38,7 @@ from assay.pipelines.producers import (
     RunContext,
     function_fingerprint,
 )
+from assay.pipelines.protect import IngestProtection
 from assay.pipelines.spec import DatasetSpec, SchemaPolicy
 from assay.tables.commitmeta import CommitMeta, DatasetState, FileStamp
 
@@ -131,17 +132,25 @@ class FileSource(Producer):
     def produce(self, ctx: RunContext) -> Iterator[Output]:
         ingested = ctx.state.ingested
         pending = self.pending_files(ctx.project_root, ingested, ctx.full_refresh)
+        shield = IngestProtection.for_run(ctx) if pending else None
         for chunk in _chunks(pending):
             batch = self._read_chunk(ctx, [f.path for f in chunk])
             table_types = _table_types(ctx)
             if table_types is not None:  # derived columns are not expected in the files
                 derived = set(self.derive) - set(batch.observed)
                 table_types = {c: t for c, t in table_types.items() if c not in derived}
+            declared = dict(self.columns)
+            if shield is not None:
+                if batch.observed:  # a chunk of unreadable files has no columns to check
+                    shield.check_columns(
+                        {*batch.observed, *declared, *self.derive, *(table_types or {})}
+                    )
+                table_types, declared = shield.planning_types(table_types, batch.observed, declared)
             plan = plan_columns(
                 ctx.dataset.name,
                 batch.observed,
                 table_types,
-                self.columns,
+                declared,
                 self.schema_policy,
                 batch.table.num_rows > 0,
                 ctx.dataset.allow_widening,
@@ -156,27 +165,31 @@ class FileSource(Producer):
                 batch.text_values,
                 ctx.dataset.time_column,
             )
-            good, timeless = _without_time(self._derived(ctx, good), ctx.dataset.time_column)
-            rejects = (
-                batch.rejects
-                + [
-                    {
-                        "batch_key": r[SOURCE_FILE],
-                        "source_file": r[SOURCE_FILE],
-                        "line": r[LINE],
-                        "raw_record": r[RAW],
-                        "rule": "cast",
-                        "reason": r["__reason"],
-                    }
-                    for r in bad.to_pylist()
-                ]
-                + timeless
-            )
+            good = self._derived(ctx, good)
+            if shield is not None:  # before anything keeps a row: rejects hold masks too
+                good = shield.apply(good)
+            good, timeless = _without_time(good, ctx.dataset.time_column)
+            rejects = batch.rejects + [
+                {
+                    "batch_key": r[SOURCE_FILE],
+                    "source_file": r[SOURCE_FILE],
+                    "line": r[LINE],
+                    "raw_record": r[RAW],
+                    "rule": "cast",
+                    "reason": r["__reason"],
+                }
+                for r in bad.to_pylist()
+            ]
+            if shield is not None:  # the timeless rows were masked with the batch
+                rejects = shield.rejects(rejects)
+            rejects += timeless
             yield Output(
                 data=good,
                 quarantine=_rejects_table(rejects, ctx),
                 rows_in=batch.rows_in,
-                metadata=CommitMeta(files=tuple(chunk)),
+                metadata=CommitMeta(
+                    files=tuple(chunk), extra=shield.commit_extra() if shield else {}
+                ),
                 batch_keys=tuple(f.path for f in chunk),
                 append_only=not any(f.path in ingested for f in chunk),
                 widen=plan.widened,

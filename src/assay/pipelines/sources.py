@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
 import pyarrow as pa
 
-from assay.errors import AssayError, TransientError
+from assay.errors import AssayError, DefinitionError, TransientError
 from assay.naming import check_columns
 from assay.pipelines.producers import Output, Producer, RunContext, function_fingerprint, to_arrow
+from assay.pipelines.protect import IngestProtection
 from assay.tables.commitmeta import CommitMeta
 
 #: Rows fetched per round trip from a database source.
@@ -29,16 +30,17 @@ class PythonSource(Producer):
         return function_fingerprint(self.func)
 
     def produce(self, ctx: RunContext) -> Iterator[Output]:
+        shield = IngestProtection.for_run(ctx)  # a missing key ring fails before user code
         try:
             result = self.func(ctx)
-            table = conform_typed_for(ctx, to_arrow(result, ctx.dataset.where))
+            table = conform_typed_for(ctx, protected(shield, to_arrow(result, ctx.dataset.where)))
         except AssayError:
             raise
         except Exception as exc:  # user code: report where it failed
             raise AssayError(
                 f"source function failed: {type(exc).__name__}: {exc}", where=ctx.dataset.where
             ) from exc
-        yield Output(data=table, rows_in=table.num_rows)
+        yield Output(data=table, rows_in=table.num_rows, metadata=_protected_meta(shield))
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,14 @@ class SqlTableSource(Producer):
     def produce(self, ctx: RunContext) -> Iterator[Output]:
         import sqlalchemy as sa
 
+        shield = IngestProtection.for_run(ctx)
+        if shield is not None and self.cursor in (*shield.mask, *shield.drop):
+            raise DefinitionError(
+                f"the cursor column {self.cursor!r} cannot be masked or dropped: its last "
+                "value is kept in the commit metadata to read on from",
+                where=ctx.dataset.where,
+                hint="use another column as the cursor (e.g. updated_at)",
+            )
         last = None if ctx.replace_table else ctx.state.cursor
         engine = sa.create_engine(self.url, **dict(self.options))
         try:
@@ -97,11 +107,12 @@ class SqlTableSource(Producer):
             ) from exc
         finally:
             engine.dispose()
-        data = conform_typed_for(ctx, data)
         cursor = last
         if self.cursor and data.num_rows:
             cursor = _json_value(max(v for v in data[self.cursor].to_pylist() if v is not None))
-        yield Output(data=data, rows_in=data.num_rows, metadata=CommitMeta(cursor=cursor))
+        data = conform_typed_for(ctx, protected(shield, data))
+        meta = replace(_protected_meta(shield), cursor=cursor)
+        yield Output(data=data, rows_in=data.num_rows, metadata=meta)
 
     def _fetch(self, engine: Any, query: Any, names: list[str]) -> pa.Table:
         parts = []
@@ -110,6 +121,19 @@ class SqlTableSource(Producer):
             while rows := result.fetchmany(FETCH_ROWS):
                 parts.append(pa.Table.from_pylist([dict(zip(names, r, strict=True)) for r in rows]))
         return pa.concat_tables(parts, promote_options="permissive") if parts else pa.table({})
+
+
+def protected(shield: IngestProtection | None, table: pa.Table) -> pa.Table:
+    """`table` with the source's masks and drops applied (as it is when none, or when the
+    source returned nothing at all)."""
+    if shield is None or not table.num_columns:
+        return table
+    shield.check_columns(table.column_names)
+    return shield.apply(table)
+
+
+def _protected_meta(shield: IngestProtection | None) -> CommitMeta:
+    return CommitMeta(extra=shield.commit_extra()) if shield is not None else CommitMeta()
 
 
 def conform_typed_for(ctx: RunContext, table: pa.Table) -> pa.Table:

