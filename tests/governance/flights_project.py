@@ -36,23 +36,18 @@ def flights_frame() -> pd.DataFrame:
     return frame
 
 
-def pipelines(bronze_extra: str = "", silver_header: str = "") -> dict[str, str]:
+def pipelines(
+    bronze_extra: str = "", silver_header: str = "", silver_retention: str | None = None
+) -> dict[str, str]:
     """The project's pipeline files; `bronze_extra` is added to the source's arguments,
-    `silver_header` to the SQL file's header (e.g. `-- retention: 200d`)."""
+    `silver_header` to the SQL file's header (e.g. `-- tags: pii=tailnum`). With
+    `silver_retention` silver is the same query as a Python transform declaring
+    `retention=` (the SQL header does not take `retention` yet)."""
     header = f"\n            {silver_header}" if silver_header else ""
+    if silver_retention is not None:
+        return {"pipelines/bronze.py": _bronze(bronze_extra), **_python_silver(silver_retention)}
     return {
-        "pipelines/bronze.py": f"""
-            import assay
-            assay.files(
-                "bronze.flights",
-                path="data/flights/*.csv",
-                format="csv",
-                columns={{"year": "INTEGER", "month": "INTEGER", "day": "INTEGER",
-                          "flight": "INTEGER", "time_hour": "TIMESTAMPTZ"}},
-                time_column="time_hour",
-                {bronze_extra}
-            )
-            """,
+        "pipelines/bronze.py": _bronze(bronze_extra),
         "pipelines/silver.sql": f"""
             -- name: silver.flights
             -- kind: incremental
@@ -66,9 +61,45 @@ def pipelines(bronze_extra: str = "", silver_header: str = "") -> dict[str, str]
     }
 
 
-def flights_project(root: Path, bronze_extra: str = "", silver_header: str = "") -> Path:
+def _bronze(extra: str) -> str:
+    return f"""
+            import assay
+            assay.files(
+                "bronze.flights",
+                path="data/flights/*.csv",
+                format="csv",
+                columns={{"year": "INTEGER", "month": "INTEGER", "day": "INTEGER",
+                          "flight": "INTEGER", "time_hour": "TIMESTAMPTZ"}},
+                time_column="time_hour",
+                {extra}
+            )
+            """
+
+
+def _python_silver(retention: str) -> dict[str, str]:
+    return {
+        "pipelines/silver.py": f"""
+            import assay
+
+            @assay.transform("silver.flights", inputs=["bronze.flights"], kind="incremental",
+                             time_column="time_hour", grain="day", batch_size=400,
+                             retention={retention!r})
+            def flights(ctx, bronze):
+                return ctx.sql(
+                    "SELECT carrier, flight, tailnum, origin, dest, time_hour "
+                    "FROM bronze.flights "
+                    f"WHERE time_hour >= TIMESTAMPTZ '{{ctx.start}}+00' "
+                    f"AND time_hour < TIMESTAMPTZ '{{ctx.end}}+00'"
+                )
+            """
+    }
+
+
+def flights_project(
+    root: Path, bronze_extra: str = "", silver_header: str = "", silver_retention: str | None = None
+) -> Path:
     """Write the project under `root` with the monthly CSVs; return its folder."""
-    project = write_project(root, pipelines(bronze_extra, silver_header))
+    project = write_project(root, pipelines(bronze_extra, silver_header, silver_retention))
     folder = project / "data" / "flights"
     folder.mkdir(parents=True, exist_ok=True)
     frame = flights_frame()

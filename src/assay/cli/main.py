@@ -18,6 +18,7 @@ from assay.cli.common import open_project as _project
 from assay.cli.features import features_app
 from assay.cli.forget import forget as forget_command
 from assay.cli.hold import hold_app
+from assay.cli.retention import retention_app
 from assay.cli.lineage import lineage as lineage_command
 from assay.cli.runbook import runbook
 from assay.cli.schedule import schedule as schedule_command
@@ -466,6 +467,7 @@ app.command(name="lineage")(lineage_command)
 app.command("describe")(describe_command)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(hold_app, name="hold")
+app.add_typer(retention_app, name="retention")
 app.command("forget")(forget_command)
 
 
