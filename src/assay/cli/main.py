@@ -18,8 +18,9 @@ from assay.cli.common import open_project as _project
 from assay.cli.features import features_app
 from assay.cli.forget import forget as forget_command
 from assay.cli.hold import hold_app
-from assay.cli.retention import retention_app
 from assay.cli.lineage import lineage as lineage_command
+from assay.cli.pii import pii_app
+from assay.cli.retention import retention_app
 from assay.cli.runbook import runbook
 from assay.cli.schedule import schedule as schedule_command
 
@@ -469,6 +470,7 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(hold_app, name="hold")
 app.add_typer(retention_app, name="retention")
 app.command("forget")(forget_command)
+app.add_typer(pii_app, name="pii")
 
 
 @app.command()

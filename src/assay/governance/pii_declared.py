@@ -87,23 +87,42 @@ def contract_columns(contract: Contract) -> dict[str, tuple[str | None, tuple[st
     }
 
 
-def _property_tags(contract: Contract) -> dict[str, tuple[str, ...]]:
-    """ODCS property `tags` (the parsed contract keeps no tags: read from its file)."""
+def _document(contract: Contract) -> dict[str, Any]:
+    """The contract's YAML document (the parsed contract keeps neither property tags nor
+    the description); empty when it cannot be read again."""
     path = Path(contract.path.split(" ")[0])
     try:
         document = yaml.safe_load(path.read_text()) if path.is_file() else None
     except (OSError, yaml.YAMLError):
         return {}
-    if not isinstance(document, dict):
-        return {}
-    tags: dict[str, tuple[str, ...]] = {}
+    return document if isinstance(document, dict) else {}
+
+
+def _schema_object(contract: Contract, document: Mapping[str, Any]) -> dict[str, Any]:
     for obj in document.get("schema") or []:
-        if not isinstance(obj, dict) or str(obj.get("name") or "") != contract.object_name:
-            continue
-        for prop in obj.get("properties") or []:
-            if isinstance(prop, dict) and isinstance(prop.get("tags"), list):
-                tags[str(prop.get("name"))] = tuple(str(t).strip().lower() for t in prop["tags"])
+        if isinstance(obj, dict) and str(obj.get("name") or "") == contract.object_name:
+            return obj
+    return {}
+
+
+def _property_tags(contract: Contract) -> dict[str, tuple[str, ...]]:
+    """ODCS property `tags`, by property name."""
+    tags: dict[str, tuple[str, ...]] = {}
+    for prop in _schema_object(contract, _document(contract)).get("properties") or []:
+        if isinstance(prop, dict) and isinstance(prop.get("tags"), list):
+            tags[str(prop.get("name"))] = tuple(str(t).strip().lower() for t in prop["tags"])
     return tags
+
+
+def contract_purpose(contract: Contract) -> str | None:
+    """What the data is for, as the contract says: its `description.purpose`, else its
+    schema object's description."""
+    document = _document(contract)
+    described = document.get("description")
+    if isinstance(described, dict) and described.get("purpose"):
+        return " ".join(str(described["purpose"]).split())
+    own = _schema_object(contract, document).get("description")
+    return " ".join(str(own).split()) if own else None
 
 
 def declared(
