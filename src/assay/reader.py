@@ -14,6 +14,14 @@ governance (access control, column masks, row filters, the audit log) and the li
 reads hook in, once for every surface: a listener sees every read and may refuse one by
 raising an `AssayError`.
 
+With `roles:` in assay.yaml the reader holds an access policy (assay.governance.access):
+each read is decided for the current principal's role (assay.governance.principal), and
+the engines read governed sources (assay.engines.base.GovernedRef) that show masked
+values and filtered rows, so SQL, table reads, training sets and online reads all see the
+same thing. A denied read raises AccessDeniedError and returns nothing. Observers
+(`Reader.observe`) hear of every finished read and every denied one (`ReadOutcome`): the
+audit log is one.
+
 Example:
     >>> import assay, tempfile
     >>> root = tempfile.mkdtemp()
@@ -31,20 +39,24 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from assay.engines import Engine, TableRef
-from assay.errors import TableNotFoundError, UsageError
+from assay.engines.base import GovernedRef, Source
+from assay.errors import AccessDeniedError, TableNotFoundError, UsageError
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
 
     from assay.features.online import OnlineStore
     from assay.features.spec import FeatureView
+    from assay.governance.access import AccessPolicy, TableAccess
     from assay.tables import Warehouse
 
 #: An online read: the view, the entities' key tuples and the features wanted.
@@ -70,6 +82,29 @@ class Read:
     version: int | None
     purpose: str
     columns: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ReadOutcome:
+    """How a read ended, as `Reader.observe` callbacks see it (the audit log's input).
+
+    Attributes:
+        read: the read (its `columns`: those the read touched, where known).
+        principal: who read (assay.governance.principal).
+        role: the principal's role (None without `roles:`, or when it holds none).
+        rows: rows returned (None for a denied read).
+        allowed: False when the read was denied.
+        reason: why it was denied.
+        query_hash: SHA-256 (hex) of the SQL text, for SQL reads.
+    """
+
+    read: Read
+    principal: str
+    role: str | None
+    rows: int | None
+    allowed: bool = True
+    reason: str | None = None
+    query_hash: str | None = None
 
 
 def split_version(name: str, version: int | None = None) -> tuple[str, int | None]:
@@ -103,6 +138,7 @@ class Reader:
         online_store: gives the online store, for online reads (opened when first used).
         declared: the datasets the project declares (an unknown table's error tells a
             declared but unbuilt one from a misspelt one).
+        policy: the access policy (None without `roles:`: every read allowed, unmasked).
     """
 
     def __init__(
@@ -111,12 +147,20 @@ class Reader:
         engine: Engine,
         online_store: Callable[[], OnlineStore] | None = None,
         declared: Collection[str] = (),
+        policy: AccessPolicy | None = None,
     ):
         self.warehouse = warehouse
         self.engine = engine
         self._online_store = online_store
         self.declared = frozenset(declared)
+        self.policy = policy
         self._listeners: list[Callable[[Read], None]] = []
+        self._observers: list[Callable[[ReadOutcome], None]] = []
+        self._local: Engine | None = None
+
+    def observe(self, callback: Callable[[ReadOutcome], None]) -> None:
+        """Call `callback` with the `ReadOutcome` of every finished or denied read."""
+        self._observers.append(callback)
 
     def listen(self, listener: Callable[[Read], None]) -> None:
         """Call `listener` with every `Read` before its data is read; an `AssayError` it
@@ -174,13 +218,28 @@ class Reader:
         self, name: str, version: int | None = None, columns: Sequence[str] | None = None
     ) -> pa.Table:
         """Table `name` (`layer.name[@version]`) as Arrow, at `version` (latest by default)."""
-        _, table = self.resolve(name, version, "table", columns)
-        return table.to_pyarrow_dataset().to_table(columns=list(columns) if columns else None)
+        read, table = self.resolve(name, version, "table", columns)
+        wanted = list(columns) if columns else None
+        with self._deciding([read]) as decision:
+            access = decision.access(read, table, wanted)
+            if access is None or access.is_open:
+                data = table.to_pyarrow_dataset().to_table(columns=wanted)
+            else:
+                data = self._governed_select(read, table, access, wanted, None)
+            decision.rows = data.num_rows
+        return data
 
     def head(self, name: str, limit: int, version: int | None = None) -> tuple[pa.Table, int]:
         """The first `limit` rows of table `name` and the version they are from."""
         read, table = self.resolve(name, version, "table")
-        return table.to_pyarrow_dataset().head(limit), int(read.version or 0)
+        with self._deciding([read]) as decision:
+            access = decision.access(read, table, None)
+            if access is None or access.is_open:
+                data = table.to_pyarrow_dataset().head(limit)
+            else:
+                data = self._governed_select(read, table, access, None, limit)
+            decision.rows = data.num_rows
+        return data, int(read.version or 0)
 
     def source(
         self,
@@ -188,29 +247,231 @@ class Reader:
         version: int | None = None,
         purpose: str = "training",
         columns: Sequence[str] | None = None,
-    ) -> tuple[TableRef, pa.Schema]:
+    ) -> tuple[Source, pa.Schema]:
         """Table `name` as an engine source pinned to its version, and its schema: for
-        reads that run on the engine (training sets, profiles)."""
+        reads that run on the engine (training sets, profiles). Under roles, the source
+        is governed (a GovernedRef) and the schema is what it shows."""
         read, table = self.resolve(name, version, purpose, columns)
-        return TableRef(read.table, read.version), pa.schema(table.schema().to_arrow())
+        ref = TableRef(read.table, read.version)
+        schema = pa.schema(table.schema().to_arrow())
+        with self._deciding([read]) as decision:
+            access = decision.access(read, table, list(columns) if columns else None)
+            if access is not None and not access.is_open:
+                governed = self._govern(ref, schema, access)
+                return governed, governed.schema
+        return ref, schema
 
     def sql(self, query: str, engine: Engine | None = None) -> pa.Table:
         """Run `query` (DuckDB's dialect, translated on Spark) where tables are
         `layer.name`; each table it reads is resolved (at its latest version)."""
-        sources = {}
-        for name in referenced_tables(query):
-            read, _ = self.resolve(name, None, "sql")
-            sources[name] = TableRef(name, read.version)
-        return (engine or self.engine).query(query, sources)
+        names = referenced_tables(query)
+        digest = hashlib.sha256(query.encode()).hexdigest()
+        if self.policy is None:
+            reads = [self.resolve(name, None, "sql")[0] for name in names]
+            with self._deciding(reads, digest) as decision:
+                sources: dict[str, Source] = {r.table: TableRef(r.table, r.version) for r in reads}
+                result = (engine or self.engine).query(query, sources)
+                decision.rows = result.num_rows
+            return result
+        # Under roles the query's shape is checked before any table is opened.
+        with self._deciding([Read(name, None, "sql") for name in names], digest) as decision:
+            from assay.governance.access_sql import checked_query
+
+            tree = checked_query(query)
+            resolved = [self.resolve(name, None, "sql") for name in names]
+            decision.reads = [read for read, _ in resolved]
+            sources = self._governed_sources(decision, tree, resolved)
+            result = (engine or self.engine).query(query, sources)
+            decision.rows = result.num_rows
+        return result
 
     def online(self, requests: Sequence[OnlineRequest]) -> list[OnlineAnswer]:
         """Latest feature values from the online store, for several views at once (on
-        Redis, one round trip); each view's read is announced with its source table."""
+        Redis, one round trip); each view's read is announced with its source table.
+        Under roles, features from masked columns come back masked, from denied ones
+        are refused, and entities a row filter hides come back missing."""
         if self._online_store is None:
             raise UsageError("this reader has no online store")
-        for view, _, features in requests:
-            self.announce(Read(view.source, None, "online", tuple(features)))
-        return self._online_store().read_many(requests)
+        reads = [
+            Read(view.source, None, "online", tuple(features)) for view, _, features in requests
+        ]
+        for read in reads:
+            self.announce(read)
+        with self._deciding(reads) as decision:
+            if self.policy is None:
+                answers = self._online_store().read_many(requests)
+            else:
+                answers = self._governed_online(decision, requests)
+            decision.rows = sum(hit is not None for answer in answers for hit in answer)
+        return answers
+
+    # -- governance -----------------------------------------------------------------------
+
+    @contextmanager
+    def _deciding(self, reads: Sequence[Read], query_hash: str | None = None) -> Iterator[Decision]:
+        """Decide `reads` for the current principal, and tell the observers how they ended
+        (a denial is reported, then raised)."""
+        decision = Decision(self, reads, query_hash)
+        try:
+            decision.take_role()
+            yield decision
+        except AccessDeniedError as exc:
+            decision.report(allowed=False, reason=str(exc))
+            raise
+        decision.report(allowed=True)
+
+    def _govern(self, ref: TableRef, schema: pa.Schema, access: TableAccess) -> GovernedRef:
+        assert self.policy is not None
+        return access.governed(ref, schema, self.policy.keys([access]))
+
+    def _governed_select(
+        self,
+        read: Read,
+        table: DeltaTable,
+        access: TableAccess,
+        columns: Sequence[str] | None,
+        limit: int | None,
+    ) -> pa.Table:
+        """A table read under a policy that changes it: the governed rows, on the embedded
+        engine (the rows come to this process anyway)."""
+        from assay.governance.access_sql import quote
+
+        schema = pa.schema(table.schema().to_arrow())
+        governed = self._govern(TableRef(read.table, read.version), schema, access)
+        listed = ", ".join(quote(c, "duckdb") for c in columns) if columns else "*"
+        layer, _, name = read.table.partition(".")
+        sql = f"SELECT {listed} FROM {quote(layer, 'duckdb')}.{quote(name, 'duckdb')}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self.local_engine.query(sql, {read.table: governed})
+
+    def _governed_sources(
+        self, decision: Decision, tree: Any, resolved: Sequence[tuple[Read, DeltaTable]]
+    ) -> dict[str, Source]:
+        """Each table the query (`tree`, its checked parse) reads as the role sees it,
+        once the columns it reads are allowed."""
+        from assay.governance.access_sql import columns_read
+
+        schemas = {read.table: pa.schema(t.schema().to_arrow()) for read, t in resolved}
+        accesses = {read.table: decision.access(read, t, ()) for read, t in resolved}
+        touched = columns_read(tree, schemas)
+        for table, access in accesses.items():
+            assert access is not None
+            if touched is None and access.denied:
+                raise access.denial(next(iter(access.denied)), unsure=True)
+            if touched is not None:
+                access.check_columns(sorted(touched[table]), schemas[table])
+        decision.touched = touched
+        sources: dict[str, Source] = {}
+        for read, _ in resolved:
+            access = accesses[read.table]
+            ref = TableRef(read.table, read.version)
+            assert access is not None
+            sources[read.table] = (
+                ref if access.is_open else self._govern(ref, schemas[read.table], access)
+            )
+        return sources
+
+    def _governed_online(
+        self, decision: Decision, requests: Sequence[OnlineRequest]
+    ) -> list[OnlineAnswer]:
+        """Online answers as the role may see them (see assay.governance.access_online)."""
+        from assay.governance.access_online import hide_filtered, masked_answer, source_column
+
+        assert self._online_store is not None and self.policy is not None
+        opened = []
+        for (view, _, features), read in zip(requests, decision.reads, strict=True):
+            table = self._open(view.source, None)
+            columns = [c for c in (source_column(view, f) for f in features) if c is not None]
+            access = decision.access(read, table, columns)
+            assert access is not None
+            opened.append((table, access))
+        answers = self._online_store().read_many(requests)
+        keys = self.policy.keys([access for _, access in opened])
+        out = []
+        for (view, entity_keys, features), (table, access), answer in zip(
+            requests, opened, answers, strict=True
+        ):
+            if access.row_filter:
+                schema = pa.schema(table.schema().to_arrow())
+                answer = hide_filtered(
+                    self.local_engine, view, entity_keys, access, answer, table.version(), schema
+                )
+            out.append(masked_answer(view, features, access, answer, keys))
+        return out
+
+    @property
+    def local_engine(self) -> Engine:
+        """The embedded engine, for governed reads whose rows come to this process."""
+        if self.engine.name == "duckdb":
+            return self.engine
+        if self._local is None:
+            from assay.engines import get_engine
+
+            self._local = get_engine("duckdb", self.warehouse)
+        return self._local
+
+
+class Decision:
+    """One read being decided: the principal, its role, and the outcome to report.
+
+    Attributes:
+        rows: rows returned, set by the read once it has them.
+        touched: the columns each table's read touched, where known.
+    """
+
+    def __init__(self, reader: Reader, reads: Sequence[Read], query_hash: str | None):
+        self.reader = reader
+        self.reads = list(reads)
+        self.query_hash = query_hash
+        self.rows: int | None = None
+        self.touched: Mapping[str, Collection[str]] | None = None
+        self.principal: str | None = None
+        self.role: str | None = None
+        if reader.policy is not None or reader._observers:
+            from assay.governance.principal import current_principal
+
+            self.principal = current_principal()
+
+    def take_role(self) -> None:
+        """The principal's role under the policy (AccessDeniedError when it has none)."""
+        if self.reader.policy is not None:
+            assert self.principal is not None
+            self.role = self.reader.policy.role_of(self.principal)
+
+    def access(
+        self, read: Read, table: DeltaTable, columns: Sequence[str] | None
+    ) -> TableAccess | None:
+        """What the role sees of `read`'s table; checks `columns` (None: all; empty: none
+        yet) against its denied columns. None without a policy."""
+        policy = self.reader.policy
+        if policy is None:
+            return None
+        assert self.role is not None
+        schema = pa.schema(table.schema().to_arrow())
+        access = policy.table(self.role, read.table, schema)
+        if columns is None or columns:
+            access.check_columns(columns, schema)
+        return access
+
+    def report(self, allowed: bool, reason: str | None = None) -> None:
+        observers = self.reader._observers
+        if not observers:
+            return
+        for read in self.reads:
+            if self.touched is not None and read.table in self.touched:
+                read = replace(read, columns=tuple(sorted(self.touched[read.table])))
+            outcome = ReadOutcome(
+                read,
+                self.principal or "",
+                self.role,
+                self.rows if allowed else None,
+                allowed,
+                reason,
+                self.query_hash,
+            )
+            for observer in observers:
+                observer(outcome)
 
 
 def referenced_tables(query: str) -> list[str]:

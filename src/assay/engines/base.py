@@ -29,6 +29,48 @@ class TableRef:
     version: int | None = None
 
 
+@dataclass(frozen=True, eq=False)
+class GovernedRef:
+    """A warehouse table as an access policy lets a role read it (assay.governance.access):
+    engines show it under its alias as `SELECT <select> FROM <table> [WHERE <where>]` in
+    their own dialect, so every query over the alias (joins, CTEs, subqueries) and every
+    read that is not SQL text (training sets, profiles) sees only masked values and the
+    rows the filter keeps.
+
+    Attributes:
+        table: the table at its pinned version.
+        select: dialect -> the select list (masked expressions aliased to the column names).
+        where: dialect -> the row filter over the stored values (None: every row).
+        schema: the Arrow schema of what the select gives.
+    """
+
+    table: TableRef
+    select: Mapping[str, tuple[str, ...]]
+    where: Mapping[str, str | None]
+    schema: pa.Schema
+
+    @property
+    def name(self) -> str:
+        return self.table.name
+
+    @property
+    def version(self) -> int | None:
+        return self.table.version
+
+    def statement(self, dialect: str, relation: str) -> str:
+        """The governed SELECT in `dialect` over `relation` (the stored table's name there).
+
+        Example:
+            >>> ref = GovernedRef(TableRef("s.t", 1), {"duckdb": ('"a"',)}, {"duckdb": "a > 1"},
+            ...                   pa.schema([("a", pa.int64())]))
+            >>> ref.statement("duckdb", '"raw"')
+            'SELECT "a" FROM "raw" WHERE a > 1'
+        """
+        sql = f"SELECT {', '.join(self.select[dialect])} FROM {relation}"
+        where = self.where.get(dialect)
+        return f"{sql} WHERE {where}" if where else sql
+
+
 class Frame(ABC):
     """A result that stays in its engine (a Spark DataFrame, cached): engines that write
     tables themselves (`Engine.writes_tables`) return these from transforms, so a table's
@@ -76,7 +118,9 @@ class Frame(ABC):
 
 
 #: What a query can read under a `layer.name` (or plain) alias.
-Source: TypeAlias = "TableRef | pa.Table | pads.Dataset | pa.RecordBatchReader | Frame"
+Source: TypeAlias = (
+    "TableRef | GovernedRef | pa.Table | pads.Dataset | pa.RecordBatchReader | Frame"
+)
 
 
 class Engine(ABC):
@@ -139,8 +183,10 @@ class Engine(ABC):
         return translate(duckdb_sql, self.dialect, where)
 
     def resolve(self, source: Source) -> pa.Table | pads.Dataset | pa.RecordBatchReader:
-        """Turn a TableRef into a lazy Arrow dataset (a Frame into Arrow); pass Arrow
-        data through."""
+        """Turn a TableRef into a lazy Arrow dataset (a Frame, or a GovernedRef's governed
+        rows, into Arrow); pass Arrow data through."""
+        if isinstance(source, GovernedRef):
+            return self.query('SELECT * FROM "__assay_governed"', {"__assay_governed": source})
         if isinstance(source, TableRef):
             return self.warehouse.dataset(source.name, source.version)
         if isinstance(source, Frame):

@@ -19,7 +19,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from assay import sqlbuild
-from assay.engines.base import Engine, Source
+from assay.engines.base import Engine, GovernedRef, Source
 from assay.engines.result_types import bigint_sums, overflow_error
 from assay.errors import AssayError
 
@@ -70,9 +70,10 @@ class DuckDBEngine(Engine):
             self._local.busy = True
         try:
             for alias, source in sources.items():
+                governed = source if isinstance(source, GovernedRef) else None
                 # A table whose files mix string and string_view is scanned as one part
                 # per kind of file, so filters pushed into each scan compare like types.
-                parts = _parts(self.resolve(source))
+                parts = _parts(self.resolve(governed.table if governed else source))
                 # Names by position in this session: a connection runs one session at a
                 # time (busy), so they never collide, and the same sources give the same
                 # statements (cached: rendering them costs ~1 ms a query otherwise).
@@ -81,15 +82,22 @@ class DuckDBEngine(Engine):
                 for name, part in zip(names, parts, strict=True):
                     con.register(name, part)
                 registered.extend(names)
-                for statement in _view_statements(alias, names):
+                # A governed table: the stored rows under a private name, and the alias a
+                # view of what the role may see of them.
+                stored = f"__assay_stored_{first}" if governed else alias
+                for statement in _view_statements(stored, names):
                     con.execute(statement)
-                views.append(alias)
+                views.append(stored)
+                if governed is not None:
+                    for statement in _governed_view(alias, stored, governed):
+                        con.execute(statement)
+                    views.append(alias)
             yield con
         finally:
             if private:
                 con.close()
             else:
-                for view in views:
+                for view in reversed(views):  # governed views before what they read
                     con.execute(_drop_view(view))
                 for hidden in registered:
                     con.unregister(hidden)
@@ -196,6 +204,18 @@ def _view_statements(alias: str, parts: tuple[str, ...]) -> tuple[str, ...]:
     view = _view_table(alias)
     create = exp.Create(this=view, kind="VIEW", replace=True, expression=union)
     statements = [sqlbuild.render(create, "duckdb", copy=False)]
+    if view.args.get("db") is not None:
+        schema = exp.Create(this=exp.Table(this=view.args["db"].copy()), kind="SCHEMA", exists=True)
+        statements.insert(0, sqlbuild.render(schema, "duckdb", copy=False))
+    return tuple(statements)
+
+
+def _governed_view(alias: str, stored: str, governed: GovernedRef) -> tuple[str, ...]:
+    """SQL making the view `alias` show the governed select over the stored rows' view."""
+    view = _view_table(alias)
+    relation = sqlbuild.render(_view_table(stored), "duckdb", copy=False)
+    name = sqlbuild.render(view, "duckdb", copy=False)
+    statements = [f"CREATE OR REPLACE VIEW {name} AS {governed.statement('duckdb', relation)}"]
     if view.args.get("db") is not None:
         schema = exp.Create(this=exp.Table(this=view.args["db"].copy()), kind="SCHEMA", exists=True)
         statements.insert(0, sqlbuild.render(schema, "duckdb", copy=False))

@@ -21,7 +21,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from assay.engines.base import Engine, Frame, Source, TableRef
+from assay.engines.base import Engine, Frame, GovernedRef, Source, TableRef
 from assay.engines.result_types import cast_columns, overflow_error, spark_casts
 from assay.engines.spark.check import check_remainders, check_spark_sql
 from assay.engines.spark.frame import SparkFrame
@@ -80,6 +80,11 @@ class SparkEngine(Engine):
             return source
         if isinstance(source, SparkFrame):
             return source.df
+        if isinstance(source, GovernedRef):
+            # Filter on the stored values, then show the role's select list.
+            stored = self.frame(source.table)
+            where = source.where.get("spark")
+            return (stored.filter(where) if where else stored).selectExpr(*source.select["spark"])
         if isinstance(source, TableRef):
             reader = self.spark.read.format("delta")
             if source.version is not None:
@@ -164,6 +169,8 @@ class SparkEngine(Engine):
             return None
 
     def _source_schema(self, source: Source) -> pa.Schema:
+        if isinstance(source, GovernedRef):
+            return source.schema
         if isinstance(source, TableRef):
             table = self.warehouse.table(source.name, source.version)
             return pa.schema(table.schema().to_arrow())
@@ -233,6 +240,8 @@ class SparkEngine(Engine):
     def _input_bytes(self, source: Any) -> int:
         if isinstance(source, Frame):
             return 0  # already in the engine
+        if isinstance(source, GovernedRef):
+            source = source.table
         if isinstance(source, TableRef):
             sizes = self.warehouse.file_actions(source.name, source.version)["size_bytes"]
             return int(sum(sizes.to_pylist()))
