@@ -410,27 +410,43 @@ class RedisOnlineStore(OnlineStore):
         return len(self._entity_keys(view, key, values))
 
     def forget_entities(self, view: FeatureView, key: str, values: Collection[str]) -> int:
-        """Delete the whole hash of each entity: it holds every view's features of it."""
+        """Delete `view`'s fields from each entity's hash (it holds every view's features
+        of the entity), and the hash itself once no view's field is left in it."""
         found = self._entity_keys(view, key, values)
+        prefix = f"{view.name}:"
         with self._reachable():
-            for start in range(0, len(found), 500):
-                self.client.delete(*found[start : start + 500])
+            for name in found:
+                fields = self.client.hkeys(name)
+                mine = [f for f in fields if _text(f).startswith(prefix)]
+                if len(mine) == len(fields):
+                    self.client.delete(name)
+                elif mine:
+                    self.client.hdel(name, *mine)
         return len(found)
 
     def _entity_keys(self, view: FeatureView, key: str, values: Collection[str]) -> list[str]:
-        """Hashes of `view`'s entities whose `key` component is one of `values` (SCAN
-        over the entity's key prefix: a key may be one of several join keys)."""
+        """Hashes of `view`'s entities whose `key` component is one of `values` and that
+        hold the view's fields (SCAN over the entities' prefix: a key may be one of several
+        join keys)."""
         position = list(view.join_keys).index(key)
         entities = "+".join(e.name for e in view.entities)
         wanted = set(values)
-        found = []
+        candidates = []
         with self._reachable():
             for raw in self.client.scan_iter(match=f"{self.prefix}:{entities}:*", count=1000):
                 name = raw.decode() if isinstance(raw, bytes) else str(raw)
                 parts = json.loads(name[len(self.prefix) + len(entities) + 2 :])
                 if str(parts[position]) in wanted:
-                    found.append(name)
-        return found
+                    candidates.append(name)
+            pipe = self.client.pipeline(transaction=False)
+            for name in candidates:
+                pipe.hexists(name, f"{view.name}:{EVENT_TS}")
+            held = pipe.execute() if candidates else []
+        return [name for name, there in zip(candidates, held, strict=True) if there]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _decode(values: list[Any], features: Sequence[str]) -> tuple[dict[str, Any], int | None] | None:

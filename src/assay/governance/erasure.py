@@ -107,14 +107,30 @@ def forget(
 
     Returns the report; check `report.ok` (the CLI exits 1 when it is not).
     """
+    from assay.lock import project_lock
+
     started = time.perf_counter()
     step = progress or (lambda _: None)
-    step("finding the subject")
-    plan = find(rt, subjects, _holds(rt))
-    report = ErasureReport(plan, dry_run, purge_history, salt=secrets.token_hex(16))
     if dry_run:
+        step("finding the subject")
+        plan = find(rt, subjects, _holds(rt))
+        report = ErasureReport(plan, dry_run, purge_history)
         report.seconds = time.perf_counter() - started
         return report
+    # As a run does: no run writes a table between the plan, the deletes and the vacuum.
+    with project_lock(rt.state_dir, rt.config.lock_timeout):
+        step("finding the subject")
+        plan = find(rt, subjects, _holds(rt))
+        report = ErasureReport(plan, dry_run, purge_history, salt=secrets.token_hex(16))
+        _erase(rt, report, step)
+    report.seconds = time.perf_counter() - started
+    _audit(rt, report)
+    return report
+
+
+def _erase(rt: Runtime, report: ErasureReport, step: Callable[[str], None]) -> None:
+    """Delete, purge and prove (see `forget`), the project lock held."""
+    plan = report.plan
     run = uuid.uuid4().hex[:12]
     for found in plan.tables:
         if found.hold:
@@ -129,7 +145,7 @@ def forget(
     held = [t for t, _ in report.skipped]
     step("proving absence")
     report.proof = prove(rt, plan.needles, held)
-    if purge_history:
+    if report.purge_history:
         # Tables erased now, and those an earlier erasure left in their history.
         tables = [e.table for e in report.erased] + [f.table for f in report.proof.history()]
         for table in dict.fromkeys(t for t in tables if t and t not in held):
@@ -137,9 +153,6 @@ def forget(
             report.purged.append(purge_table_history(rt, table))
         step("proving absence again")
         report.proof = prove(rt, plan.needles, held)
-    report.seconds = time.perf_counter() - started
-    _audit(rt, report)
-    return report
 
 
 def _holds(rt: Runtime) -> dict[str, str]:

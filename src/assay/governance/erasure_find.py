@@ -145,6 +145,8 @@ def find(rt: Runtime, subjects: Sequence[Subject], holds: Mapping[str, str]) -> 
     for columns in derived.values():
         for column, source in columns.items():
             keys.setdefault(column, set()).update(keys.get(source, set()))
+    for column, forms in _masked_forms(rt, keys).items():
+        keys[column].update(forms)
     linked = _linked_keys(rt, tables, keys)
     for column, values in linked.items():
         keys.setdefault(column, set()).update(values)
@@ -235,6 +237,37 @@ def _derived_columns(
                     if target.column != name:
                         out.setdefault(target.name, {})[target.column] = name
     return out
+
+
+def _masked_forms(rt: Runtime, keys: Mapping[str, set[str]]) -> dict[str, set[str]]:
+    """The subject's values as sources that mask them at ingest store them: a `hash` of
+    the value, or its `tokenize` token under every version of the key ring (tables not
+    re-tokenized since a rotation, and their older versions, hold older tokens)."""
+    masks = {
+        (column, kind)
+        for spec in rt.dag.specs.values()
+        for column, kind in spec.protection.mask.items()
+        if column in keys and kind in ("hash", "tokenize")
+    }
+    if not masks:
+        return {}
+    from assay.governance.keys import TokenKeys
+    from assay.governance.masking import mask_arrow
+
+    rings: list[TokenKeys | None] = [None]
+    if any(kind == "tokenize" for _, kind in masks):
+        ring = TokenKeys.load(rt.config.governance, rt.root)
+        rings = [
+            TokenKeys({v: ring.versions[v] for v in range(1, top + 1)}, ring.where)
+            for top in range(1, ring.current + 1)
+        ]
+    forms: dict[str, set[str]] = {}
+    for column, kind in sorted(masks):
+        values = pa.array(sorted(keys[column]), pa.string())
+        for keys_up_to in rings if kind == "tokenize" else [None]:
+            masked = mask_arrow(kind, values, keys_up_to).to_pylist()
+            forms.setdefault(column, set()).update(masked)
+    return forms
 
 
 def _linked_keys(

@@ -95,7 +95,21 @@ def typed(values: Iterable[str], dtype: pa.DataType) -> pa.Array:
 
 
 def _is_text(dtype: pa.DataType) -> bool:
-    return pa.types.is_string(dtype) or pa.types.is_large_string(dtype)
+    return pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or _is_view(dtype)
+
+
+def _is_view(dtype: pa.DataType) -> bool:
+    return pa.types.is_string_view(dtype) or pa.types.is_binary_view(dtype)
+
+
+def plain(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """A view-typed column (as some Parquet writers store text) as plain text or binary,
+    which every compute kernel takes."""
+    if pa.types.is_string_view(column.type):
+        return column.cast(pa.string())
+    if pa.types.is_binary_view(column.type):
+        return column.cast(pa.binary())
+    return column
 
 
 def raw_holds(text: str | None, needles: Needles) -> bool:
@@ -148,12 +162,12 @@ def row_mask(
     values, or a raw column holding one by key."""
     mask = pa.array([False] * batch.num_rows, pa.bool_())
     for column, values in typed_columns.items():
-        array = batch.column(column)
+        array = plain(batch.column(column))
         wanted = typed(values, array.type)
         if len(wanted):
             mask = pc.or_(mask, pc.fill_null(pc.is_in(array, wanted), False))
     for column in raw:
-        mask = pc.or_(mask, raw_mask(batch.column(column), needles))
+        mask = pc.or_(mask, raw_mask(plain(batch.column(column)), needles))
     return mask
 
 
@@ -184,6 +198,7 @@ def extra_mask(batch: pa.RecordBatch | pa.Table, needles: Needles) -> tuple[pa.A
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
         if not _is_text(column.type):
             continue
+        column = plain(column)
         hit = pc.fill_null(pc.is_in(column.cast(pa.string()), values), False)
         if name in _ALL_RAW:
             for value in values.to_pylist():
