@@ -55,6 +55,8 @@ def test_delete_is_one_commit_that_keeps_state_and_needs_no_rerun(built: Path) -
     assert state_after.inputs == state_before.inputs
     assert project.intervals("silver.flights") == done_before
     assert wh.maintenance_only("silver.flights", version_before)
+    assert not wh.maintenance_only("silver.flights", version_before - 1)  # a run's write
+    assert not wh.maintenance_only("silver.flights", version_before + 5)  # a future version
 
     assert not any(work.needed for work in project.plan())
     before_run = versions(project)

@@ -418,7 +418,7 @@ class Warehouse:
         """
         latest = self.version(name)
         newest = latest if until is None else until
-        if latest is None or newest is None or since < 0:
+        if latest is None or newest is None or since < 0 or newest < since:
             return False
         commits = self.history(name, limit=max(latest - since, 0))
         between = [c for c in commits if since < c.version <= newest]
