@@ -20,7 +20,8 @@ import pytest
 import assay
 from assay.errors import AssayError, DefinitionError
 from assay.governance.keys import TokenKeys
-from assay.pipelines.protect import IngestProtection, recorded_tokens
+from assay.governance.rotate import recorded_tokens
+from assay.pipelines.protect import IngestProtection
 from tests.conftest import MakeProject
 
 PENGUINS = Path(palmerpenguins.__file__).parent / "data" / "penguins.csv"

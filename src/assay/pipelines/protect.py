@@ -46,13 +46,11 @@ from assay.engines.types import storage_type
 from assay.errors import DefinitionError
 from assay.governance.keys import TokenKeys
 from assay.governance.masking import mask_arrow, masked_type, partial_text
+from assay.governance.rotate import TOKENS
 
 if TYPE_CHECKING:
     from assay.pipelines.spec import DatasetSpec, RunContext
 
-#: The commit metadata key saying which key version a table's tokens are at (and in which
-#: columns): `{"key_version": 2, "columns": ["card_number"]}`.
-TOKENS = "tokens"
 #: How a cast failure's reason goes on after the value it shows (see conform._message).
 _WHY = " is not | is out of range | is too far out "
 #: What a withheld raw record's reason says.
@@ -147,7 +145,7 @@ class IngestProtection:
 
     def commit_extra(self) -> dict[str, Any]:
         """What the batch's commit records: masks and drops, and, with tokenized columns,
-        the key version of their tokens (see `recorded_tokens`)."""
+        the key version of their tokens (see assay.governance.rotate.recorded_tokens)."""
         extra: dict[str, Any] = {
             "protection": {"masked": dict(self.mask), "dropped": list(self.drop)}
         }
@@ -241,17 +239,3 @@ def _check_declaration(spec: DatasetSpec) -> None:
                 where=spec.where,
                 hint="partition on a column that is not personal data",
             )
-
-
-def recorded_tokens(extra: Mapping[str, Any]) -> tuple[int, tuple[str, ...]] | None:
-    """The key version and tokenized columns a commit's metadata (`CommitMeta.extra`)
-    records; None when it records none.
-
-    Example:
-        >>> recorded_tokens({"tokens": {"key_version": 2, "columns": ["pan"]}})
-        (2, ('pan',))
-    """
-    tokens = extra.get(TOKENS)
-    if not isinstance(tokens, Mapping) or "key_version" not in tokens:
-        return None
-    return int(tokens["key_version"]), tuple(str(c) for c in tokens.get("columns") or ())
