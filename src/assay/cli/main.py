@@ -18,6 +18,7 @@ from assay.cli.common import open_project as _project
 from assay.cli.features import features_app
 from assay.cli.forget import forget as forget_command
 from assay.cli.hold import hold_app
+from assay.cli.keys import keys_app
 from assay.cli.lineage import lineage as lineage_command
 from assay.cli.pii import pii_app
 from assay.cli.retention import retention_app
@@ -468,6 +469,7 @@ app.command(name="lineage")(lineage_command)
 app.command("describe")(describe_command)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(hold_app, name="hold")
+app.add_typer(keys_app, name="keys")
 app.add_typer(retention_app, name="retention")
 app.command("forget")(forget_command)
 app.add_typer(pii_app, name="pii")
