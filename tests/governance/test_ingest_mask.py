@@ -344,3 +344,31 @@ def test_a_masked_jsonl_source_masks_the_time_column_rejects_and_cast_rejects(
     assert timeless["species"] == token_oracle("Adelie", {1: bytes.fromhex(KEY1)})
     assert quarantine["malformed_record"]["raw_record"] is None
     assert os.path.exists(root / "data" / "p.jsonl")  # the source keeps what was withheld
+
+
+@pytest.mark.parametrize(
+    ("arguments", "refused"),
+    [
+        ('time_column="day", mask={"day": "hash"}', "time column 'day'"),
+        ('keys=["id"], mask={"id": "partial"}', "key column 'id'"),
+        ('keys=["id"], drop=["id"]', "key column 'id'"),
+        ('partition_by=["c"], mask={"c": "tokenize"}', "partition column 'c'"),
+    ],
+)
+def test_masks_that_would_break_how_the_dataset_is_written_are_refused(
+    make_project: MakeProject, ring: TokenKeys, arguments: str, refused: str
+) -> None:
+    root = make_project(
+        {
+            "pipelines/bronze.py": f"""
+                import assay, datetime
+                @assay.source("bronze.t", {arguments})
+                def t(ctx):
+                    return [{{"id": 1, "c": "x", "day": datetime.date(2024, 1, 1)}}]
+            """,
+        }
+    )
+    project = assay.Project(root)
+    error = str(project.run().results[0].error)
+    assert refused in error and "bronze.t" in error
+    assert not project.runtime.warehouse.exists("bronze.t")

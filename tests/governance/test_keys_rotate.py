@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 import assay
 from assay.cli.keys import keys_app
+from assay.governance.audit import AuditLog
 from assay.governance.keys import TokenKeys
 from assay.governance.rotate import recorded_tokens
 from tests.conftest import MakeProject
@@ -122,6 +123,12 @@ def test_rotation_moves_every_token_to_a_fresh_token_of_the_value(
     assert {r["tailnum"] for r in silver} <= set(fresh) and silver
     raw = json.loads(proj.table("quarantine.bronze_planes")["raw_record"][0].as_py())
     assert raw["tailnum"] == oracle("N9BAD", keys)
+    # Each rewrite is in the audit log, with the versions and never a value.
+    events = AuditLog(proj.catalog).events(action="keys_rotate")
+    assert sorted(e.dataset for e in events) == sorted(TABLES)
+    bronze_event = next(e for e in events if e.dataset == "bronze.planes")
+    assert bronze_event.detail["to_version"] == 2 and bronze_event.columns == ("tailnum",)
+    assert bronze_event.detail["table_version"] == after["bronze.planes"]
     # Nothing of the runs' state changed: a run re-ingests nothing.
     rerun = proj.run()
     assert rerun.ok and rerun.result("bronze.planes").commits == 0
