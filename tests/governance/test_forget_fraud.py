@@ -328,3 +328,52 @@ def test_cli_dry_run_then_a_value_left_in_the_catalog_fails_naming_it(fraud: Pat
     done = runner.invoke(app, [*args, "--yes"])
     assert done.exit_code == 1, done.output
     assert "assay_check_results.detail" in done.output
+
+
+def test_rows_holding_only_the_customer_email_are_found_by_it(fraud: Path) -> None:
+    """A mailing list keeps emails and no customer id: the email, which only this
+    customer has, finds their row there."""
+    (fraud / "pipelines" / "gold_newsletter.sql").write_text(
+        "-- name: gold.newsletter\nSELECT email, country FROM {{ ref('silver.customers') }}\n"
+    )
+    project = assay.Project(fraud)
+    assert project.run().ok
+    customer = _customer(project)
+    customers = _frame(project, "silver.customers")
+    email = customers.loc[customers["customer_id"] == customer, "email"].item()
+    assert (customers["email"] == email).sum() == 1
+    newsletter = _frame(project, "gold.newsletter")
+    report = forget(project.runtime, [Subject("customer_id", str(customer))])
+    assert report.ok, [f.where for f in report.proof.found]
+    assert {e.table: e.rows_deleted for e in report.erased}["gold.newsletter"] == 1
+    after = _frame(project, "gold.newsletter")
+    assert len(after) == len(newsletter) - 1 and email not in set(after["email"])
+
+
+def test_purge_history_replaces_a_checkpoint_holding_the_customer_in_its_statistics(
+    fraud: Path,
+) -> None:
+    project = assay.Project(fraud)
+    customers = _frame(project, "silver.customers")
+    customer = int(customers["customer_id"].min())  # a file's minimum: in its statistics
+    log = fraud / "warehouse" / "silver" / "customers" / "_delta_log"
+    project.warehouse.table("silver.customers").create_checkpoint()
+    [old] = list(log.glob("*.checkpoint.parquet"))
+
+    def checkpoint_minimums() -> list[object]:
+        found = []
+        for path in log.glob("*.checkpoint.parquet"):
+            for add in pq.read_table(path).column("add").to_pylist():
+                if add and add.get("stats"):
+                    found.append(json.loads(add["stats"])["minValues"].get("customer_id"))
+        return found
+
+    assert customer in checkpoint_minimums() and _log_stats_hold(fraud / "warehouse", customer)
+    report = forget(project.runtime, [Subject("customer_id", str(customer))], purge_history=True)
+    assert report.ok, [f.where for f in report.proof.found]
+    assert not old.exists() and customer not in checkpoint_minimums()
+    assert _log_stats_hold(fraud / "warehouse", customer) == []
+    [purged] = [p for p in report.purged if p.table == "silver.customers"]
+    assert purged.checkpoints_removed == 1
+    assert purged.checkpoint_version == project.warehouse.version("silver.customers")
+    assert len(_frame(assay.Project(fraud), "silver.customers")) == len(customers) - 1

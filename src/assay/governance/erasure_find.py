@@ -152,16 +152,27 @@ def find(rt: Runtime, subjects: Sequence[Subject], holds: Mapping[str, str]) -> 
         keys.setdefault(column, set()).update(values)
     needles = Needles({c: frozenset(v) for c, v in keys.items()})
     plan = Plan(list(subjects), needles, notes=notes)
-    for name, schema in tables.items():
-        found = _table_plan(rt, name, schema, needles, holds)
-        if found is not None:
-            plan.tables.append(found)
-    plan.needles = Needles(needles.keys, _identifying_values(rt, plan, tables))
+    plan.tables = _table_plans(rt, tables, needles, holds)
+    extra = _identifying_values(rt, plan, tables)
+    if extra:
+        # Values only the subject has (their email) find their rows where no key is kept
+        # (a mailing list built from emails alone), and the proof looks for them anywhere.
+        merged = {c: keys.get(c, set()) | set(extra.get(c, ())) for c in {*keys, *extra}}
+        needles = Needles({c: frozenset(v) for c, v in merged.items()}, extra)
+        plan.needles = needles
+        plan.tables = _table_plans(rt, tables, needles, holds)
     plan.online = _online_plans(rt, needles)
     from assay.governance.erasure_sources import source_files
 
     plan.sources = source_files(rt, needles)
     return plan
+
+
+def _table_plans(
+    rt: Runtime, tables: Mapping[str, pa.Schema], needles: Needles, holds: Mapping[str, str]
+) -> list[TablePlan]:
+    found = (_table_plan(rt, name, schema, needles, holds) for name, schema in tables.items())
+    return [plan for plan in found if plan is not None]
 
 
 def _table_plan(
@@ -325,6 +336,7 @@ def _identifying_values(
             and c in schema.names
             and c not in plan.needles.keys
             and pa.types.is_string(schema.field(c).type)
+            and c not in table.columns
         ]
         for column in personal:
             values = _own_values(rt, table, plan.needles, column)
