@@ -175,3 +175,38 @@ def test_an_upstream_retention_does_not_rerun_downstream(tmp_path: Path) -> None
     assert project.run().ok
     assert project.warehouse.version("silver.flights") == silver
     assert project.row_count("silver.flights") == len(flights_frame())
+
+
+def test_rejected_rows_follow_their_dataset_and_its_holds(tmp_path: Path) -> None:
+    from assay.intervals import utcnow
+
+    root = flights_project(tmp_path / "p", bronze_extra="retention='200d',")
+    march = root / "data" / "flights" / "2013-03.csv"
+    lines = march.read_text().splitlines()
+    bad = lines[5].split(",")
+    bad[4] = "not-a-number"  # a real flight whose number does not parse: quarantined
+    lines[5] = ",".join(bad)
+    march.write_text("\n".join(lines) + "\n")
+    project = assay.Project(root)
+    assert project.run().ok
+    quarantine = "quarantine.bronze_flights"
+    assert project.row_count(quarantine) == 1
+
+    outcomes = {o.rule.dataset: o for o in apply_retention(project.runtime, now=NOW)}
+    assert outcomes[quarantine].rule.follows == "bronze.flights"
+    assert outcomes[quarantine].rows_deleted == 0  # rejected just now: not expired
+    assert project.row_count(quarantine) == 1
+
+    later = utcnow() + timedelta(days=201)  # the rejection is now older than 200 days
+    Holds(project.catalog).add("bronze.flights", "case 5", "dpo")
+    held = {o.rule.dataset: o for o in apply_retention(project.runtime, now=later)}
+    assert held[quarantine].held == "bronze.flights: case 5"
+    assert project.row_count(quarantine) == 1
+    Holds(project.catalog).remove("bronze.flights", "dpo")
+
+    done = {o.rule.dataset: o for o in apply_retention(project.runtime, now=later)}
+    assert (done[quarantine].rows_deleted, done[quarantine].files_removed) == (1, 1)
+    assert project.row_count(quarantine) == 0
+    files = list(Path(project.warehouse.uri(quarantine)).glob("*.parquet"))
+    raw = [r for f in files for r in pq.read_table(f, columns=["raw_record"]).column(0)]
+    assert raw == []  # the raw record is gone from disk, not only from the table

@@ -13,6 +13,11 @@ the rows are removed from disk, and time travel to every version before the dele
 with them. A dataset under a legal hold (assay.governance.holds) is skipped and reported,
 neither deleted from nor vacuumed.
 
+The rows a dataset rejected are copies of its data: its quarantine table
+(`quarantine.<layer>_<name>`, by `quarantined_at`) and a stream's dead letters
+(`deadletter.<layer>_<name>`, by `_ingested_at`) follow the dataset's retention, counted
+from when they were rejected (their own event time may be what was wrong with them).
+
 Example:
     >>> from datetime import datetime
     >>> rule = RetentionRule("silver.x", timedelta(days=200), "declared", "t")
@@ -54,12 +59,15 @@ class RetentionRule:
         source: `declared`, or `classification pii` (the classification whose period
             applies) with the columns that hold it.
         time_column: the dataset's declared time column (None: an error to apply).
+        follows: for a table of rejected rows (quarantine, dead letters), the dataset
+            whose retention it follows (its holds apply too); None for a dataset.
     """
 
     dataset: str
     period: timedelta
     source: str
     time_column: str | None
+    follows: str | None = None
 
     def cutoff(self, now: datetime) -> datetime:
         """Rows before this instant (naive UTC) are expired."""
@@ -187,6 +195,7 @@ def apply_retention(
     rules = retention_rules(runtime, names)
     for rule in rules:
         _check_time_column(runtime, rule)
+    rules = [side for rule in rules for side in (rule, *rejected_rules(runtime, rule))]
     holds = Holds(runtime.catalog)
     outcomes = []
     for rule in rules:
@@ -195,6 +204,29 @@ def apply_retention(
         if on_done is not None:
             on_done(outcome)
     return outcomes
+
+
+def rejected_rules(runtime: Runtime, rule: RetentionRule) -> list[RetentionRule]:
+    """The rules of the tables holding `rule.dataset`'s rejected rows, where they exist.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> import tempfile
+        >>> from assay.tables import Warehouse
+        >>> rt = SimpleNamespace(warehouse=Warehouse(tempfile.mkdtemp()))
+        >>> rejected_rules(rt, RetentionRule("bronze.x", timedelta(days=1), "declared", "t"))
+        []
+    """
+    # Imported here: the families' names are the pipelines' (a tier above governance).
+    from assay.pipelines.rejected import DEAD_LETTERS, QUARANTINE
+
+    out = []
+    for family, column in ((QUARANTINE, "quarantined_at"), (DEAD_LETTERS, "_ingested_at")):
+        table = family.name(rule.dataset)
+        if runtime.warehouse.exists(table):
+            source = f"{rule.source}, as {rule.dataset} (rejected rows, by {column})"
+            out.append(RetentionRule(table, rule.period, source, column, rule.dataset))
+    return out
 
 
 def _check_time_column(runtime: Runtime, rule: RetentionRule) -> None:
@@ -224,7 +256,7 @@ def _apply_one(
     cutoff = rule.cutoff(now)
     if not runtime.warehouse.exists(rule.dataset):
         return RetentionOutcome(rule, cutoff, missing=True)
-    hold = holds.active(rule.dataset)
+    hold = holds.active(rule.dataset) or (rule.follows and holds.active(rule.follows)) or None
     if hold is not None:
         return RetentionOutcome(rule, cutoff, held=f"{hold.pattern}: {hold.reason}")
     if dry_run:
