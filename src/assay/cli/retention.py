@@ -47,7 +47,9 @@ def apply(
     can no longer be read (`assay show NAME@VERSION`), because their files are gone; that
     is the point, the expired rows must not stay on disk. Datasets under a legal hold
     (`assay hold list`) are skipped, neither deleted from nor vacuumed, and reported.
-    Every delete is recorded in the audit log.
+    A dataset's rejected rows (its quarantine table, a stream's dead letters) follow its
+    retention, counted from when they were rejected. Every delete is recorded in the
+    audit log.
 
     Example: `assay retention apply --dry-run`, then `assay retention apply silver.flights`
     """
@@ -123,10 +125,11 @@ def list_(project: ProjectOpt = Path(".")) -> None:
     """
     from assay.cli.render import console, rows_table
     from assay.governance.holds import Holds
-    from assay.governance.retention import describe_period, retention_rules
+    from assay.governance.retention import describe_period, rejected_rules, retention_rules
 
     proj = _project(project)
-    rules = retention_rules(proj.runtime)
+    declared = retention_rules(proj.runtime)
+    rules = [r for rule in declared for r in (rule, *rejected_rules(proj.runtime, rule))]
     if not rules:
         console.print(
             'No dataset has a retention. Declare `retention="400d"` on a dataset, or '
@@ -136,7 +139,7 @@ def list_(project: ProjectOpt = Path(".")) -> None:
     holds = Holds(proj.catalog)
     rows = []
     for rule in rules:
-        hold = holds.active(rule.dataset)
+        hold = holds.active(rule.dataset) or (rule.follows and holds.active(rule.follows)) or None
         rows.append(
             (
                 rule.dataset,
