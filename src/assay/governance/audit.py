@@ -163,7 +163,6 @@ class AuditLog:
         inside one serialized transaction.
         """
         values: dict[str, Any] = {
-            "time": utcnow(),
             "principal": event.principal or _current_principal(),
             "role": event.role,
             "action": event.action,
@@ -196,6 +195,8 @@ class AuditLog:
         query = sa.select(head_table.c.seq, head_table.c.hash).where(head_table.c.id == 1)
         head = con.execute(query.with_for_update() if lock else query).one()
         seq, prev_hash = int(head.seq) + 1, str(head.hash)
+        # Stamped under the lock, so times never go backwards along the chain.
+        values = {**values, "time": utcnow()}
         digest = event_hash(values, prev_hash)
         con.execute(
             events_table.insert().values(seq=seq, prev_hash=prev_hash, hash=digest, **values)
