@@ -21,6 +21,11 @@ $(BIN)/.installed-airflow: $(BIN)/.installed
 	$(BIN)/pip install -q -e '.[test,airflow]'
 	touch $@
 
+# Presidio's recognizers for `assay pii scan` (the pii extra; `make test` installs it).
+$(BIN)/.installed-pii: $(BIN)/.installed
+	$(BIN)/pip install -q -e '.[test,pii]'
+	touch $@
+
 ## Run the fraud-detection example end to end on the embedded engine.
 demo: $(BIN)/.installed
 	$(BIN)/python examples/fraud/demo.py
@@ -37,7 +42,7 @@ services:
 	scripts/services/kafka start
 
 ## Lint, type-check and run the whole suite against real services.
-test: $(BIN)/.installed $(BIN)/.installed-spark $(BIN)/.installed-airflow services lint
+test: $(BIN)/.installed $(BIN)/.installed-spark $(BIN)/.installed-airflow $(BIN)/.installed-pii services lint
 	ASSAY_PG_URL=$$(scripts/services/postgres url) ASSAY_REDIS_URL=$$(scripts/services/redis url) \
 		ASSAY_KAFKA_BOOTSTRAP=$$(scripts/services/kafka bootstrap) \
 		ASSAY_SPARK_JARS=$$(scripts/jars/resolve spark) $(BIN)/pytest -q

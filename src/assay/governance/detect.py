@@ -28,11 +28,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 #: Confidence a matching column name alone gives.
 NAME_WEIGHT = 0.5
+#: ... and a column named just `name`, which is as often a product's or a place's: its
+#: values must read as people's full names to reach NAME_WEIGHT and above.
+BARE_NAME_WEIGHT = 0.3
 #: Kinds that values can prove (the others are known by name only).
 VALUE_KINDS = ("email", "iban", "card_number", "ssn", "national_id", "ip_address", "phone")
 #: Kinds with one format everywhere: sampled values that never match contradict the name
@@ -48,6 +51,8 @@ _DNI = re.compile(r"^(\d{8})-?([A-Z])$")
 _NINO = re.compile(r"^(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]$")
 _PHONE = re.compile(r"^\+?[\d\s().-]{7,24}$")
 _DATE_LIKE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}$")
+#: A plain (decimal) number: a coordinate or an amount, not a phone number.
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 _DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
 
 #: Column-name rules: kind -> a pattern over the name's words joined by `_`.
@@ -152,7 +157,7 @@ def _ip(text: str) -> bool:
 
 
 def _phone(text: str) -> bool:
-    if not _PHONE.match(text) or _DATE_LIKE.match(text):
+    if not _PHONE.match(text) or _DATE_LIKE.match(text) or _NUMBER.match(text):
         return False
     digits = sum(c.isdigit() for c in text)
     separated = text.startswith("+") or any(c in text for c in " ()-.")
@@ -224,14 +229,76 @@ class ColumnEvidence:
     by_name: bool
 
 
-def classify_values(values: Iterable[str]) -> dict[str, list[str]]:
-    """The sampled values of each kind found among `values` (None and blanks skipped)."""
-    found: dict[str, list[str]] = {}
-    for value in values:
+def classify_values(values: Sequence[str]) -> dict[str, set[int]]:
+    """The positions in `values` of each kind found (blanks never match)."""
+    found: dict[str, set[int]] = {}
+    for i, value in enumerate(values):
         kind = value_kind(value)
         if kind is not None:
-            found.setdefault(kind, []).append(value)
+            found.setdefault(kind, set()).add(i)
     return found
+
+
+_PERSON_WORD = re.compile(r"^(?:[A-Z][a-z]*(?:['\u2019-]?[A-Z]?[a-z]+)+|[A-Z]\.)$")
+#: Words of organisation, place and product names, which are not people's.
+_NOT_A_PERSON = frozenset(
+    [
+        "airport",
+        "field",
+        "municipal",
+        "regional",
+        "international",
+        "county",
+        "inc",
+        "inc.",
+        "corp",
+        "co",
+        "llc",
+        "ltd",
+        "limited",
+        "company",
+        "air",
+        "airlines",
+        "lines",
+        "airways",
+        "bank",
+        "group",
+        "university",
+        "school",
+        "hospital",
+        "city",
+        "park",
+        "street",
+        "avenue",
+        "road",
+    ]
+)
+
+
+def person_like(value: str, words_needed: int = 1) -> bool:
+    """Whether `value` reads as a person's name: 1 to 4 capitalised words (at least
+    `words_needed`), none of them an organisation's or a place's.
+
+    Example:
+        >>> person_like("Ada Lovelace", 2), person_like("Moton Field Municipal Airport", 2)
+        (True, False)
+    """
+    parts = value.split()
+    if not words_needed <= len(parts) <= 4:
+        return False
+    return all(_PERSON_WORD.match(p) and p.lower() not in _NOT_A_PERSON for p in parts)
+
+
+def _name_evidence(column: str, values: Sequence[str]) -> tuple[float, set[int]]:
+    """Confidence and matching positions for kind `name`, which the column's name
+    suggested: a bare `name` (an airport's, a product's?) needs values that read as a
+    person's full name; `first_name`, `customer_name` are people's by their name."""
+    bare = words(column) == "name"
+    matched = {i for i, v in enumerate(values) if person_like(v.strip(), 2 if bare else 1)}
+    share = len(matched) / len(values) if values else 0.0
+    if bare:
+        return round(BARE_NAME_WEIGHT + (1 - BARE_NAME_WEIGHT) * share * 0.5, 4), matched
+    return round(1 - (1 - share) * (1 - NAME_WEIGHT), 4), matched
 
 
 def confidence(matched: int, sampled: int, by_name: bool, provable: bool) -> float:
@@ -250,26 +317,28 @@ def confidence(matched: int, sampled: int, by_name: bool, provable: bool) -> flo
 
 
 def evidence(
-    column: str, values: Sequence[str], extra: dict[str, list[str]] | None = None
+    column: str, values: Sequence[str], extra: Mapping[str, set[int]] | None = None
 ) -> list[ColumnEvidence]:
     """Every kind a column's name or sampled values point at, most confident first.
 
     Args:
         column: the column's name.
         values: its sampled non-null values, as text.
-        extra: more matches by kind (e.g. Presidio's), merged with the patterns' own.
+        extra: more matches by kind, as positions in `values` (e.g. Presidio's).
     """
     by_value = classify_values(values)
     for kind, more in (extra or {}).items():
-        by_value[kind] = list(dict.fromkeys([*by_value.get(kind, []), *more]))
+        by_value[kind] = by_value.get(kind, set()) | set(more)
     by_name = name_kinds(column)
     found = []
     for kind in sorted(set(by_value) | by_name):
-        matched = by_value.get(kind, [])
-        examples = tuple(dict.fromkeys(mask_example(v, kind) for v in matched[:3]))
-        if not examples and values and kind not in VALUE_KINDS:
-            examples = tuple(dict.fromkeys(mask_example(v, kind) for v in values[:3]))
+        matched = sorted(by_value.get(kind, set()))
         score = confidence(len(matched), len(values), kind in by_name, kind in _ONE_FORMAT)
+        if kind == "name":
+            score, named = _name_evidence(column, values)
+            matched = sorted(named)
+        shown = matched or (list(range(len(values))) if kind not in VALUE_KINDS else [])
+        examples = tuple(dict.fromkeys(mask_example(values[i], kind) for i in shown[:3]))
         found.append(
             ColumnEvidence(kind, score, len(matched), len(values), examples, kind in by_name)
         )

@@ -9,8 +9,8 @@ from the internet, and assay's own email pattern already decides.
 
 Example:
     >>> matches = presidio_matches(["4111 1111 1111 1111", "hello"])  # doctest: +SKIP
-    >>> matches  # doctest: +SKIP
-    {'card_number': ['4111 1111 1111 1111']}
+    >>> matches  # positions of the values found, by kind  # doctest: +SKIP
+    {'card_number': {0}}
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from assay.errors import MissingExtraError
 
 log = logging.getLogger("assay.governance")
 
-#: Presidio recognizer class -> the kind assay reports.
+#: Presidio recognizer class -> the kind assay reports; a value counts for the first
+#: recognizer that finds it whole.
 RECOGNIZERS = {
     "CreditCardRecognizer": "card_number",
     "IbanRecognizer": "iban",
     "IpRecognizer": "ip_address",
     "UsSsnRecognizer": "ssn",
-    "PhoneRecognizer": "phone",
     "UkNinoRecognizer": "national_id",
     "NhsRecognizer": "national_id",
     "EsNifRecognizer": "national_id",
@@ -42,6 +42,8 @@ RECOGNIZERS = {
     "InAadhaarRecognizer": "national_id",
     "AuTfnRecognizer": "national_id",
     "DeTaxIdRecognizer": "national_id",
+    # Last: many national ids (NHS numbers) are also dialable digit groups.
+    "PhoneRecognizer": "phone",
 }
 #: Presidio's scores below this are unvalidated shapes (e.g. any 9 digits for a TFN).
 MIN_SCORE = 0.4
@@ -77,9 +79,9 @@ def _recognizers() -> tuple[tuple[Any, str], ...]:
     return tuple(made)
 
 
-def presidio_matches(values: Sequence[str]) -> dict[str, list[str]]:
-    """The values each Presidio recognizer finds, whole, by assay kind (nothing when none
-    of the first `PROBE` values matches).
+def presidio_matches(values: Sequence[str]) -> dict[str, set[int]]:
+    """The positions of the values each Presidio recognizer finds, whole, by assay kind
+    (nothing when none of the first `PROBE` values matches).
 
     Raises:
         MissingExtraError: presidio-analyzer is not installed.
@@ -88,16 +90,16 @@ def presidio_matches(values: Sequence[str]) -> dict[str, list[str]]:
     return _matches(values) if probe else {}
 
 
-def _matches(values: Sequence[str]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
+def _matches(values: Sequence[str]) -> dict[str, set[int]]:
+    found: dict[str, set[int]] = {}
     recognizers = _recognizers()
-    for value in values:
+    for i, value in enumerate(values):
         text = value.strip()
         if not text:
             continue
         for recognizer, kind in recognizers:
             results = recognizer.analyze(text, recognizer.supported_entities, None)
             if any(r.start == 0 and r.end == len(text) and r.score >= MIN_SCORE for r in results):
-                found.setdefault(kind, []).append(value)
+                found.setdefault(kind, set()).add(i)
                 break
     return found
