@@ -107,10 +107,10 @@ class SqlTableSource(Producer):
             ) from exc
         finally:
             engine.dispose()
+        data = conform_typed_for(ctx, protected(shield, data))
         cursor = last
         if self.cursor and data.num_rows:
             cursor = _json_value(max(v for v in data[self.cursor].to_pylist() if v is not None))
-        data = conform_typed_for(ctx, protected(shield, data))
         meta = replace(_protected_meta(shield), cursor=cursor)
         yield Output(data=data, rows_in=data.num_rows, metadata=meta)
 
