@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from assay.catalog import Catalog
-from assay.governance.audit import GENESIS, AuditEvent, AuditLog, query_hash
+from assay.governance.audit import GENESIS, AuditEvent, AuditLog, AuditLogError, query_hash
 
 #: A writer process: opens the log, waits for the go file, appends N events as NAME.
 WRITER = """
@@ -246,3 +246,16 @@ def test_events_filter_and_keep_the_newest(tmp_path: Path) -> None:
     assert first.columns == ("a", "b") and first.detail == {"i": 9, "run_id": "r1"}
     assert log.events(denied=True) == []
     assert log.count() == 10
+
+
+def test_deleted_chain_head_is_found_and_not_silently_restarted(db_url: str) -> None:
+    _filled(db_url)
+    raw_sql(db_url, "DELETE FROM audit_chain_head")
+    log = AuditLog(Catalog(db_url))  # a new process opening the log must not restart it
+    result = log.verify()
+    assert result.broken is not None
+    assert (result.broken.kind, result.events) == ("deleted", 10)
+    assert "chain head" in result.broken.message
+    with pytest.raises(AuditLogError, match="chain head is missing"):
+        log.append(AuditEvent("read", "gold.x", principal="a"))
+    assert len(raw_rows(db_url)) == 10

@@ -36,6 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from assay.catalog.store import Catalog
+from assay.errors import AssayError
 from assay.governance.audit_chain import (
     GENESIS,
     VerifyResult,
@@ -77,6 +78,10 @@ head_table = sa.Table(
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
 )
+
+
+class AuditLogError(AssayError):
+    """The audit log cannot take an event because it was changed outside assay."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,10 @@ class AuditLog:
         with self.engine.connect() as con:
             if con.execute(sa.select(head_table.c.id)).first() is not None:
                 return
+            # A log with events and no head was changed outside assay: a new head would
+            # restart the chain over them. Leave it missing; append and verify say so.
+            if con.execute(sa.select(events_table.c.seq).limit(1)).first() is not None:
+                return
         try:
             with self.engine.begin() as con:
                 con.execute(head_table.insert().values(id=1, seq=0, hash=GENESIS))
@@ -193,7 +202,14 @@ class AuditLog:
 
     def _append_locked(self, con: sa.Connection, values: dict[str, Any], lock: bool) -> AuditRecord:
         query = sa.select(head_table.c.seq, head_table.c.hash).where(head_table.c.id == 1)
-        head = con.execute(query.with_for_update() if lock else query).one()
+        head = con.execute(query.with_for_update() if lock else query).first()
+        if head is None:
+            raise AuditLogError(
+                "the audit log's chain head is missing while the log holds events: "
+                "it was changed outside assay",
+                where="audit_chain_head",
+                hint="run `assay audit --verify`, then restore the catalog database from a backup",
+            )
         seq, prev_hash = int(head.seq) + 1, str(head.hash)
         # Stamped under the lock, so times never go backwards along the chain.
         values = {**values, "time": utcnow()}
@@ -253,9 +269,15 @@ class AuditLog:
     def verify(self) -> VerifyResult:
         """Recompute the chain; the result names the first broken link, if any."""
         with self.engine.connect() as con:
-            head = con.execute(sa.select(head_table.c.seq, head_table.c.hash)).one()
-            rows = con.execute(sa.select(events_table).order_by(events_table.c.seq)).mappings()
-            return verify_chain((dict(row) for row in rows), int(head.seq), str(head.hash))
+            head = con.execute(sa.select(head_table.c.seq, head_table.c.hash)).first()
+            # Streamed: a long log is checked without holding it all in memory.
+            query = sa.select(events_table).order_by(events_table.c.seq)
+            rows = con.execution_options(stream_results=True, yield_per=5000).execute(query)
+            return verify_chain(
+                (dict(row) for row in rows.mappings()),
+                None if head is None else int(head.seq),
+                None if head is None else str(head.hash),
+            )
 
 
 def _create_tables(engine: sa.Engine) -> None:

@@ -104,8 +104,11 @@ class VerifyResult:
     broken: BrokenLink | None = None
 
 
-def verify_chain(rows: Iterable[Mapping[str, Any]], head_seq: int, head_hash: str) -> VerifyResult:
-    """Check events (in `seq` order) against each other and against the chain head."""
+def verify_chain(
+    rows: Iterable[Mapping[str, Any]], head_seq: int | None, head_hash: str | None
+) -> VerifyResult:
+    """Check events (in `seq` order) against each other and against the chain head
+    (None when the head row is missing)."""
     prev_hash, expected = GENESIS, 1
     #: Hashes of the accepted events, in order, with their numbers: an event that links
     #: back past its predecessors shows those predecessors were inserted.
@@ -175,8 +178,14 @@ def _check(
     return BrokenLink(seq, "edited", f"event {seq} was renumbered: expected number {expected}")
 
 
-def _check_head(last: int, last_hash: str, head_seq: int, head_hash: str) -> BrokenLink | None:
+def _check_head(
+    last: int, last_hash: str, head_seq: int | None, head_hash: str | None
+) -> BrokenLink | None:
     """The newest event against the chain head the appends moved."""
+    if head_seq is None or head_hash is None:
+        if last == 0:
+            return None  # a log never appended to has no head yet
+        return BrokenLink(last, "deleted", "the chain head (audit_chain_head) was deleted")
     if last == head_seq and last_hash == head_hash:
         return None
     if last > head_seq:
