@@ -17,6 +17,7 @@ from assay.cli.common import EngineOpt, ProjectOpt, handles_errors
 from assay.cli.common import open_project as _project
 from assay.cli.features import features_app
 from assay.cli.forget import forget as forget_command
+from assay.cli.governance import governance_app
 from assay.cli.hold import hold_app
 from assay.cli.keys import keys_app
 from assay.cli.lineage import lineage as lineage_command
@@ -473,6 +474,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(retention_app, name="retention")
 app.command("forget")(forget_command)
 app.add_typer(pii_app, name="pii")
+app.add_typer(governance_app, name="governance")
 
 
 @app.command()
