@@ -186,6 +186,12 @@ def _rotate(proj: Any, plan: RotationPlan, ring: Any) -> None:
 
         rotate_tables(proj.runtime.warehouse, ring, names, on_table=finished)
     console.print(_summary(done, ring.current, dry_run=False))
+    if proj.runtime.feature_views and any(t.version is not None for t in done):
+        # The online store and training-set files are copies outside the tables.
+        console.print(
+            "The online store still holds the old tokens: reload it with "
+            "`assay features materialize`; training-set files written before keep them too."
+        )
 
 
 def _show_plan(plan: RotationPlan, target: int) -> None:
