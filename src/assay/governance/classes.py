@@ -112,13 +112,22 @@ def invalidate(runtime: ProjectRuntime) -> None:
         _cache.pop(runtime, None)
 
 
+#: One store per catalog: its tables are checked once per process, not on every read.
+_stores: weakref.WeakKeyDictionary[Catalog, ScanStore] = weakref.WeakKeyDictionary()
+
+
 def scan_store(runtime: ProjectRuntime) -> ScanStore | None:
     """The stored scan results, None when the project has no catalog yet (a read must
     not create one)."""
     local = runtime.state_dir / "catalog.db"
     if runtime.config.catalog is None and not local.exists():
         return None
-    return ScanStore(runtime.catalog)
+    catalog = runtime.catalog
+    with _lock:
+        store = _stores.get(catalog)
+        if store is None:
+            store = _stores[catalog] = ScanStore(catalog)
+    return store
 
 
 def scan_revision(runtime: ProjectRuntime) -> int:
