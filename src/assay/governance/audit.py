@@ -45,6 +45,7 @@ from assay.governance.audit_chain import (
     query_hash,
     verify_chain,
 )
+from assay.governance.principal import current_principal
 from assay.intervals import utcnow
 
 __all__ = ["GENESIS", "AuditEvent", "AuditLog", "AuditRecord", "VerifyResult", "query_hash"]
@@ -172,7 +173,7 @@ class AuditLog:
         inside one serialized transaction.
         """
         values: dict[str, Any] = {
-            "principal": event.principal or _current_principal(),
+            "principal": event.principal or current_principal(),
             "role": event.role,
             "action": event.action,
             "dataset": event.dataset,
@@ -291,18 +292,6 @@ def _create_tables(engine: sa.Engine) -> None:
             if attempt == 2:
                 raise
             time.sleep(0.2)
-
-
-def _current_principal() -> str:
-    """Who acts, as the access rules name them (see assay.governance.principal)."""
-    try:
-        from assay.governance.principal import current_principal
-    except ImportError:  # the access module lands separately; same rule meanwhile
-        import getpass
-        import os
-
-        return os.environ.get("ASSAY_USER") or getpass.getuser()
-    return current_principal()
 
 
 def _record(row: Mapping[str, Any]) -> AuditRecord:
