@@ -372,3 +372,42 @@ def test_masks_that_would_break_how_the_dataset_is_written_are_refused(
     error = str(project.run().results[0].error)
     assert refused in error and "bronze.t" in error
     assert not project.runtime.warehouse.exists("bronze.t")
+
+
+@pytest.mark.parametrize("policy", ["evolve", "freeze", "quarantine", "discard"])
+def test_masked_and_dropped_columns_are_no_schema_change_on_later_files(
+    make_project: MakeProject, ring: TokenKeys, policy: str
+) -> None:
+    """A second file of the same shape is no schema change under any policy: the dropped
+    column is not "new" to the table, the masked one is typed as before masking; and the
+    same value gets the same mask in both files."""
+    penguins = csv_rows(PENGUINS)
+    first, second = penguins[:100], penguins[100:200]
+
+    def lines(rows: list[dict[str, str]]) -> str:
+        return "".join(
+            json.dumps({"island": r["island"], "year": int(r["year"]), "sex": r["sex"]}) + "\n"
+            for r in rows
+        )
+
+    pipeline = f"""
+        import assay
+        assay.files("bronze.p", path="data/*.jsonl", format="jsonl", schema_policy="{policy}",
+                    columns={{"year": "INTEGER", "island": "VARCHAR", "sex": "VARCHAR"}},
+                    mask={{"year": "hash", "island": "tokenize"}}, drop=["sex"])
+    """
+    root = make_project({"data/a.jsonl": lines(first), "pipelines/bronze.py": pipeline})
+    project = assay.Project(root)
+    assert project.run().ok
+    (root / "data" / "b.jsonl").write_text(lines(second))
+    result = project.run()
+    assert result.ok, result.results[0].error
+    assert result.results[0].rows_written == 100 and result.results[0].rows_quarantined == 0
+    table = project.table("bronze.p")
+    assert "sex" not in table.column_names and table.num_rows == 200
+    keys = {1: bytes.fromhex(KEY1)}
+    expected = sorted(
+        (token_oracle(r["island"], keys), sha(str(int(r["year"])))) for r in first + second
+    )
+    got = sorted(zip(table["island"].to_pylist(), table["year"].to_pylist(), strict=True))
+    assert got == expected
