@@ -158,11 +158,6 @@ def test_a_retention_without_time_column_is_refused(tmp_path: Path) -> None:
         apply_retention(project.runtime, ["gold.nothing"], now=NOW)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the planner to skip maintenance commits of an input "
-    "(Warehouse.maintenance_only in assay.pipelines.plan: _is_stale and table_work)",
-)
 def test_an_upstream_retention_does_not_rerun_downstream(tmp_path: Path) -> None:
     root = flights_project(tmp_path / "p", bronze_extra="retention='200d',")
     project = assay.Project(root)

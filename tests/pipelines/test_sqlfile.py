@@ -274,3 +274,12 @@ def test_an_undeclared_batch_size_is_the_engines_default(make_project: MakeProje
         assert result.ok
         built = next(r for r in result.results if r.dataset == "silver.events")
         assert (built.intervals, built.commits) == (61, commits), batch
+
+
+def test_retention_header_is_read_and_checked(tmp_path: Path) -> None:
+    spec = load_sql_file(
+        sql_file(tmp_path, "-- name: gold.kept\n-- retention: 400d\nSELECT 1 AS x")
+    )
+    assert spec.protection.retention == timedelta(days=400)
+    with pytest.raises(DefinitionError, match="invalid retention"):
+        load_sql_file(sql_file(tmp_path, "-- name: gold.kept\n-- retention: forever\nSELECT 1"))

@@ -73,6 +73,7 @@ class Planner:
         #: The project folder, where file sources' globs are resolved.
         self.root = root
         self._changed_cache: dict[tuple[str, str, int], ChangedRanges] = {}
+        self._maintenance_cache: dict[tuple[str, int, int], bool] = {}
 
     @classmethod
     def for_runtime(cls, rt: Runtime) -> Planner:
@@ -164,7 +165,9 @@ class Planner:
         else:
             recorded = state.inputs
             for name, version in self.input_versions(spec).items():
-                if recorded.get(name) != version:
+                if recorded.get(name) != version and not self._maintenance(
+                    name, recorded.get(name), version
+                ):
                     work.reasons.append(f"new data in {name} (v{recorded.get(name)} -> v{version})")
             missing_inputs = [n for n in spec.inputs if not self.warehouse.exists(n)]
             if missing_inputs:
@@ -282,12 +285,24 @@ class Planner:
                 continue
             if recorded is None:
                 return True
+            if self._maintenance(name, recorded, version):
+                continue
             changed = self.changed_ranges(name, spec.time_column or "", recorded)
             if changed is None:
                 return True
             if any(Interval(reach, record.interval.end).overlaps(lo, hi) for lo, hi in changed):
                 return True
         return False
+
+    def _maintenance(self, name: str, since: int | None, until: int) -> bool:
+        """Whether `name` only lost rows to retention or erasure between the two versions:
+        no new data to read, so what was built from it stays (it has its own retention)."""
+        if since is None:
+            return False
+        key = (name, since, until)
+        if key not in self._maintenance_cache:
+            self._maintenance_cache[key] = self.warehouse.maintenance_only(name, since, until)
+        return self._maintenance_cache[key]
 
     def changed_ranges(self, name: str, column: str, since: int) -> ChangedRanges:
         """Time ranges of rows `name` added or removed after version `since`."""

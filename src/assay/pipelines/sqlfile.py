@@ -66,6 +66,7 @@ _KNOWN = {
     "sla",
     "max_duration",
     "max_quarantined",
+    "retention",
 }
 #: Header keys about running unattended (`Automation`), not about the data.
 _AUTOMATION_KEYS = ("schedule", "catchup", "sla", "max_duration", "max_quarantined")
