@@ -9,8 +9,10 @@ JSON), is found by its shape (`tok<version>_<32 hex>`) and carried forward with
 `TokenKeys.retokenize`. A value ingested after the rotation gets the newest version's
 token straight away, and that token equals the carried-forward one: joins keep working.
 
-Each table is rewritten in one commit (a Delta overwrite against the snapshot it read, so
-a concurrent write makes it fail rather than be lost) whose metadata says `maintenance:
+Each table is rewritten in one commit, a Delta overwrite against the snapshot it read:
+rows deleted meanwhile (retention, erasure) make it fail with ConcurrentCommitError rather
+than come back, and rows appended meanwhile are kept as written (with the tokens of the
+ring their writer had; the next rotation carries them). Its metadata says `maintenance:
 key_rotation` (no run's state changes: no file is re-ingested, no interval redone) and the
 key version its tokens are now at (`tokens`, as ingest records it). A table whose tokens
 are all at the newest version is skipped, so an interrupted rotation is resumed by running
