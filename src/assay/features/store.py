@@ -93,9 +93,12 @@ class Features:
                     where=table,
                     hint="run `assay run` first",
                 )
-            ref, schema = self.runtime.reader.source(table, (versions or {}).get(table))
+            # The columns named, so a role denied another column of the table may train.
+            ref, schema = self.runtime.reader.source(
+                table, (versions or {}).get(table), columns=read_columns(sel.view, sel.features)
+            )
             sources[sel.view.name], schemas[sel.view.name] = ref, schema
-            used[table] = int(ref.version or 0)
+            used[table] = int(getattr(ref, "version", None) or 0)
         result = pit.training_set(
             self.runtime.engine, selections, entities, sources, schemas, event_timestamp
         )
@@ -245,6 +248,23 @@ class Features:
             meta["full_feature_names"],
             versions=meta["sources"],
         )
+
+
+def read_columns(view: FeatureView, features: Sequence[str]) -> list[str]:
+    """The columns of `view`'s source a training set of `features` reads: the join keys,
+    the timestamps and the features' own columns.
+
+    Example:
+        >>> user = Entity("user", join_keys=["user_id"])
+        >>> read_columns(FeatureView(name="v", entities=[user], source="gold.u",
+        ...     timestamp="ts", features=["n", "amount"]), ["amount"])
+        ['user_id', 'ts', 'amount']
+    """
+    from assay.governance.access_online import source_column
+
+    named = [*view.join_keys, view.timestamp, view.created_timestamp]
+    named += [source_column(view, feature) for feature in features]
+    return list(dict.fromkeys(c for c in named if c))
 
 
 def _status(view: FeatureView, stamp: datetime | None, as_of: datetime) -> str:

@@ -49,6 +49,7 @@ from assay.errors import AccessDeniedError, ProjectError
 if TYPE_CHECKING:
     from assay.config import ProjectConfig, RoleSettings
     from assay.engines.base import GovernedRef, TableRef
+    from assay.governance.classes import ProjectRuntime
     from assay.governance.keys import TokenKeys
 
 #: table -> column -> its effective classifications.
@@ -178,6 +179,21 @@ class AccessPolicy:
         if not config.roles:
             return None
         return cls(config.roles, config.governance.restricted, classes, keys)
+
+    @classmethod
+    def for_runtime(cls, runtime: ProjectRuntime) -> AccessPolicy | None:
+        """The policy of a project's runtime: its roles, the effective classifications of
+        its columns (assay.governance.classes, cached) and its token key ring (loaded
+        when a role first tokenizes); None without `roles:`."""
+        from assay.governance.classes import column_classes
+        from assay.governance.keys import TokenKeys
+
+        config = runtime.config
+        return cls.from_config(
+            config,
+            lambda: column_classes(runtime),
+            lambda: TokenKeys.load(config.governance, runtime.root),
+        )
 
     def role_of(self, principal: str) -> str:
         """The role `principal` holds; AccessDeniedError when it holds none."""

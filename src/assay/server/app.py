@@ -20,13 +20,14 @@ from fastapi.responses import Response
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from assay.errors import AssayError
+from assay.errors import AccessDeniedError, AssayError
 from assay.features.online import OnlineStoreUnavailableError
 from assay.features.request_log import RequestLog
 from assay.features.store import EntityKeyError
+from assay.governance.principal import acting_as
 from assay.intervals import utcnow
 from assay.server.auth import KeyRing, hash_key
-from assay.server.guard import AUTHENTICATED, Guard, Metrics
+from assay.server.guard import AUTHENTICATED, PRINCIPAL, Guard, Metrics
 
 if TYPE_CHECKING:
     from assay.project import Project
@@ -183,18 +184,21 @@ def create_app(project: "Project") -> FastAPI:
             401: {"description": "missing or invalid API key"},
             404: {"description": "unknown feature, view or service"},
             413: {"description": "request body too large"},
+            403: {"description": "the API key's role may not read a requested feature"},
             422: {"description": "invalid body, or entities without the views' join keys"},
             503: {"description": "the online store cannot be reached; retry later"},
         },
     )
     # A real (not string) annotation: FastAPI must see the two models to document them.
-    def get_features(body: by_features | by_service) -> Response:  # type: ignore[valid-type]
+    def get_features(body: by_features | by_service, http: Request) -> Response:  # type: ignore[valid-type]
         """Feature vectors for a batch of entities, with event timestamps and statuses."""
         request: Any = body
         refs: list[str] | str = getattr(request, "features", None) or request.service
         try:
             now = utcnow()
-            vectors = features.online(request.entities, refs, as_of=request.as_of or now)
+            # Read as the request's API key: roles in assay.yaml decide what it sees.
+            with acting_as(http.scope[PRINCIPAL]):
+                vectors = features.online(request.entities, refs, as_of=request.as_of or now)
             if log.sample_rate and request.as_of is None:
                 names = features.output_names(refs)
                 service = refs if isinstance(refs, str) else None
@@ -203,6 +207,8 @@ def create_app(project: "Project") -> FastAPI:
                 )
         except EntityKeyError as exc:
             raise HTTPException(422, _detail(exc)) from exc
+        except AccessDeniedError as exc:
+            raise HTTPException(403, _detail(exc)) from exc
         except OnlineStoreUnavailableError as exc:
             raise HTTPException(503, _detail(exc), headers={"Retry-After": "5"}) from exc
         except AssayError as exc:

@@ -131,10 +131,12 @@ class KeyRing:
     """
 
     def __init__(self, stored: Sequence[str] | Mapping[str, str]):
-        named = stored.items() if isinstance(stored, Mapping) else enumerate(stored)
+        named = list(stored.items() if isinstance(stored, Mapping) else enumerate(stored))
         self.keys = [StoredKey.parse(s, f"server.api_keys[{i}]") for i, s in named]
+        #: The principal each key's requests read as (`key:NAME`, `key:INDEX` in a list).
+        self.principals = [f"key:{name}" for name, _ in named]
         self._secret = os.urandom(32)
-        self._right: set[bytes] = set()
+        self._right: dict[bytes, str] = {}
         self._wrong: OrderedDict[bytes, None] = OrderedDict()
         self._limiter: anyio.CapacityLimiter | None = None
         self._lock = threading.Lock()  # verify runs in worker threads
@@ -146,34 +148,49 @@ class KeyRing:
 
     def verify(self, key: str) -> bool:
         """Check `key` against every stored hash, remembering the answer."""
+        return self.identify(key) is not None
+
+    def identify(self, key: str) -> str | None:
+        """The principal of `key` (`key:NAME`), None when no stored hash matches it;
+        the answer is remembered.
+
+        Example:
+            >>> KeyRing({"scoring": hash_key("k1")}).identify("k1")
+            'key:scoring'
+        """
         token = self._token(key)
         with self._lock:
             if token in self._right:
-                return True
+                return self._right[token]
             if token in self._wrong:
-                return False
+                return None
         # Every hash is tried (no early exit), so the time does not say which one matched.
         right = [stored.matches(key) for stored in self.keys]
+        principal = next((p for p, ok in zip(self.principals, right, strict=True) if ok), None)
         with self._lock:
-            if any(right):
-                self._right.add(token)
+            if principal is not None:
+                self._right[token] = principal
             else:
                 self._wrong[token] = None
                 while len(self._wrong) > REMEMBERED_WRONG:
                     self._wrong.popitem(last=False)
-        return any(right)
+        return principal
 
     async def check(self, key: str) -> bool:
-        """`verify` for the event loop: remembered answers at once, new keys in a worker
-        thread, at most SLOW_CHECKS at a time."""
+        """`verify` for the event loop (see `principal`)."""
+        return await self.principal(key) is not None
+
+    async def principal(self, key: str) -> str | None:
+        """`identify` for the event loop: remembered answers at once, new keys in a
+        worker thread, at most SLOW_CHECKS at a time."""
         token = self._token(key)
         if token in self._right:
-            return True
+            return self._right[token]
         if token in self._wrong:
-            return False
+            return None
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(SLOW_CHECKS)
-        return await anyio.to_thread.run_sync(self.verify, key, limiter=self._limiter)
+        return await anyio.to_thread.run_sync(self.identify, key, limiter=self._limiter)
 
     def _token(self, key: str) -> bytes:
         return hmac.digest(self._secret, key.encode(), "sha256")

@@ -25,6 +25,8 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 CLIENT_CLOSED = 499
 #: Scope key set once the key was checked; the /features route refuses requests without it.
 AUTHENTICATED = "assay.authenticated"
+#: Scope key holding the principal of the request's API key (`key:NAME`).
+PRINCIPAL = "assay.principal"
 
 
 class Metrics:
@@ -153,9 +155,12 @@ class Guard:
                 "(or as Authorization: Bearer KEY)",
                 {"WWW-Authenticate": "Bearer"},
             )
-        if not await self.keys.check(key):
+        principal = await self.keys.principal(key)
+        if principal is None:
             raise Refusal(401, "invalid API key", {"WWW-Authenticate": "Bearer"})
         scope[AUTHENTICATED] = True
+        # Who the request reads as (roles grant to `key:NAME`): the key, never a header.
+        scope[PRINCIPAL] = principal
 
     async def read_body(self, scope: Scope, receive: Receive) -> bytes:
         """The whole body, read no further than max_body_bytes (plus the chunk that crossed
