@@ -198,7 +198,22 @@ class ReadRecorder:
         record_read(self.log, outcome)
 
 
-def read_observer(runtime: Runtime) -> ReadRecorder | None:
-    """The reader's audit callback for this project (None when auditing is off)."""
-    log = audit_log(runtime)
-    return None if log is None else ReadRecorder(log)
+class ProjectReadRecorder:
+    """`ReadRecorder` for a project: opens the catalog at the first read it records, so
+    installing it on the reader opens no catalog database."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+
+    def __call__(self, outcome: ReadOutcome) -> None:
+        log = audit_log(self.runtime)
+        if log is not None:
+            record_read(log, outcome)
+
+
+def read_observer(runtime: Runtime) -> ProjectReadRecorder | None:
+    """The reader's audit callback for this project (None when auditing is off).
+
+    Example: ``observer = read_observer(runtime); observer and reader.observe(observer)``
+    """
+    return ProjectReadRecorder(runtime) if runtime.config.governance.audit else None
