@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from assay.errors import UsageError
 from assay.governance.erasure_match import Needles, raw_columns, row_mask, typed
+from assay.governance.erasure_sources import SourceFile, source_files
 
 if TYPE_CHECKING:
     from assay.runtime import Runtime
@@ -106,15 +107,6 @@ class OnlinePlan:
     rows: int
 
 
-@dataclass(frozen=True)
-class SourceFile:
-    """A file outside the warehouse that holds the subject (deleted at the source)."""
-
-    dataset: str
-    path: str
-    records: int
-
-
 @dataclass
 class Plan:
     """Everything an erasure will touch (`assay forget --dry-run` prints it)."""
@@ -162,8 +154,6 @@ def find(rt: Runtime, subjects: Sequence[Subject], holds: Mapping[str, str]) -> 
         plan.needles = needles
         plan.tables = _table_plans(rt, tables, needles, holds)
     plan.online = _online_plans(rt, needles)
-    from assay.governance.erasure_sources import source_files
-
     plan.sources = source_files(rt, needles)
     return plan
 

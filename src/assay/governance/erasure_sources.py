@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,14 +27,21 @@ import pyarrow.compute as pc
 from assay.governance.erasure_match import Needles, raw_holds, row_mask
 
 if TYPE_CHECKING:
-    from assay.governance.erasure_find import SourceFile
     from assay.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file outside the warehouse that holds the subject (deleted at the source)."""
+
+    dataset: str
+    path: str
+    records: int
 
 
 def source_files(rt: Runtime, needles: Needles) -> list[SourceFile]:
     """Files of the project's file sources (matched now or ingested before) that hold a
     needle, with the number of records that do."""
-    from assay.governance.erasure_find import SourceFile
     from assay.pipelines.files import FileSource
 
     found = []
