@@ -13,7 +13,12 @@ import pytest
 
 import assay
 from assay.catalog.classifications import ScanFinding, ScanStore
-from assay.governance.classes import classified_columns, column_classes, invalidate
+from assay.governance.classes import (
+    classified_columns,
+    column_classes,
+    feature_classes,
+    invalidate,
+)
 from tests.conftest import MakeProject
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fraud"
@@ -70,7 +75,20 @@ schema:
     properties:
       - {name: first_email, logicalType: string, classification: public}
 """
+FEATURES = """
+from assay import Aggregation, Entity, FeatureView
+
+customer = Entity("customer", join_keys=["customer_id"])
+profile = FeatureView(name="profile", entities=[customer], source="silver.customers",
+                      timestamp="signup_date", features=["email", "country"])
+signups = FeatureView(name="signups", entities=[customer], source="silver.customers",
+                      timestamp="signup_date", aggregations=[
+                          Aggregation("email", "count_distinct", "7d"),
+                          Aggregation("email", "max", "7d", name="last_email"),
+                          Aggregation(function="count", time_window="7d")])
+"""
 PROJECT = {
+    "features/customers.py": FEATURES,
     "pipelines/bronze.py": BRONZE,
     "pipelines/silver.sql": SILVER,
     "pipelines/gold_stats.sql": GOLD_STATS,
@@ -119,6 +137,11 @@ def test_classifications_travel_along_lineage_before_and_after_a_run(root: Path)
     assert detail["bronze.customers"]["phone"].kinds == {"phone"}
     assert detail["gold.customer_keys"]["shout"].sources == ("lineage from silver.customers.name",)
     assert detail["silver.customers"]["email"].kinds == {"email"}  # kinds travel too
+    # Features serve their source column's values, unless they only count them.
+    assert feature_classes(built.runtime) == {
+        "profile": {"email": {"pii"}},
+        "signups": {"last_email": {"pii"}},
+    }
 
 
 def test_sql_header_tags_name_columns_and_bare_names_continue_the_list(

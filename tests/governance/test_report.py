@@ -60,6 +60,13 @@ schema:
     properties:
       - {name: customer_id, logicalType: integer}
 """
+FEATURES = """
+from assay import Entity, FeatureView
+
+customer = Entity("customer", join_keys=["customer_id"])
+contact = FeatureView(name="contact", entities=[customer], source="silver.customers",
+                      timestamp="signup_date", features=["phone", "country"])
+"""
 CONFIG = {
     "governance": {"retention": {"pii": "400d"}},
     "roles": {
@@ -82,6 +89,7 @@ def project(make_project: MakeProject) -> assay.Project:
         "pipelines/silver.sql": SILVER,
         "pipelines/gold.sql": GOLD,
         "contracts/crm.yaml": CONTRACT,
+        "features/customers.py": FEATURES,
     }
     root = make_project(files, CONFIG)
     sys.path.insert(0, str(EXAMPLE))
@@ -118,6 +126,7 @@ def test_records_of_processing(project: assay.Project) -> None:
     assert silver_rec["retention_from"] == "classification pii (email, name, phone)"
     assert bronze["legal_hold"]["reason"] == "case 2026-114: litigation"
     assert silver_rec["legal_hold"] is None
+    assert silver_rec["features"] == {"contact": {"phone": ["pii"]}}
 
     roles = {r["role"]: r for r in silver_rec["roles"]}
     # analyst: email masked as written; name and phone are pii, not granted: denied.
@@ -146,6 +155,7 @@ def test_markdown_and_the_command(project: assay.Project, tmp_path: Path) -> Non
     assert "### silver.customers" in text and "### gold.countries" not in text
     assert "| analyst | no classified clear | email (hash) | name (pii), phone (pii) |" in text
     assert "| marketing | no grant |" in text
+    assert "Served by feature view `contact`: phone (pii)" in text
     assert "## Last erasures\n\nNone recorded." in text
 
     runner = CliRunner()

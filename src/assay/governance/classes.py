@@ -57,6 +57,9 @@ class ProjectRuntime(Protocol):
     @property
     def state_dir(self) -> Path: ...
 
+    @property
+    def feature_views(self) -> Mapping[str, Any]: ...
+
 
 @dataclass(frozen=True)
 class ColumnClass:
@@ -91,6 +94,14 @@ def column_classes(runtime: ProjectRuntime) -> dict[str, dict[str, frozenset[str
         table: {column: found.classes for column, found in columns.items()}
         for table, columns in classified_columns(runtime).items()
     }
+
+
+def feature_classes(runtime: ProjectRuntime) -> dict[str, dict[str, frozenset[str]]]:
+    """Effective classifications per feature view per feature: a feature carries its
+    source column's unless it only counts it (see assay.governance.pii_features)."""
+    from assay.governance.pii_features import view_classes
+
+    return view_classes(runtime.feature_views.values(), column_classes(runtime))
 
 
 def classified_columns(runtime: ProjectRuntime) -> Classified:
@@ -234,5 +245,6 @@ __all__ = [
     "as_json",
     "classified_columns",
     "column_classes",
+    "feature_classes",
     "invalidate",
 ]

@@ -27,7 +27,12 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from assay.errors import AssayError
-from assay.governance.classes import ColumnClass, classified_columns, scan_store
+from assay.governance.classes import (
+    ColumnClass,
+    classified_columns,
+    feature_classes,
+    scan_store,
+)
 from assay.governance.pii_declared import contract_purpose
 from assay.governance.retention import classification_periods, describe_period, rule_for
 from assay.intervals import utcnow
@@ -72,6 +77,7 @@ class DatasetRecord:
     roles: list[RoleAccess]
     no_access: list[str]
     built: bool
+    features: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -123,10 +129,20 @@ def records(runtime: Runtime) -> ProcessingRecords:
         retention_by_class=dict(config.governance.retention),
         audit=config.governance.audit,
     )
+    features = feature_classes(runtime)
     for dataset, columns in classified.items():
         if dataset not in runtime.dag.specs:  # a scan result of a dataset since removed
             continue
-        found.datasets.append(_dataset(runtime, dataset, columns, policy, holds))
+        record = _dataset(runtime, dataset, columns, policy, holds)
+        views = runtime.feature_views
+        record.features.update(
+            {
+                view: {f: sorted(c) for f, c in served.items()}
+                for view, served in features.items()
+                if views[view].source == dataset
+            }
+        )
+        found.datasets.append(record)
     found.erasures = _erasures(runtime)
     found.last_scan = _last_scan(runtime)
     return found

@@ -78,6 +78,7 @@ def _dataset_dict(d: DatasetRecord) -> dict[str, Any]:
             for r in d.roles
         ],
         "roles_without_access": d.no_access,
+        "features": d.features,
     }
 
 
@@ -144,6 +145,9 @@ def _dataset_markdown(d: DatasetRecord, has_roles: bool) -> list[str]:
             f"{_cell('; '.join(c.sources))} |"
         )
     lines.append("")
+    for view, served in sorted(d.features.items()):
+        listed = ", ".join(f"{f} ({', '.join(c)})" for f, c in sorted(served.items()))
+        lines += [f"Served by feature view `{view}`: {listed}", ""]
     if has_roles:
         lines += _access_markdown(d)
     return lines
