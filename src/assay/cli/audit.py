@@ -114,7 +114,8 @@ def _verify(log: AuditLog) -> None:
 
     from assay.cli.render import console, err_console
 
-    result = log.verify()
+    with console.status(f"Verifying the hash chain of {log.count():,} event(s)..."):
+        result = log.verify()
     if result.ok:
         console.print(f"[green]OK[/]: {result.events:,} event(s), the hash chain is intact.")
         return
