@@ -411,3 +411,28 @@ def test_masked_and_dropped_columns_are_no_schema_change_on_later_files(
     )
     got = sorted(zip(table["island"].to_pylist(), table["year"].to_pylist(), strict=True))
     assert got == expected
+
+
+def test_a_full_python_source_masks_and_its_same_content_commits_nothing(
+    make_project: MakeProject, ring: TokenKeys
+) -> None:
+    root = make_project(
+        {
+            "pipelines/bronze.py": f"""
+                import assay, pandas
+                @assay.source("bronze.penguins", mask={{"island": "tokenize"}}, drop=["sex"])
+                def penguins(ctx):
+                    return pandas.read_csv({str(PENGUINS)!r})
+            """,
+        }
+    )
+    project = assay.Project(root)
+    assert project.run().ok
+    source = csv_rows(PENGUINS)
+    table = project.table("bronze.penguins")
+    assert "sex" not in table.column_names and table.num_rows == len(source)
+    keys = {1: bytes.fromhex(KEY1)}
+    assert sorted(table["island"].to_pylist()) == sorted(
+        token_oracle(r["island"], keys) for r in source
+    )
+    assert project.run().results[0].commits == 0
