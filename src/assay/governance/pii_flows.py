@@ -39,6 +39,10 @@ _BOUNDS = {"start": "2000-01-01 00:00:00", "end": "2000-01-02 00:00:00"}
 
 
 def _takes_values_away(node: exp.Expression) -> bool:
+    # `count(x) FILTER (WHERE ...)` and `count(x) OVER (...)` go whole: a bare constant
+    # cannot take a FILTER or OVER clause.
+    if isinstance(node, exp.Filter | exp.Window) and isinstance(node.this, exp.Expression):
+        return _takes_values_away(node.this)
     if isinstance(node, _VALUE_FREE_TYPES):
         return True
     return isinstance(node, exp.Anonymous) and str(node.this).lower() in _VALUE_FREE
