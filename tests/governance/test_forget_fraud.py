@@ -377,3 +377,16 @@ def test_purge_history_replaces_a_checkpoint_holding_the_customer_in_its_statist
     assert purged.checkpoints_removed == 1
     assert purged.checkpoint_version == project.warehouse.version("silver.customers")
     assert len(_frame(assay.Project(fraud), "silver.customers")) == len(customers) - 1
+
+
+def test_cli_asks_before_erasing_and_a_no_changes_nothing(fraud: Path) -> None:
+    project = assay.Project(fraud)
+    customer = _customer(project)
+    versions = {t: project.warehouse.version(t) for t in project.warehouse.list_tables()}
+    args = ["forget", "-s", f"customer_id={customer}", "--project", str(fraud)]
+    refused = CliRunner().invoke(app, args, input="n\n")
+    assert refused.exit_code == 1 and "Erase these rows?" in refused.output
+    assert "full refresh" in refused.output  # the source files would bring them back
+    assert {t: project.warehouse.version(t) for t in versions} == versions
+    typo = CliRunner().invoke(app, ["forget", "-s", "customer=1", "--project", str(fraud), "--yes"])
+    assert typo.exit_code == 0 and "no table has a column named 'customer'" in typo.output

@@ -99,6 +99,10 @@ def _print_sources(report: ErasureReport) -> None:
         rows = [(f.dataset, f.path, f"{f.records:,}") for f in report.plan.sources]
         title = "Source files outside the warehouse: delete the subject at the source"
         console.print(rows_table(title, ["dataset", "file", "records"], rows))
+        console.print(
+            "Until they are deleted there, a full refresh (`assay run --full-refresh`) "
+            "would ingest the subject again."
+        )
 
 
 def _print_result(report: ErasureReport) -> None:
@@ -109,9 +113,13 @@ def _print_result(report: ErasureReport) -> None:
         for e in report.erased
     ]
     rows += [(f"online: {v}", f"{n:,}", "-", "-", "-") for v, n in report.online_deleted.items()]
-    console.print(
-        rows_table("Erased", ["dataset", "rows", "files rewritten", "commits", "version"], rows)
-    )
+    for note in report.plan.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    if not rows:
+        console.print("No table or online view holds the subject.")
+    else:
+        columns = ["dataset", "rows", "files rewritten", "commits", "version"]
+        console.print(rows_table("Erased", columns, rows))
     for table, reason in report.skipped:
         console.print(f"[yellow]skipped {table}: legal hold ({reason})[/]")
     if report.purged:

@@ -133,6 +133,9 @@ def find(rt: Runtime, subjects: Sequence[Subject], holds: Mapping[str, str]) -> 
     for subject in subjects:
         keys.setdefault(subject.column, set()).add(subject.value)
     notes: list[str] = []
+    for column in sorted(keys):
+        if not any(column in schema.names for schema in tables.values()):
+            notes.append(f"no table has a column named {column!r}: check the subject's column")
     derived = _derived_columns(rt, set(keys), tables, notes)
     for columns in derived.values():
         for column, source in columns.items():
