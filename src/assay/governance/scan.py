@@ -118,7 +118,7 @@ def scan_table(
         if column.startswith("_"):  # assay's own (_ingested_at, _file, _line)
             continue
         values = _texts(table.column(column))
-        extra = pii_presidio.presidio_matches(values) if presidio and values else None
+        extra = _presidio(values) if presidio and values else None
         for item in detect.evidence(column, values or [], extra):
             found.append(
                 ScanFinding(
@@ -178,6 +178,14 @@ def scan(
         _audit(runtime, report)
         reports.append(report)
     return reports
+
+
+def _presidio(values: list[str]) -> dict[str, set[int]]:
+    """Presidio's matches among the values assay's own patterns did not recognise (the
+    others are evidence already; Presidio costs ~0.3 ms a value), by position."""
+    unknown = [i for i, v in enumerate(values) if detect.value_kind(v) is None]
+    found = pii_presidio.presidio_matches([values[i] for i in unknown])
+    return {kind: {unknown[i] for i in where} for kind, where in found.items()}
 
 
 def _built(runtime: Runtime, name: str) -> bool:
