@@ -128,6 +128,14 @@ def find(rt: Runtime, subjects: Sequence[Subject], holds: Mapping[str, str]) -> 
     their hold's reason (those are planned, and skipped when erasing)."""
     if not subjects:
         raise UsageError("no subject to forget", hint="pass --subject customer_id=123")
+    if "://" in rt.warehouse.root:
+        # The proof reads every file and log entry under the warehouse folder: an object
+        # store's listing is not implemented, and a proof that looked nowhere proves nothing.
+        raise UsageError(
+            "erasure needs a warehouse on a local or mounted file system",
+            where=rt.warehouse.root,
+            hint="mount the bucket (e.g. with s3fs or gcsfuse) and point warehouse: at it",
+        )
     tables = {name: rt.warehouse.schema(name) for name in rt.warehouse.list_tables()}
     keys: dict[str, set[str]] = {}
     for subject in subjects:

@@ -24,10 +24,18 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from assay.governance.erasure_match import Needles, extra_mask, raw_columns, row_mask
+from assay.governance.erasure_match import (
+    RAW_COLUMNS,
+    Needles,
+    extra_mask,
+    raw_columns,
+    row_mask,
+)
 
 if TYPE_CHECKING:
     from assay.runtime import Runtime
+
+_RAW_NAMES = frozenset(c for columns in RAW_COLUMNS.values() for c in columns)
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,7 @@ def _scan_table(rt: Runtime, table: str, needles: Needles, held: bool, proof: Pr
         if relative.startswith("_delta_log/"):
             continue
         proof.files_scanned += 1
-        rows = _rows_holding(pq.read_table(path), table, needles)
+        rows = _rows_holding(pq.read_table(path, columns=_wanted(path, needles)), table, needles)
         if rows:
             current = relative in live
             state = "current version" if current else "older versions only"
@@ -96,6 +104,20 @@ def _scan_table(rt: Runtime, table: str, needles: Needles, held: bool, proof: Pr
                 Finding(table, f"{table}: {relative} ({state})", rows, current, held)
             )
     _scan_log(root / "_delta_log", table, needles, held, proof)
+
+
+def _wanted(path: Path, needles: Needles) -> list[str]:
+    """The columns of a file the scan needs: needle columns, and text (raw records and,
+    when the subject has identifying values, every text column)."""
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    text = (pa.string(), pa.large_string(), pa.string_view())
+    return [
+        f.name
+        for f in schema
+        if f.name in needles.keys or (f.type in text and (needles.extra or f.name in _RAW_NAMES))
+    ]
 
 
 def _rows_holding(data: pa.Table, table: str, needles: Needles) -> int:
