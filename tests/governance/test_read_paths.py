@@ -36,8 +36,6 @@ from tests.helpers import write_project
 
 KEYS = {"analyst": "analyst-key-0123456789", "dpo": "dpo-key-0123456789", "intern": "i-key-0123"}
 GOLD = "gold.plane_daily"
-#: What assay.governance.classes would say of the project (tailnum identifies a plane's owner).
-CLASSES = {GOLD: {"tailnum": frozenset({"pii"})}, "bronze.flights": {"tailnum": frozenset({"pii"})}}
 SHOWN = ("UA", "AA")
 
 PIPELINES = {
@@ -49,6 +47,7 @@ flights = assay.files("bronze.flights", path="data/flights/*.parquet", format="p
 """,
     "pipelines/gold.sql": """
 -- name: gold.plane_daily
+-- tags: pii=tailnum
 SELECT tailnum, min(carrier) AS carrier,
        date_trunc('day', time_hour) + INTERVAL 1 DAY AS day_end,
        count(*) AS flights, sum(distance) AS distance
@@ -92,7 +91,9 @@ def sha(text: str) -> str:
 
 
 def policy_for(runtime: Runtime) -> AccessPolicy | None:
-    return AccessPolicy.from_config(runtime.config, classes=lambda: CLASSES)
+    """The policy as the runtime builds it: classifications from the project itself (the
+    SQL header's `tags: pii=tailnum`, see assay.governance.classes)."""
+    return AccessPolicy.for_runtime(runtime)
 
 
 def governed_reader(runtime: Runtime) -> Reader:
