@@ -16,8 +16,10 @@ Example:
     >>> project = assay.Project(root)
     >>> _ = project.run()
     >>> report = scan_table(project.runtime, "bronze.customers")
-    >>> [(f.column, f.kind, f.confidence) for f in report.findings]  # by its name only
-    [('name', 'name', 0.5)]
+    >>> report.findings  # `name` holds "Ada", "Grace": no full names, so only doubtful
+    ()
+    >>> [(f.column, f.kind, f.confidence, f.examples) for f in report.doubtful]
+    [('name', 'name', 0.3, ('A**', 'G****'))]
 """
 
 from __future__ import annotations
