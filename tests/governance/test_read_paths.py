@@ -34,7 +34,12 @@ from assay.runtime import Runtime
 from assay.server.app import create_app, hash_key
 from tests.helpers import write_project
 
-KEYS = {"analyst": "analyst-key-0123456789", "dpo": "dpo-key-0123456789", "intern": "i-key-0123"}
+KEYS = {
+    "analyst": "analyst-key-0123456789",
+    "dpo": "dpo-key-0123456789",
+    "intern": "i-key-0123",
+    "visitor": "visitor-key-0123",  # a valid key whose principal holds no role
+}
 GOLD = "gold.plane_daily"
 SHOWN = ("UA", "AA")
 
@@ -263,6 +268,8 @@ def test_feature_server_reads_as_the_request_key(project: assay.Project) -> None
     assert carrier("analyst") == sha("UA")  # a remembered key still reads as itself
     refused = client.post("/features", json=body)
     assert refused.status_code == 401
+    stranger = client.post("/features", json=body, headers={"X-API-Key": KEYS["visitor"]})
+    assert stranger.status_code == 403 and "'key:visitor' holds no role" in stranger.text
     # ASSAY_USER (ann, an analyst) is never what a request reads as.
     assert carrier("dpo") == "UA"
 
