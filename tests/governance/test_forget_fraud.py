@@ -390,3 +390,34 @@ def test_cli_asks_before_erasing_and_a_no_changes_nothing(fraud: Path) -> None:
     assert {t: project.warehouse.version(t) for t in versions} == versions
     typo = CliRunner().invoke(app, ["forget", "-s", "customer=1", "--project", str(fraud), "--yes"])
     assert typo.exit_code == 0 and "no table has a column named 'customer'" in typo.output
+
+
+def test_purge_history_blanks_an_earlier_delete_predicate_naming_the_customer(
+    fraud: Path,
+) -> None:
+    """A row deleted before by hand (`Warehouse.delete`, whose log entry keeps its
+    predicate's text): the customer is in that table's history and log only."""
+    project = assay.Project(fraud)
+    customer = _customer(project)
+    cards = _their_cards(project, customer)
+    project.warehouse.delete("silver.customers", f"customer_id = {customer}")
+    log = fraud / "warehouse" / "silver" / "customers" / "_delta_log"
+
+    def predicates() -> list[str]:
+        found = []
+        for path in sorted(log.glob("*.json")):
+            for line in path.read_text().splitlines():
+                info = json.loads(line).get("commitInfo") or {}
+                found += [str(v) for v in (info.get("operationParameters") or {}).values()]
+        return found
+
+    assert f"customer_id = {customer}" in predicates()
+    first = forget(project.runtime, [Subject("customer_id", str(customer))])
+    assert "silver.customers" not in {e.table for e in first.erased}
+    history = {f.where for f in first.proof.history() if f.table == "silver.customers"}
+    assert any("Delta log" in w for w in history) and any(".parquet" in w for w in history)
+    purged = forget(project.runtime, [Subject("customer_id", str(customer))], purge_history=True)
+    assert purged.ok, [f.where for f in purged.proof.found]
+    assert "silver.customers" in {p.table for p in purged.purged}
+    assert not any(str(customer) in p for p in predicates()) and "<erased>" in predicates()
+    assert _raw_scan(fraud / "warehouse", customer, cards) == {}

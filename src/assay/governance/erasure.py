@@ -150,7 +150,7 @@ def _erase(rt: Runtime, report: ErasureReport, step: Callable[[str], None]) -> N
         tables = [e.table for e in report.erased] + [f.table for f in report.proof.history()]
         for table in dict.fromkeys(t for t in tables if t and t not in held):
             step(f"purging the history of {table}")
-            report.purged.append(purge_table_history(rt, table))
+            report.purged.append(purge_table_history(rt, table, plan.needles))
         step("proving absence again")
         report.proof = prove(rt, plan.needles, held)
 

@@ -95,12 +95,13 @@ def _exactly(rt: Runtime, plan: TablePlan, needles: Needles, column: str, values
     return True
 
 
-def purge_history(rt: Runtime, table: str) -> HistoryPurged:
+def purge_history(rt: Runtime, table: str, needles: Needles) -> HistoryPurged:
     """Make `table`'s older versions forget what the current one no longer holds."""
     vacuumed = rt.warehouse.vacuum(table, 0)
     log_dir = Path(rt.warehouse.uri(table)) / "_delta_log"
     live = set(rt.warehouse.file_actions(table)["path"].to_pylist())
-    rewritten = sum(_strip_stats(path, live) for path in sorted(log_dir.glob("*.json")))
+    entries = sorted(log_dir.glob("*.json"))
+    rewritten = sum(_strip_stats(path, live, needles) for path in entries)
     delta = rt.warehouse.table(table)
     delta.create_checkpoint()
     newest = delta.version()
@@ -117,9 +118,10 @@ def version_of(name: str) -> int:
     return int(name.split(".", 1)[0])
 
 
-def _strip_stats(path: Path, live: set[str]) -> int:
-    """Drop the statistics of files no longer in the table from one log entry (written
-    anew, atomically); 1 when the entry changed. A reader needs no statistics (they only
+def _strip_stats(path: Path, live: set[str], needles: Needles) -> int:
+    """Drop the statistics of files no longer in the table from one log entry, and blank
+    an operation's parameter that names the subject (a delete's predicate text); written
+    anew, atomically; 1 when the entry changed. A reader needs no statistics (they only
     let it skip files), and these files are gone after the vacuum."""
     lines = path.read_text(encoding="utf-8").splitlines()
     changed = False
@@ -130,6 +132,11 @@ def _strip_stats(path: Path, live: set[str]) -> int:
             entry = action.get(kind)
             if entry and entry.get("path") not in live and entry.get("stats"):
                 entry.pop("stats")
+                changed = True
+        parameters = (action.get("commitInfo") or {}).get("operationParameters") or {}
+        for name, value in parameters.items():
+            if needles.in_text(json.dumps(value)):
+                parameters[name] = "<erased>"
                 changed = True
         out.append(json.dumps(action, separators=(",", ":")) if line.strip() else line)
     if changed:

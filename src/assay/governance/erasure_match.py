@@ -72,6 +72,11 @@ class Needles:
         """Whether free text names a needle by key (`customer_id=123`, JSON or not)."""
         return any(p.search(text) for _, p in self._patterns)
 
+    def in_text(self, text: str) -> bool:
+        """Whether free text names a needle by key, or holds an identifying value."""
+        extras = (v for values in self.extra.values() for v in values)
+        return self.text_hit(text) or any(v in text for v in extras)
+
     def all_values(self) -> set[str]:
         """Every needle value, keys and extras (for a cheap substring pre-filter)."""
         found = {v for values in self.keys.values() for v in values}

@@ -171,8 +171,7 @@ def _stats_hold(stats: dict[str, Any], needles: Needles) -> bool:
 
 
 def _text_holds(text: str, needles: Needles) -> bool:
-    extras = {v for values in needles.extra.values() for v in values}
-    return needles.text_hit(text) or any(v in text for v in extras)
+    return needles.in_text(text)
 
 
 def _scan_online(rt: Runtime, needles: Needles, proof: Proof) -> None:
