@@ -160,8 +160,9 @@ def _classify(runtime: ProjectRuntime) -> Classified:
     )
     for name in runtime.dag.order():
         spec = specs[name]
-        if not spec.inputs:
-            continue
+        carried = any(found.get(i) for i in spec.inputs)
+        if not spec.inputs or (not carried and columns.get(name)):
+            continue  # nothing classified to carry in, and its columns are known
         known = {i: columns.get(i) or list(found.get(i, {})) for i in spec.inputs}
         inputs = {i: cols for i, cols in known.items() if cols}  # unknown: nothing to carry
         flows = _flows(runtime, spec, inputs, columns.get(name))
