@@ -21,15 +21,16 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from assay.errors import UsageError
-from assay.governance.erasure_match import Needles, raw_columns, row_mask, typed
+from assay.governance.erasure_match import Needles, plain, raw_columns, row_mask, typed
 from assay.governance.erasure_sources import SourceFile, source_files
 
 if TYPE_CHECKING:
@@ -156,7 +157,7 @@ def find(rt: Runtime, subjects: Sequence[Subject], holds: Mapping[str, str]) -> 
     needles = Needles({c: frozenset(v) for c, v in keys.items()})
     plan = Plan(list(subjects), needles, notes=notes)
     plan.tables = _table_plans(rt, tables, needles, holds)
-    extra = _identifying_values(rt, plan, tables)
+    extra = _identifying_values(rt, needles, tables)
     if extra:
         # Values only the subject has (their email) find their rows where no key is kept
         # (a mailing list built from emails alone), and the proof looks for them anywhere.
@@ -304,11 +305,12 @@ def _linked_keys(
 def _key_owners(
     rt: Runtime, name: str, column: str, values: set[str], key: str
 ) -> tuple[set[str], set[str]]:
-    """Values of `key` on the subject's rows of `name`, and those on other subjects' rows."""
+    """Values of `key` on the subject's rows of `name`, and those on other subjects' rows
+    (older versions' files too: a re-run after an erasure still knows the subject's cards)."""
     mine: set[str] = set()
     others: set[str] = set()
-    for batch in rt.warehouse.dataset(name).to_batches(columns=[column, key]):
-        subject = batch.column(0)
+    for batch in table_batches(rt, name, [column, key]):
+        subject = plain(batch.column(0))
         wanted = typed(values, subject.type)
         is_mine = pc.fill_null(pc.is_in(subject, wanted), False)
         not_mine = pc.and_(pc.invert(is_mine), pc.is_valid(subject))
@@ -318,8 +320,24 @@ def _key_owners(
     return mine, others
 
 
+def table_batches(rt: Runtime, name: str, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
+    """`columns` of the table's current version, then of the data files on disk that only
+    older versions reference (those that have all the columns)."""
+    import pyarrow.parquet as pq
+
+    yield from rt.warehouse.dataset(name).to_batches(columns=list(columns))
+    root = Path(rt.warehouse.uri(name))
+    live = set(rt.warehouse.file_actions(name)["path"].to_pylist())
+    for path in sorted(root.rglob("*.parquet")):
+        relative = path.relative_to(root).as_posix()
+        if relative in live or relative.startswith("_delta_log/"):
+            continue
+        if set(columns) <= set(pq.read_schema(path).names):
+            yield from pq.read_table(path, columns=list(columns)).to_batches()
+
+
 def _identifying_values(
-    rt: Runtime, plan: Plan, tables: Mapping[str, pa.Schema]
+    rt: Runtime, needles: Needles, tables: Mapping[str, pa.Schema]
 ) -> dict[str, frozenset[str]]:
     """Text values of the subject's rows in columns classified as personal data (an email,
     a phone) that no other row of the same table holds: the proof looks for them too."""
@@ -328,32 +346,33 @@ def _identifying_values(
     classes = column_classes(rt)
     restricted = set(rt.config.governance.restricted)
     extra: dict[str, set[str]] = {}
-    for table in plan.tables:
-        schema = tables[table.table]
+    for name, schema in tables.items():
+        columns = {c: needles.keys[c] for c in schema.names if c in needles.keys}
+        if not columns:
+            continue
         personal = [
             c
-            for c, found in classes.get(table.table, {}).items()
+            for c, found in classes.get(name, {}).items()
             if found & restricted
             and c in schema.names
-            and c not in plan.needles.keys
+            and c not in needles.keys
             and pa.types.is_string(schema.field(c).type)
-            and c not in table.columns
         ]
         for column in personal:
-            values = _own_values(rt, table, plan.needles, column)
+            values = _own_values(rt, name, columns, needles, column)
             if values:
                 extra.setdefault(column, set()).update(values)
     return {c: frozenset(v) for c, v in extra.items()}
 
 
-def _own_values(rt: Runtime, table: TablePlan, needles: Needles, column: str) -> set[str]:
-    dataset = rt.warehouse.dataset(table.table)
+def _own_values(
+    rt: Runtime, name: str, columns: Mapping[str, frozenset[str]], needles: Needles, column: str
+) -> set[str]:
     mine: set[str] = set()
     others: set[str] = set()
-    used = list(dict.fromkeys([*table.columns, *table.raw, column]))
-    for batch in dataset.to_batches(columns=used):
-        mask = row_mask(batch, table.columns, table.raw, needles)
-        values = batch.column(column)
+    for batch in table_batches(rt, name, list(dict.fromkeys([*columns, column]))):
+        mask = row_mask(batch, columns, (), needles)
+        values = plain(batch.column(column))
         mine |= {v for v in pc.filter(values, mask).to_pylist() if v}
         others |= {v for v in pc.filter(values, pc.invert(mask)).to_pylist() if v}
     return mine - others
