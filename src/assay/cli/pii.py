@@ -83,6 +83,11 @@ def scan(
         reports = run_scan(runtime, chosen, rows, min_confidence, use_presidio, _after(bar, task))
         bar.update(task, completed=len(chosen), description="scanned")
     _print_reports(console, reports, min_confidence)
+    if presidio and not use_presidio:
+        console.print(
+            "Presidio's recognizers (more national ids) are not installed: "
+            "pip install 'assay[pii]' adds them."
+        )
 
 
 def _after(bar: Any, task: Any) -> Any:
