@@ -32,6 +32,7 @@ from assay.config import ProjectConfig, load_config
 from assay.contracts import load_contracts
 from assay.engines import Engine, get_engine
 from assay.errors import DefinitionError, UsageError
+from assay.governance.audit_hooks import AuditRunListener, read_observer
 from assay.intervals import Interval, to_naive_utc
 from assay.lock import project_lock
 from assay.pipelines.dag import Dag
@@ -106,6 +107,8 @@ class Project:
             self.local_engine,
             [d for d in definitions if not isinstance(d, DatasetSpec)],
         )
+        if self.config.governance.audit:  # the audit log hears every read
+            self.runtime.read_observers.append(read_observer)
         self._features: Features | None = None
 
     @property
@@ -348,14 +351,18 @@ class Project:
 
 
 def run_listeners(rt: Runtime, run_id: str, command: str) -> list[RunListener]:
-    """What hears a run's progress besides the reporter: OpenLineage events when
+    """What hears a run's progress besides the reporter: the audit log (one write event
+    per dataset committed, unless `governance: {audit: false}`) and OpenLineage events when
     `openlineage:` is set (the integration is imported only then)."""
+    listeners: list[RunListener] = []
+    if rt.config.governance.audit:
+        listeners.append(AuditRunListener(rt, run_id, command))
     settings = rt.config.openlineage
     if settings is None or settings.disabled:
-        return []
+        return listeners
     from assay.integrations.openlineage import OpenLineageListener
 
-    return [OpenLineageListener(rt, run_id, command, settings)]
+    return [*listeners, OpenLineageListener(rt, run_id, command, settings)]
 
 
 # -- loading --------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +32,7 @@ from assay.contracts import Contract
 from assay.engines import Engine
 from assay.errors import UsageError
 from assay.pipelines.dag import Dag
-from assay.reader import Reader
+from assay.reader import Reader, ReadOutcome
 from assay.tables import Warehouse
 
 if TYPE_CHECKING:
@@ -85,6 +85,9 @@ class Runtime:
         self._catalog = catalog
         self._online: OnlineStore | None = None
         self._reader: Reader | None = None
+        #: Made into the reader's observers when it is first used (the project adds the
+        #: audit log's, which lives above this module).
+        self.read_observers: list[Callable[[Runtime], Callable[[ReadOutcome], None] | None]] = []
 
     @property
     def local(self) -> Engine:
@@ -135,9 +138,19 @@ class Runtime:
     def reader(self) -> Reader:
         """The one path every read a user triggers takes (see assay.reader)."""
         if self._reader is None:
+            from assay.governance.access import AccessPolicy
+
             self._reader = Reader(
-                self.warehouse, self.engine, lambda: self.online_store, self.dag.specs
+                self.warehouse,
+                self.engine,
+                lambda: self.online_store,
+                self.dag.specs,
+                policy=AccessPolicy.for_runtime(self),
             )
+            for make_observer in self.read_observers:
+                observer = make_observer(self)
+                if observer is not None:
+                    self._reader.observe(observer)
         return self._reader
 
     def row_count(self, name: str) -> int:
