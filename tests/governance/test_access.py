@@ -17,6 +17,7 @@ import pytest
 
 from assay.config import RoleSettings
 from assay.engines import get_engine
+from assay.engines.base import GovernedRef
 from assay.errors import AccessDeniedError, ProjectError
 from assay.governance.access import AccessPolicy
 from assay.governance.keys import TokenKeys
@@ -267,7 +268,25 @@ def test_queries_under_roles_read_warehouse_tables_only(
         "SELECT 1; SELECT 2",
         f"COPY (SELECT 1) TO '{tmp_path / 'x.csv'}'",
         "SELECT * FROM memory.main.__assay_stored_0",
+        "SELECT * FROM silver.airlines UNION ALL SELECT * FROM main.__assay_src_0",
+        "SELECT * FROM query_table('__assay_src_0')",
     ):
         with pytest.raises(AccessDeniedError):
             reader.sql(query)
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_profile_and_training_sources_are_governed(warehouse: Warehouse) -> None:
+    reader = reader_for(warehouse, {"a": {**ANALYST, "masks": {"silver.flights.dest": "hash"}}})
+    with pytest.raises(AccessDeniedError, match="sex"):
+        reader.source(PENGUINS, purpose="profile")
+    source, schema = reader.source(PENGUINS, columns=["species", "year"])
+    # The columns named are allowed; the denied one stays empty in the source, never shown.
+    assert isinstance(source, GovernedRef) and "sex" in schema.names
+    counts = reader.engine.query('SELECT count(sex), count(species) FROM "p"', {"p": source})
+    assert counts.to_pylist()[0] == {"count(sex)": 0, "count(species)": 344}
+    reader = reader_for(warehouse, {"a": {**READER, "masks": {"silver.flights.dest": "hash"}}})
+    governed, masked = reader.source("silver.flights", purpose="profile")
+    assert isinstance(governed, GovernedRef) and masked.field("dest").type == pa.string()
+    rows = reader.engine.query('SELECT dest FROM "f"', {"f": governed})
+    assert rows.column("dest").to_pylist() == [sha(v) for v in flights_frame()["dest"]]

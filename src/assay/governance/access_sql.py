@@ -129,7 +129,12 @@ def checked_query(query: str) -> exp.Expr:
                 f"under roles, queries read warehouse tables only, not {table.this.sql('duckdb')}",
                 hint="name tables as layer.name",
             )
-        if table.args.get("catalog") or (not table.db and table.name.lower() not in ctes):
+        private = table.name.lower().startswith("__assay")  # the engines' own relations
+        if (
+            private
+            or table.args.get("catalog")
+            or (not table.db and table.name.lower() not in ctes)
+        ):
             raise AccessDeniedError(
                 f"under roles, queries read warehouse tables only, not {table.sql('duckdb')!r}",
                 hint="name tables as layer.name",
