@@ -14,6 +14,8 @@ Example:
     >>> tag_classes({"pii": "name", "email": "true", "source": "crm"}, {"pii"},
     ...             {"name", "email", "phone"})
     {'name': {'pii'}, 'email': {'pii'}}
+    >>> tag_classes({"pii": "false"}, {"pii"}, None)  # a flag names no column
+    {}
 """
 
 from __future__ import annotations
@@ -69,7 +71,8 @@ def tag_classes(
     for key, value in tags.items():
         if key in keys:
             current = key
-            names = [] if value == "true" else [v.strip() for v in value.split(",")]
+            flag = value.strip().lower() in ("true", "false", "yes", "no", "none")
+            names = [] if flag else [v.strip() for v in value.split(",")]
             for name in filter(None, names):
                 found.setdefault(name, set()).add(key)
         elif current is not None and value == "true" and (columns is None or key in columns):
