@@ -70,8 +70,8 @@ def tag_classes(
     current: str | None = None
     for key, value in tags.items():
         if key in keys:
-            current = key
             flag = value.strip().lower() in ("true", "false", "yes", "no", "none")
+            current = None if flag else key  # bare names after a flag are tags of their own
             names = [] if flag else [v.strip() for v in value.split(",")]
             for name in filter(None, names):
                 found.setdefault(name, set()).add(key)
