@@ -305,19 +305,35 @@ def _linked_keys(
 def _key_owners(
     rt: Runtime, name: str, column: str, values: set[str], key: str
 ) -> tuple[set[str], set[str]]:
-    """Values of `key` on the subject's rows of `name`, and those on other subjects' rows
-    (older versions' files too: a re-run after an erasure still knows the subject's cards)."""
+    """Values of `key` on the subject's rows of `name`, and those of them also on other
+    subjects' rows (older versions' files too: a re-run after an erasure still knows the
+    subject's cards)."""
     mine: set[str] = set()
-    others: set[str] = set()
     for batch in table_batches(rt, name, [column, key]):
-        subject = plain(batch.column(0))
-        wanted = typed(values, subject.type)
-        is_mine = pc.fill_null(pc.is_in(subject, wanted), False)
-        not_mine = pc.and_(pc.invert(is_mine), pc.is_valid(subject))
-        keys = batch.column(1)
-        mine |= {str(v) for v in pc.filter(keys, is_mine).to_pylist() if v is not None}
-        others |= {str(v) for v in pc.filter(keys, not_mine).to_pylist() if v is not None}
-    return mine, others
+        is_mine = _is_subject(batch.column(0), values)
+        mine |= {str(v) for v in pc.filter(batch.column(1), is_mine).to_pylist() if v is not None}
+    return mine, _shared(rt, name, [column, key], values, mine)
+
+
+def _is_subject(column: pa.Array | pa.ChunkedArray, values: Iterable[str]) -> pa.Array:
+    column = plain(column)
+    return pc.fill_null(pc.is_in(column, typed(values, column.type)), False)
+
+
+def _shared(
+    rt: Runtime, name: str, columns: Sequence[str], values: set[str], mine: set[str]
+) -> set[str]:
+    """Which of `mine` (values of `columns[1]`) rows of other subjects hold too: a second
+    pass that only looks for those few values (vectorized)."""
+    if not mine:
+        return set()
+    shared: set[str] = set()
+    for batch in table_batches(rt, name, columns):
+        subject, other = batch.column(0), plain(batch.column(1))
+        not_mine = pc.and_(pc.invert(_is_subject(subject, values)), pc.is_valid(subject))
+        hit = pc.and_(not_mine, pc.fill_null(pc.is_in(other, typed(mine, other.type)), False))
+        shared |= {str(v) for v in pc.filter(other, hit).to_pylist()}
+    return shared
 
 
 def table_batches(rt: Runtime, name: str, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
@@ -368,14 +384,23 @@ def _identifying_values(
 def _own_values(
     rt: Runtime, name: str, columns: Mapping[str, frozenset[str]], needles: Needles, column: str
 ) -> set[str]:
+    """Values of `column` on the subject's rows that no other row of `name` holds."""
+    used = list(dict.fromkeys([*columns, column]))
     mine: set[str] = set()
-    others: set[str] = set()
-    for batch in table_batches(rt, name, list(dict.fromkeys([*columns, column]))):
-        mask = row_mask(batch, columns, (), needles)
+    for batch in table_batches(rt, name, used):
         values = plain(batch.column(column))
-        mine |= {v for v in pc.filter(values, mask).to_pylist() if v}
-        others |= {v for v in pc.filter(values, pc.invert(mask)).to_pylist() if v}
-    return mine - others
+        mine |= {
+            v for v in pc.filter(values, row_mask(batch, columns, (), needles)).to_pylist() if v
+        }
+    if not mine:
+        return mine
+    wanted = pa.array(sorted(mine), pa.string())
+    for batch in table_batches(rt, name, used):
+        values = plain(batch.column(column))
+        others = pc.invert(row_mask(batch, columns, (), needles))
+        hit = pc.and_(others, pc.fill_null(pc.is_in(values, wanted), False))
+        mine -= set(pc.filter(values, hit).to_pylist())
+    return mine
 
 
 def _online_plans(rt: Runtime, needles: Needles) -> list[OnlinePlan]:

@@ -57,15 +57,20 @@ class Needles:
 
     @cached_property
     def _patterns(self) -> list[tuple[str, re.Pattern[str]]]:
-        out = []
+        # The value must end there: 123 is not 1234 nor 123.5 (123.0 is 123).
+        return [(c, re.compile(p + r"(?![\w.])")) for c, p in self.key_patterns().items()]
+
+    def key_patterns(self) -> dict[str, str]:
+        """Per needle column, a regular expression (RE2 and Python syntax) of the column
+        named with one of its values: `"column": value`, `"column":"value"`,
+        `column=value`, up to the value's end. Ends with a value's optional `.0`."""
+        out = {}
         for column, values in self.keys.items():
-            alternatives = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
-            # `"column": value`, `"column":"value"`, `column=value`; the value must end
-            # there (123 is not 1234 nor 123.5).
-            pattern = (
-                rf'["\']?\b{re.escape(column)}\b["\']?\s*[:=]\s*["\']?(?:{alternatives})(?![\w.])'
+            ordered = sorted(values, key=len, reverse=True)  # the longest value first
+            alternatives = "|".join(_escape(v) for v in ordered)
+            out[column] = (
+                rf'["\']?\b{_escape(column)}\b["\']?\s*[:=]\s*["\']?(?:{alternatives})(?:\.0+)?'
             )
-            out.append((column, re.compile(pattern)))
         return out
 
     def text_hit(self, text: str) -> bool:
@@ -81,6 +86,15 @@ class Needles:
         """Every needle value, keys and extras (for a cheap substring pre-filter)."""
         found = {v for values in self.keys.values() for v in values}
         return found | {v for values in self.extra.values() for v in values}
+
+
+def _escape(text: str) -> str:
+    """`text` as a literal in a regular expression both RE2 (Arrow's kernels) and Python
+    read: only the metacharacters escaped."""
+    return "".join("\\" + c if c in _META else c for c in text)
+
+
+_META = frozenset("\\.^$|?*+()[]{}")
 
 
 def typed(values: Iterable[str], dtype: pa.DataType) -> pa.Array:
@@ -177,13 +191,14 @@ def row_mask(
 
 
 def raw_mask(array: pa.Array | pa.ChunkedArray, needles: Needles) -> pa.Array:
-    """Per row of a text column: whether the record holds a needle by key. A substring
-    test on the needle values narrows the rows parsed."""
+    """Per row of a text column: whether the record holds a needle by key. A regular
+    expression of the keys and values (Arrow's, vectorized) narrows the rows parsed."""
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks() if array.num_chunks else pa.array([], array.type)
     maybe = pa.array([False] * len(array), pa.bool_())
-    for value in needles.all_values():
-        maybe = pc.or_(maybe, pc.fill_null(pc.match_substring(array, value), False))
+    for pattern in needles.key_patterns().values():
+        found = pc.match_substring_regex(array, pattern + r"(?:[^\w.]|$)")
+        maybe = pc.or_(maybe, pc.fill_null(found, False))
     flags = maybe.to_pylist()
     texts = array.to_pylist()
     return pa.array(

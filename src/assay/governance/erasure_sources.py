@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from assay.governance.erasure_match import Needles, raw_holds, row_mask
+from assay.governance.erasure_match import Needles, raw_mask, row_mask
 
 if TYPE_CHECKING:
     from assay.runtime import Runtime
@@ -65,8 +65,9 @@ def source_files(rt: Runtime, needles: Needles) -> list[SourceFile]:
 def records_holding(path: Path, file_format: str, needles: Needles) -> int:
     """Records of the file holding a needle (a line that is not JSON: by key, as text)."""
     if file_format == "jsonl":
-        with path.open(encoding="utf-8", errors="replace") as lines:
-            return sum(1 for line in lines if raw_holds(line.strip(), needles))
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        found = raw_mask(pa.array(lines, pa.string()), needles)
+        return int(pc.sum(pc.cast(found, pa.int64())).as_py() or 0)
     if file_format == "csv":
         import csv
 
