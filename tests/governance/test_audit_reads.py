@@ -83,3 +83,24 @@ def test_allowed_and_denied_reads_are_logged_with_hashes_only(
     stored = db.read_bytes()
     for text in (allowed_query, denied_query, "Biscoe", "female"):
         assert text.encode() not in stored
+
+
+def test_project_read_observer_records_reads_of_the_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import assay
+    from assay.governance.audit_hooks import read_observer
+
+    monkeypatch.setenv("ASSAY_USER", "dora")
+    root = tmp_path / "shop"
+    assay.init_project(str(root))
+    project = assay.Project(root)
+    assert project.run().ok
+    assert read_observer(project.runtime) is not None  # the project installs it
+    query = "SELECT * FROM gold.daily_totals"
+    rows = project.sql(query).num_rows
+    events = AuditLog(project.catalog).events(action="read")
+    assert [(e.principal, e.dataset, e.rows) for e in events] == [
+        ("dora", "gold.daily_totals", rows)
+    ]
+    assert events[0].query_hash == hashlib.sha256(query.encode()).hexdigest()

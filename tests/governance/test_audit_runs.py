@@ -1,4 +1,5 @@
-"""Writes and reads reach the audit log: a run of the fraud example appends one `write` per
+"""Writes and reads reach the audit log: a run of the fraud example (the project installs
+the audit run listener) appends one `write` per
 dataset it committed to, with the rows the Delta table holds (counted with deltalake) and
 its version; a read outcome becomes a `read` event with the query's sha256, never its
 text; `audit: false` appends nothing."""
@@ -8,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +16,6 @@ import pytest
 from deltalake import DeltaTable
 
 import assay
-import assay.project
 from assay.catalog import Catalog
 from assay.governance.audit import AuditLog
 from assay.governance.audit_hooks import (
@@ -26,6 +25,7 @@ from assay.governance.audit_hooks import (
     read_observer,
     record_read,
 )
+from assay.project import run_listeners
 from assay.reader import Read
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fraud"
@@ -39,13 +39,6 @@ def fraud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(EXAMPLE / "pipelines", root / "pipelines")
     shutil.copytree(EXAMPLE / "contracts", root / "contracts")
     monkeypatch.syspath_prepend(str(EXAMPLE))
-    # The listener as the project installs it, next to the run's other listeners.
-    base: Callable[..., list[object]] = assay.project.run_listeners
-
-    def with_audit(rt: object, run_id: str, command: str) -> list[object]:
-        return [*base(rt, run_id, command), AuditRunListener(rt, run_id, command)]  # type: ignore[arg-type]
-
-    monkeypatch.setattr(assay.project, "run_listeners", with_audit)
     monkeypatch.setenv("ASSAY_USER", "etl-bot")
     return root
 
@@ -153,9 +146,11 @@ def test_audit_false_appends_nothing(tmp_path: Path) -> None:
     runtime = assay.Project(root).runtime
     assert audit_log(runtime) is None and read_observer(runtime) is None
     assert audit_write(runtime, "gold.daily_totals", rows=3) is None
+    assert not any(isinstance(x, AuditRunListener) for x in run_listeners(runtime, "r", "run"))
     on = tmp_path / "on"
     assay.init_project(str(on))
     runtime = assay.Project(on).runtime
+    assert any(isinstance(x, AuditRunListener) for x in run_listeners(runtime, "r", "run"))
     record = audit_write(runtime, "gold.daily_totals", 3, "retention", detail={"files": 1})
     assert record is not None and (record.seq, record.action, record.rows) == (1, "retention", 3)
     assert audit_log(runtime) is audit_log(runtime)  # one log per catalog
