@@ -1,8 +1,7 @@
 """Writes and reads reach the audit log: a run of the fraud example (the project installs
-the audit run listener) appends one `write` per
-dataset it committed to, with the rows the Delta table holds (counted with deltalake) and
-its version; a read outcome becomes a `read` event with the query's sha256, never its
-text; `audit: false` appends nothing."""
+the audit run listener) appends one `write` per dataset it committed to, with the rows the
+Delta table holds (counted with deltalake) and its version; a read outcome becomes a
+`read` event with the query's sha256, never its text; `audit: false` appends nothing."""
 
 from __future__ import annotations
 
