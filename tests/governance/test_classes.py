@@ -207,3 +207,22 @@ def test_the_fraud_example_python_transform_carries_only_declared_columns(
         "silver.customers",
         "silver.transactions",
     }
+
+
+def test_columns_masked_at_ingest_hold_no_clear_value(make_project: MakeProject) -> None:
+    masked = BRONZE.replace(
+        'columns={"customer_id": "BIGINT", "signup_date": "DATE"})',
+        'columns={"customer_id": "BIGINT", "signup_date": "DATE"},\n'
+        '            tags={"pii": "name,email,phone"},\n'
+        '            mask={"email": "hash", "phone": "partial"})',
+    )
+    root = make_project({"pipelines/bronze.py": masked, "pipelines/silver.sql": SILVER})
+    _fraud_customers(root)
+    project = assay.Project(root)
+    assert project.run().ok
+    stored = project.runtime.warehouse.read("bronze.customers").column("email").to_pylist()
+    assert all(len(v) == 64 for v in stored if v is not None)  # SHA-256 hex: no email left
+    # email: hashed, so no longer personal data by its tags; phone: partial keeps a part.
+    expected = {"name": {"pii"}, "phone": {"pii"}}
+    found = _plain(column_classes(project.runtime))
+    assert found == {"bronze.customers": expected, "silver.customers": expected}

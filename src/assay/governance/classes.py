@@ -4,9 +4,11 @@
 A column derived from a classified column is classified the same (bronze to silver to
 gold), unless the step takes the values away: it counts them (`count(email)`) or hashes
 them (`sha256(email)`), see assay.governance.pii_flows, or the column's own contract
-declares it `classification: public`. The reader asks on every read, so the answer is
-cached per runtime and rebuilt only when the stored scan results change (`invalidate`
-forces it, e.g. after the project's code changed in the same process).
+declares it `classification: public`. A source column masked at ingest by `hash`,
+`tokenize` or `null` is not classified by tags or scans (see pii_declared.declared).
+The reader asks on every read, so the answer is cached per runtime and rebuilt only
+when the stored scan results change (`invalidate` forces it, e.g. after the project's
+code changed in the same process).
 
 Example:
     >>> import assay, tempfile
@@ -157,6 +159,7 @@ def _classify(runtime: ProjectRuntime) -> Classified:
         columns,
         findings,
         runtime.config.governance.restricted,
+        {name: spec.protection.mask for name, spec in specs.items()},
     )
     for name in runtime.dag.order():
         spec = specs[name]

@@ -33,6 +33,8 @@ from assay.contracts import Contract
 
 #: Tag keys that name a classification even when assay.yaml does not list it as restricted.
 CLASSIFICATION_TAGS = frozenset({"pii", "restricted", "sensitive", "confidential", "phi"})
+#: Ingest masks after which a column holds no clear value (`partial` keeps a part of it).
+CLEARING_MASKS = frozenset({"hash", "tokenize", "null"})
 #: The contract classification that says a column holds nothing to protect.
 PUBLIC = "public"
 
@@ -147,9 +149,15 @@ def declared(
     columns: Mapping[str, Collection[str] | None],
     findings: Iterable[ScanFinding],
     restricted: Iterable[str],
+    ingest_masks: Mapping[str, Mapping[str, str]] | None = None,
 ) -> tuple[Declared, set[tuple[str, str]]]:
     """What contracts, dataset tags and stored scans classify, and the columns contracts
     declare `public` (which lineage does not classify).
+
+    A source column masked at ingest by `hash`, `tokenize` or `null` holds no clear value:
+    dataset tags (which name what the source delivers) and scans do not classify it, so
+    roles read its tokens and lineage carries nothing from it. A contract's explicit
+    classification still applies (declare it `public` there if tokens may be read).
 
     Args:
         contracts: contracts by the dataset they bind to.
@@ -157,7 +165,14 @@ def declared(
         columns: each dataset's columns, where known.
         findings: stored scan results.
         restricted: assay.yaml's restricted classifications (tag keys too).
+        ingest_masks: each source's `mask=` (column -> mask kind).
     """
+    cleared = {
+        (dataset, column)
+        for dataset, masks in (ingest_masks or {}).items()
+        for column, kind in masks.items()
+        if kind in CLEARING_MASKS
+    }
     keys = CLASSIFICATION_TAGS | {r.lower() for r in restricted}
     found: Declared = {}
     public: set[tuple[str, str]] = set()
@@ -176,8 +191,11 @@ def declared(
     for dataset, declared_tags in dataset_tags.items():
         tagged = tag_classes(declared_tags, keys, columns.get(dataset))
         for column, classes in tagged.items():
-            _at(found, dataset, column).add(classes, (), "dataset tags")
+            if (dataset, column) not in cleared:
+                _at(found, dataset, column).add(classes, (), "dataset tags")
     for finding in findings:
+        if (finding.dataset, finding.column) in cleared:
+            continue
         where = f"pii scan ({finding.confidence:.2f})"
         _at(found, finding.dataset, finding.column).add({"pii"}, {finding.kind}, where)
     for dataset, column in public:
