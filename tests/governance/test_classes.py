@@ -10,9 +10,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 import assay
 from assay.catalog.classifications import ScanFinding, ScanStore
+from assay.cli.main import app
 from assay.governance.classes import (
     classified_columns,
     column_classes,
@@ -142,6 +144,13 @@ def test_classifications_travel_along_lineage_before_and_after_a_run(root: Path)
         "profile": {"email": {"pii"}},
         "signups": {"last_email": {"pii"}},
     }
+    shown = CliRunner().invoke(
+        app, ["pii", "columns", "--project", str(root)], env={"COLUMNS": "200"}
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "lineage from silver.customers.name" in shown.output
+    assert "Features serving classified columns" in shown.output
+    assert "last_email" in shown.output and "distinct" not in shown.output
 
 
 def test_sql_header_tags_name_columns_and_bare_names_continue_the_list(

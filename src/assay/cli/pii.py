@@ -166,7 +166,7 @@ def columns(
     Example: `assay pii columns --project examples/fraud --dataset silver.customers`
     """
     from assay.cli.render import console, rows_table
-    from assay.governance.classes import as_json, classified_columns
+    from assay.governance.classes import as_json, classified_columns, feature_classes
 
     runtime = _project(project).runtime
     if dataset is not None:
@@ -191,3 +191,12 @@ def columns(
         return
     headers = ["dataset", "column", "classification", "kind", "why"]
     console.print(rows_table("Classified columns", headers, rows))
+    served = [
+        (view, feature, ", ".join(sorted(classes)), runtime.feature_views[view].source)
+        for view, features in feature_classes(runtime).items()
+        if dataset in (None, runtime.feature_views[view].source)
+        for feature, classes in features.items()
+    ]
+    if served:
+        headers = ["feature view", "feature", "classification", "source table"]
+        console.print(rows_table("Features serving classified columns", headers, served))
