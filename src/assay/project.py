@@ -32,7 +32,7 @@ from assay.config import ProjectConfig, load_config
 from assay.contracts import load_contracts
 from assay.engines import Engine, get_engine
 from assay.errors import DefinitionError, UsageError
-from assay.governance.audit_hooks import AuditRunListener, read_observer
+from assay.governance.audit_hooks import AuditRunListener, audit_write, read_observer
 from assay.intervals import Interval, to_naive_utc
 from assay.lock import project_lock
 from assay.pipelines.dag import Dag
@@ -322,13 +322,17 @@ class Project:
 
         self.dag[name]
         with project_lock(self.state_dir, self.config.lock_timeout):
-            return replay_quarantine(
+            outcome = replay_quarantine(
                 self.local_engine,
                 self.warehouse,
                 name,
                 self.contracts.get(name, []),
                 uuid.uuid4().hex[:12],
             )
+        if outcome.replayed:
+            detail = {"replay": True, "remaining": outcome.remaining}
+            audit_write(self.runtime, name, outcome.replayed, "write", detail=detail)
+        return outcome
 
     def infer_contract(self, name: str) -> dict[str, Any]:
         """A starting ODCS contract for table `name`, from its data (its observed values

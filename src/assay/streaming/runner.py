@@ -61,6 +61,7 @@ import pyarrow.compute as pc
 
 from assay import _faults
 from assay.errors import TransientError
+from assay.governance.audit_hooks import audit_write
 from assay.streaming.dedupe import Deduplicator, counter_id, per_partition
 from assay.streaming.readers import KEY, OFFSET, PARTITION, positions
 from assay.streaming.sink import (
@@ -286,12 +287,23 @@ class StreamRunner:
         stats.version = version
         if version is not None:
             _faults.point("stream_after_commit")
+            self._audit(stats)
             stats.windows_emitted, stats.late = self.windows.fold(good, version)
             stats.watermark = self.windows.watermark()
         stats.seconds = time.monotonic() - began
         return stats
 
     # -- steps ---------------------------------------------------------------------------
+
+    def _audit(self, stats: BatchStats) -> None:
+        """The batch's commit, in the audit log (one event per committed micro-batch)."""
+        detail = {
+            "stream": self.source.app_id,
+            "run_id": self.run_id,
+            "version": stats.version,
+            "dead_lettered": stats.dead_lettered,
+        }
+        audit_write(self.runtime, self.spec.name, stats.written, "write", detail=detail)
 
     def _commit_dead_letters(self, dead: pa.Table, txns: dict[str, int]) -> None:
         if not dead.num_rows:
