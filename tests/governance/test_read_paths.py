@@ -306,24 +306,29 @@ def test_cli_sql_show_and_training_set_file(project: assay.Project, tmp_path: Pa
     assert set(saved["carrier"].drop_null().to_pylist()) <= {sha(c) for c in SHOWN}
 
 
-def test_spark_reads_the_same_governed_data(project: assay.Project, spark_jars: str) -> None:
+def test_sql_and_training_sets_on_each_engine(
+    project: assay.Project, engine_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     policy = policy_for(project.runtime)
-    spark = get_engine("spark", project.warehouse)
-    on_spark = Reader(project.warehouse, spark, policy=policy)
-    on_duckdb = Reader(project.warehouse, get_engine("duckdb", project.warehouse), policy=policy)
+    engine = get_engine(engine_name, project.warehouse)
+    reader = Reader(project.warehouse, engine, policy=policy)
     query = """
         WITH d AS (SELECT carrier, sum(flights) AS n FROM gold.plane_daily GROUP BY carrier)
         SELECT carrier, n FROM d ORDER BY carrier
     """
     expected = analyst_view().groupby("carrier")["flights"].sum()
-    for reader in (on_spark, on_duckdb):
-        got = reader.sql(query).to_pydict()
-        assert dict(zip(got["carrier"], got["n"], strict=True)) == expected.to_dict()
+    got = reader.sql(query).to_pydict()
+    assert dict(zip(got["carrier"], got["n"], strict=True)) == expected.to_dict()
     rows = labels()
     selections = pit.select(project.features.views, ["plane_daily:flights", "plane_daily:carrier"])
-    source, schema = on_spark.source(GOLD, columns=["tailnum", "day_end", "flights", "carrier"])
+    source, schema = reader.source(GOLD, columns=["tailnum", "day_end", "flights", "carrier"])
     got = pit.training_set(
-        spark, selections, rows, {"plane_daily": source}, {"plane_daily": schema}, "event_timestamp"
+        engine,
+        selections,
+        rows,
+        {"plane_daily": source},
+        {"plane_daily": schema},
+        "event_timestamp",
     )
     triples = list(
         zip(
@@ -334,3 +339,6 @@ def test_spark_reads_the_same_governed_data(project: assay.Project, spark_jars: 
         )
     )
     assert triples == expected_training(rows, masked=True)
+    monkeypatch.setenv("ASSAY_USER", "ivan")
+    with pytest.raises(AccessDeniedError, match="tailnum"):
+        reader.sql("SELECT DISTINCT tailnum FROM gold.plane_daily")
