@@ -127,7 +127,7 @@ class Catalog:
         try:
             self.engine = sa.create_engine(url, future=True)
             sa.event.listen(self.engine, "handle_error", self._explain_sqlite_error)
-            metadata.create_all(self.engine)
+            _create_tables(self.engine)
         except ModuleNotFoundError as exc:
             raise ProjectError(
                 f"the catalog driver is missing: {exc.name}",
@@ -373,6 +373,18 @@ metrics = sa.Table(
     sa.Column("value", sa.Float),
     sa.Column("measured_at", sa.DateTime, nullable=False, index=True),
 )
+
+
+def _create_tables(engine: sa.Engine, attempts: int = 3) -> None:
+    """The catalog's tables, made when missing. Two processes opening a fresh catalog at
+    once both see a table missing and one CREATE fails ("already exists"): look again."""
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine)
+            return
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError):
+            if attempt == attempts - 1:
+                raise
 
 
 def record_checks(
