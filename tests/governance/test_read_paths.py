@@ -11,7 +11,6 @@ package's own table and from hashlib.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -99,27 +98,6 @@ def policy_for(runtime: Runtime) -> AccessPolicy | None:
     """The policy as the runtime builds it: classifications from the project itself (the
     SQL header's `tags: pii=tailnum`, see assay.governance.classes)."""
     return AccessPolicy.for_runtime(runtime)
-
-
-def governed_reader(runtime: Runtime) -> Reader:
-    """The reader the runtime builds once the orchestrator wires the policy in."""
-    if runtime._reader is None:
-        runtime._reader = Reader(
-            runtime.warehouse,
-            runtime.engine,
-            lambda: runtime.online_store,
-            runtime.dag.specs,
-            policy=policy_for(runtime),
-        )
-    return runtime._reader
-
-
-@pytest.fixture(scope="module", autouse=True)
-def governed_runtimes() -> Iterator[None]:
-    """Every runtime (the CLI opens its own) reads through the governed reader."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Runtime, "reader", property(governed_reader))
-        yield
 
 
 @pytest.fixture(scope="module")
