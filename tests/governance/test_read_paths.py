@@ -161,6 +161,16 @@ def test_python_api_masks_filters_and_denies(
     )
     with pytest.raises(AccessDeniedError, match=r"no grant on bronze\.flights"):
         project.sql("SELECT count(*) FROM bronze.flights")
+    # The denials and the allowed read reach the audit log through the reader's observers.
+    from assay.governance.audit import AuditLog
+
+    denied = AuditLog(project.catalog).events(principal="ivan", denied=True)
+    assert [(e.dataset, e.role) for e in denied][-2:] == [
+        (GOLD, "intern"),
+        ("bronze.flights", "intern"),
+    ]
+    allowed = AuditLog(project.catalog).events(principal="ivan", denied=False)
+    assert allowed[-1].dataset == GOLD and allowed[-1].columns == ("flights",)
 
 
 def labels() -> pa.Table:
