@@ -32,6 +32,7 @@ from assay.config import ProjectConfig, load_config
 from assay.contracts import load_contracts
 from assay.engines import Engine, get_engine
 from assay.errors import DefinitionError, UsageError
+from assay.governance.access import AccessPolicy
 from assay.governance.audit_hooks import AuditRunListener, audit_write, read_observer
 from assay.intervals import Interval, to_naive_utc
 from assay.lock import project_lock
@@ -82,6 +83,7 @@ class Project:
     def __init__(self, path: str | Path = ".", engine: str | None = None):
         self.root = Path(path).resolve()
         self.config: ProjectConfig = load_config(self.root)
+        AccessPolicy.from_config(self.config)  # roles checked now: a principal in two fails
         self.state_dir = self.root / STATE_DIR
         self.warehouse = Warehouse(
             _warehouse_uri(self.root, self.config), self.config.storage_options
@@ -340,8 +342,8 @@ class Project:
         from assay.contracts.infer import infer_contract
 
         self.dag[name]
-        _, schema = self.runtime.reader.source(name, purpose="profile")
-        return infer_contract(self.engine, name, schema)
+        source, schema = self.runtime.reader.source(name, purpose="profile")
+        return infer_contract(self.engine, name, schema, source)
 
     def row_count(self, name: str) -> int:
         """Rows in a table, from the Delta log's file statistics (no scan)."""

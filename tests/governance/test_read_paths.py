@@ -330,3 +330,17 @@ def test_sql_and_training_sets_on_each_engine(
     monkeypatch.setenv("ASSAY_USER", "ivan")
     with pytest.raises(AccessDeniedError, match="tailnum"):
         reader.sql("SELECT DISTINCT tailnum FROM gold.plane_daily")
+
+
+def test_contract_infer_profiles_only_what_the_role_sees(
+    project: assay.Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    document = json.dumps(project.infer_contract(GOLD))
+    assert f"{len(analyst_view())} rows were read" in document  # the row filter applied
+    assert '"UA"' not in document and '"AA"' not in document  # carrier is masked
+    monkeypatch.setenv("ASSAY_USER", "dora")  # the DPO sees every row, in the clear
+    document = json.dumps(project.infer_contract(GOLD))
+    assert f"{len(gold_frame())} rows were read" in document
+    assert '"UA"' in document and '"AA"' in document  # accepted values of carrier

@@ -13,7 +13,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from assay.contracts.sql import SCALAR, col, count_where, kind, sql
-from assay.engines import Engine, TableRef
+from assay.engines import Engine, Source, TableRef
 from assay.engines.types import arrow_to_sql
 
 #: Text columns with at most this many distinct values get a validValues rule.
@@ -54,12 +54,18 @@ def physical_type(dtype: pa.DataType) -> str:
     return str(dtype)
 
 
-def infer_contract(engine: Engine, dataset: str, schema: pa.Schema) -> dict[str, Any]:
-    """An ODCS v3.1 document describing `dataset` as it is now (`status: draft`)."""
+def infer_contract(
+    engine: Engine, dataset: str, schema: pa.Schema, source: Source | None = None
+) -> dict[str, Any]:
+    """An ODCS v3.1 document describing `dataset` as it is now (`status: draft`).
+
+    `source`: what to read (the reader's governed source, so a role's masks and row
+    filters shape the values that go into the file); default: the table itself."""
     columns = [f for f in schema if not f.name.startswith("_")]
-    row = _statistics(engine, dataset, columns)
+    table = source or TableRef(dataset)
+    row = _statistics(engine, table, columns)
     rows = int(row["rows"] or 0)
-    properties = [_property(engine, dataset, f, i, row, rows) for i, f in enumerate(columns)]
+    properties = [_property(engine, table, f, i, row, rows) for i, f in enumerate(columns)]
     name = dataset.replace(".", "_")
     sample = (
         f"{rows} rows were read"
@@ -92,7 +98,7 @@ def infer_contract(engine: Engine, dataset: str, schema: pa.Schema) -> dict[str,
     }
 
 
-def _statistics(engine: Engine, dataset: str, columns: list[pa.Field]) -> dict[str, Any]:
+def _statistics(engine: Engine, table: Source, columns: list[pa.Field]) -> dict[str, Any]:
     exprs: list[exp.Expr] = [exp.alias_(exp.Count(this=exp.Star()), "rows")]
     for i, f in enumerate(columns):
         c, column_kind = col(f.name), kind(f.type)
@@ -105,11 +111,11 @@ def _statistics(engine: Engine, dataset: str, columns: list[pa.Field]) -> dict[s
         if column_kind == "text":
             exprs.append(exp.alias_(exp.Max(this=exp.Length(this=c.copy())), f"len{i}"))
     query = sql(exp.select(*exprs).from_("t"))
-    return dict(engine.query(query, {"t": TableRef(dataset)}).to_pylist()[0])
+    return dict(engine.query(query, {"t": table}).to_pylist()[0])
 
 
 def _property(
-    engine: Engine, dataset: str, f: pa.Field, i: int, row: dict[str, Any], rows: int
+    engine: Engine, table: Source, f: pa.Field, i: int, row: dict[str, Any], rows: int
 ) -> dict[str, Any]:
     prop: dict[str, Any] = {
         "name": f.name,
@@ -132,7 +138,7 @@ def _property(
         options = {"maxLength": int(row[f"len{i}"])}
         notes.append(f"maxLength: the longest value in {rows} rows")
         if 0 < (row.get(f"d{i}") or 0) <= MAX_ACCEPTED_VALUES:
-            prop["quality"] = [_accepted_values(engine, dataset, f.name)]
+            prop["quality"] = [_accepted_values(engine, table, f.name)]
             notes.append(f"validValues: the values seen in {rows} rows")
     if options:
         prop["logicalTypeOptions"] = options
@@ -141,7 +147,7 @@ def _property(
     return prop
 
 
-def _accepted_values(engine: Engine, dataset: str, column: str) -> dict[str, Any]:
+def _accepted_values(engine: Engine, table: Source, column: str) -> dict[str, Any]:
     c = col(column)
     query = (
         exp.select(exp.alias_(c, "v"))
@@ -149,7 +155,7 @@ def _accepted_values(engine: Engine, dataset: str, column: str) -> dict[str, Any
         .from_("t")
         .where(c.copy().is_(exp.not_(exp.null())))
     )
-    values = engine.query(sql(query.order_by("v")), {"t": TableRef(dataset)})["v"].to_pylist()
+    values = engine.query(sql(query.order_by("v")), {"t": table})["v"].to_pylist()
     return {"metric": "invalidValues", "arguments": {"validValues": values}, "mustBe": 0}
 
 
