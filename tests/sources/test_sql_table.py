@@ -174,3 +174,24 @@ def test_unreachable_database_fails_the_dataset(make_project: MakeProject, tmp_p
     failed = result.result("bronze.accounts")
     assert failed.status == "failed"
     assert "bronze.accounts" in failed.error
+
+
+def test_a_database_source_masks_and_drops_at_ingest(
+    make_project: MakeProject, source_db: sa.Engine
+) -> None:
+    import hashlib
+
+    project = project_for(
+        make_project,
+        source_db.url.render_as_string(False),
+        keys=["id"],
+        mask={"owner": "hash"},
+        drop=["balance"],
+    )
+    assert project.run().ok
+    stored = sorted(project.table("bronze.accounts").to_pylist(), key=lambda r: r["id"])
+    source = source_rows(source_db)
+    assert [r["owner"] for r in stored] == [
+        hashlib.sha256(r["owner"].encode()).hexdigest() for r in source
+    ]
+    assert "balance" not in project.table("bronze.accounts").column_names

@@ -453,6 +453,8 @@ def sql_table(
     sla: str | None = None,
     max_duration: str | float | None = None,
     max_quarantined: str | float | None = None,
+    mask: Mapping[str, str] | None = None,
+    drop: Sequence[str] | None = None,
     retention: str | int | None = None,
 ) -> DatasetSpec:
     """Declare a bronze dataset copied from a database table through SQLAlchemy.
@@ -490,7 +492,7 @@ def sql_table(
             producer=producer,
             origin=caller_origin(),
             automation=automation,
-            protection=Protection.declare(name, retention=retention),
+            protection=Protection.declare(name, mask, drop, retention),
             **opts,
         )
     )
