@@ -322,7 +322,7 @@ class Project:
         """Re-validate `name`'s quarantined rows; move those that now pass into its table."""
         from assay.pipelines.replay import replay_quarantine
 
-        self.dag[name]
+        protection = self.dag[name].protection
         with project_lock(self.state_dir, self.config.lock_timeout):
             outcome = replay_quarantine(
                 self.local_engine,
@@ -330,6 +330,7 @@ class Project:
                 name,
                 self.contracts.get(name, []),
                 uuid.uuid4().hex[:12],
+                [*protection.mask, *protection.drop],
             )
         if outcome.replayed:
             detail = {"replay": True, "remaining": outcome.remaining}

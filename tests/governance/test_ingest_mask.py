@@ -436,3 +436,22 @@ def test_a_full_python_source_masks_and_its_same_content_commits_nothing(
         token_oracle(r["island"], keys) for r in source
     )
     assert project.run().results[0].commits == 0
+
+
+def test_a_row_rejected_on_a_masked_column_stays_in_quarantine_on_replay(
+    make_project: MakeProject, ring: TokenKeys
+) -> None:
+    """Its raw record holds sha256("many"): text, which the masked (text) column would take,
+    though "many" never was a seat count."""
+    planes = csv_rows(PLANES)[:50]
+    bad_cast = dict(planes[0], tailnum="N9CAST", seats="many")
+    lines = [",".join(planes[0].keys())] + [",".join(r.values()) for r in [*planes, bad_cast]]
+    root = make_project(
+        {"data/planes.csv": "\n".join(lines) + "\n", "pipelines/bronze.py": PLANES_PIPELINE}
+    )
+    project = assay.Project(root)
+    assert project.run().ok
+    outcome = project.replay_quarantine("bronze.planes")
+    assert (outcome.replayed, outcome.remaining) == (0, 1)
+    assert project.table("bronze.planes").num_rows == len(planes)
+    assert project.table("quarantine.bronze_planes").num_rows == 1

@@ -11,7 +11,7 @@ the rows quarantined before it, so a row quarantined again later by a re-read fi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,15 +48,23 @@ def replay_quarantine(
     dataset: str,
     contracts: Sequence[Contract],
     run_id: str,
+    protected: Collection[str] = (),
 ) -> ReplayOutcome:
-    """Move the quarantined rows of `dataset` that now pass into its table."""
+    """Move the quarantined rows of `dataset` that now pass into its table.
+
+    `protected`: the columns the source masks or drops at ingest. A row rejected because
+    one of them did not cast stays: its raw record holds the mask of a value that never
+    was valid (stored as text, the mask would pass), or no value at all."""
     qname = quarantine_name(dataset)
     if not warehouse.exists(qname) or not warehouse.exists(dataset):
         return ReplayOutcome(0, 0)
     finished = _finish_unfinished(warehouse, dataset, qname, run_id)
     rows = warehouse.read(qname)
     ids = [row_id(r) for r in rows.select(["batch_key", "line", "raw_record"]).to_pylist()]
-    passing, indices = _revalidate(engine, warehouse, dataset, contracts, rows)
+    eligible = _replayable(rows, protected)
+    passing, indices = _revalidate(engine, warehouse, dataset, contracts, rows.filter(eligible))
+    positions = [i for i, ok in enumerate(eligible.to_pylist()) if ok]
+    indices = [positions[i] for i in indices]
     taken = {ids[i] for i in indices}
     if not passing.num_rows:
         return ReplayOutcome(finished, rows.num_rows)
@@ -70,6 +78,17 @@ def replay_quarantine(
     keep = pa.array([i not in taken for i in ids])
     _rewrite(warehouse, qname, rows.filter(keep), dataset, run_id, [version], len(taken))
     return ReplayOutcome(finished + len(taken), rows.num_rows - len(taken))
+
+
+def _replayable(rows: pa.Table, protected: Collection[str]) -> pa.Array:
+    """Per quarantine row, whether it may be replayed: not rejected on a protected column
+    (its reason names the column: `column seats: (value withheld) is not INTEGER`)."""
+    reasons = pc.fill_null(rows["reason"], "") if "reason" in rows.column_names else None
+    keep = pa.array([True] * rows.num_rows)
+    for column in protected if reasons is not None else ():
+        named = pc.match_substring(reasons, f"column {column}: ")
+        keep = pc.and_(keep, pc.invert(named))
+    return keep
 
 
 def _finish_unfinished(warehouse: Warehouse, dataset: str, qname: str, run_id: str) -> int:
