@@ -382,6 +382,7 @@ class StreamRunner:
                     "host": socket.gethostname(),
                     "pid": os.getpid(),
                 },
+                **(self.validator.shield.commit_extra() if self.validator.shield else {}),
             }
             try:
                 version = self.table.commit(kept, txns, snapshot, metadata, counters)

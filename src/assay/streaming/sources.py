@@ -13,6 +13,7 @@ from typing import Any
 
 from assay.errors import DefinitionError, UsageError
 from assay.features.spec import parse_ttl
+from assay.governance.protection import Protection
 from assay.naming import split_name
 from assay.pipelines.automation import Automation
 from assay.pipelines.declare import caller_origin, register
@@ -148,6 +149,27 @@ class FolderSource(StreamSource):
         return FolderReader(root, self.path, lambda p: committed(self.app_id(p)))
 
 
+def _check_protected_windows(spec: DatasetSpec, producer: StreamSource) -> None:
+    """Windows see the masked rows: a dropped column is gone and a masked one is text, so
+    only counts (and keys: a token groups as its value does) may use a masked column."""
+    masked, dropped = spec.protection.mask, spec.protection.drop
+    for win in producer.windows:
+        used = [*win.keys, *(a.column for a in win.aggregations if a.column)]
+        gone = [c for c in used if c in dropped]
+        summed = [
+            a.column
+            for a in win.aggregations
+            if a.column in masked and a.function not in ("count", "count_distinct")
+        ]
+        if gone or summed:
+            raise DefinitionError(
+                f"window {win.name} uses {'dropped' if gone else 'masked'} column "
+                f"{(gone or summed)[0]!r}",
+                where=spec.name,
+                hint="windows read the masked rows: count a masked column, or do not mask it",
+            )
+
+
 def _declare(name: str, producer: StreamSource, options: Mapping[str, Any]) -> DatasetSpec:
     if producer.format not in ("json", "jsonl", "avro"):
         raise DefinitionError(
@@ -170,7 +192,11 @@ def _declare(name: str, producer: StreamSource, options: Mapping[str, Any]) -> D
         description=options.get("description"),
         origin=caller_origin(3),
         automation=Automation.declare(name, max_lag=options.get("max_lag")),
+        protection=Protection.declare(
+            name, options.get("mask"), options.get("drop"), options.get("retention")
+        ),
     )
+    _check_protected_windows(spec, producer)
     for win in producer.windows:
         needed = [*win.keys, *(a.column for a in win.aggregations if a.column)]
         undeclared = [c for c in dict.fromkeys(needed) if c not in producer.columns]
@@ -251,6 +277,9 @@ def kafka(
     tags: Mapping[str, str] | None = None,
     description: str | None = None,
     max_lag: int | None = None,
+    mask: Mapping[str, str] | None = None,
+    drop: Sequence[str] | None = None,
+    retention: str | int | None = None,
 ) -> DatasetSpec:
     """Declare a bronze table fed by a Kafka topic, exactly once (run with `assay stream`).
 
@@ -271,6 +300,9 @@ def kafka(
             with no event for this long stops holding them back.
         max_lag: records the stream may fall behind its source before a `stream_lag`
             alert fires (checked by `assay schedule` on every tick).
+        mask, drop, retention: as on `assay.files`: columns masked ("hash", "partial",
+            "tokenize", "null") or dropped before anything is written (dead letters
+            included; windows see the masked rows), and how long rows are kept.
         dedupe_within: drop producer re-sends, as Spark's dropDuplicatesWithinWatermark:
             a record whose `dedupe_keys` (default: `[key]`) are already stored with an
             event time at most this far from its own (e.g. "10m") is dropped and counted
@@ -306,7 +338,8 @@ def kafka(
         avro_schema=avro_schema,
         avro_confluent=avro_confluent,
     )
-    options = {"owner": owner, "tags": tags, "description": description, "max_lag": max_lag}
+    options: dict[str, Any] = {"owner": owner, "tags": tags, "description": description}
+    options |= {"max_lag": max_lag, "mask": mask, "drop": drop, "retention": retention}
     return _declare(name, producer, options)
 
 
@@ -328,6 +361,9 @@ def folder_stream(
     tags: Mapping[str, str] | None = None,
     description: str | None = None,
     max_lag: int | None = None,
+    mask: Mapping[str, str] | None = None,
+    drop: Sequence[str] | None = None,
+    retention: str | int | None = None,
 ) -> DatasetSpec:
     """Declare a bronze table fed by JSON-lines files arriving in a folder (no broker).
 
@@ -359,7 +395,8 @@ def folder_stream(
         ),
         path=path,
     )
-    options = {"owner": owner, "tags": tags, "description": description, "max_lag": max_lag}
+    options: dict[str, Any] = {"owner": owner, "tags": tags, "description": description}
+    options |= {"max_lag": max_lag, "mask": mask, "drop": drop, "retention": retention}
     return _declare(name, producer, options)
 
 

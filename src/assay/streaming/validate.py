@@ -18,6 +18,7 @@ from assay.pipelines.conform import RAW as CONFORM_RAW
 from assay.pipelines.conform import conform, plan_columns
 from assay.pipelines.files import parse_jsonl
 from assay.pipelines.producers import INGESTED_AT, LINE, SOURCE_FILE
+from assay.pipelines.protect import IngestProtection
 from assay.pipelines.rejected import DEAD_LETTERS, Rejected
 from assay.pipelines.spec import DatasetSpec, SchemaPolicy
 from assay.streaming.readers import KEY, NOT_UTF8, OFFSET, PARTITION, RAW, SIZE
@@ -47,6 +48,8 @@ class RecordValidator:
         self.wh = runtime.warehouse
         self.engine = engine
         self.run_id = run_id
+        #: Masks and drops at ingest (None: the stream declares none).
+        self.shield = IngestProtection.for_spec(spec, runtime.root)
         self.avro_schema = None
         if self.source.format == "avro":
             from assay.streaming.avro import load_schema
@@ -104,13 +107,20 @@ class RecordValidator:
         table_types = self._table_types()
         # A stream never stops on drift: a column missing from a batch is null, a value
         # that does not cast to the table's type is a dead letter, a new column is added.
+        declared = dict(self.source.columns)
+        if self.shield is not None:  # masked columns are cast as they were before masking
+            table_types, declared = self.shield.planning_types(
+                table_types, batch.observed, declared
+            )
         observed = {c: (table_types or {}).get(c, t) for c, t in batch.observed.items()}
         plan = plan_columns(
-            self.spec.name, observed, table_types, self.source.columns, SchemaPolicy.EVOLVE, False
+            self.spec.name, observed, table_types, declared, SchemaPolicy.EVOLVE, False
         )
         good, bad = conform(
             self.engine, batch.table, observed, plan, now, batch.source_sql, batch.text_values
         )
+        if self.shield is not None:
+            good = self.shield.apply(good)
         dead += [
             self.dead(
                 {PARTITION: r[SOURCE_FILE], OFFSET: r[LINE], RAW: r[CONFORM_RAW]},
@@ -134,6 +144,8 @@ class RecordValidator:
             if dead
             else {}
         )
+        if self.shield is not None:  # no clear value of a masked column in dead letters
+            dead = self.shield.rejects(dead)
         dead.sort(key=lambda row: (row[PARTITION], row[OFFSET]))  # in arrival order
         letters = [
             Rejected(
