@@ -306,28 +306,42 @@ def test_quarantined_raw_records_match_by_parsed_key(fraud: Path) -> None:
     assert len(left) == others and not left["raw_record"].map(lambda r: _raw_is(r, customer)).any()
 
 
-def test_cli_dry_run_then_a_value_left_in_the_catalog_fails_naming_it(fraud: Path) -> None:
+def test_cli_scrubs_catalog_texts_and_fails_naming_what_it_may_not_edit(fraud: Path) -> None:
+    """A check result quoting the customer is scrubbed; an audit event quoting them cannot
+    be (the chain would break): the proof fails and names it."""
     import sqlalchemy as sa
+
+    from assay.governance.audit import AuditEvent
 
     project = assay.Project(fraud)
     customer = _customer(project)
+    email = _frame(project, "silver.customers").set_index("customer_id").loc[customer, "email"]
     runner = CliRunner()
     args = ["forget", "--subject", f"customer_id={customer}", "--project", str(fraud)]
     dry = runner.invoke(app, [*args, "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert "silver.transactions" in dry.output and "nothing changed" in dry.output
-    with project.catalog.engine.begin() as con:  # a check result quoting the customer
+    detail = f'1 row: {{"customer_id": {customer}, "email": "{email}", "amount": {customer}}}'
+    with project.catalog.engine.begin() as con:
         con.execute(
             sa.text(
                 "INSERT INTO assay_check_results (run_id, dataset, rule, kind, severity, "
                 "status, detail, measured_at) VALUES ('r', 'silver.customers', 'x', 'row', "
                 "'warn', 'warn', :detail, CURRENT_TIMESTAMP)"
             ),
-            {"detail": f'example: {{"customer_id": {customer}}}'},
+            {"detail": detail},
         )
+    AuditLog(project.catalog).append(AuditEvent("read", detail={"note": f"customer_id={customer}"}))
     done = runner.invoke(app, [*args, "--yes"])
     assert done.exit_code == 1, done.output
-    assert "assay_check_results.detail" in done.output
+    assert "assay_check_results.detail" in done.output  # scrubbed, and said so
+    assert "STILL FOUND: catalog: audit_events.detail" in done.output
+    with project.catalog.engine.connect() as con:
+        [kept] = con.execute(sa.text("SELECT detail FROM assay_check_results WHERE run_id = 'r'"))
+    assert kept[0] == (
+        f'1 row: {{"customer_id": <erased>, "email": "<erased>", "amount": {customer}}}'
+    )
+    assert AuditLog(project.catalog).verify().ok
 
 
 def test_rows_holding_only_the_customer_email_are_found_by_it(fraud: Path) -> None:

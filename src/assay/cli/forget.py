@@ -120,6 +120,8 @@ def _print_result(report: ErasureReport) -> None:
     else:
         columns = ["dataset", "rows", "files rewritten", "commits", "version"]
         console.print(rows_table("Erased", columns, rows))
+    for where, scrubbed in report.catalog_scrubbed.items():
+        console.print(f"Scrubbed the subject from the catalog's {where} ({scrubbed} rows).")
     for table, reason in report.skipped:
         console.print(f"[yellow]skipped {table}: legal hold ({reason})[/]")
     if report.purged:

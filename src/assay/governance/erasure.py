@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from assay.errors import AssayError
+from assay.governance.erasure_catalog import scrub_catalog
 from assay.governance.erasure_delete import HistoryPurged, TableErased, erase_table
 from assay.governance.erasure_delete import purge_history as purge_table_history
 from assay.governance.erasure_find import Plan, Subject, find
@@ -54,6 +55,7 @@ class ErasureReport:
     erased: list[TableErased] = field(default_factory=list)
     purged: list[HistoryPurged] = field(default_factory=list)
     online_deleted: dict[str, int] = field(default_factory=dict)
+    catalog_scrubbed: dict[str, int] = field(default_factory=dict)
     proof: Proof | None = None
     seconds: float = 0.0
     salt: str = ""
@@ -82,6 +84,7 @@ class ErasureReport:
             ],
             "skipped_held": [{"table": t, "hold": r} for t, r in self.skipped],
             "online": self.online_deleted,
+            "catalog_scrubbed": self.catalog_scrubbed,
             "history_purged": [p.table for p in self.purged],
             "sources_to_delete": [
                 {"dataset": f.dataset, "path": f.path, "records": f.records}
@@ -142,6 +145,8 @@ def _erase(rt: Runtime, report: ErasureReport, step: Callable[[str], None]) -> N
         step(f"erasing online view {online.view}")
         deleted = rt.online_store.forget_entities(views[online.view], online.column, online.values)
         report.online_deleted[online.view] = deleted
+    step("scrubbing the catalog's run, check and alert texts")
+    report.catalog_scrubbed = scrub_catalog(rt, plan.needles)
     held = [t for t, _ in report.skipped]
     step("proving absence")
     report.proof = prove(rt, plan.needles, held)

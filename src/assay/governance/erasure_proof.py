@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -189,33 +189,8 @@ def _scan_online(rt: Runtime, needles: Needles, proof: Proof) -> None:
 
 
 def _scan_catalog(rt: Runtime, needles: Needles, proof: Proof) -> None:
-    """Every text column of every table of the catalog's database."""
-    import sqlalchemy as sa
+    from assay.governance.erasure_catalog import scan_catalog
 
-    engine = rt.catalog.engine
-    inspector = sa.inspect(engine)
-    with engine.connect() as con:
-        for name in inspector.get_table_names():
-            proof.catalog_tables_scanned += 1
-            texts = [
-                c["name"]
-                for c in inspector.get_columns(name)
-                if isinstance(c["type"], sa.String | sa.Text)
-            ]
-            if texts:
-                _scan_catalog_table(con, name, texts, needles, proof)
-
-
-def _scan_catalog_table(
-    con: Any, name: str, texts: Sequence[str], needles: Needles, proof: Proof
-) -> None:
-    import sqlalchemy as sa
-
-    table = sa.table(name, *[sa.column(c) for c in texts])
-    counts: dict[str, int] = {}
-    for row in con.execute(sa.select(table)):
-        for column, value in zip(texts, row, strict=True):
-            if isinstance(value, str) and _text_holds(value, needles):
-                counts[column] = counts.get(column, 0) + 1
-    for column, rows in counts.items():
-        proof.found.append(Finding(None, f"catalog: {name}.{column}", rows, True))
+    proof.catalog_tables_scanned, found = scan_catalog(rt, needles)
+    for where, rows in sorted(found.items()):
+        proof.found.append(Finding(None, f"catalog: {where}", rows, True))
