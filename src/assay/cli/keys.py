@@ -112,7 +112,8 @@ def rotate(
     When some table still holds tokens older than the ring's newest version (an
     interrupted rotation), no key is added: those tables are carried forward. Rows
     ingested later get the new version's tokens, equal to the rotated ones, so joins keep
-    working. Old table versions keep old tokens until `assay vacuum`.
+    working. Old table versions keep old tokens until their files are vacuumed
+    (`assay retention apply`, `assay forget --purge-history`).
 
     With `governance.token_key_file`, the new version is written to that file first.
     With a ring in $ASSAY_TOKEN_KEY, assay cannot change your environment: it prints the

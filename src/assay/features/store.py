@@ -16,6 +16,7 @@ from assay.features.materialize import Materialized, materialize_view
 from assay.features.online import OnlineStore, from_micros
 from assay.features.skew import SkewReport, compare
 from assay.features.spec import Entity, FeatureService, FeatureView
+from assay.governance.audit_hooks import audit_write
 from assay.intervals import to_naive_utc, utcnow
 from assay.pipelines.producers import to_arrow
 from assay.tables import WriteMode
@@ -120,6 +121,8 @@ class Features:
                     }
                 },
             )
+            detail = {"training_set": save_as, "sources": used}
+            audit_write(self.runtime, f"training.{save_as}", result.num_rows, detail=detail)
         return result
 
     @property
@@ -141,7 +144,7 @@ class Features:
             else [v for v in self.views.values() if self.runtime.warehouse.exists(v.source)]
         )
         self.register()
-        return [
+        done = [
             materialize_view(
                 # Latest values per entity, written from this process: the embedded engine.
                 self.runtime.local,
@@ -154,6 +157,15 @@ class Features:
             )
             for view in chosen
         ]
+        for outcome, view in zip(done, chosen, strict=True):
+            if outcome.rows:  # the online store is written: a write, in the audit log
+                detail = {
+                    "online_store": True,
+                    "view": view.name,
+                    "version": outcome.source_version,
+                }
+                audit_write(self.runtime, view.source, outcome.rows, detail=detail)
+        return done
 
     def online(
         self,

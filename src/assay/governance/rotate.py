@@ -16,7 +16,8 @@ ring their writer had; the next rotation carries them). Its metadata says `maint
 key_rotation` (no run's state changes: no file is re-ingested, no interval redone) and the
 key version its tokens are now at (`tokens`, as ingest records it). A table whose tokens
 are all at the newest version is skipped, so an interrupted rotation is resumed by running
-it again. Old versions of a table keep the older tokens until `assay vacuum` removes them.
+it again. Old versions of a table keep the older tokens until a vacuum removes them
+(`assay retention apply`, `assay forget --purge-history`).
 
 Example:
     >>> import tempfile, pyarrow as pa
