@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 import assay
 from assay.cli.main import app
 from assay.governance.audit import AuditLog
-from assay.governance.erasure import Subject, forget
+from assay.governance.erasure import ErasureIncompleteError, Subject, forget
 from assay.governance.holds import Holds
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fraud"
@@ -251,6 +251,7 @@ def test_a_held_table_is_skipped_and_reported(fraud: Path) -> None:
     assert "silver.customers" not in {e.table for e in report.erased}
     assert (_frame(project, "silver.customers")["customer_id"] == customer).sum() == 1
     assert report.ok  # what a hold keeps is reported, not a failure
+    report.check()
     assert any(f.held and f.table == "silver.customers" for f in report.proof.found)
     assert not (_frame(project, "bronze.customers")["customer_id"] == customer).any()
 
@@ -342,6 +343,9 @@ def test_cli_scrubs_catalog_texts_and_fails_naming_what_it_may_not_edit(fraud: P
         f'1 row: {{"customer_id": <erased>, "email": "<erased>", "amount": {customer}}}'
     )
     assert AuditLog(project.catalog).verify().ok
+    again = forget(project.runtime, [Subject("customer_id", str(customer))])
+    with pytest.raises(ErasureIncompleteError, match=r"catalog: audit_events\.detail"):
+        again.check()
 
 
 def test_rows_holding_only_the_customer_email_are_found_by_it(fraud: Path) -> None:

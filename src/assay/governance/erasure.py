@@ -69,6 +69,16 @@ class ErasureReport:
     def ok(self) -> bool:
         return self.proof is None or not self.proof.failures(self.purge_history)
 
+    def check(self) -> None:
+        """Raise ErasureIncompleteError naming where the subject is still found."""
+        failures = [] if self.proof is None else self.proof.failures(self.purge_history)
+        if failures:
+            raise ErasureIncompleteError(
+                "the subject is still found in " + "; ".join(f.where for f in failures),
+                hint="remove it there (or lift what keeps it) and run the erasure again; "
+                "older versions go with --purge-history",
+            )
+
     def audit_detail(self) -> dict[str, Any]:
         """The proof as the audit log keeps it: salted hashes, counts and places only."""
         proof = self.proof or Proof()
