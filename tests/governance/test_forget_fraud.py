@@ -406,6 +406,10 @@ def test_cli_asks_before_erasing_and_a_no_changes_nothing(fraud: Path) -> None:
     assert refused.exit_code == 1 and "Erase these rows?" in refused.output
     assert "full refresh" in refused.output  # the source files would bring them back
     assert {t: project.warehouse.version(t) for t in versions} == versions
+    done = CliRunner().invoke(app, [*args, "--yes", "--purge-history"])
+    assert done.exit_code == 0, done.output
+    assert "History purged" in done.output and "Time travel to versions before" in done.output
+    assert done.output.rstrip().endswith("None found.")
     typo = CliRunner().invoke(app, ["forget", "-s", "customer=1", "--project", str(fraud), "--yes"])
     assert typo.exit_code == 0 and "no table has a column named 'customer'" in typo.output
 
