@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from assay.catalog.store import Catalog
+from assay.catalog.store import Catalog, create_tables
 
 _meta = sa.MetaData()
 
@@ -111,8 +111,7 @@ class AlertStore:
 
     def __init__(self, catalog: Catalog):
         self.engine = catalog.engine
-        for table in (alerts, deliveries):
-            table.create(self.engine, checkfirst=True)
+        create_tables(self.engine, alerts, deliveries)
 
     def find_open(self, key: AlertKey) -> AlertRow | None:
         query = sa.select(alerts).where(

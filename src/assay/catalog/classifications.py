@@ -25,7 +25,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from assay.catalog.store import Catalog
+from assay.catalog.store import Catalog, create_tables
 
 _meta = sa.MetaData()
 
@@ -84,8 +84,7 @@ class ScanStore:
 
     def __init__(self, catalog: Catalog):
         self.engine = catalog.engine
-        for table in (scans, revisions):
-            table.create(self.engine, checkfirst=True)
+        create_tables(self.engine, scans, revisions)
 
     def save(
         self,

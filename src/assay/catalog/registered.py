@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from assay.catalog.store import create_tables
 from assay.intervals import utcnow
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ class RegisteredTable:
 
 
 def _ensure_table(catalog: Catalog) -> None:
-    registered.create(catalog.engine, checkfirst=True)
+    create_tables(catalog.engine, registered)
 
 
 def save_registered(catalog: Catalog, table: RegisteredTable) -> RegisteredTable:

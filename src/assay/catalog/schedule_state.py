@@ -29,7 +29,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from assay.catalog.store import Catalog
+from assay.catalog.store import Catalog, create_tables
 from assay.intervals import utcnow
 
 _metadata = sa.MetaData()
@@ -78,8 +78,7 @@ class ScheduleState:
 
     def __init__(self, catalog: Catalog):
         self.engine = catalog.engine
-        for table in (schedule_ticks, consumed_inputs):
-            table.create(self.engine, checkfirst=True)
+        create_tables(self.engine, schedule_ticks, consumed_inputs)
 
     # -- cron ticks ----------------------------------------------------------------------
 

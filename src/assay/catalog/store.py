@@ -7,6 +7,7 @@ ingested, cursors) plus the run records only it keeps (durations, errors, row co
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -127,7 +128,7 @@ class Catalog:
         try:
             self.engine = sa.create_engine(url, future=True)
             sa.event.listen(self.engine, "handle_error", self._explain_sqlite_error)
-            _create_tables(self.engine)
+            create_tables(self.engine, metadata)
         except ModuleNotFoundError as exc:
             raise ProjectError(
                 f"the catalog driver is missing: {exc.name}",
@@ -375,16 +376,29 @@ metrics = sa.Table(
 )
 
 
-def _create_tables(engine: sa.Engine, attempts: int = 3) -> None:
-    """The catalog's tables, made when missing. Two processes opening a fresh catalog at
-    once both see a table missing and one CREATE fails ("already exists"): look again."""
+def create_tables(engine: sa.Engine, *tables: sa.Table | sa.MetaData, attempts: int = 3) -> None:
+    """Create `tables` (or every table of a MetaData) in the catalog's database when
+    missing. Two processes opening a fresh catalog at once both see a table missing and
+    one CREATE fails ("already exists"): look again rather than fail.
+
+    Example:
+        >>> engine = sa.create_engine("sqlite://")
+        >>> create_tables(engine, metadata)
+        >>> "assay_runs" in sa.inspect(engine).get_table_names()
+        True
+    """
     for attempt in range(attempts):
         try:
-            metadata.create_all(engine)
+            for table in tables:
+                if isinstance(table, sa.MetaData):
+                    table.create_all(engine, checkfirst=True)
+                else:
+                    table.create(engine, checkfirst=True)
             return
         except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError):
             if attempt == attempts - 1:
                 raise
+            time.sleep(0.1 * (attempt + 1))
 
 
 def record_checks(

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from assay.catalog import Catalog
-from assay.catalog.store import metadata
+from assay.catalog.store import create_tables, metadata
 from assay.features.spec import FeatureView
 from assay.intervals import utcnow
 
@@ -37,7 +37,7 @@ class Registered:
 
 def register(catalog: Catalog, views: Iterable[FeatureView]) -> dict[str, Registered]:
     """Record a new version of every view whose definition changed; return the latest."""
-    feature_views.create(catalog.engine, checkfirst=True)
+    create_tables(catalog.engine, feature_views)
     latest = _latest(catalog)
     with catalog.engine.begin() as con:
         for view in views:
@@ -59,7 +59,7 @@ def register(catalog: Catalog, views: Iterable[FeatureView]) -> dict[str, Regist
 
 def history(catalog: Catalog, name: str | None = None) -> list[Registered]:
     """Every registered version (of one view), oldest first."""
-    feature_views.create(catalog.engine, checkfirst=True)
+    create_tables(catalog.engine, feature_views)
     query = sa.select(feature_views).order_by(feature_views.c.name, feature_views.c.version)
     if name:
         query = query.where(feature_views.c.name == name)
@@ -96,7 +96,7 @@ materializations = sa.Table(
 
 def last_materialization(catalog: Catalog, view: FeatureView) -> tuple[int, datetime] | None:
     """The source version and end time of the view's last materialization (same definition)."""
-    materializations.create(catalog.engine, checkfirst=True)
+    create_tables(catalog.engine, materializations)
     query = (
         sa.select(materializations.c.source_version, materializations.c.end_ts)
         .where(
@@ -112,7 +112,7 @@ def last_materialization(catalog: Catalog, view: FeatureView) -> tuple[int, date
 
 def materialized_rows(catalog: Catalog, view: FeatureView) -> int:
     """Rows written to the online store by every materialization of the view's definition."""
-    materializations.create(catalog.engine, checkfirst=True)
+    create_tables(catalog.engine, materializations)
     query = sa.select(sa.func.coalesce(sa.func.sum(materializations.c.rows), 0)).where(
         materializations.c.view == view.name, materializations.c.fingerprint == view.fingerprint
     )
@@ -123,7 +123,7 @@ def materialized_rows(catalog: Catalog, view: FeatureView) -> int:
 def record_materialization(
     catalog: Catalog, view: FeatureView, version: int, end: datetime, rows: int
 ) -> None:
-    materializations.create(catalog.engine, checkfirst=True)
+    create_tables(catalog.engine, materializations)
     with catalog.engine.begin() as con:
         con.execute(
             materializations.insert().values(

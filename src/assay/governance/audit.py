@@ -27,7 +27,6 @@ Example:
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,7 +34,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from assay.catalog.store import Catalog
+from assay.catalog.store import Catalog, create_tables
 from assay.errors import AssayError
 from assay.governance.audit_chain import (
     GENESIS,
@@ -146,7 +145,7 @@ class AuditLog:
         # SQLite: the driver must not open transactions itself, so the append can open
         # one with BEGIN IMMEDIATE (the write lock, taken before the head is read).
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        _create_tables(self.engine)
+        create_tables(self.engine, _meta)
         self._ensure_head()
 
     def _ensure_head(self) -> None:
@@ -279,19 +278,6 @@ class AuditLog:
                 None if head is None else int(head.seq),
                 None if head is None else str(head.hash),
             )
-
-
-def _create_tables(engine: sa.Engine) -> None:
-    """The log's tables, created on first use; two processes starting at once may both
-    try (the loser's CREATE fails once the winner's is there: check again)."""
-    for attempt in range(3):
-        try:
-            _meta.create_all(engine, checkfirst=True)
-            return
-        except (sa.exc.OperationalError, sa.exc.IntegrityError, sa.exc.ProgrammingError):
-            if attempt == 2:
-                raise
-            time.sleep(0.2)
 
 
 def _record(row: Mapping[str, Any]) -> AuditRecord:

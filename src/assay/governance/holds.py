@@ -33,7 +33,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from assay.catalog.store import Catalog
+from assay.catalog.store import Catalog, create_tables
 from assay.errors import AssayError, UsageError
 from assay.intervals import utcnow
 
@@ -113,7 +113,7 @@ class Holds:
 
     def __init__(self, catalog: Catalog):
         self.engine = catalog.engine
-        holds_table.create(self.engine, checkfirst=True)
+        create_tables(self.engine, holds_table)
 
     def add(self, dataset: str, reason: str, principal: str) -> Hold:
         """Hold `dataset` (a `layer.name` or a glob such as `silver.*`) for `reason`.
