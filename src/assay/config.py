@@ -164,6 +164,10 @@ class OpenLineageSettings(BaseModel):
 
 #: A column mask a role applies on read (see assay.governance.protection.MaskKind).
 ReadMask = Literal["null", "hash", "partial", "tokenize"]
+#: Governance actions a role may be allowed (`roles.NAME.allow`); `*` allows them all.
+GovernanceAction = Literal[
+    "audit", "hold", "retention", "forget", "keys", "pii_scan", "check", "report", "*"
+]
 
 
 class RoleSettings(BaseModel):
@@ -177,6 +181,8 @@ class RoleSettings(BaseModel):
         ...     masks={"gold.customers.email": "hash"}, row_filters={"gold.*": "country = 'FR'"})
         >>> role.masks["gold.customers.email"]
         'hash'
+        >>> RoleSettings(principals=["dpo"], allow=["forget", "audit"]).allow
+        ['forget', 'audit']
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -190,6 +196,9 @@ class RoleSettings(BaseModel):
     masks: dict[str, ReadMask] = Field(default_factory=dict)
     #: `layer.name` globs -> a SQL predicate (DuckDB dialect) the rows must meet.
     row_filters: dict[str, str] = Field(default_factory=dict)
+    #: Governance actions this role may take when `roles:` is set (audit: read the audit
+    #: log; hold; retention; forget; keys: new/rotate; pii_scan; check; report; `*`: all).
+    allow: list[GovernanceAction] = Field(default_factory=list)
 
 
 class GovernanceSettings(BaseModel):
