@@ -1,5 +1,6 @@
 """`assay audit`: who read and wrote what, from the hash-chained audit log; `--verify`
-checks that no event was edited, deleted or inserted."""
+checks that no event was edited, deleted or inserted, `--head` prints the anchor to keep
+outside the database and `--verify --anchor SEQ:HASH` checks the chain still has it."""
 
 from __future__ import annotations
 
@@ -80,20 +81,63 @@ def audit(
             "--verify", help="Check the hash chain instead: OK, or the first broken event (exit 1)."
         ),
     ] = False,
+    anchor: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--anchor",
+            help="With --verify: SEQ:HASH printed earlier by --head; the chain must still have "
+            "that hash at that event (repeatable).",
+        ),
+    ] = None,
+    anchor_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--anchor-file",
+            help="With --verify: a file of SEQ:HASH lines (e.g. `assay audit --head >> FILE` "
+            "run daily); every line is checked.",
+        ),
+    ] = None,
+    head: Annotated[
+        bool,
+        typer.Option("--head", help="Print the chain's head as SEQ:HASH, to keep as an anchor."),
+    ] = False,
     project: ProjectOpt = Path("."),
 ) -> None:
     """Show the audit log: every read (allowed or denied) and write through assay, with
-    principal, role, dataset, columns, rows and the query's hash (never its text).
+    principal, role, dataset, columns, rows and the query's hash (never its text). With
+    roles in assay.yaml, only a role that allows `audit` may read it.
+
+    **What --verify proves.** The plain hash chain finds events edited, deleted or inserted
+    by someone who did not recompute the hashes. Anyone who can write the catalog database
+    can recompute them all, and then plain --verify says OK. Two defences: (1) anchors:
+    keep `assay audit --head` (SEQ:HASH) outside the database (a ticket, git, a WORM bucket)
+    and verify with `--anchor SEQ:HASH`; a rewritten chain cannot keep that hash. (2) a
+    keyed chain: set `ASSAY_AUDIT_KEY` (a secret the database's other writers do not have)
+    for every assay process; events are then hashed with HMAC-SHA-256 under it, and a
+    rewrite without the key fails --verify. Verifying a keyed chain needs the key.
 
     Examples: `assay audit --user alice --since 7d`, `assay audit --action deny`,
-    `assay audit --dataset gold.customers --format json`, `assay audit --verify`
+    `assay audit --dataset gold.customers --format json`, `assay audit --head >> anchors.txt`,
+    `assay audit --verify --anchor-file anchors.txt`
     """
     from assay.governance.audit import AuditLog
+    from assay.governance.permissions import require_action
 
-    log = AuditLog(_project(project).catalog)
-    if verify:
-        _verify(log)
+    proj = _project(project)
+    require_action(proj.runtime, "audit")
+    log = AuditLog(proj.catalog)
+    if head:
+        seq, digest = log.head()
+        sys.stdout.write(f"{seq}:{digest}\n")
         return
+    anchors = _anchors(anchor or [], anchor_file)
+    if verify:
+        _verify(log, anchors)
+        return
+    if anchors:
+        from assay.errors import UsageError
+
+        raise UsageError("--anchor and --anchor-file check the chain", hint="add --verify")
     denied = True if action == "deny" else None
     shown = log.events(
         principal=user,
@@ -109,15 +153,48 @@ def audit(
     _print_table(shown)
 
 
-def _verify(log: AuditLog) -> None:
+def _anchors(texts: list[str], path: Path | None) -> dict[int, str]:
+    """The anchors given on the command line and in `path` (blank lines and # comments
+    skipped), as seq -> hash; two different hashes for one event are an error."""
+    from assay.errors import UsageError
+    from assay.governance.audit_chain import parse_anchor
+
+    lines = list(texts)
+    if path is not None:
+        if not path.is_file():
+            raise UsageError(f"no anchor file {path}", hint="write it with `assay audit --head`")
+        lines += [t for t in path.read_text().splitlines() if t.strip() and t[0] != "#"]
+    anchors: dict[int, str] = {}
+    for text in lines:
+        seq, digest = parse_anchor(text)
+        if anchors.setdefault(seq, digest) != digest:
+            raise UsageError(
+                f"two anchors for event {seq} differ ({anchors[seq][:16]}... and {digest[:16]}...)",
+                hint="one of them was not printed by `assay audit --head` for this log",
+            )
+    return anchors
+
+
+def _verify(log: AuditLog, anchors: dict[int, str]) -> None:
     from rich.markup import escape
 
     from assay.cli.render import console, err_console
 
     with console.status(f"Verifying the hash chain of {log.count():,} event(s)..."):
-        result = log.verify()
+        result = log.verify(anchors)
     if result.ok:
-        console.print(f"[green]OK[/]: {result.events:,} event(s), the hash chain is intact.")
+        keyed = log.keyed_from()
+        how = "plain sha256" if keyed is None else f"HMAC-SHA-256 from event {keyed}"
+        checked = f", {len(anchors)} anchor(s) hold" if anchors else ""
+        console.print(
+            f"[green]OK[/]: {result.events:,} event(s), the hash chain ({how}) is intact{checked}."
+        )
+        if keyed is None and not anchors:
+            console.print(
+                "[yellow]note:[/] a plain chain without anchors does not catch a rewrite by "
+                "someone who can write the database: keep `assay audit --head` elsewhere "
+                "and pass it as --anchor, or set ASSAY_AUDIT_KEY"
+            )
         return
     broken = result.broken
     assert broken is not None  # not ok always names the broken link

@@ -8,6 +8,14 @@ at that event (`AuditLog.verify`, `assay audit --verify`). A one-row table
 `audit_chain_head` keeps the newest event's number and hash, so cutting events off the
 end (or adding one there) is seen too.
 
+Whoever can write the database can also recompute every hash and the head: against that,
+keep anchors outside it (`AuditLog.head`, `assay audit --head`; checked by
+`verify(anchors=...)`, `assay audit --verify --anchor SEQ:HASH`), and/or key the chain:
+with `$ASSAY_AUDIT_KEY` set, events are hashed with HMAC-SHA-256 under it from the first
+event appended with the key on (the head row's `keyed_from`), so a rewrite without the
+key fails `verify`. Once keyed, appending needs the key (an unkeyed event would end the
+protection), and so does verifying.
+
 Appends are serialized across threads and processes: on SQLite a write transaction is
 taken before the chain head is read (BEGIN IMMEDIATE); on PostgreSQL the chain-head row
 is locked (SELECT ... FOR UPDATE). The log never holds data values: queries are stored as
@@ -38,7 +46,10 @@ from assay.catalog.store import Catalog, create_tables
 from assay.errors import AssayError
 from assay.governance.audit_chain import (
     GENESIS,
+    KEY_ENV,
+    ChainKey,
     VerifyResult,
+    audit_key,
     canonical_json,
     event_hash,
     query_hash,
@@ -47,7 +58,15 @@ from assay.governance.audit_chain import (
 from assay.governance.principal import current_principal
 from assay.intervals import utcnow
 
-__all__ = ["GENESIS", "AuditEvent", "AuditLog", "AuditRecord", "VerifyResult", "query_hash"]
+__all__ = [
+    "GENESIS",
+    "KEY_ENV",
+    "AuditEvent",
+    "AuditLog",
+    "AuditRecord",
+    "VerifyResult",
+    "query_hash",
+]
 
 _meta = sa.MetaData()
 
@@ -77,6 +96,9 @@ head_table = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    # The first event hashed with HMAC under $ASSAY_AUDIT_KEY (None: the chain is plain
+    # sha256); every later event is keyed too.
+    sa.Column("keyed_from", sa.BigInteger),
 )
 
 
@@ -146,7 +168,19 @@ class AuditLog:
         # one with BEGIN IMMEDIATE (the write lock, taken before the head is read).
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         create_tables(self.engine, _meta)
+        self._ensure_keyed_column()
         self._ensure_head()
+
+    def _ensure_keyed_column(self) -> None:
+        """Add `keyed_from` to a head table made before keyed chains existed."""
+        found = {c["name"] for c in sa.inspect(self.engine).get_columns(head_table.name)}
+        if "keyed_from" in found:
+            return
+        try:
+            with self.engine.begin() as con:
+                con.exec_driver_sql(f"ALTER TABLE {head_table.name} ADD COLUMN keyed_from BIGINT")
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError):
+            pass  # another process added it first
 
     def _ensure_head(self) -> None:
         """The chain-head row, created once (two processes may race to create it)."""
@@ -201,7 +235,8 @@ class AuditLog:
             return record
 
     def _append_locked(self, con: sa.Connection, values: dict[str, Any], lock: bool) -> AuditRecord:
-        query = sa.select(head_table.c.seq, head_table.c.hash).where(head_table.c.id == 1)
+        columns = (head_table.c.seq, head_table.c.hash, head_table.c.keyed_from)
+        query = sa.select(*columns).where(head_table.c.id == 1)
         head = con.execute(query.with_for_update() if lock else query).first()
         if head is None:
             raise AuditLogError(
@@ -211,13 +246,15 @@ class AuditLog:
                 hint="run `assay audit --verify`, then restore the catalog database from a backup",
             )
         seq, prev_hash = int(head.seq) + 1, str(head.hash)
+        key, keyed_from = _append_key(head.keyed_from, seq)
         # Stamped under the lock, so times never go backwards along the chain.
         values = {**values, "time": utcnow()}
-        digest = event_hash(values, prev_hash)
+        digest = event_hash(values, prev_hash, key)
         con.execute(
             events_table.insert().values(seq=seq, prev_hash=prev_hash, hash=digest, **values)
         )
-        con.execute(head_table.update().where(head_table.c.id == 1).values(seq=seq, hash=digest))
+        moved = {"seq": seq, "hash": digest, "keyed_from": keyed_from}
+        con.execute(head_table.update().where(head_table.c.id == 1).values(**moved))
         return _record({**values, "seq": seq, "prev_hash": prev_hash, "hash": digest})
 
     # -- reading --------------------------------------------------------------------------
@@ -266,10 +303,54 @@ class AuditLog:
             found = con.execute(sa.select(sa.func.count()).select_from(events_table)).scalar()
             return int(found or 0)
 
-    def verify(self) -> VerifyResult:
-        """Recompute the chain; the result names the first broken link, if any."""
+    def head(self) -> tuple[int, str]:
+        """The chain's head as (seq, hash): keep it outside the database as an anchor
+        (`verify(anchors=...)` then finds a chain rewritten since).
+
+        Example:
+            >>> from assay.catalog import Catalog
+            >>> AuditLog(Catalog("sqlite://")).head() == (0, GENESIS)
+            True
+        """
         with self.engine.connect() as con:
             head = con.execute(sa.select(head_table.c.seq, head_table.c.hash)).first()
+        if head is None:
+            raise AuditLogError(
+                "the audit log's chain head is missing: it was changed outside assay",
+                where="audit_chain_head",
+                hint="run `assay audit --verify`, then restore the catalog database from a backup",
+            )
+        return int(head.seq), str(head.hash)
+
+    def keyed_from(self) -> int | None:
+        """The first event hashed with HMAC under `$ASSAY_AUDIT_KEY` (None: plain chain)."""
+        with self.engine.connect() as con:
+            found = con.execute(sa.select(head_table.c.keyed_from)).scalar()
+        return None if found is None else int(found)
+
+    def verify(self, anchors: Mapping[int, str] | None = None) -> VerifyResult:
+        """Recompute the chain; the result names the first broken link, if any.
+
+        Args:
+            anchors: seq -> hash pairs kept outside the database (`head()` at some
+                earlier time): each must still be the hash of that event.
+
+        Raises:
+            AuditLogError: the chain is keyed and `$ASSAY_AUDIT_KEY` is not set.
+        """
+        with self.engine.connect() as con:
+            head = con.execute(
+                sa.select(head_table.c.seq, head_table.c.hash, head_table.c.keyed_from)
+            ).first()
+            keyed_from = None if head is None or head.keyed_from is None else int(head.keyed_from)
+            key = audit_key()
+            if keyed_from is not None and key is None:
+                raise AuditLogError(
+                    f"the audit log is keyed from event {keyed_from} on: it cannot be "
+                    f"verified without the key",
+                    where="audit_chain_head",
+                    hint=f"set {KEY_ENV} to the key the log was written with",
+                )
             # Streamed: a long log is checked without holding it all in memory.
             query = sa.select(events_table).order_by(events_table.c.seq)
             rows = con.execution_options(stream_results=True, yield_per=5000).execute(query)
@@ -277,7 +358,25 @@ class AuditLog:
                 (dict(row) for row in rows.mappings()),
                 None if head is None else int(head.seq),
                 None if head is None else str(head.hash),
+                ChainKey(key, keyed_from),
+                anchors,
             )
+
+
+def _append_key(keyed_from: int | None, seq: int) -> tuple[bytes | None, int | None]:
+    """The key event `seq` is hashed under and the head's `keyed_from` after it: the
+    chain becomes keyed at the first append with `$ASSAY_AUDIT_KEY` set, and stays so."""
+    key = audit_key()
+    if key is not None:
+        return key, seq if keyed_from is None else int(keyed_from)
+    if keyed_from is None:
+        return None, None
+    raise AuditLogError(
+        f"the audit log is keyed (HMAC-SHA-256) from event {keyed_from} on, and "
+        f"{KEY_ENV} is not set: an event without the key would end that protection",
+        where="audit_chain_head",
+        hint=f"set {KEY_ENV} for every process that reads or writes through assay",
+    )
 
 
 def _record(row: Mapping[str, Any]) -> AuditRecord:
