@@ -14,6 +14,7 @@ import json
 import shutil
 import sqlite3
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import assay
 from assay.cli.main import app
 from assay.governance.audit import AuditLog
 from assay.governance.erasure import ErasureIncompleteError, Subject, forget
+from assay.governance.erasure_proof import verify_subject
 from assay.governance.holds import Holds
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fraud"
@@ -248,6 +250,12 @@ def test_a_held_table_is_skipped_and_reported(fraud: Path) -> None:
     Holds(project.catalog).add("silver.customers", "case 2026-7", "counsel")
     report = forget(project.runtime, [Subject("customer_id", str(customer))], purge_history=True)
     assert report.skipped == [("silver.customers", "case 2026-7")]
+    assert report.still_held == [("silver.customers", "case 2026-7", 1)]
+    [event] = [e for e in AuditLog(project.catalog).events() if e.action == "erase"]
+    assert event.detail["still_held"] == [
+        {"table": "silver.customers", "hold": "case 2026-7", "rows": 1}
+    ]
+    assert event.detail["none_found"] is False
     assert "silver.customers" not in {e.table for e in report.erased}
     assert (_frame(project, "silver.customers")["customer_id"] == customer).sum() == 1
     assert report.ok  # what a hold keeps is reported, not a failure
@@ -264,9 +272,22 @@ def test_the_proof_in_the_audit_log_holds_no_clear_value(fraud: Path) -> None:
     [event] = [e for e in AuditLog(project.catalog).events() if e.action == "erase"]
     strings = list(_strings(event.detail))
     assert str(customer) not in strings and email not in json.dumps(event.detail)
-    salt = event.detail["salt"]
-    digest = hashlib.sha256(f"{salt}\0customer_id\0{customer}".encode()).hexdigest()
-    assert event.detail["subjects"] == [{"column": "customer_id", "hash": digest}]
+    [entry] = event.detail["subjects"]
+    assert entry["column"] == "customer_id" and entry["kdf"] == "scrypt"
+    salt, cost = entry["salt"], {"n": 2 ** entry["log_n"], "r": entry["r"], "p": entry["p"]}
+    digest = hashlib.scrypt(
+        f"customer_id\0{customer}".encode(), salt=salt.encode(), maxmem=2**27, dklen=32, **cost
+    )
+    assert entry["hash"] == digest.hex()  # Python's own scrypt, the oracle
+    # Whoever knows the subject can check it was erased; a neighbour does not match.
+    assert verify_subject(entry, "customer_id", str(customer))
+    assert not verify_subject(entry, "customer_id", str(customer + 1))
+    # No cheap hash of the value is left to brute-force (finding 3): a guess costs a scrypt.
+    cheap = hashlib.sha256(f"{salt}\0customer_id\0{customer}".encode()).hexdigest()
+    assert cheap not in json.dumps(event.detail)
+    started = time.perf_counter()
+    verify_subject(entry, "customer_id", "1")
+    assert time.perf_counter() - started > 0.02
     assert event.detail["none_found"] is True and event.detail["files_scanned"] > 0
     assert AuditLog(project.catalog).verify().ok
 
@@ -443,3 +464,79 @@ def test_purge_history_blanks_an_earlier_delete_predicate_naming_the_customer(
     assert "silver.customers" in {p.table for p in purged.purged}
     assert not any(str(customer) in p for p in predicates()) and "<erased>" in predicates()
     assert _raw_scan(fraud / "warehouse", customer, cards) == {}
+
+
+def _email(project: assay.Project, customer: int) -> str:
+    customers = _frame(project, "silver.customers")
+    return str(customers.loc[customers["customer_id"] == customer, "email"].item())
+
+
+def test_forget_by_email_erases_what_forget_by_customer_id_does(
+    fraud: Path, built: Path, tmp_path: Path
+) -> None:
+    """Finding 2: the email's rows give the customer id, whose rows give their cards: gold
+    tables, the training set and online features kept per card go too."""
+    twin = tmp_path / "twin"
+    shutil.copytree(built, twin)
+    project, other = assay.Project(fraud), assay.Project(twin)
+    customer = _customer(project)
+    email, cards = _email(project, customer), _their_cards(project, customer)
+    expected = _expected_rows(project, customer)
+    assert {"gold.card_daily", "training.cards", "silver.transactions"} <= set(expected)
+    by_email = forget(project.runtime, [Subject("email", email)], purge_history=True)
+    by_id = forget(other.runtime, [Subject("customer_id", str(customer))], purge_history=True)
+    assert by_email.none_found and by_id.none_found, [f.where for f in by_email.proof.found]
+    assert {e.table: e.rows_deleted for e in by_email.erased} == expected
+    assert {e.table: e.rows_deleted for e in by_id.erased} == expected
+    assert by_email.online_deleted == by_id.online_deleted and by_email.online_deleted
+    # Nothing of either identifier on disk: pandas over every Parquet file.
+    assert _raw_scan(fraud / "warehouse", customer, cards) == {}
+    for path in (fraud / "warehouse").rglob("*.parquet"):
+        frame = pq.read_table(path).to_pandas()
+        assert not frame.isin([email]).any().any(), path
+    for subject in (Subject("customer_id", str(customer)), Subject("email", email)):
+        again = forget(project.runtime, [subject], dry_run=True)
+        assert again.plan.tables == [] and again.plan.online == [], subject
+
+
+def test_cli_says_what_a_held_table_still_holds_and_exits_4(fraud: Path) -> None:
+    """Finding 9: "None found." only when nothing remains, held tables included."""
+    project = assay.Project(fraud)
+    customer = _customer(project)
+    expected = _expected_rows(project, customer)["silver.transactions"]
+    Holds(project.catalog).add("silver.transactions", "case 2026-114", "counsel")
+    args = ["forget", "-s", f"customer_id={customer}", "--project", str(fraud)]
+    done = CliRunner().invoke(app, [*args, "--yes", "--purge-history"])
+    assert done.exit_code == 4, done.output
+    last = done.output.rstrip().splitlines()[-1]
+    assert last == f"Still held: silver.transactions (legal hold: case 2026-114), {expected} rows"
+    assert "None found." not in done.output
+    left = _frame(project, "silver.transactions")
+    assert (left["customer_id"] == customer).sum() == expected
+
+
+def test_folder_stream_files_holding_the_customer_are_listed(fraud: Path) -> None:
+    """Finding 7: a folder stream's incoming files are listed for deletion at the source."""
+    project = assay.Project(fraud)
+    customer = _customer(project)
+    cards = sorted(_their_cards(project, customer))
+    others = _frame(project, "silver.transactions")["card_id"]
+    stranger = int(others[~others.isin(cards)].iloc[0])
+    incoming = fraud / "incoming"
+    incoming.mkdir(exist_ok=True)
+    lines = [
+        {"transaction_id": "t1", "card_id": cards[0], "amount": 5.0, "event_time": "2026-07-01"},
+        {"transaction_id": "t2", "card_id": stranger, "amount": 7.0, "event_time": "2026-07-01"},
+        {"transaction_id": "t3", "card_id": cards[-1], "amount": 9.0, "event_time": "2026-07-02"},
+    ]
+    (incoming / "batch-1.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    (incoming / "batch-2.jsonl").write_text(json.dumps(lines[1]) + "\n")
+    report = forget(project.runtime, [Subject("customer_id", str(customer))], dry_run=True)
+    streamed = {
+        f.path: f.records for f in report.plan.sources if f.dataset.endswith("live_transactions")
+    }
+    held = sum(
+        json.loads(line)["card_id"] in cards
+        for line in (incoming / "batch-1.jsonl").read_text().splitlines()
+    )
+    assert streamed == {"incoming/batch-1.jsonl": held} and held == 2

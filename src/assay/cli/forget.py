@@ -41,8 +41,16 @@ def forget(
     the Delta logs, the online store and the catalog to prove nothing is left. The proof,
     with salted hashes instead of the values, goes to the audit log (`assay audit`).
 
-    Source files outside the warehouse are listed for deletion at the source. Exit code 1
-    when the proof still finds the subject (it says where).
+    Source files outside the warehouse (file sources, folder streams' files, the Kafka
+    partitions and offsets that held the subject) are listed for deletion at the source.
+    A subject named by one identifier (an email) is followed to their others (their
+    customer id, their cards) found on their rows.
+
+    Exit codes: 0 when nothing of the subject remains anywhere ("None found."); 1 when the
+    proof still finds the subject where it was to be erased (it says where); 4 when the
+    erasure is otherwise complete but a table under legal hold still holds the subject
+    ("Still held: TABLE (legal hold: REASON), N rows"). Roles configured, the principal's
+    role must allow `forget`.
 
     Example: `assay forget --subject customer_id=123 --dry-run`, then
     `assay forget --subject customer_id=123 --purge-history --yes`
@@ -72,6 +80,12 @@ def forget(
     _print_result(report)
     if not report.ok:
         raise typer.Exit(1)
+    if report.still_held:
+        raise typer.Exit(STILL_HELD_EXIT)
+
+
+#: Exit status when only tables under legal hold still hold the subject.
+STILL_HELD_EXIT = 4
 
 
 def _print_plan(report: ErasureReport) -> None:
@@ -169,5 +183,11 @@ def _print_proof(report: ErasureReport) -> None:
     failures = proof.failures(report.purge_history)
     for finding in failures:
         console.print(f"[red]STILL FOUND:[/] {finding.where} ({finding.rows} rows)")
-    if not failures:
+    if report.still_held:
+        held = "; ".join(
+            f"{table} (legal hold: {reason}), {rows:,} rows"
+            for table, reason, rows in report.still_held
+        )
+        console.print(f"[yellow]Still held:[/] {held}")
+    elif not failures:
         console.print("[green]None found.[/]")

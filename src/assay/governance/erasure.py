@@ -33,7 +33,7 @@ from assay.governance.erasure_catalog import scrub_catalog
 from assay.governance.erasure_delete import HistoryPurged, TableErased, erase_table
 from assay.governance.erasure_delete import purge_history as purge_table_history
 from assay.governance.erasure_find import Plan, Subject, find
-from assay.governance.erasure_proof import Proof, prove, salted_hash
+from assay.governance.erasure_proof import Proof, prove, subject_entry
 
 if TYPE_CHECKING:
     from assay.runtime import Runtime
@@ -67,7 +67,21 @@ class ErasureReport:
 
     @property
     def ok(self) -> bool:
+        """Whether the proof found the subject nowhere it was to be erased (held tables
+        are reported apart: see `still_held`)."""
         return self.proof is None or not self.proof.failures(self.purge_history)
+
+    @property
+    def still_held(self) -> list[tuple[str, str, int]]:
+        """Held tables that still hold the subject: (table, hold's reason, rows)."""
+        if self.dry_run:
+            return []
+        return [(t.table, t.hold, t.rows) for t in self.plan.tables if t.hold]
+
+    @property
+    def none_found(self) -> bool:
+        """Whether nothing of the subject remains anywhere, held tables included."""
+        return self.ok and not self.still_held
 
     def check(self) -> None:
         """Raise ErasureIncompleteError naming where the subject is still found."""
@@ -83,16 +97,14 @@ class ErasureReport:
         """The proof as the audit log keeps it: salted hashes, counts and places only."""
         proof = self.proof or Proof()
         return {
-            "salt": self.salt,
-            "subjects": [
-                {"column": s.column, "hash": salted_hash(self.salt, s.column, s.value)}
-                for s in self.plan.subjects
-            ],
+            # Per subject: scrypt's salt, cost and hash (see erasure_proof), never the value.
+            "subjects": [subject_entry(self.salt, s.column, s.value) for s in self.plan.subjects],
             "tables": [
                 {"table": e.table, "rows": e.rows_deleted, "files_rewritten": e.files_rewritten}
                 for e in self.erased
             ],
             "skipped_held": [{"table": t, "hold": r} for t, r in self.skipped],
+            "still_held": [{"table": t, "hold": r, "rows": n} for t, r, n in self.still_held],
             "online": self.online_deleted,
             "catalog_scrubbed": self.catalog_scrubbed,
             "history_purged": [p.table for p in self.purged],
@@ -105,7 +117,7 @@ class ErasureReport:
             "catalog_tables_scanned": proof.catalog_tables_scanned,
             "found": [f.where for f in proof.failures(self.purge_history)],
             "found_in_history": [f.where for f in proof.history()],
-            "none_found": self.ok,
+            "none_found": self.none_found,
         }
 
 
@@ -118,10 +130,18 @@ def forget(
 ) -> ErasureReport:
     """Forget `subjects` in `rt`'s project (see the module); `dry_run` only plans.
 
-    Returns the report; check `report.ok` (the CLI exits 1 when it is not).
+    Returns the report; check `report.ok` (the CLI exits 1 when it is not) and
+    `report.still_held` (held tables that keep the subject: the CLI exits 4).
+
+    Raises:
+        AccessDeniedError: roles are configured and the principal's role does not allow
+            the `forget` action.
     """
+    from assay.governance.permissions import require_action
     from assay.lock import project_lock
 
+    # Even a dry run reads every table for the subject: the role must allow forget.
+    role = require_action(rt, "forget")
     started = time.perf_counter()
     step = progress or (lambda _: None)
     if dry_run:
@@ -137,7 +157,7 @@ def forget(
         report = ErasureReport(plan, dry_run, purge_history, salt=secrets.token_hex(16))
         _erase(rt, report, step)
     report.seconds = time.perf_counter() - started
-    _audit(rt, report)
+    _audit(rt, report, role)
     return report
 
 
@@ -182,13 +202,14 @@ def _holds(rt: Runtime) -> dict[str, str]:
     return found
 
 
-def _audit(rt: Runtime, report: ErasureReport) -> None:
+def _audit(rt: Runtime, report: ErasureReport, role: str | None) -> None:
     from assay.governance.audit import AuditEvent, AuditLog
 
     AuditLog(rt.catalog).append(
         AuditEvent(
             "erase",
             None,
+            role=role,
             columns=tuple(sorted({s.column for s in report.plan.subjects})),
             rows=sum(e.rows_deleted for e in report.erased),
             allowed=True,

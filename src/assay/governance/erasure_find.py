@@ -145,15 +145,7 @@ def find(rt: Runtime, subjects: Sequence[Subject], holds: Mapping[str, str]) -> 
     for column in sorted(keys):
         if not any(column in schema.names for schema in tables.values()):
             notes.append(f"no table has a column named {column!r}: check the subject's column")
-    derived = _derived_columns(rt, set(keys), tables, notes)
-    for columns in derived.values():
-        for column, source in columns.items():
-            keys.setdefault(column, set()).update(keys.get(source, set()))
-    for column, forms in _masked_forms(rt, keys).items():
-        keys[column].update(forms)
-    linked = _linked_keys(rt, tables, keys)
-    for column, values in linked.items():
-        keys.setdefault(column, set()).update(values)
+    keys = _closure(rt, tables, keys, notes)
     needles = Needles({c: frozenset(v) for c, v in keys.items()})
     plan = Plan(list(subjects), needles, notes=notes)
     plan.tables = _table_plans(rt, tables, needles, holds)
@@ -168,6 +160,67 @@ def find(rt: Runtime, subjects: Sequence[Subject], holds: Mapping[str, str]) -> 
     plan.online = _online_plans(rt, needles)
     plan.sources = source_files(rt, needles)
     return plan
+
+
+#: Rounds of following the subject's own keys (email -> customer -> cards): a person's
+#: identifiers chain a few hops deep; more rounds than this means keys that link everyone.
+_MAX_ROUNDS = 5
+
+
+def _closure(
+    rt: Runtime, tables: Mapping[str, pa.Schema], subject: Mapping[str, set[str]], notes: list[str]
+) -> dict[str, set[str]]:
+    """Column -> the subject's values, followed to a fixpoint: the rows of the values known
+    so far give the person's other identifiers (their customer id from their email, their
+    cards from their customer id) that belong to them alone, whose rows give more. Values
+    derived through lineage and their masked forms are added to what is looked for, not
+    followed (a token's rows are the clear value's rows)."""
+    identifiers = _identifier_columns(rt)
+    derived = _derived_columns(rt, set(subject) | identifiers, tables, notes)
+    clear = {c: set(v) for c, v in subject.items()}
+    fresh = set(clear)  # columns whose values grew in the last round
+    owners: dict[str, set[str]] = {}
+    shared: dict[str, set[str]] = {}
+    for _ in range(_MAX_ROUNDS):
+        found = _linked_keys(rt, tables, clear, identifiers - set(subject), fresh)
+        for key, (mine, others) in found.items():
+            owners.setdefault(key, set()).update(mine)
+            shared.setdefault(key, set()).update(others)
+        fresh = set()
+        for key, mine in owners.items():
+            new = mine - shared.get(key, set()) - clear.get(key, set())
+            if new:
+                clear.setdefault(key, set()).update(new)
+                fresh.add(key)
+        if not fresh:
+            break
+    else:
+        notes.append(f"the subject's keys were followed {_MAX_ROUNDS} rounds and still grew")
+    keys = {c: set(v) for c, v in clear.items()}
+    for columns in derived.values():
+        for column, source in columns.items():
+            if clear.get(source):
+                keys.setdefault(column, set()).update(clear[source])
+    for column, forms in _masked_forms(rt, keys).items():
+        keys[column].update(forms)
+    return keys
+
+
+def _identifier_columns(rt: Runtime) -> set[str]:
+    """Columns that name one person or one thing of theirs: feature entities' join keys
+    (a card), contracts' primary keys (a customer id) and their unique classified columns
+    (an email declared unique)."""
+    found = {k for view in rt.feature_views.values() for k in view.join_keys}
+    for contracts in rt.contracts.values():
+        for contract in contracts:
+            if len(contract.primary_key) == 1:
+                found.add(contract.primary_key[0])
+            for column in contract.columns:
+                if (column.primary_key and len(contract.primary_key) <= 1) or (
+                    column.unique and column.classification
+                ):
+                    found.add(column.name)
+    return found
 
 
 def _table_plans(
@@ -284,22 +337,25 @@ def _masked_forms(rt: Runtime, keys: Mapping[str, set[str]]) -> dict[str, set[st
 
 
 def _linked_keys(
-    rt: Runtime, tables: Mapping[str, pa.Schema], keys: Mapping[str, set[str]]
-) -> dict[str, set[str]]:
-    """Entity join keys (cards) every row of which, in tables that hold a subject column
-    too, belongs to the subject. A key value seen with another subject value is shared
-    (a merchant) and left alone."""
-    candidates = {k for view in rt.feature_views.values() for k in view.join_keys} - set(keys)
-    linked: dict[str, set[str]] = {}
-    shared: dict[str, set[str]] = {}
+    rt: Runtime,
+    tables: Mapping[str, pa.Schema],
+    keys: Mapping[str, set[str]],
+    candidates: set[str],
+    fresh: set[str],
+) -> dict[str, tuple[set[str], set[str]]]:
+    """Per identifier column (`candidates`, those not known yet): its values on the
+    subject's rows, in tables holding a `fresh` subject column too, and those of them
+    also on other subjects' rows (shared: a merchant, left alone)."""
+    found: dict[str, tuple[set[str], set[str]]] = {}
     for name, schema in tables.items():
-        held = [c for c in keys if c in schema.names]
-        for key in (k for k in candidates if k in schema.names):
+        held = [c for c in keys if c in fresh and c in schema.names]
+        for key in (k for k in candidates - set(keys) if k in schema.names):
             for column in held:
                 mine, others = _key_owners(rt, name, column, keys[column], key)
-                linked.setdefault(key, set()).update(mine)
-                shared.setdefault(key, set()).update(others)
-    return {k: v - shared.get(k, set()) for k, v in linked.items() if v - shared.get(k, set())}
+                into = found.setdefault(key, (set(), set()))
+                into[0].update(mine)
+                into[1].update(others)
+    return found
 
 
 def _key_owners(
