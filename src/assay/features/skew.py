@@ -223,8 +223,7 @@ def _drift(
     table = f"training.{name}"
     if not wh.exists(table):
         raise UsageError(f"no saved training set {name!r}", hint="save one with save_as=NAME")
-    meta = next(c.metadata for c in wh.history(table) if c.version == wh.version(table))
-    trained = meta["training"]
+    trained = wh.recorded(table, "training")
     saved = features.runtime.reader.table(table)
     # Views removed since the set was saved have nothing to compare with.
     refs = [r for r in trained["features"] if r.partition(":")[0] in features.views]

@@ -250,8 +250,7 @@ class Features:
         table_name = f"training.{name}"
         saved = self.runtime.reader.table(table_name, version)
         wh = self.runtime.warehouse
-        at = version if version is not None else wh.version(table_name)
-        meta = next(c.metadata for c in wh.history(table_name) if c.version == at)["training"]
+        meta = wh.recorded(table_name, "training", version)
         entities = saved.drop_columns(meta["outputs"])
         return self.training_set(
             entities,

@@ -78,15 +78,14 @@ def training_set_edges(
     warehouse: Warehouse, views: Mapping[str, FeatureView], unresolved: Unresolved
 ) -> list[Edge]:
     """Each column of a saved training set (`training.<name>`) from the feature it holds,
-    as its last commit recorded them."""
+    as the newest commit that saved it recorded them."""
     edges: list[Edge] = []
     for table in warehouse.list_tables():
         if not table.startswith("training."):
             continue
-        commit = warehouse.last_commit(table)
-        recorded = (commit.metadata if commit else {}).get("training")
+        recorded = warehouse.recorded(table, "training")
         if not isinstance(recorded, Mapping):
-            unresolved.append((table, "* (no training-set metadata in its last commit)"))
+            unresolved.append((table, "* (no commit recorded its training-set metadata)"))
             continue
         try:
             selections = pit.select(

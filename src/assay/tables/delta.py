@@ -449,6 +449,15 @@ class Warehouse:
         found = self.history(name, limit=1)
         return found[0] if found else None
 
+    def recorded(self, name: str, key: str, at: int | None = None) -> Any:
+        """Metadata `key` of the newest commit of `name` (at or before version `at`) that
+        recorded it: what a training set saved survives later maintenance commits (an
+        erasure's delete, a key rotation) that record nothing of their own."""
+        for commit in self.history(name) if self.exists(name) else []:
+            if (at is None or commit.version <= at) and key in commit.metadata:
+                return commit.metadata[key]
+        return None
+
 
 @dataclass(frozen=True)
 class DeleteResult:
