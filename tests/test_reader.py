@@ -148,3 +148,18 @@ def test_referenced_tables_skip_ctes_and_table_functions() -> None:
     assert sorted(referenced_tables(query)) == ["gold.y", "silver.x"]
     with pytest.raises(UsageError, match="cannot parse"):
         referenced_tables("SELECT FROM WHERE (")
+
+
+def test_a_version_a_vacuum_removed_is_a_clear_error(tmp_path: Path) -> None:
+    """Found trying the README: after `assay retention apply`, `assay show NAME --version 0`
+    printed a traceback and aborted."""
+    wh = Warehouse(str(tmp_path))
+    wh.write("silver.t", pa.table({"a": [1, 2]}), mode=WriteMode.APPEND, metadata={})
+    wh.write("silver.t", pa.table({"a": [3]}), mode=WriteMode.OVERWRITE, metadata={})
+    assert len(wh.vacuum("silver.t", 0)) == 1
+    reader = Reader(wh, get_engine("duckdb", wh))
+    for read in (lambda: reader.head("silver.t", 5, 0), lambda: reader.table("silver.t@0")):
+        with pytest.raises(TableNotFoundError, match="a vacuum removed them") as caught:
+            read()
+        assert caught.value.where == "silver.t" and "assay history silver.t" in str(caught.value)
+    assert reader.table("silver.t")["a"].to_pylist() == [3]

@@ -223,7 +223,8 @@ class Reader:
         with self._deciding([read]) as decision:
             access = decision.access(read, table, wanted)
             if access is None or access.is_open:
-                data = table.to_pyarrow_dataset().to_table(columns=wanted)
+                with _vacuumed(read):
+                    data = table.to_pyarrow_dataset().to_table(columns=wanted)
             else:
                 data = self._governed_select(read, table, access, wanted, None)
             decision.rows = data.num_rows
@@ -235,7 +236,8 @@ class Reader:
         with self._deciding([read]) as decision:
             access = decision.access(read, table, None)
             if access is None or access.is_open:
-                data = table.to_pyarrow_dataset().head(limit)
+                with _vacuumed(read):
+                    data = table.to_pyarrow_dataset().head(limit)
             else:
                 data = self._governed_select(read, table, access, None, limit)
             decision.rows = data.num_rows
@@ -472,6 +474,21 @@ class Decision:
             )
             for observer in observers:
                 observer(outcome)
+
+
+@contextmanager
+def _vacuumed(read: Read) -> Iterator[None]:
+    """A version whose data files a vacuum removed (retention, erasure) is an error that
+    says so, not a missing-file traceback."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise TableNotFoundError(
+            f"version {read.version}'s data files are gone: a vacuum removed them",
+            where=read.table,
+            hint=f"read a later version; `assay history {read.table}` lists them "
+            "(`assay retention apply` and `assay forget --purge-history` vacuum)",
+        ) from None
 
 
 def referenced_tables(query: str) -> list[str]:
