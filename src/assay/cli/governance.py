@@ -39,16 +39,20 @@ def report(
 ) -> None:
     """Records of processing: the datasets holding personal data and their classified
     columns, owners, purposes, retention, legal holds, the roles that read them (masked,
-    denied, filtered) and the last erasures with their proof. No data values.
+    denied, filtered) and the last erasures with their proof. No data values. With
+    `roles:` in assay.yaml, your role must list `report` in its `allow:`.
 
     Example: `assay governance report --project examples/fraud --format json -o ropa.json`
     """
     from assay.cli.render import console
     from assay.errors import UsageError
+    from assay.governance.permissions import require_action
     from assay.governance.report import records
     from assay.governance.report_render import to_json, to_markdown
 
-    found = records(_project(project).runtime)
+    runtime = _project(project).runtime
+    require_action(runtime, "report")
+    found = records(runtime)
     text = to_json(found) if format_ is ReportFormat.json else to_markdown(found)
     if output is None:
         if format_ is ReportFormat.json:

@@ -34,20 +34,19 @@ def add(
     project: ProjectOpt = Path("."),
 ) -> None:
     """Place a legal hold: nothing assay does deletes the dataset's rows or files until
-    it is removed. The hold and who placed it go to the audit log.
+    it is removed. The hold and who placed it go to the audit log. With `roles:` in
+    assay.yaml, your role must list `hold` in its `allow:`.
 
     Example: `assay hold add 'silver.*' --reason 'case 2026-114: litigation'`
     """
     import fnmatch
 
     from assay.cli.render import console
-    from assay.governance.audit_hooks import audit_write
-    from assay.governance.holds import Holds, acting_principal
+    from assay.governance.holds import place_hold
 
     proj = _project(project)
-    who = acting_principal()
-    hold = Holds(proj.catalog).add(name, reason, who)
-    audit_write(proj.runtime, name, action="hold", principal=who, detail={"reason": hold.reason})
+    hold = place_hold(proj.runtime, name, reason)
+    who = hold.held_by
     covered = [d for d in sorted(proj.datasets) if fnmatch.fnmatchcase(d, hold.pattern)]
     console.print(
         f"Held [bold]{hold.pattern}[/] ({hold.reason}), by {who}: "
@@ -59,20 +58,18 @@ def add(
 @handles_errors
 def remove(name: NameArg, project: ProjectOpt = Path(".")) -> None:
     """Release the hold placed on NAME (as it was added: the glob, not a dataset it covers).
+    With `roles:` in assay.yaml, your role must list `hold` in its `allow:`.
 
     Example: `assay hold remove 'silver.*'`
     """
     from assay.cli.render import console
-    from assay.governance.audit_hooks import audit_write
-    from assay.governance.holds import Holds, acting_principal
+    from assay.governance.holds import release_hold
 
     proj = _project(project)
-    who = acting_principal()
-    hold = Holds(proj.catalog).remove(name, who)
-    audit_write(
-        proj.runtime, name, action="hold_remove", principal=who, detail={"reason": hold.reason}
+    hold = release_hold(proj.runtime, name)
+    console.print(
+        f"Released the hold on [bold]{hold.pattern}[/] ({hold.reason}), by {hold.released_by}."
     )
-    console.print(f"Released the hold on [bold]{hold.pattern}[/] ({hold.reason}), by {who}.")
 
 
 @hold_app.command("list")

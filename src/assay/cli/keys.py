@@ -34,12 +34,14 @@ def new(project: ProjectOpt = Path(".")) -> None:
     only); otherwise its text is printed for you to put in $ASSAY_TOKEN_KEY (or your
     secret store).
 
+    With `roles:` in assay.yaml, your role must list `keys` in its `allow:`.
+
     Example: `assay keys new --project examples/fraud`
     """
     from assay.config import load_config
     from assay.governance.rotate import new_ring
 
-    root = Path(project).resolve()
+    root = Path(project).resolve()  # new_ring refuses a role not allowed `keys`
     settings = load_config(root).governance
     _tell_ring(new_ring(settings, root), settings.token_key_env, "Made a key ring")
 
@@ -118,15 +120,18 @@ def rotate(
     With `governance.token_key_file`, the new version is written to that file first.
     With a ring in $ASSAY_TOKEN_KEY, assay cannot change your environment: it prints the
     new ring (or writes it to --ring-file) and stops; set the variable and run it again,
-    which rewrites the tables.
+    which rewrites the tables. With `roles:` in assay.yaml, your role must list `keys` in
+    its `allow:`.
 
     Example: `assay keys rotate --dry-run`, then `assay keys rotate`
     """
     from assay.governance.keys import TokenKeys
+    from assay.governance.permissions import require_action
     from assay.governance.rotate import add_key_version, plan_rotation
     from assay.pipelines.quarantine import quarantine_name
 
     proj = _project(project)
+    require_action(proj.runtime, "keys")  # before the scan, and for --dry-run and --resume
     settings, warehouse = proj.config.governance, proj.runtime.warehouse
     ring = TokenKeys.load(settings, proj.root)
     names = None

@@ -386,7 +386,8 @@ def check(
     project: ProjectOpt = Path("."),
     engine: EngineOpt = None,
 ) -> None:
-    """Run data contracts against the tables now; exit 1 when an error rule fails.
+    """Run data contracts against the tables now; exit 1 when an error rule fails. With
+    `roles:` in assay.yaml, your role must list `check` in its `allow:`.
 
     Example: `assay check silver.transactions --format json`
     """
@@ -394,8 +395,11 @@ def check(
     import json
 
     from assay.cli.render import check_table, console
+    from assay.governance.permissions import require_action
 
-    results = _project(project, engine).check(names or (), sensitivity)
+    proj = _project(project, engine)
+    require_action(proj.runtime, "check")  # with roles:, the role must allow `check`
+    results = proj.check(names or (), sensitivity)
     if format is CheckFormat.json:
         sys.stdout.write(json.dumps([dataclasses.asdict(r) for r in results], indent=1) + "\n")
     else:

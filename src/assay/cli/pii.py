@@ -60,16 +60,19 @@ def scan(
 ) -> None:
     """Scan tables for personal data; record what is found in the catalog, so those
     columns (and the columns derived from them) are classified `pii` on every read.
-    Examples are masked: no clear value is shown or stored.
+    Examples are masked: no clear value is shown or stored. With `roles:` in assay.yaml,
+    your role must list `pii_scan` in its `allow:` (the scan reads clear values).
 
     Example: `assay pii scan --project examples/fraud --min-confidence 0.8`
     """
     from assay.cli.render import console, progress_bar
     from assay.governance import pii_presidio
+    from assay.governance.permissions import require_action
     from assay.governance.scan import check_built
     from assay.governance.scan import scan as run_scan
 
     runtime = _project(project).runtime
+    require_action(runtime, "pii_scan")  # before any name is checked or bar shown
     use_presidio = presidio and pii_presidio.available()
     chosen = names or [n for n in runtime.dag.order() if runtime.warehouse.exists(n)]
     for name in chosen:  # a wrong name fails before the progress bar starts

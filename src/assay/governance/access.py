@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -66,6 +66,10 @@ class TableAccess:
         masks: column -> the mask the role sees it through.
         denied: column -> the restricted classification the role is not granted.
         row_filter: the predicate rows must meet (DuckDB dialect), None for all rows.
+        reasons: denied column -> why, when it is denied for another reason than a
+            classification (a rejected table's raw records, assay.governance.access_rejected).
+        governed_by: for a table of rejected rows, the dataset whose policy it is read
+            under; None for a dataset.
     """
 
     role: str
@@ -73,6 +77,8 @@ class TableAccess:
     masks: Mapping[str, str]
     denied: Mapping[str, str]
     row_filter: str | None
+    reasons: Mapping[str, str] = field(default_factory=dict)
+    governed_by: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -98,6 +104,15 @@ class TableAccess:
             if unsure
             else ""
         )
+        if column in self.reasons:
+            return AccessDeniedError(
+                f"role {self.role!r} may not read column {column!r} of {self.table}: "
+                f"{self.reasons[column]}{doubt}",
+                where=f"{self.table}.{column}",
+                hint=f"select other columns by name (rule, rejected_at, ...), or read it as "
+                f"a role that sees {self.governed_by} with no mask, row filter or denied "
+                "column",
+            )
         return AccessDeniedError(
             f"role {self.role!r} may not read column {column!r} of {self.table} "
             f"(classified {self.denied[column]!r}){doubt}",
@@ -139,6 +154,11 @@ class AccessPolicy:
         classes: gives the effective classifications per table and column (asked on
             every read; assay.governance.classes caches them).
         keys: gives the token key ring (asked only when a role's mask is `tokenize`).
+        datasets: gives every table of rejected rows of the project -> its dataset
+            (assay.governance.access_rejected.rejected_tables); tables named like one
+            and not a dataset are governed by the name's dataset all the same.
+        schemas: gives a dataset's schema (None when not built), to read its rejected
+            rows under its policy.
     """
 
     def __init__(
@@ -147,6 +167,8 @@ class AccessPolicy:
         restricted: Collection[str] = ("pii", "restricted"),
         classes: Callable[[], ColumnClasses] | None = None,
         keys: Callable[[], TokenKeys] | None = None,
+        datasets: Callable[[], Mapping[str, str]] | None = None,
+        schemas: Callable[[str], pa.Schema | None] | None = None,
     ):
         from assay.governance.access_sql import check_predicate
 
@@ -154,6 +176,9 @@ class AccessPolicy:
         self.restricted = frozenset(r.lower() for r in restricted)
         self._classes = classes or dict
         self._keys = keys
+        self._datasets = datasets or dict
+        self._schemas = schemas or (lambda name: None)
+        self._rejected: dict[str, str] | None = None
         self._ring: TokenKeys | None = None
         self._principals: dict[str, str] = {}
         for name, role in self.roles.items():
@@ -189,11 +214,15 @@ class AccessPolicy:
         from assay.governance.keys import TokenKeys
 
         config = runtime.config
-        return cls.from_config(
+        policy = cls.from_config(
             config,
             lambda: column_classes(runtime),
             lambda: TokenKeys.load(config.governance, runtime.root),
         )
+        if policy is not None:
+            policy._datasets = lambda: _project_rejected(runtime)
+            policy._schemas = lambda name: _built_schema(runtime, name)
+        return policy
 
     def role_of(self, principal: str) -> str:
         """The role `principal` holds; AccessDeniedError when it holds none."""
@@ -209,15 +238,45 @@ class AccessPolicy:
 
     def table(self, role: str, table: str, schema: pa.Schema) -> TableAccess:
         """What `role` sees of `table` (of this `schema`); AccessDeniedError when no grant
-        matches it."""
-        settings = self.roles[role]
-        if not any(fnmatch.fnmatchcase(table, g) for g in settings.grants):
+        matches it. A table of rejected rows is read under its dataset's policy too
+        (assay.governance.access_rejected)."""
+        from assay.governance.access_rejected import governing_dataset, rejected_access
+
+        if self._rejected is None:  # the project's datasets do not change while it is open
+            self._rejected = dict(self._datasets())
+        rejected = self._rejected
+        dataset = governing_dataset(table, rejected, rejected.values())
+        own = self._own_table(role, table, schema)
+        if dataset is None:
+            return own
+        self._check_grant(role, dataset, f", whose rejected rows {table} holds")
+        dataset_schema = self._schemas(dataset)
+        of_dataset = None if dataset_schema is None else self.table(role, dataset, dataset_schema)
+        narrowed = rejected_access(own, of_dataset, dataset, schema)
+        return TableAccess(
+            role,
+            table,
+            narrowed.masks,
+            narrowed.denied,
+            narrowed.row_filter,
+            narrowed.reasons,
+            governed_by=dataset,
+        )
+
+    def _check_grant(self, role: str, table: str, why: str = "") -> None:
+        """AccessDeniedError unless a grant of `role` matches `table`."""
+        if not any(fnmatch.fnmatchcase(table, g) for g in self.roles[role].grants):
             raise AccessDeniedError(
-                f"role {role!r} has no grant on {table}",
+                f"role {role!r} has no grant on {table}{why}",
                 where=table,
                 hint=f"ask for `{table}` (or a glob matching it) in roles.{role}.grants "
                 "in assay.yaml",
             )
+
+    def _own_table(self, role: str, table: str, schema: pa.Schema) -> TableAccess:
+        """What `role` sees of `table` by the patterns naming it."""
+        settings = self.roles[role]
+        self._check_grant(role, table)
         masks = {}
         for column in schema.names:
             kind = _most_specific(settings.masks, f"{table}.{column}")
@@ -256,6 +315,20 @@ class AccessPolicy:
                 )
             self._ring = self._keys()
         return self._ring
+
+
+def _project_rejected(runtime: ProjectRuntime) -> dict[str, str]:
+    """The project's tables of rejected rows -> their datasets."""
+    from assay.governance.access_rejected import rejected_tables
+
+    dag = runtime.dag
+    return rejected_tables(dag[name] for name in dag.order())
+
+
+def _built_schema(runtime: ProjectRuntime, name: str) -> pa.Schema | None:
+    """`name`'s schema, None when it is not built (or not a table of the warehouse)."""
+    warehouse = runtime.warehouse
+    return warehouse.schema(name) if warehouse.exists(name) else None
 
 
 def _most_specific(patterns: Mapping[str, str], name: str) -> str | None:

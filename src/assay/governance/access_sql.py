@@ -97,6 +97,17 @@ def check_filter_columns(role: str, table: str, predicate: str, schema: pa.Schem
             )
 
 
+def predicate_columns(predicate: str) -> set[str]:
+    """The columns a row filter names, lowercased.
+
+    Example:
+        >>> sorted(predicate_columns("country = 'FR' AND Amount > 3"))
+        ['amount', 'country']
+    """
+    tree = check_predicate(predicate, "a row filter")
+    return {column.name.lower() for column in tree.find_all(exp.Column)}
+
+
 def dialect_predicate(predicate: str | None, dialect: str) -> str | None:
     """A row filter as `dialect` runs it.
 

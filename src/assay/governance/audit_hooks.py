@@ -67,11 +67,16 @@ def audit_write(
         detail: anything else, JSON-serializable and free of data values (version, run
             id, files rewritten, salted hashes).
         principal: who (default: the current principal).
-        role: the role acted in, when roles apply.
+        role: the role acted in; by default the role the principal holds under `roles:`
+            (None without roles, or for a principal in none).
     """
     log = audit_log(runtime)
     if log is None:
         return None
+    if role is None and runtime.config.roles:
+        from assay.governance.permissions import role_of
+
+        role = role_of(runtime.config, principal)
     event = AuditEvent(
         action, dataset, principal, role, tuple(columns), rows, detail=dict(detail or {})
     )

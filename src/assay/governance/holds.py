@@ -9,6 +9,11 @@ active, nothing assay does deletes the dataset's rows or files:
 - every vacuum assay does checks `Holds.active` first: `Warehouse.vacuum` itself sits below
   governance and does not know about holds, so its callers must ask.
 
+`place_hold` and `release_hold` are the Python API of `assay hold add|remove`: with
+`roles:` in assay.yaml, the principal's role must allow `hold`
+(assay.governance.permissions), and each change goes to the audit log with its role.
+`Holds` is the store below them, which checks nobody.
+
 Holds live in the catalog's database (table `assay_holds`, created on first use so the
 catalog's core schema does not change when holds are not used). A removed hold stays as
 history with who released it and when.
@@ -30,12 +35,16 @@ import fnmatch
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from assay.catalog.store import Catalog, create_tables
 from assay.errors import AssayError, UsageError
 from assay.intervals import utcnow
+
+if TYPE_CHECKING:
+    from assay.runtime import Runtime
 
 _meta = sa.MetaData()
 
@@ -230,6 +239,54 @@ class Holds:
             row = con.execute(sa.select(holds_table).where(holds_table.c.id == hold_id)).mappings()
             first = row.first()
         return None if first is None else _hold(first)
+
+
+def place_hold(runtime: Runtime, dataset: str, reason: str) -> Hold:
+    """Hold `dataset` (a name or glob) for `reason` as the current principal, when its
+    role allows `hold`; the hold goes to the audit log.
+
+    Raises:
+        AccessDeniedError: roles are configured and the principal's role does not allow
+            `hold`.
+        UsageError: see `Holds.add`.
+
+    Example:
+        >>> import assay, tempfile
+        >>> runtime = assay.Project(assay.init_project(tempfile.mkdtemp())).runtime
+        >>> place_hold(runtime, "silver.*", "case 7").pattern
+        'silver.*'
+    """
+    from assay.governance.audit_hooks import audit_write
+    from assay.governance.permissions import require_action
+
+    who = acting_principal()
+    role = require_action(runtime, "hold", principal=who)
+    hold = Holds(runtime.catalog).add(dataset, reason, who)
+    detail = {"reason": hold.reason}
+    audit_write(runtime, hold.pattern, action="hold", principal=who, role=role, detail=detail)
+    return hold
+
+
+def release_hold(runtime: Runtime, dataset: str) -> Hold:
+    """Release the hold placed on exactly `dataset` as the current principal, when its
+    role allows `hold`; the release goes to the audit log.
+
+    Raises:
+        AccessDeniedError: roles are configured and the principal's role does not allow
+            `hold`.
+        UsageError: see `Holds.remove`.
+    """
+    from assay.governance.audit_hooks import audit_write
+    from assay.governance.permissions import require_action
+
+    who = acting_principal()
+    role = require_action(runtime, "hold", principal=who)
+    hold = Holds(runtime.catalog).remove(dataset, who)
+    detail = {"reason": hold.reason}
+    audit_write(
+        runtime, hold.pattern, action="hold_remove", principal=who, role=role, detail=detail
+    )
+    return hold
 
 
 def _hold(row: sa.RowMapping) -> Hold:

@@ -34,14 +34,11 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, get_args
+from typing import Protocol, get_args
 
-from assay.config import GovernanceAction
+from assay.config import GovernanceAction, ProjectConfig
 from assay.errors import AccessDeniedError, UsageError
 from assay.governance.principal import current_principal
-
-if TYPE_CHECKING:
-    from assay.config import ProjectConfig
 
 #: Every governance action a role may be allowed (without the `*` wildcard).
 ACTIONS: tuple[str, ...] = tuple(a for a in get_args(GovernanceAction) if a != "*")
@@ -82,11 +79,14 @@ def role_of(config: ProjectConfig, principal: str | None = None) -> str | None:
     return None
 
 
-def require_action(runtime: _HasConfig, action: str, principal: str | None = None) -> str | None:
+def require_action(
+    runtime: _HasConfig | ProjectConfig, action: str, principal: str | None = None
+) -> str | None:
     """Refuse `action` unless the principal's role allows it (see the module).
 
     Args:
-        runtime: the project's runtime (anything with `.config`).
+        runtime: the project's runtime (anything with `.config`), or the project's
+            config itself (where no runtime is open, e.g. `assay keys new`).
         action: one of `ACTIONS`.
         principal: who acts (default: the current principal).
 
@@ -110,7 +110,7 @@ def require_action(runtime: _HasConfig, action: str, principal: str | None = Non
             f"unknown governance action {action!r}",
             hint=f"one of: {', '.join(ACTIONS)}",
         )
-    config = runtime.config
+    config = runtime if isinstance(runtime, ProjectConfig) else runtime.config
     if not config.roles:
         return None
     who = principal if principal is not None else current_principal()

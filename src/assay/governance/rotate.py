@@ -346,7 +346,13 @@ def add_key_version(
 ) -> RingUpdate:
     """`ring` with a new random version: written to the key file assay.yaml names;
     for a ring in the environment, written to `out_file` when given (outside the project),
-    else only returned, to be printed and set by the user."""
+    else only returned, to be printed and set by the user.
+
+    Raises:
+        AccessDeniedError: `roles:` are set in the project's assay.yaml and the current
+            principal's role does not allow `keys`.
+    """
+    _require_keys(root)
     newer = ring.rotated()
     configured = ring_file(settings, root)
     if configured is not None:
@@ -361,7 +367,13 @@ def add_key_version(
 
 def new_ring(settings: GovernanceSettings, root: str | Path) -> RingUpdate:
     """A first ring (version 1, random): written to the key file assay.yaml names (which
-    must not exist yet), else returned for the environment."""
+    must not exist yet), else returned for the environment.
+
+    Raises:
+        AccessDeniedError: `roles:` are set in the project's assay.yaml and the current
+            principal's role does not allow `keys`.
+    """
+    _require_keys(root)
     ring = TokenKeys({1: os.urandom(32)}, "a new ring")
     configured = ring_file(settings, root)
     if configured is None:
@@ -374,3 +386,12 @@ def new_ring(settings: GovernanceSettings, root: str | Path) -> RingUpdate:
         )
     write_ring(ring, configured)
     return RingUpdate(ring, configured, in_environment=False)
+
+
+def _require_keys(root: str | Path) -> None:
+    """Refuse a key change unless the principal's role allows `keys` (when the project at
+    `root` configures roles; assay.governance.permissions)."""
+    from assay.config import load_config
+    from assay.governance.permissions import require_action
+
+    require_action(load_config(Path(root)), "keys")

@@ -7,7 +7,9 @@ found at or above the minimum confidence replace what the catalog held for that 
 Those columns are then classified `pii` on every read (assay.governance.classes), and so
 are the columns derived from them. The scan reads the warehouse directly, not through
 the reader: a reader's masks would hide exactly what it looks for; it never shows or
-stores a clear value, and it is written to the audit log.
+stores a clear value, and it is written to the audit log. Because it reads clear values,
+with `roles:` in assay.yaml the principal's role must allow `pii_scan`
+(assay.governance.permissions).
 
 Example:
     >>> import assay, tempfile
@@ -34,6 +36,7 @@ import pyarrow as pa
 from assay.catalog.classifications import ScanFinding, ScanStore
 from assay.errors import TableNotFoundError, UsageError
 from assay.governance import detect, pii_presidio
+from assay.governance.permissions import require_action
 from assay.intervals import utcnow
 
 if TYPE_CHECKING:
@@ -71,7 +74,13 @@ class ScanReport:
 
 
 def sample(runtime: Runtime, name: str, rows: int = SAMPLE_ROWS) -> tuple[pa.Table, int]:
-    """A seeded random sample of `rows` rows of `name`'s newest version, and its row count."""
+    """A seeded random sample of `rows` rows of `name`'s newest version, and its row count.
+
+    Raises:
+        AccessDeniedError: roles are configured and the principal's role does not allow
+            `pii_scan` (the sample holds clear values).
+    """
+    require_action(runtime, "pii_scan")
     dataset = runtime.warehouse.dataset(name)
     total = dataset.count_rows()
     if total <= rows:
@@ -157,9 +166,12 @@ def scan(
     the catalog (replacing its earlier ones) and write one audit event per table.
 
     Raises:
+        AccessDeniedError: roles are configured and the principal's role does not allow
+            `pii_scan`.
         UsageError: a name is not a dataset, or `min_confidence` is not in 0..1.
         TableNotFoundError: a named table has not been built yet.
     """
+    require_action(runtime, "pii_scan")
     if not 0 <= min_confidence <= 1:
         raise UsageError(
             f"--min-confidence must be between 0 and 1, not {min_confidence}",
