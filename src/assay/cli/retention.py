@@ -15,9 +15,10 @@ if TYPE_CHECKING:
     from assay.governance.retention import RetentionOutcome
 
 retention_app = typer.Typer(
-    help='Retention: a dataset\'s `retention="400d"`, or the shortest `governance.retention` '
-    "period of the classifications its columns hold, says how long rows are kept by its "
-    "time column.\n\n"
+    help='Retention: the stricter of a dataset\'s `retention="400d"` and the shortest '
+    "`governance.retention` period of the classifications its columns hold says how long "
+    "rows are kept by its time column (a longer declared period never extends the "
+    "classification's: `assay retention list` shows both).\n\n"
     "Example: `assay retention list`, then `assay retention apply --dry-run`",
     no_args_is_help=True,
     rich_markup_mode="markdown",
@@ -49,24 +50,31 @@ def apply(
     (`assay hold list`) are skipped, neither deleted from nor vacuumed, and reported.
     A dataset's rejected rows (its quarantine table, a stream's dead letters) follow its
     retention, counted from when they were rejected. Every delete is recorded in the
-    audit log.
+    audit log. A dataset whose period comes only from a classification and that has no
+    time column is skipped and reported (declare its time_column=); a dataset declaring
+    a retention without one stops the command before anything is deleted. With roles in
+    assay.yaml, applying (not --dry-run) needs a role that allows `retention`.
 
     Example: `assay retention apply --dry-run`, then `assay retention apply silver.flights`
     """
     from assay.cli.common import parse_time
     from assay.cli.render import console, progress_bar
-    from assay.governance.retention import apply_retention, retention_rules
+    from assay.governance.permissions import require_action
+    from assay.governance.retention import apply_retention, retention_plan
     from assay.intervals import to_naive_utc
     from assay.lock import project_lock
 
     proj = _project(project)
+    if not dry_run:
+        require_action(proj.runtime, "retention")
     moment = parse_time(now)
-    rules = retention_rules(proj.runtime, names or [])
-    if not rules:
+    plan = retention_plan(proj.runtime, names or [])
+    if not plan:
         console.print("No dataset has a retention: nothing to delete.")
         return
     with project_lock(proj.state_dir, proj.config.lock_timeout), progress_bar() as bar:
-        task = bar.add_task("retention", total=len(rules))
+        # Every table worked on, its quarantine and dead letters included.
+        task = bar.add_task("retention", total=len(plan))
         outcomes = apply_retention(
             proj.runtime,
             names or [],
@@ -90,7 +98,7 @@ def _report(outcomes: list[RetentionOutcome], dry_run: bool) -> None:
             o.rows_deleted,
             o.files_rewritten,
             "-" if dry_run else o.files_removed,
-            f"held ({o.held})" if o.held else ("not built yet" if o.missing else "-"),
+            _skipped(o),
         )
         for o in outcomes
     ]
@@ -105,6 +113,14 @@ def _report(outcomes: list[RetentionOutcome], dry_run: bool) -> None:
             + ", ".join(o.rule.dataset for o in held)
             + " (their expired rows stay until the hold is removed: `assay hold list`)."
         )
+    timeless = [o.rule.dataset for o in outcomes if o.skipped]
+    if timeless:
+        console.print(
+            f"[yellow]Skipped {len(timeless)} dataset(s) with no time column[/]: "
+            + ", ".join(timeless)
+            + " (their classification's retention cannot tell expired rows: declare "
+            "time_column= on each; nothing was deleted from them)."
+        )
     vacuumed = [o for o in outcomes if o.version is not None]
     if vacuumed:
         console.print(
@@ -115,11 +131,21 @@ def _report(outcomes: list[RetentionOutcome], dry_run: bool) -> None:
         )
 
 
+def _skipped(outcome: RetentionOutcome) -> str:
+    """The table's `skipped` cell: a hold, a missing table or another reason, else -."""
+    if outcome.held:
+        return f"held ({outcome.held})"
+    if outcome.missing:
+        return "not built yet"
+    return outcome.skipped or "-"
+
+
 @retention_app.command("list")
 @handles_errors
 def list_(project: ProjectOpt = Path(".")) -> None:
     """Show each dataset's retention period, where it comes from (declared on the dataset
-    or by a classification its columns hold), its time column and any legal hold.
+    or by a classification its columns hold; when both apply, the stricter and what it
+    overrides), its time column and any legal hold.
 
     Example: `assay retention list --project examples/fraud`
     """
@@ -145,7 +171,8 @@ def list_(project: ProjectOpt = Path(".")) -> None:
                 rule.dataset,
                 describe_period(rule.period),
                 rule.source,
-                rule.time_column or "(none: declare time_column)",
+                rule.time_column
+                or ("(none: retention error)" if rule.declared else "(none: skipped)"),
                 f"{hold.pattern}: {hold.reason}" if hold else "-",
             )
         )

@@ -1,10 +1,19 @@
 """Retention: delete the rows a dataset may no longer keep, then the files that held them.
 
-A dataset's period is its declared `retention="400d"` (SQL header `-- retention: 400d`);
-without one, the shortest `governance.retention` period (assay.yaml) of the
-classifications its columns hold (see assay.governance.classes): a table with an email
-column classified `pii` keeps rows as long as `retention: {pii: 400d}` says. Rows whose
-time column is older than `now - period` are expired.
+A dataset's period is the stricter (shorter) of its declared `retention="400d"` (SQL
+header `-- retention: 400d`) and the shortest `governance.retention` period (assay.yaml)
+of the classifications its columns hold (see assay.governance.classes): a table with an
+email column classified `pii` keeps rows no longer than `retention: {pii: 400d}` says,
+whatever it declares. Stricter wins because the classification's period is the policy
+(a DPO's), and a dataset's owner must not extend it by declaring a longer one; when the
+classification overrides a longer declaration the rule's `source` names both, so
+`assay retention list` and the governance report show the override. Rows
+whose time column is older than `now - period` are expired.
+
+A dataset without a time column cannot tell old rows from new: with a declared
+retention that is an error (the declaration cannot be honoured), with only a
+classification's it is skipped and reported (`RetentionOutcome.skipped`), so one such
+dataset does not stop retention for the whole project.
 
 `apply_retention` deletes the expired rows of each dataset as one commit (marked as
 maintenance, so no run re-ingests files or refills intervals: the interval ledger still
@@ -61,6 +70,8 @@ class RetentionRule:
         time_column: the dataset's declared time column (None: an error to apply).
         follows: for a table of rejected rows (quarantine, dead letters), the dataset
             whose retention it follows (its holds apply too); None for a dataset.
+        declared: True when the dataset declares a retention itself (then a missing
+            time column is an error, not a skip).
     """
 
     dataset: str
@@ -68,6 +79,7 @@ class RetentionRule:
     source: str
     time_column: str | None
     follows: str | None = None
+    declared: bool = True
 
     def cutoff(self, now: datetime) -> datetime:
         """Rows before this instant (naive UTC) are expired."""
@@ -87,6 +99,8 @@ class RetentionOutcome:
         version: the delete's commit (None: nothing expired, or a dry run).
         held: the hold that made it skip the dataset (its glob and reason), else None.
         missing: True when the table does not exist yet (nothing to delete).
+        skipped: why the dataset was skipped for another reason than a hold (no time
+            column for a classification's retention), else None.
     """
 
     rule: RetentionRule
@@ -97,6 +111,11 @@ class RetentionOutcome:
     version: int | None = None
     held: str | None = None
     missing: bool = False
+    skipped: str | None = None
+
+
+#: Why a dataset whose retention comes from a classification only is skipped.
+NO_TIME_COLUMN = "no time column: declare time_column="
 
 
 def classification_periods(settings: Mapping[str, str]) -> dict[str, timedelta]:
@@ -117,8 +136,9 @@ def rule_for(
     columns: Mapping[str, frozenset[str]],
     periods: Mapping[str, timedelta],
 ) -> RetentionRule | None:
-    """The retention of one dataset: declared, else the shortest period among the
-    classifications its `columns` hold (column -> classifications); None: kept forever.
+    """The retention of one dataset: the stricter of its declared period and the shortest
+    period among the classifications its `columns` hold (column -> classifications);
+    None: kept forever.
 
     Example:
         >>> from types import SimpleNamespace
@@ -128,19 +148,27 @@ def rule_for(
         >>> rule_for(spec, {"email": frozenset({"pii"}), "dx": frozenset({"health"})},
         ...          periods).source
         'classification health (dx)'
+        >>> spec.protection = Protection(retention=timedelta(days=120))
+        >>> rule_for(spec, {"dx": frozenset({"health"})}, periods).source
+        'classification health (dx), stricter than the declared 120d'
     """
     declared = spec.protection.retention
-    if declared is not None:
-        return RetentionRule(spec.name, declared, DECLARED, spec.time_column)
     held: dict[str, list[str]] = {}
     for column, classes in sorted(columns.items()):
         for name in classes:
             if name in periods:
                 held.setdefault(name, []).append(column)
     if not held:
-        return None
+        if declared is None:
+            return None
+        return RetentionRule(spec.name, declared, DECLARED, spec.time_column)
     shortest = min(held, key=lambda name: (periods[name], name))
-    source = f"classification {shortest} ({', '.join(held[shortest])})"
+    by_class = f"classification {shortest} ({', '.join(held[shortest])})"
+    if declared is None:
+        return RetentionRule(spec.name, periods[shortest], by_class, spec.time_column, None, False)
+    if declared <= periods[shortest]:  # the declaration keeps to the policy: nothing to flag
+        return RetentionRule(spec.name, declared, DECLARED, spec.time_column)
+    source = f"{by_class}, stricter than the {DECLARED} {describe_period(declared)}"
     return RetentionRule(spec.name, periods[shortest], source, spec.time_column)
 
 
@@ -188,22 +216,33 @@ def apply_retention(
         on_done: called with each outcome as it is known (progress).
 
     Raises:
-        DefinitionError: a dataset with a retention has no time column (or its table
-            lacks it); checked for every dataset before any row is deleted.
+        DefinitionError: a dataset declaring a retention has no time column, or a
+            declared time column is not in its table; checked for every dataset before
+            any row is deleted. (A classification's retention on a dataset without a
+            time column is skipped instead, see `NO_TIME_COLUMN`.)
     """
     moment = now or utcnow()
-    rules = retention_rules(runtime, names)
-    for rule in rules:
-        _check_time_column(runtime, rule)
-    rules = [side for rule in rules for side in (rule, *rejected_rules(runtime, rule))]
     holds = Holds(runtime.catalog)
     outcomes = []
-    for rule in rules:
+    for rule in retention_plan(runtime, names):
         outcome = _apply_one(runtime, holds, rule, moment, dry_run)
         outcomes.append(outcome)
         if on_done is not None:
             on_done(outcome)
     return outcomes
+
+
+def retention_plan(runtime: Runtime, names: Sequence[str] = ()) -> list[RetentionRule]:
+    """Every table `apply_retention` works on, in order: each dataset with a retention,
+    then its tables of rejected rows (what a progress bar counts).
+
+    Raises:
+        DefinitionError: as `apply_retention`, before anything is deleted.
+    """
+    rules = retention_rules(runtime, names)
+    for rule in rules:
+        _check_time_column(runtime, rule)
+    return [side for rule in rules for side in (rule, *rejected_rules(runtime, rule))]
 
 
 def rejected_rules(runtime: Runtime, rule: RetentionRule) -> list[RetentionRule]:
@@ -231,10 +270,12 @@ def rejected_rules(runtime: Runtime, rule: RetentionRule) -> list[RetentionRule]
 
 def _check_time_column(runtime: Runtime, rule: RetentionRule) -> None:
     where = getattr(runtime.dag[rule.dataset], "where", None)
+    if rule.time_column is None and not rule.declared:
+        return  # a classification's period: skipped and reported when applied
     if rule.time_column is None:
         raise DefinitionError(
-            f"{rule.dataset} has a retention of {rule.period.days} days ({rule.source}) "
-            "but no time column to tell old rows from new",
+            f"{rule.dataset} declares a retention of {describe_period(rule.period)} "
+            f"({rule.source}) but has no time column to tell old rows from new",
             where=where or rule.dataset,
             hint="declare time_column= on the dataset (SQL header: `-- time_column: "
             "event_time`), or remove its retention",
@@ -256,13 +297,14 @@ def _apply_one(
     cutoff = rule.cutoff(now)
     if not runtime.warehouse.exists(rule.dataset):
         return RetentionOutcome(rule, cutoff, missing=True)
+    if rule.time_column is None:
+        return RetentionOutcome(rule, cutoff, skipped=NO_TIME_COLUMN)
     hold = holds.active(rule.dataset) or (rule.follows and holds.active(rule.follows)) or None
     if hold is not None:
         return RetentionOutcome(rule, cutoff, held=f"{hold.pattern}: {hold.reason}")
     if dry_run:
         rows, files = expired_counts(runtime, rule, cutoff)
         return RetentionOutcome(rule, cutoff, rows_deleted=rows, files_rewritten=files)
-    assert rule.time_column is not None  # checked before any delete
     wh = runtime.warehouse
     kind = wh.schema(rule.dataset).field(rule.time_column).type
     predicate = expired_predicate(rule.time_column, cutoff, kind)
