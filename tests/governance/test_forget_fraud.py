@@ -43,7 +43,11 @@ PER_TRANSACTION = ("bronze.transactions", "silver.transactions")
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fraud example, run, its features online (SQLite) and a training set saved."""
-    root = tmp_path_factory.mktemp("fraud_built")
+    return build_example(tmp_path_factory.mktemp("fraud_built"))
+
+
+def build_example(root: Path) -> Path:
+    """Build the fraud example in `root` (see `built`)."""
     shutil.copy(EXAMPLE / "assay.yaml", root)
     for folder in ("pipelines", "contracts", "features"):
         shutil.copytree(EXAMPLE / folder, root / folder)
@@ -464,79 +468,3 @@ def test_purge_history_blanks_an_earlier_delete_predicate_naming_the_customer(
     assert "silver.customers" in {p.table for p in purged.purged}
     assert not any(str(customer) in p for p in predicates()) and "<erased>" in predicates()
     assert _raw_scan(fraud / "warehouse", customer, cards) == {}
-
-
-def _email(project: assay.Project, customer: int) -> str:
-    customers = _frame(project, "silver.customers")
-    return str(customers.loc[customers["customer_id"] == customer, "email"].item())
-
-
-def test_forget_by_email_erases_what_forget_by_customer_id_does(
-    fraud: Path, built: Path, tmp_path: Path
-) -> None:
-    """Finding 2: the email's rows give the customer id, whose rows give their cards: gold
-    tables, the training set and online features kept per card go too."""
-    twin = tmp_path / "twin"
-    shutil.copytree(built, twin)
-    project, other = assay.Project(fraud), assay.Project(twin)
-    customer = _customer(project)
-    email, cards = _email(project, customer), _their_cards(project, customer)
-    expected = _expected_rows(project, customer)
-    assert {"gold.card_daily", "training.cards", "silver.transactions"} <= set(expected)
-    by_email = forget(project.runtime, [Subject("email", email)], purge_history=True)
-    by_id = forget(other.runtime, [Subject("customer_id", str(customer))], purge_history=True)
-    assert by_email.none_found and by_id.none_found, [f.where for f in by_email.proof.found]
-    assert {e.table: e.rows_deleted for e in by_email.erased} == expected
-    assert {e.table: e.rows_deleted for e in by_id.erased} == expected
-    assert by_email.online_deleted == by_id.online_deleted and by_email.online_deleted
-    # Nothing of either identifier on disk: pandas over every Parquet file.
-    assert _raw_scan(fraud / "warehouse", customer, cards) == {}
-    for path in (fraud / "warehouse").rglob("*.parquet"):
-        frame = pq.read_table(path).to_pandas()
-        assert not frame.isin([email]).any().any(), path
-    for subject in (Subject("customer_id", str(customer)), Subject("email", email)):
-        again = forget(project.runtime, [subject], dry_run=True)
-        assert again.plan.tables == [] and again.plan.online == [], subject
-
-
-def test_cli_says_what_a_held_table_still_holds_and_exits_4(fraud: Path) -> None:
-    """Finding 9: "None found." only when nothing remains, held tables included."""
-    project = assay.Project(fraud)
-    customer = _customer(project)
-    expected = _expected_rows(project, customer)["silver.transactions"]
-    Holds(project.catalog).add("silver.transactions", "case 2026-114", "counsel")
-    args = ["forget", "-s", f"customer_id={customer}", "--project", str(fraud)]
-    done = CliRunner().invoke(app, [*args, "--yes", "--purge-history"])
-    assert done.exit_code == 4, done.output
-    last = done.output.rstrip().splitlines()[-1]
-    assert last == f"Still held: silver.transactions (legal hold: case 2026-114), {expected} rows"
-    assert "None found." not in done.output
-    left = _frame(project, "silver.transactions")
-    assert (left["customer_id"] == customer).sum() == expected
-
-
-def test_folder_stream_files_holding_the_customer_are_listed(fraud: Path) -> None:
-    """Finding 7: a folder stream's incoming files are listed for deletion at the source."""
-    project = assay.Project(fraud)
-    customer = _customer(project)
-    cards = sorted(_their_cards(project, customer))
-    others = _frame(project, "silver.transactions")["card_id"]
-    stranger = int(others[~others.isin(cards)].iloc[0])
-    incoming = fraud / "incoming"
-    incoming.mkdir(exist_ok=True)
-    lines = [
-        {"transaction_id": "t1", "card_id": cards[0], "amount": 5.0, "event_time": "2026-07-01"},
-        {"transaction_id": "t2", "card_id": stranger, "amount": 7.0, "event_time": "2026-07-01"},
-        {"transaction_id": "t3", "card_id": cards[-1], "amount": 9.0, "event_time": "2026-07-02"},
-    ]
-    (incoming / "batch-1.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
-    (incoming / "batch-2.jsonl").write_text(json.dumps(lines[1]) + "\n")
-    report = forget(project.runtime, [Subject("customer_id", str(customer))], dry_run=True)
-    streamed = {
-        f.path: f.records for f in report.plan.sources if f.dataset.endswith("live_transactions")
-    }
-    held = sum(
-        json.loads(line)["card_id"] in cards
-        for line in (incoming / "batch-1.jsonl").read_text().splitlines()
-    )
-    assert streamed == {"incoming/batch-1.jsonl": held} and held == 2

@@ -171,31 +171,39 @@ def _closure(
     rt: Runtime, tables: Mapping[str, pa.Schema], subject: Mapping[str, set[str]], notes: list[str]
 ) -> dict[str, set[str]]:
     """Column -> the subject's values, followed to a fixpoint: the rows of the values known
-    so far give the person's other identifiers (their customer id from their email, their
-    cards from their customer id) that belong to them alone, whose rows give more. Values
-    derived through lineage and their masked forms are added to what is looked for, not
-    followed (a token's rows are the clear value's rows)."""
+    so far (in the forms tables store them: see `_stored_forms`) give the person's other
+    identifiers (their customer id from their email, their cards from their customer id)
+    that belong to them alone, whose rows give more."""
     identifiers = _identifier_columns(rt)
     derived = _derived_columns(rt, set(subject) | identifiers, tables, notes)
     clear = {c: set(v) for c, v in subject.items()}
-    fresh = set(clear)  # columns whose values grew in the last round
+    looked: dict[str, set[str]] = {}
     owners: dict[str, set[str]] = {}
     shared: dict[str, set[str]] = {}
-    for _ in range(_MAX_ROUNDS):
-        found = _linked_keys(rt, tables, clear, identifiers - set(subject), fresh)
+    for _ in range(_MAX_ROUNDS + 1):
+        keys = _stored_forms(rt, clear, derived)
+        fresh = {c for c, values in keys.items() if values != looked.get(c)}
+        if not fresh:
+            return keys
+        found = _linked_keys(rt, tables, keys, identifiers - set(subject), fresh)
         for key, (mine, others) in found.items():
             owners.setdefault(key, set()).update(mine)
             shared.setdefault(key, set()).update(others)
-        fresh = set()
+        # A value seen with another subject in any table so far is shared (a merchant).
+        clear = {c: set(v) for c, v in subject.items()}
         for key, mine in owners.items():
-            new = mine - shared.get(key, set()) - clear.get(key, set())
-            if new:
-                clear.setdefault(key, set()).update(new)
-                fresh.add(key)
-        if not fresh:
-            break
-    else:
-        notes.append(f"the subject's keys were followed {_MAX_ROUNDS} rounds and still grew")
+            if mine - shared.get(key, set()):
+                clear.setdefault(key, set()).update(mine - shared.get(key, set()))
+        looked = keys
+    notes.append(f"the subject's keys were followed {_MAX_ROUNDS} rounds and still grew")
+    return keys
+
+
+def _stored_forms(
+    rt: Runtime, clear: Mapping[str, set[str]], derived: Mapping[str, Mapping[str, str]]
+) -> dict[str, set[str]]:
+    """The subject's values as tables store them: in columns derived from theirs through
+    lineage, and hashed or tokenized where a source masks them at ingest."""
     keys = {c: set(v) for c, v in clear.items()}
     for columns in derived.values():
         for column, source in columns.items():
