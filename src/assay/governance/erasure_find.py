@@ -4,10 +4,12 @@ A subject is named by a column and a value (`customer_id=123`). Its rows are fou
 
 - every table with a column of that name, or one derived from it through column lineage
   (IDENTITY or TRANSFORMATION edges: a cast or a rename still holds the value);
-- every table holding one of the subject's own keys: a feature entity's join key (a card)
-  whose every row with the subject's column belongs to the subject, so gold tables,
-  training sets and online features kept per card are found too, and a key shared with
-  another subject (a merchant) never is;
+- every table holding one of the subject's own keys: an identifier (a feature entity's
+  join key such as a card, a contract's primary key such as a customer id) whose every
+  row with the subject's values belongs to the subject, followed to a fixpoint (an email
+  gives the customer id, which gives the cards), so gold tables, training sets and
+  online features kept per card are found whatever identifier named the subject, and a
+  key shared with another subject (a merchant) never is;
 - quarantine, dead-letter and request-log tables, whose raw records are parsed and matched
   by key (see erasure_match);
 - the online store, per feature view keyed by one of those columns;
