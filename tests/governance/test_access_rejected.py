@@ -219,3 +219,28 @@ def test_a_dataset_not_built_denies_the_raw_text() -> None:
     with pytest.raises(AccessDeniedError, match="is not built"):
         access.check_columns(["raw_record"], schema)
     access.check_columns(["rule"], schema)  # the metadata stays readable
+
+
+def test_rejected_rows_on_each_engine(
+    fraud: Path, engine_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same narrowing on DuckDB and Spark: late rows masked and filtered as the stream,
+    quarantined raw records refused."""
+    from assay.engines import get_engine
+    from assay.reader import Reader
+
+    project = _as(monkeypatch, fraud, "ann")
+    policy = AccessPolicy.for_runtime(project.runtime)
+    reader = Reader(project.warehouse, get_engine(engine_name, project.warehouse), policy=policy)
+    stored = _stored(fraud, "late.silver_card_activity_1h")
+    kept = stored[stored["_partition"] == THIRD]
+    assert 0 < len(kept) < len(stored)
+    got = reader.sql("SELECT transaction_id, card_id FROM late.silver_card_activity_1h")
+    expected = sorted(
+        (t, hashlib.sha256(str(c).encode()).hexdigest())
+        for t, c in zip(kept["transaction_id"], kept["card_id"], strict=True)
+    )
+    pairs = zip(got["transaction_id"].to_pylist(), got["card_id"].to_pylist(), strict=True)
+    assert sorted(pairs) == expected
+    with pytest.raises(AccessDeniedError, match="'raw_record'"):
+        reader.sql("SELECT raw_record FROM quarantine.silver_customers")
