@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import importlib.util
+import logging
 import sys
 import uuid
 from collections.abc import Callable, Sequence
@@ -39,12 +40,15 @@ from assay.lock import project_lock
 from assay.pipelines.dag import Dag
 from assay.pipelines.declare import collecting
 from assay.pipelines.plan import Planner, Work
+from assay.pipelines.protect import rules_on_masked_columns
 from assay.pipelines.quarantine import quarantine_name
 from assay.pipelines.runner import Reporter, RunListener, Runner, RunResult
 from assay.pipelines.spec import DatasetSpec, Kind
 from assay.pipelines.sqlfile import load_sql_file
 from assay.runtime import STATE_DIR, Runtime
 from assay.tables import CommitInfo, Warehouse
+
+log = logging.getLogger("assay")
 
 if TYPE_CHECKING:
     from assay.contracts.enforce import CheckResult
@@ -97,6 +101,11 @@ class Project:
         definitions = load_definitions(self.root, self.config)
         self.dag = Dag([d for d in definitions if isinstance(d, DatasetSpec)])
         self.contracts = load_contracts(self.root / "contracts", set(self.dag.specs))
+        for spec in self.dag.specs.values():
+            bound = self.contracts.get(spec.name, ())
+            upstream = [self.dag[name] for name in self.dag.upstream(spec.name)] if bound else []
+            for conflict in rules_on_masked_columns(spec, bound, upstream):
+                log.warning(conflict)
         #: What the workflows below the project take (they never see the project).
         self.runtime = Runtime(
             str(self.root),

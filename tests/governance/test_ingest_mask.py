@@ -455,3 +455,32 @@ def test_a_row_rejected_on_a_masked_column_stays_in_quarantine_on_replay(
     assert (outcome.replayed, outcome.remaining) == (0, 1)
     assert project.table("bronze.planes").num_rows == len(planes)
     assert project.table("quarantine.bronze_planes").num_rows == 1
+
+
+def test_a_contract_rule_on_a_masked_column_is_warned_about_at_load(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found trying the README: masking the fraud example's emails at ingest quarantined
+    every customer (silver's contract checks `format: email`) without a word."""
+    import shutil
+
+    root = tmp_path / "fraud"
+    shutil.copytree(FRAUD, root, ignore=shutil.ignore_patterns("data", ".assay", "warehouse"))
+    bronze = root / "pipelines" / "bronze.py"
+    text = bronze.read_text()
+    masked = text.replace('tags={"pii": "name,email,phone"},', 'mask={"email": "hash"},')
+    assert masked != text
+    bronze.write_text(masked)
+    with caplog.at_level("WARNING", logger="assay"):
+        assay.Project(root)
+    warned = [r.getMessage() for r in caplog.records if "masks at ingest" in r.getMessage()]
+    assert len(warned) == 1
+    assert (
+        warned[0].startswith("silver.customers: ")
+        and "on email, which bronze.customers" in (warned[0])
+    )
+    bronze.write_text(text)  # unmasked: nothing to say
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="assay"):
+        assay.Project(root)
+    assert not [r for r in caplog.records if "masks at ingest" in r.getMessage()]

@@ -49,6 +49,7 @@ from assay.governance.masking import mask_arrow, masked_type, partial_text
 from assay.governance.rotate import TOKENS
 
 if TYPE_CHECKING:
+    from assay.contracts.model import Contract
     from assay.pipelines.spec import DatasetSpec, RunContext
 
 #: How a cast failure's reason goes on after the value it shows (see conform._message).
@@ -239,3 +240,54 @@ def _check_declaration(spec: DatasetSpec) -> None:
                 where=spec.where,
                 hint="partition on a column that is not personal data",
             )
+
+
+def rules_on_masked_columns(
+    spec: DatasetSpec, contracts: Sequence[Contract], upstream: Sequence[DatasetSpec] = ()
+) -> list[str]:
+    """Row rules of `spec`'s contracts that check the values of a column masked at ingest,
+    by `spec` or by a source upstream of it (a column of the same name): they see the
+    mask (a hash, a token), so a pattern or a set of valid values fails every row and the
+    whole batch goes to quarantine. Said when the project loads.
+
+    Example:
+        >>> from assay.contracts.model import Contract, RowRule
+        >>> import assay, sqlglot
+        >>> spec = assay.files("bronze.c", path="c.csv", format="csv", mask={"email": "hash"})
+        >>> rule = RowRule("pattern(email)", "email", sqlglot.parse_one("false"), "bad")
+        >>> contract = Contract("bronze.c", "contracts/c.yaml", (), (rule,), ())
+        >>> rules_on_masked_columns(spec, [contract])[0][:58]
+        'bronze.c: contracts/c.yaml checks pattern(email) on email,'
+    """
+    masked = {c: (s.name, k) for s in (*upstream, spec) for c, k in s.protection.mask.items()}
+    found = []
+    for contract in contracts:
+        for column, checks in _value_checks(contract).items():
+            source, kind = masked.get(column, (None, "null"))
+            if kind == "null":
+                continue
+            found.append(
+                f"{spec.name}: {contract.path} checks {', '.join(checks)} on {column}, which "
+                f"{source} masks at ingest ({kind}): the rules see the {kind} value, so they "
+                "may quarantine every row; drop those rules or do not mask the column"
+            )
+    return found
+
+
+def _value_checks(contract: Contract) -> dict[str, list[str]]:
+    """Per column, what `contract` checks of its values (not only that it is present): a
+    logical type other than string, logicalTypeOptions, quality rules, row rules."""
+    checks: dict[str, list[str]] = {}
+    for column in contract.columns:
+        logical = (column.logical_type or "string").lower()
+        found = [f"logicalType {logical}"] if logical != "string" else []
+        found += [f"{option}" for option in column.options]
+        if found:
+            checks.setdefault(column.name, []).extend(found)
+    for name, item in contract.raw.get("quality", []):
+        label = item.get("metric") or item.get("rule") or item.get("type") or "quality"
+        checks.setdefault(name, []).append(str(label))
+    for rule in contract.row_rules:
+        if rule.column and not rule.name.startswith(("required(", "unique(")):
+            checks.setdefault(rule.column, []).append(rule.name)
+    return checks
