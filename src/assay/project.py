@@ -35,6 +35,7 @@ from assay.engines import Engine, get_engine
 from assay.errors import DefinitionError, UsageError
 from assay.governance.access import AccessPolicy
 from assay.governance.audit_hooks import AuditRunListener, audit_write, read_observer
+from assay.governance.permissions import require_action
 from assay.intervals import Interval, to_naive_utc
 from assay.lock import project_lock
 from assay.pipelines.dag import Dag
@@ -480,6 +481,7 @@ def check_contracts(rt: Runtime, names: Sequence[str], sensitivity: float) -> li
     from assay.contracts.check import check_dataset
     from assay.contracts.enforce import CheckResult as Result
 
+    require_action(rt, "check")  # it reads every row of the tables checked
     targets = list(names) or sorted(rt.contracts)
     for name in targets:
         if name not in rt.contracts:

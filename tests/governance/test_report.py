@@ -76,14 +76,20 @@ CONFIG = {
             "masks": {"silver.customers.email": "hash"},
             "row_filters": {"silver.customers": "country = 'FR'"},
         },
-        "dpo": {"principals": ["dee"], "grants": ["*"], "classifications": ["*"]},
+        "dpo": {
+            "principals": ["dee"],
+            "grants": ["*"],
+            "classifications": ["*"],
+            "allow": ["forget", "report"],
+        },
         "marketing": {"principals": ["mo"], "grants": ["gold.*"]},
     },
 }
 
 
 @pytest.fixture
-def project(make_project: MakeProject) -> assay.Project:
+def project(make_project: MakeProject, monkeypatch: pytest.MonkeyPatch) -> assay.Project:
+    monkeypatch.setenv("ASSAY_USER", "dee")  # the DPO: allowed to forget and report
     files = {
         "pipelines/bronze.py": BRONZE,
         "pipelines/silver.sql": SILVER,

@@ -33,6 +33,7 @@ from assay.governance.classes import (
     feature_classes,
     scan_store,
 )
+from assay.governance.permissions import require_action
 from assay.governance.pii_declared import contract_purpose
 from assay.governance.retention import classification_periods, describe_period, rule_for
 from assay.intervals import utcnow
@@ -109,7 +110,9 @@ class ProcessingRecords:
 
 
 def records(runtime: Runtime) -> ProcessingRecords:
-    """The records of processing of `runtime`'s project."""
+    """The records of processing of `runtime`'s project (the principal's role must allow
+    `report`, when roles are configured)."""
+    require_action(runtime, "report")
     config = runtime.config
     classified = classified_columns(runtime)
     policy = _policy(runtime)
