@@ -8,7 +8,9 @@ copy of that project, for one real customer (the median by transactions):
 - plan: `forget(..., dry_run=True)` (find the subject: lineage, keys, counts, sources);
 - erase: `forget(...)` (one commit per table, online rows, the proof's scan);
 - erase + purge: `forget(..., purge_history=True)` (also vacuum, log statistics,
-  checkpoints, and a second proof).
+  checkpoints, and a second proof);
+- erase by email: `forget` named by the customer's email (as the source file has it):
+  the same rows, found by following the email to the customer id and their cards.
 
 Each side runs --repeat times on fresh copies; medians. Numbers go to RESULTS.md.
 
@@ -109,6 +111,23 @@ def erase_purge(project: Any, customer: int) -> Any:
     return forget(project.runtime, [Subject("customer_id", str(customer))], purge_history=True)
 
 
+def email_of(root: Path, customer: int) -> str:
+    """The customer's email as the source file holds it (what a person would give)."""
+    import csv
+
+    with (root / "data" / "customers.csv").open(newline="") as rows:
+        return next(r["email"] for r in csv.DictReader(rows) if int(r["customer_id"]) == customer)
+
+
+def erase_by_email(email: str) -> Callable[[Any, int], Any]:
+    def run(project: Any, _: int) -> Any:
+        from assay.governance.erasure import Subject, forget
+
+        return forget(project.runtime, [Subject("email", email)])
+
+    return run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--transactions", type=int, default=200_000)
@@ -126,6 +145,7 @@ def main() -> None:
     rows = scan_all(project, customer)
     sides = {"baseline: read every table": scan_all, "plan (--dry-run)": plan}
     sides |= {"erase": erase, "erase + --purge-history": erase_purge}
+    sides["erase by email (followed to id, cards)"] = erase_by_email(email_of(built, customer))
     results: dict[str, tuple[float, Any]] = {}
     for name, run in sides.items():
         timings = [side(built, work, run, customer) for _ in range(args.repeat)]
