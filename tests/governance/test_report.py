@@ -148,7 +148,9 @@ def test_records_of_processing(project: assay.Project) -> None:
     # Oracle: the silver rows of the subject before the erasure; bronze is held.
     assert erasure["rows"] == int((silver["customer_id"] == subject).sum())
     assert [t["table"] for t in erasure["skipped_held"]] == ["bronze.customers"]
-    assert erasure["none_found"] is not None
+    assert erasure["none_found"] is False  # the held bronze table keeps the subject
+    assert [(h["table"], h["rows"]) for h in erasure["still_held"]] == [("bronze.customers", 1)]
+    assert "still held: bronze.customers (1 rows)" in to_markdown(records(project.runtime))
 
     raw = pd.read_csv(project.root / "data" / "customers.csv", dtype=str)
     text = json.dumps(found) + to_markdown(records(project.runtime))

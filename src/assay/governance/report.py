@@ -92,6 +92,8 @@ class ErasureRecord:
     tables: list[dict[str, Any]]
     skipped_held: list[dict[str, Any]]
     none_found: bool | None
+    #: Held tables that still hold the subject (table, hold, rows): not a failed proof.
+    still_held: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -260,6 +262,7 @@ def _erasures(runtime: Runtime) -> list[ErasureRecord]:
             tables=list(e.detail.get("tables", [])),
             skipped_held=list(e.detail.get("skipped_held", [])),
             none_found=e.detail.get("none_found"),
+            still_held=list(e.detail.get("still_held", [])),
         )
         for e in reversed(events)
     ]

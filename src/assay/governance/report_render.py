@@ -44,6 +44,7 @@ def as_dict(found: ProcessingRecords) -> dict[str, Any]:
                 "tables": e.tables,
                 "skipped_held": e.skipped_held,
                 "none_found": e.none_found,
+                "still_held": e.still_held,
             }
             for e in found.erasures
         ],
@@ -197,6 +198,9 @@ def _erasures_markdown(found: ProcessingRecords) -> list[str]:
     ]
     for e in found.erasures:
         proof = {True: "none found", False: "FOUND AFTER ERASURE", None: "-"}[e.none_found]
+        if e.still_held:  # kept by a legal hold, as it should be: not a failed proof
+            kept = ", ".join(f"{h.get('table')} ({h.get('rows')} rows)" for h in e.still_held)
+            proof = f"still held: {kept}"
         tables = ", ".join(str(t.get("table")) for t in e.tables) or "-"
         held = f"; held, skipped: {len(e.skipped_held)}" if e.skipped_held else ""
         lines.append(
