@@ -336,7 +336,7 @@ class Reader:
     ) -> pa.Table:
         """A table read under a policy that changes it: the governed rows, on the embedded
         engine (the rows come to this process anyway)."""
-        from assay.governance.access_sql import quote
+        from assay.sqlbuild import quote
 
         schema = pa.schema(table.schema().to_arrow())
         governed = self._govern(TableRef(read.table, read.version), schema, access)

@@ -29,19 +29,10 @@ import sqlglot
 from sqlglot import exp
 
 from assay.errors import AccessDeniedError, ProjectError, UsageError
+from assay.sqlbuild import quote
 
 if TYPE_CHECKING:
     from assay.governance.keys import TokenKeys
-
-
-def quote(column: str, dialect: str) -> str:
-    """`column` as a quoted identifier of `dialect`.
-
-    Example:
-        >>> print(quote("card id", "duckdb"), quote("a`b", "spark"))
-        "card id" `a``b`
-    """
-    return exp.to_identifier(column, quoted=True).sql(dialect=dialect)
 
 
 def select_list(
@@ -57,7 +48,7 @@ def select_list(
 
     out = []
     for column, kind in columns.items():
-        quoted = quote(column, dialect)
+        quoted = quote(column, dialect)  # assay.sqlbuild's: every name one identifier
         out.append(f"{mask_sql(kind, quoted, dialect, keys)} AS {quoted}" if kind else quoted)
     return tuple(out)
 
