@@ -26,6 +26,16 @@ $(BIN)/.installed-pii: $(BIN)/.installed
 	$(BIN)/pip install -q -e '.[test,pii]'
 	touch $@
 
+# MLflow for `@assay.model` and training-set tracking (`make test` installs it).
+$(BIN)/.installed-mlflow: $(BIN)/.installed
+	$(BIN)/pip install -q -e '.[test,mlflow]'
+	touch $@
+
+# dbt-core and dbt-duckdb for dbt projects inside `assay run` (`make test` installs it).
+$(BIN)/.installed-dbt: $(BIN)/.installed
+	$(BIN)/pip install -q -e '.[test,dbt]'
+	touch $@
+
 ## Run the fraud-detection example end to end on the embedded engine.
 demo: $(BIN)/.installed
 	$(BIN)/python examples/fraud/demo.py
@@ -42,7 +52,8 @@ services:
 	scripts/services/kafka start
 
 ## Lint, type-check and run the whole suite against real services.
-test: $(BIN)/.installed $(BIN)/.installed-spark $(BIN)/.installed-airflow $(BIN)/.installed-pii services lint
+test: $(BIN)/.installed $(BIN)/.installed-spark $(BIN)/.installed-airflow $(BIN)/.installed-pii \
+		$(BIN)/.installed-mlflow $(BIN)/.installed-dbt services lint
 	ASSAY_PG_URL=$$(scripts/services/postgres url) ASSAY_REDIS_URL=$$(scripts/services/redis url) \
 		ASSAY_KAFKA_BOOTSTRAP=$$(scripts/services/kafka bootstrap) \
 		ASSAY_SPARK_JARS=$$(scripts/jars/resolve spark) $(BIN)/pytest -q

@@ -224,6 +224,41 @@ class GovernanceSettings(BaseModel):
     audit: bool = True
 
 
+class MlflowSettings(BaseModel):
+    """`mlflow:` in assay.yaml: where models (`@assay.model`) and training sets are tracked.
+
+    Example:
+        >>> MlflowSettings().tracking_uri
+        'sqlite:///.assay/mlflow.db'
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: Any MLflow tracking URI; relative `sqlite:///` paths are under the project folder.
+    tracking_uri: str = "sqlite:///.assay/mlflow.db"
+    #: Where run artifacts (models) go; None: next to the tracking database
+    #: (`.assay/mlartifacts`) for a local backend, the server's default otherwise.
+    artifact_location: str | None = None
+    #: The experiment models log to; None: the project's name.
+    experiment: str | None = None
+
+
+class DbtSettings(BaseModel):
+    """`dbt:` in assay.yaml: a dbt project (dbt-duckdb) whose models run in `assay run`.
+
+    Example:
+        >>> DbtSettings(project_dir="dbt").layer
+        'dbt'
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: The dbt project folder (holding dbt_project.yml), relative to the project.
+    project_dir: str = "dbt"
+    #: The layer of datasets made from models without a `meta: {assay: {layer: ...}}`.
+    layer: str = "dbt"
+    #: dbt `--vars`, passed to every compile.
+    vars: dict[str, Any] = Field(default_factory=dict)
+
+
 class ProjectConfig(BaseModel):
     """The contents of assay.yaml.
 
@@ -259,6 +294,10 @@ class ProjectConfig(BaseModel):
     #: (none: every principal reads everything).
     roles: dict[str, RoleSettings] = Field(default_factory=dict)
     governance: GovernanceSettings = GovernanceSettings()
+    #: MLflow tracking for models and training sets (the `mlflow` extra).
+    mlflow: MlflowSettings = MlflowSettings()
+    #: A dbt project run as part of `assay run` (the `dbt` extra); None: no dbt.
+    dbt: DbtSettings | None = None
     #: Free-form settings passed to user code as `ctx.vars`.
     vars: dict[str, Any] = Field(default_factory=dict)
 
