@@ -396,16 +396,16 @@ def _warehouse_uri(root: Path, config: ProjectConfig) -> str:
 
 
 def load_definitions(root: Path, config: ProjectConfig) -> list[Any]:
-    """Datasets from pipelines/ (SQL and Python), feature objects from features/."""
+    """Datasets from pipelines/ (SQL and Python), feature objects from features/, models
+    (`@assay.model`) from models/."""
     found: list[Any] = []
-    pipelines, features = root / "pipelines", root / "features"
+    pipelines = root / "pipelines"
     if pipelines.is_dir():
         found.extend(load_sql_file(p, config.vars) for p in sorted(pipelines.rglob("*.sql")))
-        for path in sorted(pipelines.rglob("*.py")):
-            found.extend(_load_python(root, path))
-    if features.is_dir():
-        for path in sorted(features.rglob("*.py")):
-            found.extend(_load_python(root, path))
+    for folder in (pipelines, root / "features", root / "models"):
+        if folder.is_dir():
+            for path in sorted(folder.rglob("*.py")):
+                found.extend(_load_python(root, path))
     return found
 
 
