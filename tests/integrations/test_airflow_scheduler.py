@@ -164,20 +164,8 @@ def test_an_airflow_backfill_fills_exactly_its_intervals(
     wait_for(home, DAILY, "scheduled", 1)  # parsed and serialized: its latest day ran
 
     dates = ["--from-date", "2026-01-02", "--to-date", "2026-01-03"]
-    backfill = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "airflow"),
-            "backfill",
-            "create",
-            "--dag-id",
-            DAILY,
-            *dates,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    airflow = str(Path(sys.executable).parent / "airflow")
+    backfill = _airflow_cli([airflow, "backfill", "create", "--dag-id", DAILY, *dates], env)
     assert backfill.returncode == 0, backfill.stderr[-3000:]
     runs = wait_for(home, DAILY, "backfill", 2)
 
@@ -192,6 +180,22 @@ def test_an_airflow_backfill_fills_exactly_its_intervals(
     assert [(str(i.start.date()), str(i.end.date())) for i in january] == windows
     days = sorted({r["taken_at"].day for r in project.table("silver.readings").to_pylist()})
     assert days == [2, 3]
+
+
+def _airflow_cli(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run an Airflow CLI command, again when Airflow's SQLite database was locked.
+
+    The scheduler, DAG processor and API server write the same SQLite file; under load a
+    CLI insert can time out on its lock (Airflow recommends PostgreSQL for that reason).
+    The failed command's transaction is rolled back, so running it again is what a user
+    would do; any other failure is returned at once.
+    """
+    for attempt in range(4):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        if done.returncode == 0 or "database is locked" not in done.stderr:
+            return done
+        time.sleep(2 * (attempt + 1))
+    return done
 
 
 def _logs(home: Path) -> str:
