@@ -8,8 +8,8 @@ The email recognizer is left out: it looks domains up in a public-suffix list fe
 from the internet, and assay's own email pattern already decides.
 
 Example:
-    >>> matches = presidio_matches(["4111 1111 1111 1111", "hello"])  # doctest: +SKIP
-    >>> matches  # positions of the values found, by kind  # doctest: +SKIP
+    >>> matches = presidio_matches(["4111 1111 1111 1111", "hello"])
+    >>> matches  # positions of the values found, by kind
     {'card_number': {0}}
 """
 
