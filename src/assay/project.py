@@ -52,6 +52,7 @@ from assay.tables import CommitInfo, Warehouse
 log = logging.getLogger("assay")
 
 if TYPE_CHECKING:
+    from assay.contracts import Contract
     from assay.contracts.enforce import CheckResult
     from assay.features.store import Features
     from assay.lineage.impact import Impact
@@ -100,8 +101,17 @@ class Project:
             self.engine if self.engine.name == "duckdb" else get_engine("duckdb", self.warehouse)
         )
         definitions = load_definitions(self.root, self.config)
+        dbt_tests: dict[str, list[Contract]] = {}
+        if self.config.dbt is not None:  # dbt models as datasets, dbt tests as contract rules
+            from assay.integrations.dbt import load_dbt
+
+            dbt = load_dbt(self.root, self.config.dbt, self.state_dir)
+            definitions.extend(dbt.datasets)
+            dbt_tests = dbt.contracts
         self.dag = Dag([d for d in definitions if isinstance(d, DatasetSpec)])
         self.contracts = load_contracts(self.root / "contracts", set(self.dag.specs))
+        for name, tests in dbt_tests.items():
+            self.contracts.setdefault(name, []).extend(tests)
         for spec in self.dag.specs.values():
             bound = self.contracts.get(spec.name, ())
             upstream = [self.dag[name] for name in self.dag.upstream(spec.name)] if bound else []

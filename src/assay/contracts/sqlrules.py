@@ -22,6 +22,9 @@ from assay.contracts.errors import ContractError
 
 _PLACEHOLDER = re.compile(r"\$?\{(object|table|property|column)\}")
 _OBJECT, _PROPERTY = "__assay_object__", "__assay_property__"
+#: The table name that stands for the checked object in a parsed query's tree (for
+#: integrations that build a `SqlQuery` from SQL of their own, such as dbt's tests).
+OBJECT = _OBJECT
 #: The alias under which a query reads the batch (or table) being checked.
 BATCH = "batch"
 

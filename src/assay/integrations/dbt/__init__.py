@@ -1,0 +1,53 @@
+"""dbt inside an assay project (`pip install 'assay[dbt]'`; dbt-core and dbt-duckdb).
+
+With `dbt:` in assay.yaml, `Project` loads the dbt project through `load_dbt`: real
+dbt-core compiles it (cached by the project's content), each model becomes a dataset
+whose SQL runs on assay's engine, and each dbt test a contract rule on the dataset it
+tests. The core imports this package only when `dbt:` is set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from assay.config import DbtSettings
+from assay.contracts.model import Contract
+from assay.integrations.dbt.checks import test_contracts
+from assay.integrations.dbt.compile import DbtError, manifest_for, require_dbt
+from assay.integrations.dbt.models import model_datasets, naming
+from assay.pipelines.spec import DatasetSpec
+
+
+@dataclass(frozen=True)
+class DbtDefinitions:
+    """What a dbt project adds to an assay project: datasets, and contracts (its tests)
+    keyed by the dataset they bind to."""
+
+    datasets: list[DatasetSpec]
+    contracts: dict[str, list[Contract]] = field(default_factory=dict)
+
+
+def load_dbt(root: Path, settings: DbtSettings, state_dir: Path) -> DbtDefinitions:
+    """Compile the dbt project of `settings` (relative to `root`) and map it onto assay.
+
+    Example: ``load_dbt(Path("."), DbtSettings(project_dir="dbt"), Path(".assay"))``
+
+    Raises:
+        MissingExtraError: dbt-duckdb is not installed (`pip install 'assay[dbt]'`).
+        DbtError: dbt cannot compile the project, or a model or test cannot map onto assay.
+    """
+    project_dir = (root / settings.project_dir).resolve()
+    manifest = manifest_for(project_dir, state_dir, settings.vars)
+    names = naming(manifest, settings.layer)
+    shown = settings.project_dir
+    datasets = model_datasets(manifest, names, shown)
+    contracts, after = test_contracts(manifest, names, datasets, shown)
+    datasets = [
+        replace(s, inputs=(*s.inputs, *sorted(after[s.name]))) if s.name in after else s
+        for s in datasets
+    ]
+    return DbtDefinitions(datasets, contracts)
+
+
+__all__ = ["DbtDefinitions", "DbtError", "load_dbt", "require_dbt"]
