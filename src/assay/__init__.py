@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from assay.errors import AssayError
     from assay.features.spec import Entity, FeatureService, FeatureView
+    from assay.ml.declare import model
     from assay.pipelines.declare import files, source, sql_table, transform
     from assay.project import Project
     from assay.scaffold import init_project
@@ -36,6 +37,7 @@ __all__ = [
     "hopping",
     "init_project",
     "kafka",
+    "model",
     "sliding",
     "source",
     "sql_table",
@@ -57,6 +59,7 @@ _LAZY = {
     "source": "assay.pipelines.declare",
     "sql_table": "assay.pipelines.declare",
     "transform": "assay.pipelines.declare",
+    "model": "assay.ml.declare",
     "init_project": "assay.scaffold",
     "kafka": "assay.streaming.sources",
     "folder_stream": "assay.streaming.sources",

@@ -275,6 +275,7 @@ class Runner:
             vars=self.rt.config.vars,
             full_refresh=refresh,
             replace_table=refresh,
+            runtime=self.rt,
         )
 
     def _commit(

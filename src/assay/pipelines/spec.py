@@ -158,6 +158,9 @@ class RunContext:
         vars: the `vars:` section of assay.yaml.
         duckdb: a DuckDB connection while a Python transform runs on DuckDB.
         spark: the Spark session while a Python transform runs on Spark.
+        runtime: the project's runtime (`assay.runtime.Runtime`), set by the runner, for
+            producers that use the project's services: a model builds its training set
+            through the feature store. Typed Any: the runtime module imports this one.
     """
 
     run_id: str
@@ -178,6 +181,7 @@ class RunContext:
     spark: Any = None
     #: Set by the engine while a Python transform runs: what `sql()` calls.
     sql_runner: Callable[[str], Any] | None = None
+    runtime: Any = None
 
     def sql(self, query: str) -> Any:
         """Run DuckDB-dialect SQL over the transform's inputs (named `layer.name`) on the
