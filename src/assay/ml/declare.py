@@ -174,8 +174,9 @@ def _discovered_sources(
     the project is models/'s parent); none when it has no features/ folder and the
     tables were named with `inputs=`."""
     declared_in = Path(origin.rsplit(":", 1)[0]).resolve()
-    root = declared_in.parent.parent
-    if not (root / "features").is_dir():
+    folders = [p for p in declared_in.parents if p.name == "models"]  # models/ may nest
+    root = folders[0].parent if folders else None
+    if root is None or not (root / "features").is_dir():
         if explicit is not None:
             return ()
         raise DefinitionError(
