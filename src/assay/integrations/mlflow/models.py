@@ -83,7 +83,7 @@ def register(decl: ModelDeclaration, estimator: Any, ex: Examples, value: float)
     if incumbent_value is not None:
         metrics[f"champion_{decl.metric.name}"] = incumbent_value
     mlflow.log_metrics(metrics)
-    signature = infer_signature(ex.x_eval, estimator.predict(ex.x_eval))
+    signature = infer_signature(_as_floats(ex.x_eval), estimator.predict(ex.x_eval))
     info = mlflow.sklearn.log_model(
         estimator,
         name="model",
@@ -109,6 +109,13 @@ def register(decl: ModelDeclaration, estimator: Any, ex: Examples, value: float)
         is_champion=wins,
         decision=decision,
     )
+
+
+def _as_floats(frame: Any) -> Any:
+    """`frame` with integer columns as float64: a feature missing at serving time (an
+    expired TTL) is NaN, which an integer column of the signature would refuse."""
+    ints = [c for c, kind in frame.dtypes.items() if kind.kind in "iu"]
+    return frame.astype(dict.fromkeys(ints, "float64")) if ints else frame
 
 
 def estimator_params(estimator: Any) -> dict[str, str]:
