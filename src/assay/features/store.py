@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from assay.pipelines.producers import to_arrow
 from assay.tables import WriteMode
 
 if TYPE_CHECKING:
+    from assay.integrations.mlflow.rebuild import RebuiltTrainingSet
     from assay.runtime import Runtime
 
 
@@ -78,9 +80,55 @@ class Features:
             save_as: also write the set to the table `training.<save_as>`, recording the
                 source table versions so `rebuild_training_set` can reproduce it exactly.
             versions: read sources at these table versions (time travel) instead of latest.
+
+        Inside an MLflow run (`mlflow.start_run()`), the set is logged to the run as a
+        dataset input: source versions, features, contracts, schema, row count and digest,
+        with the entity rows as an artifact; `rebuild_from_mlflow` reproduces it.
         """
         refs = self.resolve(features)
         entities = to_arrow(entity_df, "entity frame")
+        result, spec = self._build(entities, refs, event_timestamp, full_feature_names, versions)
+        if save_as:
+            wh = self.runtime.warehouse
+            version = wh.write(
+                f"training.{save_as}",
+                result,
+                mode=WriteMode.OVERWRITE,
+                # One JSON object: commit metadata values are strings, so scalars would not
+                # come back typed.
+                metadata={
+                    "training": {
+                        "sources": spec["sources"],
+                        "features": refs,
+                        "timestamp": event_timestamp,
+                        "outputs": spec["outputs"],
+                        "full_feature_names": full_feature_names,
+                    }
+                },
+            )
+            detail = {"training_set": save_as, "sources": spec["sources"]}
+            audit_write(self.runtime, f"training.{save_as}", result.num_rows, detail=detail)
+            spec["saved_as"] = {"table": f"training.{save_as}", "version": version}
+        # Only a process that imported mlflow itself can have an active run: looking in
+        # sys.modules keeps training sets free of MLflow's import time when it is unused.
+        mlflow = sys.modules.get("mlflow")
+        if mlflow is not None and mlflow.active_run() is not None:
+            from assay.integrations.mlflow.log import log_training_set
+
+            spec["name"] = save_as or (features if isinstance(features, str) else "training_set")
+            log_training_set(self.runtime, spec, entities, result)
+        return result
+
+    def _build(
+        self,
+        entities: pa.Table,
+        refs: list[str],
+        event_timestamp: str,
+        full_feature_names: bool,
+        versions: Mapping[str, int] | None,
+    ) -> tuple[pa.Table, dict[str, Any]]:
+        """The point-in-time join, and what it read: features, timestamp, output names and
+        source table versions (the spec a saved or logged set records)."""
         selections = pit.select(self.views, refs, full_feature_names)
         sources: dict[str, Source] = {}
         schemas: dict[str, pa.Schema] = {}
@@ -103,27 +151,15 @@ class Features:
         result = pit.training_set(
             self.runtime.engine, selections, entities, sources, schemas, event_timestamp
         )
-        if save_as:
-            outputs = [n for sel in selections for n in sel.output_names]
-            wh.write(
-                f"training.{save_as}",
-                result,
-                mode=WriteMode.OVERWRITE,
-                # One JSON object: commit metadata values are strings, so scalars would not
-                # come back typed.
-                metadata={
-                    "training": {
-                        "sources": used,
-                        "features": refs,
-                        "timestamp": event_timestamp,
-                        "outputs": outputs,
-                        "full_feature_names": full_feature_names,
-                    }
-                },
-            )
-            detail = {"training_set": save_as, "sources": used}
-            audit_write(self.runtime, f"training.{save_as}", result.num_rows, detail=detail)
-        return result
+        spec = {
+            "features": refs,
+            "event_timestamp": event_timestamp,
+            "full_feature_names": full_feature_names,
+            "outputs": [n for sel in selections for n in sel.output_names],
+            "sources": used,
+            "saved_as": None,
+        }
+        return result, spec
 
     @property
     def online_store(self) -> OnlineStore:
@@ -259,6 +295,50 @@ class Features:
             meta["full_feature_names"],
             versions=meta["sources"],
         )
+
+    def rebuild_from_mlflow(
+        self, run_id: str, name: str | None = None, tracking_uri: str | None = None
+    ) -> RebuiltTrainingSet:
+        """Rebuild the training set an MLflow run logged, bit for bit, and check it.
+
+        The run's entity rows are joined with the source tables at the versions it
+        recorded (time travel); the result must have the logged schema, row count and
+        digest.
+
+        Args:
+            run_id: the MLflow run.
+            name: which training set, when the run logged several.
+            tracking_uri: the MLflow backend (default: `mlflow.tracking_uri` in assay.yaml).
+
+        Returns:
+            The set (`.table`), the run's record of it (`.record`) and the digest.
+
+        Raises:
+            RunNotFoundError: no such run, or no (such) training set in it.
+            RebuildMismatchError: the rebuild differs (names the columns or row counts).
+            TableNotFoundError: a recorded version's files were vacuumed.
+
+        Example: ``project.features.rebuild_from_mlflow("3f2a...").table.num_rows``
+        """
+        from assay.integrations.mlflow.rebuild import (
+            RebuiltTrainingSet,
+            load,
+            require_files,
+            verify,
+        )
+
+        logged = load(self.runtime, run_id, name, tracking_uri)
+        record = logged.record
+        require_files(self.runtime, record)
+        result, _ = self._build(
+            logged.entities,
+            record.features,
+            record.event_timestamp,
+            record.full_feature_names,
+            record.sources,
+        )
+        digest = verify(record, result, run_id)
+        return RebuiltTrainingSet(result, record, digest, run_id)
 
 
 def read_columns(view: FeatureView, features: Sequence[str]) -> list[str]:

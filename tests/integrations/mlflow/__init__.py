@@ -1,0 +1,1 @@
+"""MLflow integration tests: training sets as run inputs, models."""
