@@ -98,7 +98,7 @@ def test_rule(
     )
     condition = config.get("error_if" if severity is Severity.ERROR else "warn_if") or "!= 0"
     query = SqlQuery(
-        wrapped.sql(dialect="duckdb"),
+        _named(wrapped, host),  # what `assay lineage` reads the rule's columns from
         wrapped,
         {name.lower(): name for name in read if name != OBJECT},
     )
@@ -159,6 +159,17 @@ def _upstream_closure(specs: Sequence[DatasetSpec]) -> dict[str, set[str]]:
     for name in inputs:
         visit(name)
     return closure
+
+
+def _named(tree: exp.Query, host: str) -> str:
+    """The rule's SQL with the checked dataset named (the tree reads it as the batch)."""
+
+    def name(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Table) and node.name == OBJECT:
+            return exp.alias_(exp.to_table(host), node.alias, table=True)
+        return node
+
+    return tree.copy().transform(name).sql(dialect="duckdb")
 
 
 def _fail_calc(config: Mapping[str, Any], where: str) -> exp.Expr:
