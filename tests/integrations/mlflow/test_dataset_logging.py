@@ -9,9 +9,12 @@ import sys
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from typer.testing import CliRunner
 
 import assay
+from assay.cli.main import app
 from assay.errors import UsageError
 from assay.integrations.mlflow.digest import column_digests, table_digest
 from tests.conftest import MakeProject
@@ -142,3 +145,19 @@ def test_a_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPat
     with pytest.raises(MlflowMissingError) as caught:
         require_mlflow()
     assert caught.value.hint == "pip install 'assay[mlflow]'"
+
+
+def test_cli_rebuild_names_one_source_and_rebuilds_saved_sets(root: Path, tmp_path: Path) -> None:
+    project = assay.Project(root)
+    saved = project.features.training_set(labels(2), REFS, save_as="train")
+    runner = CliRunner()
+    out = tmp_path / "t.parquet"
+    neither = runner.invoke(app, ["features", "rebuild", "--out", str(out), "-p", str(root)])
+    assert neither.exit_code == 2 and "--mlflow-run RUN_ID or --training-set NAME" in (
+        neither.output
+    )
+    done = runner.invoke(
+        app, ["features", "rebuild", "-t", "train", "--out", str(out), "-p", str(root)]
+    )
+    assert done.exit_code == 0, done.output
+    assert pq.read_table(out).equals(saved)
