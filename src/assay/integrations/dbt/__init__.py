@@ -13,7 +13,7 @@ from pathlib import Path
 
 from assay.config import DbtSettings
 from assay.contracts.model import Contract
-from assay.integrations.dbt.checks import test_contracts
+from assay.integrations.dbt.checks import dbt_test_contracts
 from assay.integrations.dbt.compile import DbtError, manifest_for, require_dbt
 from assay.integrations.dbt.models import model_datasets, naming
 from assay.pipelines.spec import DatasetSpec
@@ -42,7 +42,7 @@ def load_dbt(root: Path, settings: DbtSettings, state_dir: Path) -> DbtDefinitio
     names = naming(manifest, settings.layer)
     shown = settings.project_dir
     datasets = model_datasets(manifest, names, shown)
-    contracts, after = test_contracts(manifest, names, datasets, shown)
+    contracts, after = dbt_test_contracts(manifest, names, datasets, shown)
     datasets = [
         replace(s, inputs=(*s.inputs, *sorted(after[s.name]))) if s.name in after else s
         for s in datasets

@@ -32,7 +32,7 @@ _CONDITION = re.compile(r"^\s*(!=|<>|>=|>)\s*(\d+)\s*$")
 _HOLDS = {"!=": "mustBe", "<>": "mustBe", ">": "mustBeLessOrEqualTo", ">=": "mustBeLessThan"}
 
 
-def test_contracts(
+def dbt_test_contracts(
     manifest: Mapping[str, Any], names: Names, specs: Sequence[DatasetSpec], project_dir: str
 ) -> tuple[dict[str, list[Contract]], dict[str, set[str]]]:
     """One contract per dataset holding the dbt tests attached to it, keyed by dataset;
@@ -44,7 +44,7 @@ def test_contracts(
     for node in manifest.get("nodes", {}).values():
         if node["resource_type"] != "test":
             continue
-        host, rule, after = test_rule(node, names, upstream, project_dir)
+        host, rule, after = dbt_test_rule(node, names, upstream, project_dir)
         rules.setdefault(host, []).append(rule)
         if after:
             extra.setdefault(host, set()).update(after)
@@ -64,7 +64,7 @@ def test_contracts(
     return contracts, extra
 
 
-def test_rule(
+def dbt_test_rule(
     node: Mapping[str, Any],
     names: Names,
     upstream: Mapping[str, set[str]],

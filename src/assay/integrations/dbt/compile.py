@@ -70,14 +70,21 @@ def manifest_for(project_dir: Path, state_dir: Path, variables: Mapping[str, Any
         )
     version = require_dbt()
     home = state_dir / "dbt"
-    cached = home / "manifests" / f"{project_digest(project_dir, variables, version)}.json"
+    digest = project_digest(project_dir, variables, version)
+    cached = home / "manifests" / f"{digest}.json"
     if cached.is_file():
         return dict(json.loads(cached.read_text()))
-    manifest = _compile(project_dir, home, variables)
+    # dbt's output goes to a folder of this digest: two processes compiling the same
+    # project at once write the same files, different projects never share one.
+    manifest = _compile(project_dir, home, home / "target" / digest, variables)
     cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(".tmp")
+    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(manifest))
     tmp.replace(cached)  # atomic: a concurrent load never reads half a file
+    for old in cached.parent.glob("*.json"):  # earlier versions of the project
+        if old != cached:
+            old.unlink(missing_ok=True)
+            shutil.rmtree(home / "target" / old.stem, ignore_errors=True)
     return manifest
 
 
@@ -102,12 +109,11 @@ def project_digest(project_dir: Path, variables: Mapping[str, Any], version: str
     return digest.hexdigest()[:20]
 
 
-def _compile(project_dir: Path, home: Path, variables: Mapping[str, Any]) -> dict:
+def _compile(project_dir: Path, home: Path, target: Path, variables: Mapping[str, Any]) -> dict:
     from dbt.cli.main import dbtRunner
 
     home.mkdir(parents=True, exist_ok=True)
     (home / "profiles.yml").write_text(_PROFILES_YML.format(profile=PROFILE))
-    target = home / "target"
     shutil.rmtree(target, ignore_errors=True)  # a stale manifest must never be read
     args = [
         "compile",
