@@ -287,11 +287,15 @@ def save(path: str | Path, value: Any) -> None:
     Path(path).write_text(json.dumps(value))
 
 
-def child(*args: str, python: str = sys.executable, script: Path | None = None) -> float:
-    """Run a step in a child process; the share of the machine others used meanwhile."""
+def child(
+    *args: str, python: str = sys.executable, script: Path | None = None, src: Path | None = None
+) -> float:
+    """Run a step in a child process (assay from `src` when given: another version of the
+    code); the share of the machine others used meanwhile."""
     before, own = machine_cpu(), self_cpu()
     began = os.times()
-    subprocess.run([python, str(script or Path(__file__).resolve()), *args], check=True)
+    env = {**os.environ, "PYTHONPATH": str(src)} if src else None
+    subprocess.run([python, str(script or Path(__file__).resolve()), *args], check=True, env=env)
     after = os.times()
     used = (after.children_user - began.children_user) + (
         after.children_system - began.children_system
@@ -391,6 +395,9 @@ def main() -> None:
     parser.add_argument("--feast", action="store_true", help="also Feast's DuckDB store")
     parser.add_argument("--feast-venv", type=Path, default=HERE / "work" / "feast-venv")
     parser.add_argument("--work", type=Path, default=HERE / "work" / "training_asof")
+    parser.add_argument(
+        "--assay-src", type=Path, help="time assay from this src/ (e.g. an older commit's)"
+    )
     parser.add_argument("--reuse", action="store_true", help="keep the data of the last run")
     parser.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
     args = parser.parse_args()
@@ -406,7 +413,10 @@ def main() -> None:
     runs: dict[str, dict[str, Any]] = {}
     for tag in tags:
         print(f"timing {tag} ...", flush=True)
-        other = child("_time", str(work / "spec.json"), tag, str(args.repeat), str(work / "out"))
+        other = child(
+            "_time", str(work / "spec.json"), tag, str(args.repeat), str(work / "out"),
+            src=args.assay_src,
+        )  # fmt: skip
         run = load(work / "out" / f"times-{tag}.json")
         run["other"] = other
         if args.feast:

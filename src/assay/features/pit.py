@@ -143,13 +143,17 @@ def _feature_rows(
     src = exp.to_identifier(source)
     if view.aggregations:
         timeline = windows.timeline_sql(view, src, ts)
-        key = sort_key(exp.column("__ts"), None)
-        return sb.template("SELECT *, $key AS __assay_k FROM ($rows) AS t", key=key, rows=timeline)
-    created = (
-        instant(sb.column(view.created_timestamp), schema.field(view.created_timestamp).type)
-        if view.created_timestamp
-        else None
-    )
+        return sb.template("SELECT *, epoch_us(__ts) AS __us FROM ($rows) AS t", rows=timeline)
+    if not view.created_timestamp:
+        return sb.template(
+            "SELECT $keys, epoch_us($ts) AS __us, $features FROM $src WHERE $time IS NOT NULL",
+            keys=sb.columns(view.join_keys),
+            ts=ts,
+            features=sb.columns(sel.features),
+            src=src,
+            time=sb.column(view.timestamp),
+        )
+    created = instant(sb.column(view.created_timestamp), schema.field(view.created_timestamp).type)
     return sb.template(
         "SELECT $keys, epoch_us($ts) AS __us, $key AS __assay_k, $features FROM $src "
         "WHERE $time IS NOT NULL",
@@ -160,6 +164,13 @@ def _feature_rows(
         src=src,
         time=sb.column(view.timestamp),
     )
+
+
+def _tie_broken(view: FeatureView) -> bool:
+    """Whether the view's rows join on `ts * 2^64 + created rank` (HUGEINT, see
+    `sort_key`) rather than on the time alone (BIGINT microseconds, sorted faster): only a
+    created timestamp has ties to break."""
+    return bool(view.created_timestamp) and not view.aggregations
 
 
 def instant(value: exp.Expr, dtype: pa.DataType) -> exp.Expr:
@@ -227,14 +238,16 @@ def pit_sql(
     _checked(selections, entity_schema, timestamp)
     entity_ts = instant(sb.column(timestamp), entity_schema.field(timestamp).type)
     # An entity row matches every row at its timestamp, whatever their created time.
+    tie_key = sb.template(
+        "epoch_us($ts)::HUGEINT * 18446744073709551616 + 18446744073709551615", ts=entity_ts
+    )
     ctes = [
         (
             "entities",
             sb.template(
-                "SELECT *, epoch_us($ts)::HUGEINT * 18446744073709551616 "
-                "+ 18446744073709551615 AS __assay_k, epoch_us($ts) AS __assay_us "
-                "FROM entity_df",
-                ts=entity_ts,
+                "SELECT *, $key AS __assay_k, epoch_us($ts) AS __assay_us FROM entity_df",
+                key=tie_key if any(_tie_broken(s.view) for s in selections) else exp.null(),
+                ts=entity_ts.copy(),
             ),
         )
     ]
@@ -246,9 +259,10 @@ def pit_sql(
         # An aggregated view's timeline is built on naive UTC times (windows.timeline_sql).
         ts = (utc if view.aggregations else instant)(sb.column(view.timestamp), kind)
         ctes.append((alias, _feature_rows(view, sel, f"src_{i}", ts, schema)))
+        order = (KEY, KEY) if _tie_broken(view) else ("__assay_us", "__us")
         on = exp.and_(
             *(_e(k).eq(_of(alias, k)) for k in view.join_keys),
-            _of("e", KEY) >= _of(alias, KEY),
+            _of("e", order[0]) >= _of(alias, order[1]),
             copy=False,
         )
         joins.append(_join("SELECT * FROM e ASOF LEFT JOIN $t ON $on", alias, on))
