@@ -15,6 +15,7 @@ from assay.cli.catalog import catalog_app
 from assay.cli.catalog import describe as describe_command
 from assay.cli.common import EngineOpt, ProjectOpt, handles_errors
 from assay.cli.common import open_project as _project
+from assay.cli.dbt import dbt_app
 from assay.cli.features import features_app
 from assay.cli.forget import forget as forget_command
 from assay.cli.governance import governance_app
@@ -477,6 +478,7 @@ app.add_typer(retention_app, name="retention")
 app.command("forget")(forget_command)
 app.add_typer(pii_app, name="pii")
 app.add_typer(governance_app, name="governance")
+app.add_typer(dbt_app, name="dbt")
 
 
 @app.command()
