@@ -22,6 +22,7 @@ from assay.cli.governance import governance_app
 from assay.cli.hold import hold_app
 from assay.cli.keys import keys_app
 from assay.cli.lineage import lineage as lineage_command
+from assay.cli.models import models_app
 from assay.cli.pii import pii_app
 from assay.cli.retention import retention_app
 from assay.cli.runbook import runbook
@@ -479,6 +480,7 @@ app.command("forget")(forget_command)
 app.add_typer(pii_app, name="pii")
 app.add_typer(governance_app, name="governance")
 app.add_typer(dbt_app, name="dbt")
+app.add_typer(models_app, name="models")
 
 
 @app.command()
