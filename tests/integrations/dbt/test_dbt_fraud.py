@@ -11,14 +11,22 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 import assay
+from assay.cli.main import app
 from assay.lineage import Node, build_lineage
 from assay.pipelines.quarantine import quarantine_name
 from tests.helpers import catalog_rows
 from tests.integrations.dbt.conftest import FIRST_DAYS, generate_through, make_fraud_with_dbt
 
 MART = "marts.mart_card_daily"
+
+
+def _cli(*args: str) -> Any:
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "250", "NO_COLOR": "1"})
+
+
 #: The marts contract (contracts/marts.yaml) quarantines card-days above this amount.
 MAX_DAILY_AMOUNT = 300
 MARTS_CONTRACT = f"""\
@@ -127,6 +135,14 @@ def test_every_dbt_test_of_the_manifest_ran_and_passed(fraud: Path) -> None:
     assert singular["dataset"] == MART  # built after stg_transactions, which it also reads
     not_null = by_rule["dbt:not_null_stg_transactions_transaction_id"]
     assert not_null["dataset"] == "staging.stg_transactions"
+    listed = _cli("dbt", "tests", "--project", str(fraud))
+    assert listed.exit_code == 0, listed.output
+    assert "assert_mart_matches_staging" in listed.output and "not run yet" not in listed.output
+    models = _cli("dbt", "models", "--project", str(fraud))
+    assert models.exit_code == 0, models.output
+    assert (
+        f"{MART} " in models.output and "intermediate.int_customer_countries" not in models.output
+    )
 
 
 def test_catalog_and_lineage_carry_the_manifest(fraud: Path) -> None:
@@ -201,5 +217,7 @@ def test_a_failing_dbt_test_blocks_its_model_and_downstream(tmp_path: Path) -> N
         if r["rule"].startswith("dbt:accepted_values_stg_customers_country")
     ]
     assert [r["status"] for r in warned] == ["warn"]
+    listed = _cli("dbt", "tests", "--project", str(root))
+    assert listed.exit_code == 1  # an error test failed last
     assert warned[0]["observed"] > 0
     assert project.warehouse.exists("staging.stg_customers")
