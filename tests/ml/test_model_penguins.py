@@ -170,3 +170,23 @@ def test_a_run_with_nothing_new_does_not_retrain(trained: dict[str, Any]) -> Non
         f"sqlite:///{Path(trained['root']).resolve()}/.assay/mlflow.db"
     )
     assert len(client.search_model_versions("name='penguin_sex'")) == 1
+
+
+def test_cli_lists_and_shows_the_models(trained: dict[str, Any]) -> None:
+    from typer.testing import CliRunner
+
+    from assay.cli.main import app
+
+    runner, root = CliRunner(), str(trained["root"])
+    env = {"COLUMNS": "250", "NO_COLOR": "1"}
+    listed = runner.invoke(app, ["models", "list", "-p", root], env=env)
+    assert listed.exit_code == 0, listed.output
+    (row,) = trained["project"].table("models.penguin_sex").to_pylist()
+    line = next(x for x in listed.output.splitlines() if "models.penguin_sex" in x)
+    assert "roc_auc (higher is better)" in line and f"v1 ({row['value']:.4f})" in line
+    assert "rmse (lower is better)" in listed.output
+    shown = runner.invoke(app, ["models", "show", "penguin_sex", "-p", root], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "216 / 117" in shown.output and "first version" in shown.output
+    unknown = runner.invoke(app, ["models", "show", "nope", "-p", root], env=env)
+    assert unknown.exit_code != 0 and "no model 'nope'" in unknown.output
