@@ -37,7 +37,7 @@ $(BIN)/.installed-dbt: $(BIN)/.installed
 	touch $@
 
 ## Run the fraud-detection example end to end on the embedded engine.
-demo: $(BIN)/.installed
+demo: $(BIN)/.installed-mlflow
 	$(BIN)/python examples/fraud/demo.py
 
 ## The same demo with its pipelines and training set on Spark (local[*]; Delta Lake jars

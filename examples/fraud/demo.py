@@ -1,10 +1,12 @@
 """The fraud-detection demo, end to end on the embedded engine (`make demo`).
 
-Phase 1: 60 days of card transactions arrive; `assay run` builds bronze, silver and gold.
+Phase 1: 60 days of card transactions arrive; `assay run` builds bronze, silver and gold,
+         and trains the fraud model (models/fraud.py): v1, champion.
 Phase 2: 30 more days arrive, with chargebacks filed late against earlier days; the run
-         ingests only the new files and rebuilds only new or stale intervals.
-Phase 3: nothing new; the run commits nothing.
-Phase 4: a point-in-time training set, a model, online serving.
+         ingests only the new files, rebuilds only new or stale intervals and retrains
+         the model (v2), which becomes champion only if it beats v1 on the new holdout.
+Phase 3: nothing new; the run commits nothing and trains nothing.
+Phase 4: the model's versions, metric and champion (tracked in MLflow), online serving.
 Phase 5: live transactions stream in through a folder; per-card activity stays fresh online.
 """
 
@@ -129,64 +131,50 @@ def _shown(value: object) -> str:
     return "null" if value is None else f"{value:.4g}"
 
 
-def features_phase(project: assay.Project) -> None:
-    """Point-in-time training set from late-arriving labels, a model, online serving."""
-    import numpy as np
-    import pyarrow.compute as pc
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.metrics import roc_auc_score
-
-    console.rule("[bold]Phase 4: features - training set, model, online serving")
-    labels = project.sql("""
-        SELECT t.card_id, t.merchant_id, t.amount, t.event_time AS event_timestamp,
-               c.chargeback_id IS NOT NULL AS is_fraud
-        FROM silver.transactions t LEFT JOIN silver.chargebacks c USING (transaction_id)
-        WHERE t.event_time >= TIMESTAMP '2026-07-01'""")
-    began = time.monotonic()
-    train = project.features.training_set(labels, "fraud_model", save_as="fraud_model")
-    built = time.monotonic() - began
-    columns = [
-        "amount",
-        "hour",
-        "txn_count_7d",
-        "amount_mean_7d",
-        "amount_max_1d",
-        "chargebacks_30d",
-        "count_1h",
-        "amount_sum_1d",
-    ]
-    train = train.append_column("hour", pc.hour(train["event_timestamp"]))
-    x = np.column_stack([train[c].to_numpy(zero_copy_only=False).astype(float) for c in columns])
-    y = train["is_fraud"].to_numpy(zero_copy_only=False).astype(int)
-    cutoff = np.datetime64("2026-08-10")
-    when = train["event_timestamp"].to_numpy(zero_copy_only=False)
-    fit, held = when < cutoff, when >= cutoff
-    model = HistGradientBoostingClassifier(max_iter=100, random_state=0)
-    model.fit(x[fit], y[fit])
-    auc = roc_auc_score(y[held], model.predict_proba(x[held])[:, 1])
+def model_phase(project: assay.Project, runs: dict[str, str]) -> None:
+    """The fraud model the runs trained (models/fraud.py), its versions in MLflow, and
+    online serving of its features."""
+    console.rule("[bold]Phase 4: the fraud model (trained by the runs above), online serving")
+    rows = project.sql(
+        "SELECT run_id, version, value, champion_version, champion_value, is_champion, "
+        "decision, train_rows, eval_rows FROM models.fraud_model ORDER BY version"
+    ).to_pylist()
+    table = Table(title="models.fraud_model: one row per training (roc_auc on its holdout)")
+    columns = ("run", "version", "train rows", "holdout rows", "roc_auc", "champion's", "champion")
+    for col in columns:
+        table.add_column(col, justify="left" if col == "run" else "right")
+    table.add_column("decision")
+    for row in rows:
+        theirs = row["champion_value"]
+        table.add_row(
+            runs.get(row["run_id"], row["run_id"]),
+            f"v{row['version']}",
+            f"{row['train_rows']:,}",
+            f"{row['eval_rows']:,}",
+            f"{row['value']:.3f}",
+            "-" if theirs is None else f"{theirs:.3f} (v{row['champion_version']})",
+            "[bold green]yes[/]" if row["is_champion"] else "no",
+            row["decision"],
+        )
+    console.print(table)
+    settings = project.config.mlflow
+    experiment = settings.experiment or project.config.name
     console.print(
-        f"training set: {train.num_rows:,} rows x {train.num_columns} columns in "
-        f"{built:.1f}s (point-in-time, saved as training.fraud_model); "
-        f"fraud rate {y.mean():.2%}"
-    )
-    console.print(
-        f"model: gradient boosting on {', '.join(columns)}; "
-        f"[bold]AUC {auc:.3f}[/] on transactions from {cutoff} on"
+        f"Tracked in MLflow ({settings.tracking_uri}, experiment {experiment!r}); the alias "
+        "'champion' names the version to serve: "
+        "mlflow.sklearn.load_model('models:/fraud_model@champion')"
     )
     done = project.features.materialize(end=datetime(2026, 8, 30))
     console.print("online store: " + ", ".join(f"{m.view} {m.rows:,} entities" for m in done))
-    cards = [
-        {"card_id": c, "merchant_id": m}
-        for c, m in zip(
-            train["card_id"].to_pylist()[-3:], train["merchant_id"].to_pylist()[-3:], strict=True
-        )
-    ]
+    cards = project.sql(
+        "SELECT card_id, merchant_id FROM silver.transactions ORDER BY event_time DESC LIMIT 3"
+    ).to_pylist()
     served = project.features.online(cards, "fraud_model", now=datetime(2026, 8, 30))
-    table = Table(title="served vectors (as of 2026-08-30)")
+    vectors = Table(title="served vectors (as of 2026-08-30)")
     for col in ("card_id", "merchant_id", *served[0]):
-        table.add_column(col)
+        vectors.add_column(col)
     for entity, vector in zip(cards, served, strict=True):
-        table.add_row(
+        vectors.add_row(
             str(entity["card_id"]),
             str(entity["merchant_id"]),
             *[
@@ -194,7 +182,7 @@ def features_phase(project: assay.Project) -> None:
                 for v in vector.values()
             ],
         )
-    console.print(table)
+    console.print(vectors)
 
 
 def main() -> None:
@@ -222,12 +210,16 @@ def main() -> None:
             f"Pipelines and training sets run on [bold]{project.engine.name}[/bold]; sources, "
             "streams and commits run in this process (see the README's scaling section)."
         )
-    run_phase(project, "Phase 1: days 1-60 arrive")
+    first = run_phase(project, "Phase 1: days 1-60 arrive (the fraud model trains: v1)")
     generate.generate(HERE, through_day=generate.DAYS, n_transactions=args.transactions)
-    run_phase(project, "Phase 2: days 61-90 arrive, with late chargebacks for earlier days")
-    quiet = run_phase(project, "Phase 3: nothing new arrives")
+    second = run_phase(
+        project, "Phase 2: days 61-90 arrive, with late chargebacks; the model retrains"
+    )
+    quiet = run_phase(project, "Phase 3: nothing new arrives (no retraining)")
     console.print(f"No-op run: {quiet.commits} commits in {quiet.seconds:.2f}s")
-    features_phase(project)
+    trained = quiet.result("models.fraud_model").status
+    console.print(f"models.fraud_model in phase 3: {trained} (nothing new to learn from)")
+    model_phase(project, {first.run_id: "phase 1", second.run_id: "phase 2"})
     live.live_phase(project, console)
     summary(project, time.monotonic() - began)
 
