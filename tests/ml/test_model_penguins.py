@@ -190,3 +190,20 @@ def test_cli_lists_and_shows_the_models(trained: dict[str, Any]) -> None:
     assert "216 / 117" in shown.output and "first version" in shown.output
     unknown = runner.invoke(app, ["models", "show", "nope", "-p", root], env=env)
     assert unknown.exit_code != 0 and "no model 'nope'" in unknown.output
+
+
+def test_the_training_run_records_its_data_and_rebuilds_it(trained: dict[str, Any]) -> None:
+    """The model's MLflow run holds its training set as a dataset input (source tables at
+    their Delta versions) and the set is rebuilt from the run id: the model knows exactly
+    which data it learned from."""
+    from deltalake import DeltaTable
+
+    mlflow, root, project = trained["mlflow"], trained["root"], trained["project"]
+    client = mlflow.MlflowClient(f"sqlite:///{Path(root).resolve()}/.assay/mlflow.db")
+    (row,) = project.table("models.penguin_sex").to_pylist()
+    (item,) = client.get_run(row["mlflow_run_id"]).inputs.dataset_inputs
+    assert item.dataset.source_type == "assay_training_set"
+    rebuilt = project.features.rebuild_from_mlflow(row["mlflow_run_id"])
+    assert rebuilt.table.num_rows == row["train_rows"] + row["eval_rows"]
+    version = DeltaTable(project.runtime.warehouse.uri("bronze.penguins")).version()
+    assert rebuilt.record.sources == {"bronze.penguins": version}
