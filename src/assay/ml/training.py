@@ -132,11 +132,14 @@ def split(table: pa.Table, decl: ModelDeclaration, inputs: list[str]) -> Example
             hint="shorten holdout= or wait for more label history",
         )
     if decl.metric.classification:
-        for part, rows in (("training rows", train), ("evaluation slice", held)):
+        for part, verb, rows in (
+            ("training rows", "hold", train),
+            ("evaluation slice", "holds", held),
+        ):
             classes = pc.unique(rows[decl.label])
             if len(classes) < 2:
                 raise TrainingError(
-                    f"the {part} hold a single class ({classes[0].as_py()!r}) of "
+                    f"the {part} {verb} a single class ({classes[0].as_py()!r}) of "
                     f"{decl.label!r}: {decl.metric.name} needs two",
                     where=decl.where,
                     hint="check the labels query, or lengthen holdout=",
