@@ -75,6 +75,9 @@ def compile_contract(contract: Contract, schema: pa.Schema) -> Compiled:
     for column_name, item in contract.raw.get("quality", []):
         if column_name in kinds:
             rows.append(row_quality(column_name, kinds[column_name], item, contract.status))
+    # Row rules stated as such (an integration's, e.g. dbt check constraints); ODCS files
+    # state theirs as properties and quality items, compiled above.
+    rows.extend(r for r in contract.row_rules if r.column is None or r.column in kinds)
     return Compiled(tuple(rows), tuple(batch), missing)
 
 

@@ -135,6 +135,17 @@ def test_every_dbt_test_of_the_manifest_ran_and_passed(fraud: Path) -> None:
     assert singular["dataset"] == MART  # built after stg_transactions, which it also reads
     not_null = by_rule["dbt:not_null_stg_transactions_transaction_id"]
     assert not_null["dataset"] == "staging.stg_transactions"
+    # The enforced dbt contract of mart_chargeback_reasons: its constraints ran and held.
+    constraints = {
+        r["rule"]: r["status"]
+        for r in catalog_rows(
+            project, "assay_check_results", dataset="marts.mart_chargeback_reasons"
+        )
+        if not r["rule"].startswith("dbt:")
+    }
+    assert constraints["check(chargebacks > 0)"] == "pass"
+    assert constraints["required(reason_code)"] == "pass"
+    assert constraints["primaryKey(reason_code)"] == "pass"
     listed = _cli("dbt", "tests", "--project", str(fraud))
     assert listed.exit_code == 0, listed.output
     assert "assert_mart_matches_staging" in listed.output and "not run yet" not in listed.output

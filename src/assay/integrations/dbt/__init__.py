@@ -2,8 +2,9 @@
 
 With `dbt:` in assay.yaml, `Project` loads the dbt project through `load_dbt`: real
 dbt-core compiles it (cached by the project's content), each model becomes a dataset
-whose SQL runs on assay's engine, and each dbt test a contract rule on the dataset it
-tests. The core imports this package only when `dbt:` is set.
+whose SQL runs on assay's engine, each dbt test a contract rule on the dataset it
+tests, and each enforced dbt model contract an assay contract. The core imports this
+package only when `dbt:` is set.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from assay.config import DbtSettings
 from assay.contracts.model import Contract
 from assay.integrations.dbt.checks import dbt_test_contracts
 from assay.integrations.dbt.compile import DbtError, manifest_for, require_dbt
+from assay.integrations.dbt.constraints import model_contracts
 from assay.integrations.dbt.models import model_datasets, naming
 from assay.pipelines.spec import DatasetSpec
 
@@ -47,6 +49,8 @@ def load_dbt(root: Path, settings: DbtSettings, state_dir: Path) -> DbtDefinitio
         replace(s, inputs=(*s.inputs, *sorted(after[s.name]))) if s.name in after else s
         for s in datasets
     ]
+    for dataset, enforced in model_contracts(manifest, names, shown).items():
+        contracts.setdefault(dataset, []).extend(enforced)
     return DbtDefinitions(datasets, contracts)
 
 
