@@ -1,0 +1,80 @@
+"""The champion rule in both directions, on palmerpenguins: a dummy first version is
+champion; a real model beats it and takes the alias; a dummy again is registered and
+stays challenger. The champion is re-scored on the new holdout from the registry: with
+the same data, its score equals the one it had when it was trained."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import assay
+from tests.helpers import write_project
+from tests.ml.conftest import require_mlflow
+from tests.ml.test_model_penguins import FEATURES, SOURCE
+
+HEADER = '''
+import assay
+
+@assay.model(
+    "sex",
+    labels="""SELECT penguin_id, measured_at AS event_timestamp, sex = 'male' AS is_male
+              FROM bronze.penguins WHERE sex IS NOT NULL""",
+    features=["measures:bill_depth_mm", "measures:body_mass_g"],
+    label="is_male", metric="roc_auc", holdout="1d",
+)
+def sex(X, y):
+'''
+DUMMY = "    from sklearn.dummy import DummyClassifier\n    return DummyClassifier().fit(X, y)\n"
+REAL = (
+    "    from sklearn.linear_model import LogisticRegression\n"
+    "    from sklearn.pipeline import make_pipeline\n"
+    "    from sklearn.preprocessing import StandardScaler\n"
+    "    return make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)\n"
+)
+
+
+def _train(root: Path, body: str) -> dict[str, Any]:
+    (root / "models" / "sex.py").write_text(HEADER + body)
+    result = assay.Project(root).run(["models.sex"])
+    assert result.ok, [r.error for r in result.failed]
+    rows = assay.Project(root).table("models.sex").to_pylist()
+    return max(rows, key=lambda r: r["version"])
+
+
+def test_the_alias_moves_only_to_a_better_version(tmp_path: Path) -> None:
+    mlflow = require_mlflow()
+    before = mlflow.get_tracking_uri()
+    root = write_project(
+        tmp_path, {"pipelines/penguins.py": SOURCE, "features/penguins.py": FEATURES}
+    )
+    (root / "models").mkdir()
+    client = mlflow.MlflowClient(f"sqlite:///{root.resolve()}/.assay/mlflow.db")
+
+    def champion() -> int:
+        return int(client.get_model_version_by_alias("sex", "champion").version)
+
+    try:
+        (root / "models" / "sex.py").write_text(HEADER + DUMMY)
+        assert assay.Project(root).run().ok
+        (v1,) = assay.Project(root).table("models.sex").to_pylist()
+        assert v1["value"] == pytest.approx(0.5) and v1["is_champion"] and champion() == 1
+
+        v2 = _train(root, REAL)
+        assert v2["version"] == 2 and v2["value"] > 0.6
+        assert v2["champion_version"] == 1 and v2["champion_value"] == pytest.approx(0.5)
+        assert v2["is_champion"] and champion() == 2
+        assert v2["decision"].startswith("v2 beats champion v1")
+
+        v3 = _train(root, DUMMY)
+        assert v3["version"] == 3 and not v3["is_champion"] and champion() == 2
+        # The same data, the same holdout: the champion scores what it scored when trained.
+        assert v3["champion_version"] == 2
+        assert v3["champion_value"] == pytest.approx(v2["value"], rel=1e-12)
+        assert v3["decision"].startswith("champion v2 kept")
+        tags = client.get_model_version("sex", "3").tags
+        assert tags["assay.decision"] == v3["decision"]
+    finally:
+        mlflow.set_tracking_uri(before)
