@@ -97,7 +97,8 @@ def choose(found: list[TrainingSetRecord], run_id: str, name: str | None) -> Tra
     if len(found) > 1 and len({r.digest for r in found}) > 1:
         raise UsageError(
             f"run {run_id} logged {len(found)} training sets ({', '.join(names)})",
-            hint="name one with --name (Python: name=)",
+            hint="name one with --name (Python: name=); a set is named by its save_as, else "
+            "its feature service, else 'training_set'",
         )
     return found[0]
 
@@ -195,6 +196,7 @@ def verify(record: TrainingSetRecord, rebuilt: pa.Table, run_id: str) -> str:
         f"the rebuilt training set {record.name!r} is not the one logged: "
         + ("; ".join(problems) or f"digest {digest}, logged {record.digest}"),
         where=f"run {run_id}",
-        hint=f"a source's history was rewritten since ({sources}); "
-        "`assay history TABLE` shows each version",
+        hint=f"a source's history was rewritten since ({sources}: `assay history TABLE` "
+        "shows each version), or this reader sees the tables differently (its role's masks "
+        f"and filters; the set was built on {record.engine or 'an unrecorded engine'})",
     )
