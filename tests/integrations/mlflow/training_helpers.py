@@ -25,6 +25,16 @@ def require_mlflow() -> Any:
     return mlflow
 
 
+def require_sklearn() -> None:
+    """scikit-learn (models train with it), or a skip; a failure in CI, which installs it."""
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("scikit-learn is not installed: CI installs it with 'assay[mlflow]'")
+        pytest.skip("scikit-learn is not installed")
+
+
 @contextmanager
 def tracking(project: assay.Project) -> Iterator[str]:
     """MLflow pointed at the project's backend (`use_tracking`) for the block; yields the
