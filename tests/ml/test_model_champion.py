@@ -38,7 +38,7 @@ REAL = (
 
 def _train(root: Path, body: str) -> dict[str, Any]:
     (root / "models" / "sex.py").write_text(HEADER + body)
-    result = assay.Project(root).run(["models.sex"])
+    result = assay.Project(root).run()
     assert result.ok, [r.error for r in result.failed]
     rows = assay.Project(root).table("models.sex").to_pylist()
     return max(rows, key=lambda r: r["version"])
@@ -76,5 +76,64 @@ def test_the_alias_moves_only_to_a_better_version(tmp_path: Path) -> None:
         assert v3["decision"].startswith("champion v2 kept")
         tags = client.get_model_version("sex", "3").tags
         assert tags["assay.decision"] == v3["decision"]
+    finally:
+        mlflow.set_tracking_uri(before)
+
+
+CUSTOM = '''
+    import numpy as np
+
+    class ByMass:
+        """Heavier penguins are likelier male: a model written without scikit-learn."""
+
+        classes_ = [False, True]
+
+        def fit(self, X, y):
+            self.mean = float(X["body_mass_g"].mean())
+            return self
+
+        def predict_proba(self, X):
+            odds = (X["body_mass_g"].to_numpy(dtype=float) - self.mean) / 500.0
+            male = 1.0 / (1.0 + np.exp(-odds))
+            return np.column_stack([1.0 - male, male])
+
+        def predict(self, X):
+            return self.predict_proba(X)[:, 1] > 0.5
+
+    return ByMass().fit(X, y)
+'''
+
+
+def test_an_estimator_without_sklearn_is_a_pyfunc_champion(tmp_path: Path) -> None:
+    """Saved with the pyfunc flavour, served by `mlflow.pyfunc`, and re-scored as the
+    champion when the next version is trained (the same value on the same data)."""
+    import palmerpenguins
+    from sklearn.metrics import roc_auc_score
+
+    mlflow = require_mlflow()
+    before = mlflow.get_tracking_uri()
+    root = write_project(
+        tmp_path, {"pipelines/penguins.py": SOURCE, "features/penguins.py": FEATURES}
+    )
+    (root / "models").mkdir()
+    uri = f"sqlite:///{root.resolve()}/.assay/mlflow.db"
+    try:
+        v1 = _train(root, CUSTOM)
+        frame = palmerpenguins.load_penguins().dropna(subset=["sex"])
+        held = frame[frame["year"] == 2009]
+        # A monotone function of the mass: the AUC of the mass itself.
+        assert v1["value"] == pytest.approx(
+            roc_auc_score(held["sex"] == "male", held["body_mass_g"]), rel=1e-9
+        )
+        mlflow.set_tracking_uri(uri)
+        info = mlflow.models.get_model_info("models:/sex/1")
+        assert "python_function" in info.flavors and "sklearn" not in info.flavors
+        served = mlflow.pyfunc.load_model("models:/sex@champion")
+        predicted = served.predict(held[["bill_depth_mm", "body_mass_g"]].astype(float))
+        trained_on = frame[frame["year"] < 2009]["body_mass_g"].mean()
+        assert list(predicted) == list(held["body_mass_g"] > trained_on)
+        v2 = _train(root, REAL)
+        assert v2["champion_version"] == 1
+        assert v2["champion_value"] == pytest.approx(v1["value"], rel=1e-12)
     finally:
         mlflow.set_tracking_uri(before)

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from assay.integrations.mlflow.flavors import load_estimator, log_estimator
 from assay.integrations.mlflow.tracking import require_mlflow, use_tracking
 
 if TYPE_CHECKING:
@@ -74,7 +75,6 @@ def register(decl: ModelDeclaration, estimator: Any, ex: Examples, value: float)
     """
     require_mlflow()  # the extra's error, and telemetry off, before mlflow is imported
     import mlflow
-    import mlflow.sklearn
     from mlflow.models import infer_signature
 
     mlflow.log_params({**decl.params(), **estimator_params(estimator)})
@@ -84,15 +84,7 @@ def register(decl: ModelDeclaration, estimator: Any, ex: Examples, value: float)
         metrics[f"champion_{decl.metric.name}"] = incumbent_value
     mlflow.log_metrics(metrics)
     signature = infer_signature(_as_floats(ex.x_eval), estimator.predict(ex.x_eval))
-    info = mlflow.sklearn.log_model(
-        estimator,
-        name="model",
-        signature=signature,
-        registered_model_name=decl.name,
-        # Named, not inferred: inference loads the model in a subprocess (seconds).
-        pip_requirements=mlflow.sklearn.get_default_pip_requirements(),
-        skops_trusted_types=_fitted_here_types(estimator),
-    )
+    info = log_estimator(estimator, signature, decl.name)
     version = int(info.registered_model_version)
     wins, decision = _decide(decl, version, value, incumbent, incumbent_value, failure)
     client = mlflow.MlflowClient()
@@ -134,18 +126,6 @@ def estimator_params(estimator: Any) -> dict[str, str]:
     return found
 
 
-def _fitted_here_types(estimator: Any) -> list[str] | None:
-    """The types of `estimator` that skops (MLflow's default format) does not trust by
-    default, e.g. HistGradientBoosting's tree predictors. The estimator was fitted in this
-    process by the project's own train function, so its types are trusted; MLflow records
-    the list in the model's flavor, so loading the version back needs nothing more."""
-    try:
-        import skops.io
-    except ImportError:  # an MLflow without skops pickles instead
-        return None
-    return list(skops.io.get_untrusted_types(data=skops.io.dumps(estimator))) or None
-
-
 def champion_version(name: str) -> int | None:
     """The version the `champion` alias points at (None: no champion yet)."""
     mlflow = require_mlflow()
@@ -161,13 +141,12 @@ def _score_champion(
 ) -> tuple[int | None, float | None, str | None]:
     """The champion's version and its metric on the new evaluation slice, or why it could
     not be scored there."""
-    import mlflow.sklearn
 
     current = champion_version(decl.name)
     if current is None:
         return None, None, None
     try:
-        loaded = mlflow.sklearn.load_model(f"models:/{decl.name}/{current}")
+        loaded = load_estimator(f"models:/{decl.name}/{current}")
         return current, decl.metric.score(loaded, ex.x_eval, ex.y_eval), None
     except Exception as exc:  # any failure to score the old model: it cannot defend its title
         return current, None, f"{type(exc).__name__}: {str(exc)[:200]}"
