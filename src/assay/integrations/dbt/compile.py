@@ -74,9 +74,10 @@ def manifest_for(project_dir: Path, state_dir: Path, variables: Mapping[str, Any
     cached = home / "manifests" / f"{digest}.json"
     if cached.is_file():
         return dict(json.loads(cached.read_text()))
-    # dbt's output goes to a folder of this digest: two processes compiling the same
-    # project at once write the same files, different projects never share one.
-    manifest = _compile(project_dir, home, home / "target" / digest, variables)
+    # dbt's output goes to a folder of this digest and process: two processes compiling
+    # at once (a scheduler and a CLI command) never write or delete each other's files.
+    target = home / "target" / f"{digest}.{os.getpid()}"
+    manifest = _compile(project_dir, home, target, variables)
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(manifest))
@@ -84,7 +85,9 @@ def manifest_for(project_dir: Path, state_dir: Path, variables: Mapping[str, Any
     for old in cached.parent.glob("*.json"):  # earlier versions of the project
         if old != cached:
             old.unlink(missing_ok=True)
-            shutil.rmtree(home / "target" / old.stem, ignore_errors=True)
+    for folder in target.parent.iterdir():  # their dbt output
+        if not folder.name.startswith(digest):
+            shutil.rmtree(folder, ignore_errors=True)
     return manifest
 
 
@@ -113,7 +116,9 @@ def _compile(project_dir: Path, home: Path, target: Path, variables: Mapping[str
     from dbt.cli.main import dbtRunner
 
     home.mkdir(parents=True, exist_ok=True)
-    (home / "profiles.yml").write_text(_PROFILES_YML.format(profile=PROFILE))
+    profiles = home / f"profiles.yml.{os.getpid()}"
+    profiles.write_text(_PROFILES_YML.format(profile=PROFILE))
+    profiles.replace(home / "profiles.yml")  # atomic: another compile may be reading it
     shutil.rmtree(target, ignore_errors=True)  # a stale manifest must never be read
     args = [
         "compile",
