@@ -161,3 +161,33 @@ def test_cli_rebuild_names_one_source_and_rebuilds_saved_sets(root: Path, tmp_pa
     )
     assert done.exit_code == 0, done.output
     assert pq.read_table(out).equals(saved)
+
+
+def test_a_mismatch_names_columns_rows_and_float_only_differences() -> None:
+    from assay.integrations.mlflow.dataset import TrainingSetRecord, arrow_schema
+    from assay.integrations.mlflow.rebuild import RebuildMismatchError, verify
+
+    logged = pa.table({"id": [1, 2], "x": [0.1 + 0.2, 1.0], "n": [1, 2]})
+    record = TrainingSetRecord(
+        name="s",
+        features=[],
+        event_timestamp="ts",
+        full_feature_names=False,
+        outputs=["x", "n"],
+        sources={"gold.t": 4},
+        num_rows=2,
+        digest=table_digest(logged),
+        column_digests=column_digests(logged),
+        schema=arrow_schema(logged.schema),
+    )
+    assert verify(record, logged, "r") == table_digest(logged)
+    last_bit = logged.set_column(1, "x", pa.array([0.3, 1.0]))  # 0.1 + 0.2 != 0.3
+    with pytest.raises(RebuildMismatchError, match=r"values differ in 'x' \(floating-point"):
+        verify(record, last_bit, "r")
+    counted = logged.set_column(2, "n", pa.array([1, 3]))
+    with pytest.raises(RebuildMismatchError) as caught:
+        verify(record, counted, "r")
+    assert caught.value.message.endswith("values differ in 'n'")
+    assert "gold.t@4" in str(caught.value.hint)
+    with pytest.raises(RebuildMismatchError, match="1 rows, logged 2"):
+        verify(record, logged.slice(0, 1), "r")
