@@ -81,6 +81,18 @@ class BatchBlocked(ContractViolationError):
         self.failures = failures
 
 
+def _blocked_hint(rules: list[str]) -> str:
+    """What to do about blocking rules: dbt's tests (`dbt:<name>`) live in the dbt project.
+
+    Example:
+        >>> _blocked_hint(["dbt:unique_stg_cards_card_id"])
+        'fix the data or the dbt test; `assay dbt tests` lists them'
+    """
+    if rules and all(rule.startswith("dbt:") for rule in rules):
+        return "fix the data or the dbt test; `assay dbt tests` lists them"
+    return "fix the data or the contract; `assay check` shows every rule"
+
+
 class QuarantineLimitExceeded(BatchBlocked):
     """A batch quarantined a larger share of its rows than the dataset's `max_quarantined`."""
 
@@ -219,7 +231,7 @@ class Committer:
             raise BatchBlocked(
                 "; ".join(r.detail or r.rule for r in result.blocked),
                 where=spec.name,
-                hint="fix the data or the contract; `assay check` shows every rule",
+                hint=_blocked_hint([r.rule for r in result.blocked]),
             )
         if not result.rejected.num_rows:
             # Rows rejected by an earlier run of these intervals are gone now: clear them.

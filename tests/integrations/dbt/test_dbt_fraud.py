@@ -218,6 +218,7 @@ def test_a_failing_dbt_test_blocks_its_model_and_downstream(tmp_path: Path) -> N
     assert (failed.status, failed.cause, failed.commits) == ("failed", "contract", 0)
     assert "dbt:relationships_stg_transactions_customer_id" in (failed.error or "")
     assert f"= {orphans} failing rows" in (failed.error or "")
+    assert "fix the data or the dbt test; `assay dbt tests` lists them" in (failed.error or "")
     assert not project.warehouse.exists("staging.stg_transactions")
     for name in ("intermediate.int_transactions_enriched", MART):
         assert result.result(name).status == "skipped"
