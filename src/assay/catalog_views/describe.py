@@ -170,6 +170,7 @@ def _add_table_facts(rt: Runtime, spec: DatasetSpec, about: Description) -> None
     for column in about.columns:
         column.nullable = nullable.get(column.name)
         column.primary_key = column.name in keys
+        column.comment = spec.column_descriptions.get(column.name) or column.comment
     about.history_since = history.since
     about.version = rt.warehouse.version(spec.name)
     actions = rt.warehouse.file_actions(spec.name)

@@ -72,6 +72,9 @@ class DatasetSpec:
     #: Masks and drops at ingest (sources only) and retention (`mask=`, `drop=`,
     #: `retention=`); masks and drops change the rows, so they are in the fingerprint.
     protection: Protection = field(default_factory=Protection)
+    #: What each column holds, for the catalog (dbt's column descriptions); documentation,
+    #: not part of equality or the fingerprint.
+    column_descriptions: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         split_name(self.name)

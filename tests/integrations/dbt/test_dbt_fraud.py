@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 import assay
+from assay.catalog_views.describe import describe
 from assay.cli.main import app
 from assay.lineage import Node, build_lineage
 from assay.pipelines.quarantine import quarantine_name
@@ -162,6 +163,12 @@ def test_catalog_and_lineage_carry_the_manifest(fraud: Path) -> None:
     assert spec.owner == "risk-analytics"
     assert spec.description == "Per card and day, transactions and amount."
     assert dict(spec.tags) == {"finance": "true"}
+    # Column descriptions from the manifest reach the catalog's description of the table.
+    if not project.warehouse.exists(MART):  # run on its own (-k), the table is built here
+        assert project.run().ok
+    columns = {c.name: c.comment for c in describe(project.runtime, MART).columns}
+    assert columns["card_id"] == "The card."
+    assert columns["txn_count"] is None  # described nowhere
     graph = build_lineage(project.runtime)
     upstream = {str(e.source) for e in graph.upstream(Node("dataset", MART, "amount_sum"))}
     assert {

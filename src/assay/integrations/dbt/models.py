@@ -121,6 +121,11 @@ def model_dataset(node: Mapping[str, Any], names: Names, project_dir: str) -> Da
             inputs=tuple(inputs),
             origin=where,
             description=node.get("description") or None,
+            column_descriptions={
+                name: column["description"]
+                for name, column in (node.get("columns") or {}).items()
+                if column.get("description")
+            },
             **_common(
                 keys=keys or None,
                 owner=owner,
