@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -101,14 +102,16 @@ def run_summary(result: RunResult, title: str) -> Table:
             f"{r.rows_written:,}",
             f"{r.rows_quarantined:,}",
             f"{r.seconds:.2f}",
-            "; ".join(r.reasons),
+            escape("; ".join(r.reasons)),
         )
     return table
 
 
 def failure_summary(result: RunResult) -> None:
     for r in result.failed:
-        err_console.print(f"[bold red]FAILED[/] {r.dataset}: {r.error}")
+        # Errors quote user text and install commands (`pip install 'assay[mlflow]'`):
+        # printed as text, not as rich markup, or the brackets would vanish.
+        err_console.print(f"[bold red]FAILED[/] {r.dataset}: {escape(r.error or '')}")
     skipped = [r.dataset for r in result.results if r.status == "skipped"]
     if skipped:
         err_console.print(f"[yellow]skipped[/] (upstream failed): {', '.join(skipped)}")
