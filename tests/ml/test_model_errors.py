@@ -52,6 +52,17 @@ def all_holdout(X, y):
 def no_label(X, y):
     return fit(X, y)
 
+@assay.model("narrow", labels="SELECT penguin_id, measured_at AS event_timestamp, "
+             "sex = 'male' AS y {SEXED}", features={FEATURE_REFS}, label="y", holdout="1d")
+def narrow(X, y):
+    from sklearn.linear_model import LogisticRegression
+    return LogisticRegression().fit(X[["bill_length_mm"]], y)
+
+@assay.model("late_class", labels="SELECT penguin_id, measured_at AS event_timestamp, "
+             "year = 2007 AS y {SEXED}", features={FEATURE_REFS}, label="y", holdout="1d")
+def late_class(X, y):
+    return fit(X, y)
+
 @assay.model("fine", labels="SELECT penguin_id, measured_at AS event_timestamp, "
              "sex = 'male' AS y {SEXED}", features={FEATURE_REFS}, label="y", holdout="1d")
 def fine(X, y):
@@ -91,6 +102,47 @@ def test_a_failing_train_function_names_the_model_and_the_line(outcome: dict[str
     assert "ZeroDivisionError" in error
 
 
+def test_an_estimator_failing_on_the_evaluation_slice_is_an_assay_error(
+    outcome: dict[str, Any],
+) -> None:
+    """Fitted on one column, predicting on all: sklearn's ValueError becomes an AssayError
+    naming the model, its file:line and what the estimator is given (no traceback)."""
+    found = outcome["result"].result("models.narrow")
+    assert found.status == "failed"
+    error = str(found.error)
+    path = Path(outcome["root"]).resolve() / "models" / "penguins.py"
+    source = path.read_text().splitlines()
+    line = next(i for i, text in enumerate(source, 1) if '@assay.model("narrow"' in text)
+    assert f"model narrow ({path}:{line})" in error  # the model's declaration
+    assert "feature names" in error and "ValueError" in error
+    assert "Traceback" not in error
+    assert "predict on the X it was given" in error
+
+
+def test_one_class_hints_name_the_part_to_fix(outcome: dict[str, Any]) -> None:
+    """The labels query itself has one class: check the SQL, not the holdout; only the
+    evaluation slice has one class: lengthen the holdout."""
+    labels_only = _error(outcome, "one_class")
+    assert "labels query returns a single class (True)" in labels_only
+    assert "check the labels SQL" in labels_only and "holdout" not in labels_only
+    late = _error(outcome, "late_class")
+    assert "evaluation slice holds a single class (False)" in late
+    assert "lengthen holdout=" in late and "holdout=1d" in late
+
+
+def test_holdout_is_logged_as_declared(outcome: dict[str, Any]) -> None:
+    """MLflow's params hold "1d", read back with MLflow's own client."""
+    mlflow = require_mlflow()
+    from assay.integrations.mlflow.tracking import resolve_tracking_uri
+
+    root = outcome["root"]
+    run_id = assay.Project(root).runtime.reader.table("models.fine").to_pylist()[0]["mlflow_run_id"]
+    client = mlflow.MlflowClient(
+        tracking_uri=resolve_tracking_uri("sqlite:///.assay/mlflow.db", root)
+    )
+    assert client.get_run(run_id).data.params["assay.holdout"] == "1d"
+
+
 def test_bad_training_data_says_what_is_wrong(outcome: dict[str, Any]) -> None:
     assert "returned no rows" in _error(outcome, "empty")
     assert "single class (True)" in _error(outcome, "one_class")
@@ -103,7 +155,8 @@ def test_the_other_models_still_train(outcome: dict[str, Any]) -> None:
     assert result.result("models.fine").status == "success"
     assert result.result("bronze.penguins").status == "success"
     assert {r.dataset for r in result.failed} == {
-        f"models.{m}" for m in ("broken", "empty", "one_class", "all_holdout", "no_label")
+        f"models.{m}"
+        for m in ("broken", "empty", "one_class", "all_holdout", "no_label", "narrow", "late_class")
     }
 
 

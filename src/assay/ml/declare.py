@@ -142,7 +142,16 @@ def model(
         from assay.ml.producer import ModelProducer
 
         declaration = ModelDeclaration(
-            name, labels, refs, label, timestamp, chosen, span, func, origin
+            name,
+            labels,
+            refs,
+            label,
+            timestamp,
+            chosen,
+            span,
+            func,
+            origin,
+            holdout_declared=holdout if isinstance(holdout, str) else "",
         )
         spec = DatasetSpec(
             name=declaration.dataset,

@@ -50,12 +50,14 @@ class ModelProducer(Producer):
 
     def code_fingerprint(self) -> str:
         decl = self.declaration
-        return function_fingerprint(decl.train, sorted(decl.params().items()))
+        # The span, not its spelling: "14d" rewritten as "2w" is the same model.
+        params = {**decl.params(), "assay.holdout": str(decl.holdout)}
+        return function_fingerprint(decl.train, sorted(params.items()))
 
     def produce(self, ctx: RunContext) -> Iterator[Output]:
         from assay.features.store import Features
         from assay.integrations.mlflow.models import register, training_run
-        from assay.ml.training import examples, fit
+        from assay.ml.training import evaluate, examples, fit, registration_failed
 
         decl = self.declaration
         if ctx.runtime is None:
@@ -67,8 +69,15 @@ class ModelProducer(Producer):
         with training_run(ctx.runtime, decl, ctx.run_id):
             ex = examples(ctx, decl, Features(ctx.runtime))
             estimator = fit(decl, ex)
-            value = decl.metric.score(estimator, ex.x_eval, ex.y_eval)
-            outcome = register(decl, estimator, ex, value)
+            value = evaluate(decl, estimator, ex)
+            try:
+                outcome = register(decl, estimator, ex, value)
+            except AssayError:
+                raise
+            except Exception as exc:  # the user's estimator, met by MLflow
+                if _is_mlflow_error(exc):
+                    raise
+                raise registration_failed(decl, exc) from exc
         row = {
             "trained_at": ctx.ingested_at,
             "run_id": ctx.run_id,
@@ -87,6 +96,11 @@ class ModelProducer(Producer):
             "sources": json.dumps({n: r.version for n, r in sorted(ctx.inputs.items())}),
         }
         yield Output(data=pa.Table.from_pylist([row], schema=ROW_SCHEMA), rows_in=1)
+
+
+def _is_mlflow_error(exc: Exception) -> bool:
+    """Whether MLflow itself failed (its backend), not the estimator it was handed."""
+    return type(exc).__module__.startswith("mlflow.exceptions")
 
 
 def _naive(value: Any) -> Any:

@@ -44,6 +44,8 @@ class ModelDeclaration:
     holdout: timedelta
     train: Callable[..., Any]
     origin: str
+    #: The holdout as declared ("14d"), shown in MLflow params; empty: from `holdout`.
+    holdout_declared: str = ""
 
     @property
     def dataset(self) -> str:
@@ -62,8 +64,22 @@ class ModelDeclaration:
             "assay.label": self.label,
             "assay.timestamp": self.timestamp,
             "assay.metric": self.metric.name,
-            "assay.holdout": str(self.holdout),
+            "assay.holdout": self.holdout_declared or holdout_text(self.holdout),
         }
+
+
+def holdout_text(span: timedelta) -> str:
+    """A span in the unit a user writes it in: whole weeks are left as days.
+
+    Example:
+        >>> holdout_text(timedelta(days=14)), holdout_text(timedelta(hours=36))
+        ('14d', '36h')
+    """
+    seconds = int(span.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def parse_holdout(text: str | timedelta, where: str) -> timedelta:

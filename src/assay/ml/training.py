@@ -104,6 +104,16 @@ def check_labels(labels: pa.Table, decl: ModelDeclaration) -> None:
                 where=decl.where,
                 hint="filter them out in the labels query (WHERE ... IS NOT NULL)",
             )
+    classes = pc.unique(labels[decl.label])
+    if decl.metric.classification and len(classes) < 2:
+        # No holdout can help: the labels themselves have one value.
+        raise TrainingError(
+            f"the labels query returns a single class ({classes[0].as_py()!r}) of "
+            f"{decl.label!r} in all {labels.num_rows:,} rows: {decl.metric.name} needs two",
+            where=decl.where,
+            hint=f"check the labels SQL and label={decl.label!r}: it must be the column "
+            "holding both outcomes (`assay sql` runs the query)",
+        )
 
 
 def split(table: pa.Table, decl: ModelDeclaration, inputs: list[str]) -> Examples:
@@ -121,6 +131,8 @@ def split(table: pa.Table, decl: ModelDeclaration, inputs: list[str]) -> Example
         >>> ex.train_rows, ex.eval_rows, ex.holdout_start
         (1, 3, datetime.datetime(2026, 1, 2, 0, 0))
     """
+    from assay.ml.spec import holdout_text
+
     times = table[decl.timestamp]
     start = pc.max(times).as_py() - decl.holdout
     bound = pa.scalar(start, times.type)
@@ -132,17 +144,18 @@ def split(table: pa.Table, decl: ModelDeclaration, inputs: list[str]) -> Example
             hint="shorten holdout= or wait for more label history",
         )
     if decl.metric.classification:
-        for part, verb, rows in (
-            ("training rows", "hold", train),
-            ("evaluation slice", "holds", held),
+        for part, verb, rows, remedy in (
+            ("training rows", "hold", train, "shorten holdout= to train on more of the history"),
+            ("evaluation slice", "holds", held, "lengthen holdout= to evaluate on more labels"),
         ):
             classes = pc.unique(rows[decl.label])
             if len(classes) < 2:
                 raise TrainingError(
                     f"the {part} {verb} a single class ({classes[0].as_py()!r}) of "
-                    f"{decl.label!r}: {decl.metric.name} needs two",
+                    f"{decl.label!r} (the labels have both; the holdout starts {start}): "
+                    f"{decl.metric.name} needs two",
                     where=decl.where,
-                    hint="check the labels query, or lengthen holdout=",
+                    hint=f"{remedy} (holdout={holdout_text(decl.holdout)})",
                 )
     frame_train, frame_eval = train.to_pandas(), held.to_pandas()
     return Examples(
@@ -174,6 +187,42 @@ def fit(decl: ModelDeclaration, ex: Examples) -> Any:
             hint="return the fitted scikit-learn style estimator (with predict)",
         )
     return estimator
+
+
+#: What a model's estimator is given to predict on (the hint of a failing evaluation).
+_PREDICTS_ON = (
+    "the estimator must predict on the X it was given: all columns but the label, "
+    "timestamp and keys"
+)
+
+
+def evaluate(decl: ModelDeclaration, estimator: Any, ex: Examples) -> float:
+    """The declared metric of the fitted `estimator` on the evaluation slice; what the
+    user's estimator raises becomes a TrainingError naming the model and its train
+    function (e.g. an estimator fitted on fewer columns than it was given).
+
+    Example: ``evaluate(decl, fit(decl, ex), ex)`` -> 0.93
+    """
+    try:
+        return decl.metric.score(estimator, ex.x_eval, ex.y_eval)
+    except Exception as exc:  # user code: say which model and what it must do
+        raise TrainingError(
+            f"evaluating the estimator on the evaluation slice ({ex.eval_rows:,} rows, "
+            f"columns {', '.join(ex.inputs)}) failed: {type(exc).__name__}: {exc}",
+            where=f"model {decl.name} ({_failing_line(decl.train, exc)})",
+            hint=f"{_PREDICTS_ON}; {decl.metric.name} calls "
+            + ("predict_proba" if decl.metric.scores.startswith("proba") else "predict"),
+        ) from exc
+
+
+def registration_failed(decl: ModelDeclaration, exc: Exception) -> TrainingError:
+    """The error of a fitted estimator MLflow could not log or register (it cannot be
+    pickled, or its predict fails on the signature's sample)."""
+    return TrainingError(
+        f"logging the estimator to MLflow failed: {type(exc).__name__}: {str(exc)[:500]}",
+        where=f"model {decl.name} ({_failing_line(decl.train, exc)})",
+        hint=f"{_PREDICTS_ON}, and be picklable (no open files, connections or lambdas)",
+    )
 
 
 def _failing_line(func: Any, exc: BaseException) -> str:
