@@ -53,7 +53,38 @@ def test_a_deleted_experiment_is_a_clear_error(make_project: MakeProject) -> Non
         mlflow.MlflowClient().delete_experiment(experiment_id)
         with pytest.raises(TrackingError, match="is deleted") as caught:
             use_tracking(project.runtime)
-        assert caught.value.where == "assay.yaml mlflow:"
+        assert caught.value.where == "assay.yaml mlflow"
+        assert "mlflow::" not in str(caught.value)
+
+
+def _closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_an_unreachable_tracking_server_fails_fast(make_project: MakeProject) -> None:
+    """MLflow alone retries a refused connection for minutes; assay says so in seconds,
+    with what to do, before MLflow is asked anything (run and rebuild alike)."""
+    import time
+
+    require_mlflow()
+    uri = f"http://127.0.0.1:{_closed_port()}"
+    project = assay.Project(make_project(config={"mlflow": {"tracking_uri": uri}}))
+    began = time.monotonic()
+    with pytest.raises(TrackingError) as caught:
+        use_tracking(project.runtime)
+    assert time.monotonic() - began < 10
+    message = str(caught.value)
+    assert uri in message and "cannot be reached" in message and "mlflow::" not in message
+    assert "start the tracking server or change mlflow.tracking_uri in assay.yaml" in message
+    began = time.monotonic()
+    with pytest.raises(TrackingError, match="cannot be reached"):
+        project.features.rebuild_from_mlflow("0" * 32)
+    assert time.monotonic() - began < 10
 
 
 def test_a_relative_bare_folder_is_a_file_store_under_the_root(tmp_path: Path) -> None:

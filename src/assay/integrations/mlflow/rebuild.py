@@ -19,7 +19,11 @@ import pyarrow.parquet as pq
 from assay.errors import AssayError, TableNotFoundError, UsageError
 from assay.integrations.mlflow.dataset import SOURCE_TYPE, TrainingSetRecord, arrow_schema
 from assay.integrations.mlflow.digest import column_digests, digest_of, table_digest
-from assay.integrations.mlflow.tracking import require_mlflow, resolve_tracking_uri
+from assay.integrations.mlflow.tracking import (
+    require_mlflow,
+    require_reachable,
+    resolve_tracking_uri,
+)
 
 if TYPE_CHECKING:
     from assay.runtime import Runtime
@@ -63,6 +67,7 @@ def client_for(runtime: Runtime, tracking_uri: str | None = None) -> Any:
     """An MlflowClient on `tracking_uri`, else on assay.yaml's (process settings untouched)."""
     mlflow = require_mlflow()
     uri = resolve_tracking_uri(tracking_uri or runtime.config.mlflow.tracking_uri, runtime.root)
+    require_reachable(uri)
     return mlflow.MlflowClient(tracking_uri=uri)
 
 

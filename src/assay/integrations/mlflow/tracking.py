@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 
 #: Where the project keeps its own state; a relative SQLite URI resolves under the root.
 _SQLITE = "sqlite:///"
+#: Seconds to wait for a tracking server to accept a connection: MLflow's own client
+#: retries a refused connection for minutes, silently.
+CONNECT_TIMEOUT = 5.0
+#: Where an unusable backend is configured (the error's `where`).
+_WHERE = "assay.yaml mlflow"
 
 
 class MlflowMissingError(MissingExtraError):
@@ -114,6 +119,7 @@ def use_tracking(runtime: Runtime) -> str:
     uri = resolve_tracking_uri(settings.tracking_uri, runtime.root)
     if uri.startswith(_SQLITE):
         Path(uri[len(_SQLITE) :]).parent.mkdir(parents=True, exist_ok=True)
+    require_reachable(uri)
     name = settings.experiment or runtime.config.name
     mlflow.set_tracking_uri(uri)
     try:
@@ -122,11 +128,41 @@ def use_tracking(runtime: Runtime) -> str:
     except mlflow.exceptions.MlflowException as exc:
         raise TrackingError(
             f"cannot use MLflow experiment {name!r} at {uri}: {exc.message}",
-            where="assay.yaml mlflow:",
+            where=_WHERE,
             hint="check mlflow.tracking_uri and mlflow.experiment (a deleted experiment "
             "must be restored with `mlflow experiments restore` or renamed)",
         ) from exc
     return experiment_id
+
+
+def require_reachable(uri: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Fail fast when an http(s) tracking server does not accept a connection within
+    `timeout` seconds (other backends are left to MLflow).
+
+    Raises:
+        TrackingError: naming the server and what to do.
+
+    Example:
+        >>> require_reachable("sqlite:////tmp/x/mlflow.db")  # not a server: nothing to check
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            return
+    except OSError as exc:
+        reason = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise TrackingError(
+            f"the MLflow tracking server {uri} cannot be reached ({reason} within {timeout:g} s)",
+            where=_WHERE,
+            hint="start the tracking server or change mlflow.tracking_uri in assay.yaml "
+            "(the default, sqlite:///.assay/mlflow.db, needs no server)",
+        ) from exc
 
 
 def _artifact_location(runtime: Runtime, uri: str) -> str | None:
