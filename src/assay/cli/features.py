@@ -166,6 +166,8 @@ def features_rebuild(
     With --mlflow-run, the run's entity rows are joined with the source tables at the
     Delta versions the run recorded (time travel), and the result is checked against the
     logged schema, row count and digest: a difference is an error naming the columns.
+    The sources table lists the feature tables and, for a model, the tables its labels
+    query read (role `labels`), each at its version.
 
     Example: `assay features rebuild --mlflow-run 3f2a9c... --out train.parquet`
     """
@@ -191,11 +193,13 @@ def features_rebuild(
         table: ", ".join(f"{c['id']} {c['version']}" for c in found)
         for table, found in record.contracts.items()
     }
+    roles = [("features", t, v) for t, v in sorted(record.sources.items())]
+    roles += [("labels", t, v) for t, v in sorted(record.label_sources.items())]
     console.print(
         rows_table(
             f"sources of {record.name}",
-            ["table", "version", "contracts"],
-            [(t, v, contracts.get(t, "-")) for t, v in sorted(record.sources.items())],
+            ["role", "table", "version", "contracts"],
+            [(role, t, v, contracts.get(t, "-")) for role, t, v in roles],
         )
     )
     _write_table(rebuilt.table, out)

@@ -71,6 +71,7 @@ class Features:
         full_feature_names: bool = False,
         save_as: str | None = None,
         versions: Mapping[str, int] | None = None,
+        label_sources: Mapping[str, int] | None = None,
     ) -> pa.Table:
         """For each entity row, the latest feature values as of its timestamp (within TTL).
 
@@ -80,6 +81,9 @@ class Features:
             save_as: also write the set to the table `training.<save_as>`, recording the
                 source table versions so `rebuild_training_set` can reproduce it exactly.
             versions: read sources at these table versions (time travel) instead of latest.
+            label_sources: the tables (and versions) the entity rows were queried from
+                (a model's labels query); recorded with the set in MLflow, so what the
+                model learned from is complete: features and labels.
 
         Inside an MLflow run (`mlflow.start_run()`), the set is logged to the run as a
         dataset input: source versions, features, contracts, schema, row count and digest,
@@ -116,6 +120,7 @@ class Features:
             from assay.integrations.mlflow.log import log_training_set
 
             spec["name"] = save_as or (features if isinstance(features, str) else "training_set")
+            spec["label_sources"] = dict(label_sources or {})
             log_training_set(self.runtime, spec, entities, result)
         return result
 

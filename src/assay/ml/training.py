@@ -68,7 +68,12 @@ def examples(ctx: RunContext, decl: ModelDeclaration, features: Any) -> Examples
     check_labels(labels, decl)
     versions = {n: ref.version for n, ref in ctx.inputs.items() if ref.version is not None}
     table = features.training_set(
-        labels, decl.features, event_timestamp=decl.timestamp, versions=versions
+        labels,
+        decl.features,
+        event_timestamp=decl.timestamp,
+        versions=versions,
+        # What the labels SQL read: the run's dataset input names features and labels.
+        label_sources={n: versions[n] for n in tables if n in versions},
     )
     keys = {k for ref in features.resolve(decl.features) for k in _join_keys(features, ref)}
     inputs = [c for c in table.column_names if c not in {decl.label, decl.timestamp, *keys}]

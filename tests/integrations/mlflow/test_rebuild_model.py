@@ -9,8 +9,10 @@ from pathlib import Path
 import palmerpenguins
 import pandas as pd
 from deltalake import DeltaTable
+from typer.testing import CliRunner
 
 import assay
+from assay.cli.main import app
 from tests.helpers import write_project
 from tests.integrations.mlflow.training_helpers import (
     logged_inputs,
@@ -31,6 +33,15 @@ def penguins(ctx):
     frame.insert(0, "penguin_id", range(1, len(frame) + 1))
     frame["measured_at"] = pd.to_datetime(frame["year"].astype(str) + "-06-01")
     return frame
+
+
+@assay.source("bronze.sexing")
+def sexing(ctx):
+    # The labels live in a table of their own, as chargebacks do beside transactions.
+    import palmerpenguins
+    frame = palmerpenguins.load_penguins()
+    frame.insert(0, "penguin_id", range(1, len(frame) + 1))
+    return frame[["penguin_id", "sex"]]
 """
 FEATURES = """
 from assay import Entity, FeatureView
@@ -46,8 +57,9 @@ import assay
 
 @assay.model(
     "penguin_sex",
-    labels="""SELECT penguin_id, measured_at AS event_timestamp, sex = 'male' AS is_male
-              FROM bronze.penguins WHERE sex IS NOT NULL""",
+    labels="""SELECT p.penguin_id, p.measured_at AS event_timestamp, s.sex = 'male' AS is_male
+              FROM bronze.penguins p JOIN bronze.sexing s USING (penguin_id)
+              WHERE s.sex IS NOT NULL""",
     features=["measures:bill_length_mm", "measures:flipper_length_mm", "measures:body_mass_g"],
     label="is_male", metric="roc_auc", holdout="1d",
 )
@@ -82,6 +94,27 @@ def test_the_model_run_rebuilds_its_training_set(tmp_path: Path) -> None:
     source = logged_source(item)
     version = DeltaTable(project.runtime.warehouse.uri("bronze.penguins")).version()
     assert source["sources"] == {"bronze.penguins": version}
+    # What the labels SQL read is part of what the model learned from.
+    labelled = DeltaTable(project.runtime.warehouse.uri("bronze.sexing")).version()
+    assert source["label_sources"] == {"bronze.penguins": version, "bronze.sexing": labelled}
+    shown = CliRunner().invoke(
+        app,
+        [
+            "features",
+            "rebuild",
+            "--mlflow-run",
+            run_id,
+            "--out",
+            str(tmp_path / "t.parquet"),
+            "-p",
+            str(root),
+        ],
+        env={"COLUMNS": "200", "NO_COLOR": "1"},
+    )
+    assert shown.exit_code == 0, shown.output
+    rows = [line.replace("│", " ").split() for line in shown.output.splitlines()]
+    assert any(r[:3] == ["labels", "bronze.sexing", str(labelled)] for r in rows if len(r) > 2)
+    assert any(r[:3] == ["features", "bronze.penguins", str(version)] for r in rows if len(r) > 2)
     rebuilt = assay.Project(root).features.rebuild_from_mlflow(run_id).table
     frame = palmerpenguins.load_penguins()
     frame.insert(0, "penguin_id", range(1, len(frame) + 1))

@@ -62,6 +62,9 @@ class TrainingSetRecord:
     saved_as: dict[str, Any] | None = None
     project: str = ""
     engine: str = ""
+    #: The tables the entity rows (labels) were queried from -> the Delta version read;
+    #: not joined again by a rebuild (the entity rows are logged), recorded for lineage.
+    label_sources: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the dataset source MLflow stores)."""
@@ -137,10 +140,12 @@ def make_record(
     result: pa.Table,
 ) -> TrainingSetRecord:
     """The record of a training set built from `spec` (name, features, event_timestamp,
-    full_feature_names, outputs, sources, saved_as), its entity rows and its result."""
+    full_feature_names, outputs, sources, saved_as, label_sources), its entity rows and its
+    result."""
     columns = column_digests(result)
     digest = digest_of(columns, result.num_rows)
     entity_digest = digest_of(column_digests(entities), entities.num_rows)
+    labels = dict(spec.get("label_sources") or {})
     folder = f"{ARTIFACT_ROOT}/{spec['name']}-{digest.removeprefix('sha256:')[:16]}"
     return TrainingSetRecord(
         name=spec["name"],
@@ -153,7 +158,7 @@ def make_record(
         digest=digest,
         column_digests=columns,
         schema=arrow_schema(result.schema),
-        contracts=bound_contracts(runtime, sorted(spec["sources"])),
+        contracts=bound_contracts(runtime, sorted({*spec["sources"], *labels})),
         entities={
             "artifact": f"{folder}/entities.parquet",
             "num_rows": entities.num_rows,
@@ -162,6 +167,7 @@ def make_record(
         saved_as=spec.get("saved_as"),
         project=runtime.config.name,
         engine=runtime.engine.name,
+        label_sources=labels,
     )
 
 
