@@ -13,6 +13,7 @@ view's TTL), and 0 for counts of a shorter window that holds no rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlglot import exp
@@ -21,6 +22,10 @@ from assay import sqlbuild as sb
 from assay.features.spec import Aggregation, FeatureView
 
 ALIVE = "__rows_in_ttl"
+# Places per microsecond in the frames' order key: more than any (keys, __ts) tie group
+# can hold (a group is one entity's rows at one instant, each once per window), and small
+# enough that microseconds since 1970 times TIES fit DECIMAL(38, 0) for any timestamp.
+TIES = 2**32
 
 
 def _micros(window: timedelta) -> int:
@@ -79,14 +84,15 @@ def timeline_sql(
             nulls=nulls,
         )
         points = exp.union(points, exit_points, distinct=False, copy=False)
-    # One named frame per distinct window; (p - w, p] is [p - w + 1us, p].
+    # One named frame per distinct window over the tie-broken order key (see `_ranked`):
+    # (p - w, p] is [(p - w + 1us) * M, p * M + M - 1] in key units.
     frames = {w: f"w{i}" for i, w in enumerate(_windows(view))}
     window_defs = [
         sb.template(
-            "SELECT 1 FROM t WINDOW w AS (PARTITION BY $keys ORDER BY __ts RANGE BETWEEN "
+            "SELECT 1 FROM t WINDOW w AS (PARTITION BY $keys ORDER BY __k RANGE BETWEEN "
             "$width PRECEDING AND CURRENT ROW)",
             keys=keys,
-            width=sb.micros(_micros(w) - 1),
+            width=exp.Literal.number(_micros(w) * TIES - 1),
         ).args["windows"][0]
         for w in frames
     ]
@@ -107,20 +113,56 @@ def timeline_sql(
         for a in view.aggregations
     ]
     steps = sb.template(
-        "SELECT $keys, __ts, $aggregates, count(__row) OVER $longest AS __rows_in_ttl "
-        "FROM points WINDOW w AS () "
-        # Rows at one point share their frame, so any one of them carries its values.
-        "QUALIFY row_number() OVER (PARTITION BY $keys, __ts ORDER BY __ts) = 1",
+        "SELECT $keys, __ts, __r, __n, $aggregates, count(__row) OVER $longest AS __rows_in_ttl "
+        "FROM ranked WINDOW w AS ()",
         keys=keys,
         aggregates=aggregates,
         longest=exp.to_identifier(longest),
     )
     steps.set("windows", window_defs)
-    query = sb.template("SELECT $keys, __ts, $alive FROM steps", keys=keys, alive=alive)
+    # The last row of a point's tie group sees every row at the point, in one fixed order.
+    query = sb.template(
+        "SELECT $keys, __ts, $alive FROM steps WHERE __r = __n", keys=keys, alive=alive
+    )
+    ranked = _ranked(view.join_keys, value_columns, portable)
     return (
         query.with_("events", as_=events, copy=False)  # type: ignore[attr-defined]
         .with_("points", as_=points, copy=False)
+        .with_("ranked", as_=ranked, copy=False)
         .with_("steps", as_=steps, copy=False)
+    )
+
+
+def _ranked(join_keys: Sequence[str], value_columns: Sequence[str], portable: bool) -> exp.Expr:
+    """`points` with `__r`, `__n` (rank from 1 and size of each row's (keys, __ts) tie
+    group) and `__k`, the one order key of the window frames: `__ts` in microseconds
+    times TIES, plus the row's place in its group, so the last row is at `TIES - 1`.
+
+    Why: rows tied on `__ts` leave DuckDB's (and Spark's) sort in any order, and a
+    floating-point sum adds its values in that order, so two runs over the same rows
+    could differ in the last bits. Ranking the ties by every value makes the order total
+    (rows tied on every value are interchangeable), and RANGE frames take only one key.
+    """
+    keys = sb.columns(join_keys)
+    # Any fixed order does (where nulls go is the engine's default): only its being total.
+    by_values = [*sb.columns(value_columns), exp.column("__row")]
+    micros = (
+        sb.template("date_diff('microsecond', TIMESTAMP '1970-01-01', __ts)")
+        if portable
+        else sb.template("epoch_us(__ts)")
+    )
+    ranked = sb.template(
+        "SELECT *, row_number() OVER (PARTITION BY $keys, __ts ORDER BY $order) AS __r, "
+        "count(*) OVER (PARTITION BY $keys, __ts) AS __n FROM points",
+        keys=keys,
+        order=by_values,
+    )
+    return sb.template(
+        "SELECT *, CAST($micros AS DECIMAL(38, 0)) * $ties + ($ties - __n + __r - 1) AS __k "
+        "FROM ($ranked) AS p",
+        micros=micros,
+        ties=exp.Literal.number(TIES),
+        ranked=ranked,
     )
 
 
