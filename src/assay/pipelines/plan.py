@@ -17,7 +17,7 @@ import pyarrow as pa
 from assay.catalog import Catalog, IntervalRecord
 from assay.catalog.sync import sync
 from assay.errors import DefinitionError
-from assay.intervals import Interval, describe, to_naive_utc
+from assay.intervals import Interval, describe, to_naive_utc, utcnow
 from assay.pipelines.producers import Pending
 from assay.pipelines.spec import DatasetSpec, Kind, time_column_hint
 from assay.tables import Warehouse
@@ -228,14 +228,48 @@ class Planner:
         return [i for i in wanted if i in earlier]
 
     def universe(self, spec: DatasetSpec) -> list[Interval]:
-        """All intervals from `start` (or the driving input's first event) to its last event."""
+        """All intervals from `start` (or the driving input's first event) to its last event.
+
+        When every input is built and none carries a time column (a dimension table, a
+        full dbt model), the inputs give no range: the intervals run from the dataset's
+        `start` through the current one (`no_time_bounds`); without `start`, it is refused.
+        """
         bounds = self.data_bounds(spec)
         if bounds is None:
-            return []
+            # An input not built yet is built first in the run; its data decides then.
+            built = all(self.warehouse.exists(name) for name in spec.inputs)
+            return self._from_start(spec) if built and self._no_time_bounds(spec) else []
         low, high = bounds
         # Both bounds are rows' times: the interval holding the newest row is included
         # (a DATE column's newest day is a midnight, the start of its own interval).
         return spec.grain.covering(spec.start or low, high)
+
+    def _no_time_bounds(self, spec: DatasetSpec) -> bool:
+        """Whether no input places its rows in time: none has a time column with file
+        statistics (an input that has one but holds no rows gives an empty range)."""
+        for name in spec.inputs:
+            column = self._time_column_of(name, spec.time_column or "")
+            if column is not None and self._file_stats(name, column, None) is not None:
+                return False
+        return True
+
+    def _from_start(self, spec: DatasetSpec) -> list[Interval]:
+        """Intervals from `start` through the one holding the current time.
+
+        The current, still open interval is included, as for an input's newest row:
+        the output is a function of inputs without time, every interval of which is
+        rebuilt whenever such an input changes (`_is_stale`), so a partial interval
+        never stays stale.
+        """
+        if spec.start is None:
+            raise DefinitionError(
+                f"incremental dataset {spec.name} has no range to build: none of its "
+                f"inputs ({', '.join(spec.inputs) or 'none'}) has a time column",
+                where=spec.where,
+                hint="declare `start:` on the dataset (its intervals then run from there "
+                "to now), or give an input a time column",
+            )
+        return spec.grain.covering(spec.start, utcnow())
 
     def data_bounds(self, spec: DatasetSpec) -> tuple[datetime, datetime] | None:
         """Min and max event time of the first input that has the time column."""
