@@ -18,6 +18,7 @@ from assay.integrations.dbt.compile import require_dbt
 from assay.integrations.dbt.models import model_datasets, naming
 from tests.helpers import write_project
 from tests.integrations.dbt.conftest import require_dbt as require_dbt_installed
+from tests.integrations.dbt.small import STAGING, make_project
 
 SOURCE = {
     "source.p.silver.tx": {
@@ -158,3 +159,23 @@ def test_no_dbt_project_yml_says_where_to_point(tmp_path: Path) -> None:
         assay.Project(root)
     assert "dbt_project.yml" in err.value.message
     assert "project_dir" in (err.value.hint or "")
+
+
+def test_a_syntax_error_names_line_column_and_the_compiled_sql(tmp_path: Path) -> None:
+    broken = {
+        "dbt/models/staging/stg_broken.sql": """\
+            select
+                chargeback_id,
+                amount * from {{ source('silver', 'chargebacks') }}
+            """,
+    }
+    with pytest.raises(DbtError) as err:
+        make_project(tmp_path / "p", {**STAGING, **broken})
+    message, hint = str(err.value), err.value.hint or ""
+    assert err.value.where == "dbt/models/staging/stg_broken.sql"
+    assert "at line 3, column" in message
+    assert '`amount * from "memory"."silver"."chargebacks"`' in message
+    assert "missing for Mul)" in message  # sqlglot's class, without its module path
+    assert hint.startswith("fix the model; the compiled SQL is in ")
+    compiled = Path(hint.removeprefix("fix the model; the compiled SQL is in ").split(" (")[0])
+    assert compiled.is_file() and "amount * from" in compiled.read_text()

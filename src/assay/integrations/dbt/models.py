@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from assay.errors import DefinitionError
@@ -107,7 +108,7 @@ def model_dataset(node: Mapping[str, Any], names: Names, project_dir: str) -> Da
             hint="load the seed's file as an assay source (assay.files) and read it "
             "with {{ source('<layer>', '<name>') }}",
         )
-    tree = parse_compiled(node.get("compiled_code") or "", where)
+    tree = parse_compiled(node.get("compiled_code") or "", where, _compiled_path(node))
     tree, inputs = rename_relations(tree, names.relations, where)
     meta = assay_meta(node)
     options = {key: meta[key] for key in _META_KEYS if key in meta}
@@ -139,6 +140,21 @@ def model_dataset(node: Mapping[str, Any], names: Names, project_dir: str) -> Da
             where=where,
             hint=exc.hint or "set it under the model's meta: {assay: {...}}",
         ) from None
+
+
+def _compiled_path(node: Mapping[str, Any]) -> str | None:
+    """Where dbt wrote the model's compiled SQL, written again if that folder is gone (a
+    cached manifest outlives dbt's target folder), so an error can point at it."""
+    path = node.get("compiled_path")
+    if not path or not Path(path).is_absolute():
+        return path or None
+    if not Path(path).is_file():
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(node.get("compiled_code") or "")
+        except OSError:
+            return None
+    return str(path)
 
 
 def _kind(node: Mapping[str, Any], meta: Mapping[str, Any], where: str) -> tuple[Kind, list[str]]:

@@ -4,6 +4,7 @@ parsed and its Table nodes replaced (sqlglot), never edited as text."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import sqlglot
@@ -26,17 +27,21 @@ def relation_key(database: str | None, schema: str | None, identifier: str) -> R
     return ((database or "").lower(), (schema or "").lower(), identifier.lower())
 
 
-def parse_compiled(sql: str, where: str) -> exp.Query:
-    """dbt's compiled SQL as a sqlglot query (DuckDB's dialect, dbt-duckdb's)."""
+def parse_compiled(sql: str, where: str, compiled_path: str | None = None) -> exp.Query:
+    """dbt's compiled SQL as a sqlglot query (DuckDB's dialect, dbt-duckdb's).
+
+    Example:
+        >>> parse_compiled("SELECT 1 AS one", "models/one.sql").sql()
+        'SELECT 1 AS one'
+
+    Raises:
+        DbtError: the SQL does not parse: the line and column in the compiled SQL, that
+            line quoted, and where the compiled SQL is (`compiled_path`).
+    """
     try:
         tree = sqlglot.parse_one(sql, read="duckdb")
     except ParseError as exc:
-        first = exc.errors[0] if exc.errors else {}
-        raise DbtError(
-            f"compiled SQL does not parse: {first.get('description', exc)}",
-            where=where,
-            hint="assay runs dbt's compiled SQL on DuckDB; write the model in DuckDB's SQL",
-        ) from None
+        raise _parse_error(sql, exc, where, compiled_path) from None
     if not isinstance(tree, exp.Query):
         raise DbtError(
             f"compiled SQL is a {tree.key.upper()} statement, not a query",
@@ -44,6 +49,25 @@ def parse_compiled(sql: str, where: str) -> exp.Query:
             hint="a dbt model that assay runs is one SELECT",
         )
     return tree
+
+
+def _parse_error(sql: str, exc: ParseError, where: str, compiled_path: str | None) -> DbtError:
+    first = exc.errors[0] if exc.errors else {}
+    description = first.get("description") or str(exc).splitlines()[0]
+    description = re.sub(r"<class '(?:\w+\.)*(\w+)'>", r"\1", description)  # sqlglot's class
+    line, column = first.get("line"), first.get("col")
+    lines = sql.splitlines()
+    place, quoted = "", ""
+    if isinstance(line, int) and 1 <= line <= len(lines):
+        place = f" at line {line}, column {column} of the compiled SQL"
+        quoted = f": `{lines[line - 1].strip()}`"
+    shown = compiled_path or "the dbt target folder"
+    return DbtError(
+        f"compiled SQL does not parse{place}{quoted} ({description})",
+        where=where,
+        hint=f"fix the model; the compiled SQL is in {shown} (assay runs it on DuckDB: "
+        "write the model in DuckDB's SQL)",
+    )
 
 
 def rename_relations(
