@@ -17,6 +17,7 @@ from assay.contracts.model import Contract
 from assay.integrations.dbt.checks import dbt_test_contracts
 from assay.integrations.dbt.compile import DbtError, manifest_for, require_dbt
 from assay.integrations.dbt.constraints import model_contracts
+from assay.integrations.dbt.folders import with_folder_meta
 from assay.integrations.dbt.models import model_datasets, naming
 from assay.pipelines.spec import DatasetSpec
 
@@ -40,7 +41,7 @@ def load_dbt(root: Path, settings: DbtSettings, state_dir: Path) -> DbtDefinitio
         DbtError: dbt cannot compile the project, or a model or test cannot map onto assay.
     """
     project_dir = (root / settings.project_dir).resolve()
-    manifest = manifest_for(project_dir, state_dir, settings.vars)
+    manifest = with_folder_meta(manifest_for(project_dir, state_dir, settings.vars), project_dir)
     names = naming(manifest, settings.layer)
     shown = settings.project_dir
     datasets = model_datasets(manifest, names, shown)
