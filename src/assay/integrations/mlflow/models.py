@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from assay.integrations.mlflow.flavors import load_estimator, log_estimator
+from assay.integrations.mlflow.quiet import quiet_mlflow, without_event_prints
 from assay.integrations.mlflow.tracking import require_mlflow, use_tracking
 
 if TYPE_CHECKING:
@@ -60,10 +61,11 @@ def training_run(runtime: Runtime, decl: ModelDeclaration, run_id: str) -> Itera
     Example: ``with training_run(project.runtime, decl, "r1") as run: ...``
     """
     mlflow = require_mlflow()
-    use_tracking(runtime)
-    tags = {"assay.run_id": run_id, "assay.dataset": decl.dataset, "assay.model": decl.name}
-    with mlflow.start_run(run_name=f"{decl.name}-{run_id}", tags=tags) as run:
-        yield run
+    with quiet_mlflow():
+        use_tracking(runtime)
+        tags = {"assay.run_id": run_id, "assay.dataset": decl.dataset, "assay.model": decl.name}
+        with mlflow.start_run(run_name=f"{decl.name}-{run_id}", tags=tags) as run:
+            yield run
 
 
 def register(decl: ModelDeclaration, estimator: Any, ex: Examples, value: float) -> Registration:
@@ -84,7 +86,8 @@ def register(decl: ModelDeclaration, estimator: Any, ex: Examples, value: float)
         metrics[f"champion_{decl.metric.name}"] = incumbent_value
     mlflow.log_metrics(metrics)
     signature = infer_signature(_as_floats(ex.x_eval), estimator.predict(ex.x_eval))
-    info = log_estimator(estimator, signature, decl.name)
+    with without_event_prints():
+        info = log_estimator(estimator, signature, decl.name)
     version = int(info.registered_model_version)
     wins, decision = _decide(decl, version, value, incumbent, incumbent_value, failure)
     client = mlflow.MlflowClient()

@@ -117,12 +117,15 @@ def load(
         RunNotFoundError: no such run, or it logged no (such) training set.
         RebuildMismatchError: the entity rows artifact is not the one logged.
     """
+    from assay.integrations.mlflow.quiet import quiet_mlflow
+
     client = client_for(runtime, tracking_uri)
-    record = choose(records(client, run_id), run_id, name)
-    artifact = record.entities["artifact"]
-    with tempfile.TemporaryDirectory(prefix="assay-rebuild-") as tmp:
-        local = client.download_artifacts(run_id, artifact, tmp)
-        entities = pq.read_table(Path(local))
+    with quiet_mlflow():
+        record = choose(records(client, run_id), run_id, name)
+        artifact = record.entities["artifact"]
+        with tempfile.TemporaryDirectory(prefix="assay-rebuild-") as tmp:
+            local = client.download_artifacts(run_id, artifact, tmp)
+            entities = pq.read_table(Path(local))
     if table_digest(entities) != record.entities["digest"]:
         raise RebuildMismatchError(
             "the entity rows in the run's artifacts are not the ones logged (digest differs)",

@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from assay.errors import AssayError, MissingExtraError
+from assay.integrations.mlflow.quiet import quiet_mlflow
 
 if TYPE_CHECKING:
     from assay.runtime import Runtime
@@ -123,8 +124,9 @@ def use_tracking(runtime: Runtime) -> str:
     name = settings.experiment or runtime.config.name
     mlflow.set_tracking_uri(uri)
     try:
-        experiment_id = _experiment_id(mlflow, name, _artifact_location(runtime, uri))
-        mlflow.set_experiment(experiment_id=experiment_id)
+        with quiet_mlflow():  # "Creating initial MLflow database tables..."
+            experiment_id = _experiment_id(mlflow, name, _artifact_location(runtime, uri))
+            mlflow.set_experiment(experiment_id=experiment_id)
     except mlflow.exceptions.MlflowException as exc:
         raise TrackingError(
             f"cannot use MLflow experiment {name!r} at {uri}: {exc.message}",
