@@ -13,7 +13,9 @@ from assay.cli.common import open_project as _project
 dbt_app = typer.Typer(
     help="The dbt project named by `dbt:` in assay.yaml: its models run in `assay run` as "
     "datasets, its tests as contract rules that block.\n\n"
-    "Example: `assay dbt tests --project examples/fraud`",
+    "Example: `assay dbt tests --project my_project` (my_project: your assay project, "
+    "with `dbt:` in its assay.yaml; the README's dbt section shows how to add the test "
+    "suite's dbt project to examples/fraud, which has none)",
     no_args_is_help=True,
     rich_markup_mode="markdown",
 )
@@ -25,7 +27,7 @@ def models(project: ProjectOpt = Path(".")) -> None:
     """List the datasets made from dbt models, in build order: kind (an incremental model
     with a time column is built interval by interval), inputs and the dbt tests on each.
 
-    Example: `assay dbt models --project examples/fraud`
+    Example: `assay dbt models --project my_project` (your project, `dbt:` in assay.yaml)
     """
     from assay.cli.render import console, rows_table
     from assay.integrations.dbt.overview import dbt_models
@@ -45,7 +47,7 @@ def tests(project: ProjectOpt = Path(".")) -> None:
     outcome (from the check results `assay run` and `assay check` store). Exits 1 when an
     error-severity test failed last.
 
-    Example: `assay dbt tests --project examples/fraud`
+    Example: `assay dbt tests --project my_project` (your project, `dbt:` in assay.yaml)
     """
     from assay.cli.render import console, rows_table
     from assay.integrations.dbt.overview import dbt_tests
