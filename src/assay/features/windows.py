@@ -84,8 +84,10 @@ def timeline_sql(
             nulls=nulls,
         )
         points = exp.union(points, exit_points, distinct=False, copy=False)
-    # One named frame per distinct window over the tie-broken order key (see `_ranked`):
-    # (p - w, p] is [(p - w + 1us) * M, p * M + M - 1] in key units.
+    # One named frame per distinct window over the tie-broken order key `__k` (`_ranked`).
+    # For the last row of the tie group at p (key p * TIES + TIES - 1), w * TIES - 1 keys
+    # back reach (p - w + 1us) * TIES, the first place at p - w + 1us: the frame holds
+    # exactly the rows in (p - w, p], whatever their rank in their own groups.
     frames = {w: f"w{i}" for i, w in enumerate(_windows(view))}
     window_defs = [
         sb.template(
@@ -113,7 +115,7 @@ def timeline_sql(
         for a in view.aggregations
     ]
     steps = sb.template(
-        "SELECT $keys, __ts, __r, __n, $aggregates, count(__row) OVER $longest AS __rows_in_ttl "
+        "SELECT $keys, __ts, __r, $aggregates, count(__row) OVER $longest AS __rows_in_ttl "
         "FROM ranked WINDOW w AS ()",
         keys=keys,
         aggregates=aggregates,
@@ -122,7 +124,7 @@ def timeline_sql(
     steps.set("windows", window_defs)
     # The last row of a point's tie group sees every row at the point, in one fixed order.
     query = sb.template(
-        "SELECT $keys, __ts, $alive FROM steps WHERE __r = __n", keys=keys, alive=alive
+        "SELECT $keys, __ts, $alive FROM steps WHERE __r = 1", keys=keys, alive=alive
     )
     ranked = _ranked(view.join_keys, value_columns, portable)
     return (
@@ -134,9 +136,9 @@ def timeline_sql(
 
 
 def _ranked(join_keys: Sequence[str], value_columns: Sequence[str], portable: bool) -> exp.Expr:
-    """`points` with `__r`, `__n` (rank from 1 and size of each row's (keys, __ts) tie
-    group) and `__k`, the one order key of the window frames: `__ts` in microseconds
-    times TIES, plus the row's place in its group, so the last row is at `TIES - 1`.
+    """`points` with `__r`, each row's rank from the last in its (keys, __ts) tie group
+    (1: the last), and `__k`, the one order key of the window frames: `__ts` in
+    microseconds times TIES, plus the row's place in its group, the last at `TIES - 1`.
 
     Why: rows tied on `__ts` leave DuckDB's (and Spark's) sort in any order, and a
     floating-point sum adds its values in that order, so two runs over the same rows
@@ -145,20 +147,20 @@ def _ranked(join_keys: Sequence[str], value_columns: Sequence[str], portable: bo
     """
     keys = sb.columns(join_keys)
     # Any fixed order does (where nulls go is the engine's default): only its being total.
-    by_values = [*sb.columns(value_columns), exp.column("__row")]
+    by_values: list[exp.Expr] = [exp.Ordered(this=c, desc=True) for c in sb.columns(value_columns)]
+    by_values.append(exp.Ordered(this=exp.column("__row"), desc=True))
     micros = (
         sb.template("date_diff('microsecond', TIMESTAMP '1970-01-01', __ts)")
         if portable
         else sb.template("epoch_us(__ts)")
     )
     ranked = sb.template(
-        "SELECT *, row_number() OVER (PARTITION BY $keys, __ts ORDER BY $order) AS __r, "
-        "count(*) OVER (PARTITION BY $keys, __ts) AS __n FROM points",
+        "SELECT *, row_number() OVER (PARTITION BY $keys, __ts ORDER BY $order) AS __r FROM points",
         keys=keys,
         order=by_values,
     )
     return sb.template(
-        "SELECT *, CAST($micros AS DECIMAL(38, 0)) * $ties + ($ties - __n + __r - 1) AS __k "
+        "SELECT *, CAST($micros AS DECIMAL(38, 0)) * $ties + ($ties - __r) AS __k "
         "FROM ($ranked) AS p",
         micros=micros,
         ties=exp.Literal.number(TIES),
