@@ -201,7 +201,9 @@ def python_lineage(
     for column in built or ():
         if column not in declared:
             result.add(column)
-    if not declared:
+    # A producer whose rows are records about its inputs (a model's trainings), not
+    # columns derived from them, has table lineage only by nature: nothing to warn about.
+    if not declared and not getattr(producer, "table_lineage_only", False):
         result.unresolved.append(
             "* (Python code: lineage by table only; declare lineage= for its columns)"
         )

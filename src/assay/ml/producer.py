@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 
@@ -47,6 +47,9 @@ class ModelProducer(Producer):
     """Trains, evaluates and registers a declared model (`@assay.model`)."""
 
     declaration: ModelDeclaration
+    #: Its rows record trainings (versions, metrics), not columns derived from the
+    #: inputs: its lineage is by table, and that is complete (no lineage warning).
+    table_lineage_only: ClassVar[bool] = True
 
     def code_fingerprint(self) -> str:
         decl = self.declaration
