@@ -44,6 +44,28 @@ def _train(root: Path, body: str) -> dict[str, Any]:
     return max(rows, key=lambda r: r["version"])
 
 
+def _shown(root: Path) -> dict[str, list[str]]:
+    """`assay models show sex`: each version's `became champion` and `now` cells."""
+    from typer.testing import CliRunner
+
+    from assay.cli.main import app
+
+    shown = CliRunner().invoke(
+        app, ["models", "show", "sex", "-p", str(root)], env={"COLUMNS": "300", "NO_COLOR": "1"}
+    )
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    header = next(line for line in lines if "became champion" in line)
+    assert "Champion now: v" in shown.output and "(MLflow alias `champion`)" in shown.output
+    cells = {}
+    for line in lines:
+        parts = [p.strip() for p in line.split("│")]
+        if len(parts) > 6 and parts[2].startswith("v") and parts[2][1:].isdigit():
+            cells[parts[2]] = [parts[5], parts[6]]
+    assert cells, header
+    return cells
+
+
 def test_the_alias_moves_only_to_a_better_version(tmp_path: Path) -> None:
     mlflow = require_mlflow()
     before = mlflow.get_tracking_uri()
@@ -76,6 +98,10 @@ def test_the_alias_moves_only_to_a_better_version(tmp_path: Path) -> None:
         assert v3["decision"].startswith("champion v2 kept")
         tags = client.get_model_version("sex", "3").tags
         assert tags["assay.decision"] == v3["decision"]
+        assert _shown(root) == {"v1": ["yes", ""], "v2": ["yes", "champion"], "v3": ["no", ""]}
+        # `now` is the registry's alias, not the table's last winner: move it by hand.
+        client.set_registered_model_alias("sex", "champion", "1")
+        assert _shown(root)["v1"] == ["yes", "champion"] and _shown(root)["v2"] == ["yes", ""]
     finally:
         mlflow.set_tracking_uri(before)
 

@@ -54,17 +54,20 @@ def show_model(
     project: ProjectOpt = Path("."),
 ) -> None:
     """Show every training of a model: when, which version, its metric on its holdout, the
-    champion's on the same holdout, whether it became champion and why, rows used.
+    champion's on the same holdout, whether it became champion when trained and why, rows
+    used; `now` marks the version MLflow's `champion` alias points at today.
 
     Example: `assay models show fraud_model --project examples/fraud`
     """
     from assay.cli.render import console, rows_table
-    from assay.ml.report import trainings
+    from assay.ml.report import current_champion, trainings
 
-    rows = trainings(_project(project).runtime, name)
+    runtime = _project(project).runtime
+    rows = trainings(runtime, name)
     if not rows:
         console.print(f"{name} has not been trained yet: `assay run` trains it.")
         return
+    now = current_champion(runtime, name)
     shown = [
         (
             r["trained_at"],
@@ -72,10 +75,20 @@ def show_model(
             f"{r['metric']} {r['value']:.4f}",
             "-" if r["champion_value"] is None else f"{r['champion_value']:.4f}",
             "yes" if r["is_champion"] else "no",
+            "champion" if r["version"] == now.version else "",
             f"{r['train_rows']:,} / {r['eval_rows']:,}",
             r["decision"],
         )
         for r in rows
     ]
-    columns = ("trained", "version", "value", "champion's", "champion", "train / holdout")
-    console.print(rows_table(f"models.{name.removeprefix('models.')}", (*columns, "why"), shown))
+    columns = ("trained", "version", "value", "champion's", "became champion", "now")
+    title = f"models.{name.removeprefix('models.')}"
+    console.print(rows_table(title, (*columns, "train / holdout", "why"), shown))
+    if now.version is None:
+        console.print("No champion yet (no `champion` alias).")
+    elif now.source == "registry":
+        console.print(f"Champion now: v{now.version} (MLflow alias `champion`).")
+    else:
+        console.print(
+            f"Champion now: v{now.version}, per the table (the registry was not read: {now.note})."
+        )

@@ -53,6 +53,49 @@ def trainings(runtime: Runtime, name: str) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: r["version"])
 
 
+@dataclass(frozen=True)
+class CurrentChampion:
+    """The version serving as champion now, and where that was read.
+
+    Attributes:
+        version: the version (None: no champion yet).
+        source: "registry" (MLflow's `champion` alias) or "table" (the last version that
+            became champion, when the registry cannot be read).
+        note: why the registry was not read, if it was not.
+    """
+
+    version: int | None
+    source: str
+    note: str = ""
+
+
+def current_champion(runtime: Runtime, name: str) -> CurrentChampion:
+    """The version MLflow's `champion` alias points at now; without the `mlflow` extra
+    or a reachable registry, the last version that became champion per the table.
+
+    Example: ``current_champion(project.runtime, "fraud_model").version`` -> 2
+    """
+    from assay.errors import AssayError
+
+    dataset = _dataset(runtime, name)
+    try:
+        from assay.integrations.mlflow.models import CHAMPION
+        from assay.integrations.mlflow.rebuild import client_for
+
+        client = client_for(runtime)
+        import mlflow
+
+        registered = dataset.removeprefix("models.")
+        try:
+            found = client.get_model_version_by_alias(registered, CHAMPION)
+        except mlflow.exceptions.MlflowException:
+            return CurrentChampion(None, "registry")
+        return CurrentChampion(int(found.version), "registry")
+    except AssayError as exc:  # no extra, or no server: the table still knows
+        winners = [r["version"] for r in trainings(runtime, dataset) if r["is_champion"]]
+        return CurrentChampion(winners[-1] if winners else None, "table", exc.message)
+
+
 def _model_names(runtime: Runtime) -> list[str]:
     return [n for n, s in runtime.dag.items().items() if isinstance(s.producer, ModelProducer)]
 
