@@ -9,6 +9,10 @@ at the materialization's end time, with FILTER clauses over the longest window.
 
 Both return null for every feature of an entity with no row in the longest window (the
 view's TTL), and 0 for counts of a shorter window that holds no rows.
+
+The timeline is the same bits on every run over the same rows (whatever the threads or the
+input's order): rows tied on their time are ranked by their values into one order key, so
+a floating-point sum always adds them in one order (`_ranked`).
 """
 
 from __future__ import annotations
