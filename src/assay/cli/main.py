@@ -234,11 +234,13 @@ def status(project: ProjectOpt = Path(".")) -> None:
 
     Example: `assay status --project examples/fraud`
     """
+    from assay.cli.recorded_checks import blocked_checks_table
     from assay.cli.render import console, rows_table, streams_table
 
     proj = _project(project)
     rows = []
-    for s in proj.status():
+    statuses = proj.status()
+    for s in statuses:
         intervals = (
             "-"
             if s.intervals_done is None
@@ -272,6 +274,9 @@ def status(project: ProjectOpt = Path(".")) -> None:
             rows,
         )
     )
+    blocked = blocked_checks_table(proj.runtime.catalog, statuses)
+    if blocked is not None:
+        console.print(blocked)
     streams = proj.stream_status()
     if streams:
         console.print(streams_table(streams))
@@ -396,6 +401,7 @@ def check(
     import dataclasses
     import json
 
+    from assay.cli.recorded_checks import recorded_checks, recorded_table
     from assay.cli.render import check_table, console
 
     proj = _project(project, engine)
@@ -404,6 +410,12 @@ def check(
         sys.stdout.write(json.dumps([dataclasses.asdict(r) for r in results], indent=1) + "\n")
     else:
         console.print(check_table(results))
+        # A table not built has nothing to check now: show what its last run measured.
+        unbuilt = [r.dataset for r in results if r.rule == "table exists" and r.status == "fail"]
+        recorded = recorded_checks(proj.runtime.catalog, unbuilt)
+        if recorded:
+            title = "checks recorded by the last run of the tables not built"
+            console.print(recorded_table(recorded, title))
     if any(r.blocks for r in results):
         raise typer.Exit(1)
 

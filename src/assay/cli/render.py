@@ -162,21 +162,28 @@ def to_json(data: pa.Table) -> str:
 
 def check_table(results: Sequence[Any]) -> Table:
     """Contract results: one row per rule, failures first."""
+    from assay.cli.recorded_checks import RULE_WIDTH
+
     table = Table(title="contract checks")
+    # The rule column keeps up to RULE_WIDTH characters per line, so similar dbt test
+    # names stay apart; longer names fold (never cut).
+    widest = max((len(r.rule) for r in results), default=0)
     for col in ("dataset", "rule", "kind", "severity", "status", "observed", "expected", "detail"):
-        table.add_column(col, overflow="fold")
+        width = min(RULE_WIDTH, widest) if col == "rule" else None
+        table.add_column(col, overflow="fold", min_width=width)
     style = {"pass": "green", "warn": "yellow", "fail": "bold red", "not_run": "dim"}
     order = {"fail": 0, "warn": 1, "not_run": 2, "pass": 3}
     for r in sorted(results, key=lambda r: (order[r.status], r.dataset, r.rule)):
+        detail = (r.detail or "").removeprefix(f"{r.rule} ")  # the rule is in its own column
         table.add_row(
-            r.dataset,
-            r.rule,
+            escape(r.dataset),
+            escape(r.rule),
             r.kind,
             r.severity,
             f"[{style[r.status]}]{r.status}[/]",
             _cell(r.observed),
-            r.expected or "",
-            r.detail or "",
+            escape(r.expected or ""),
+            escape(detail),
         )
     return table
 
