@@ -5,6 +5,12 @@ dbt-core compiles it (cached by the project's content), each model becomes a dat
 whose SQL runs on assay's engine, each dbt test a contract rule on the dataset it
 tests, and each enforced dbt model contract an assay contract. The core imports this
 package only when `dbt:` is set.
+
+An incremental model's changed intervals are found through its inputs' time columns: below
+a full (table or view) model, whose every run rewrites all its files, every interval is
+recomputed each time that model is rewritten. Staging models incremental on the time column
+keep the rebuild to the new intervals. With no time column in any input the model needs
+`start` in its `meta.assay` (its intervals run from there through the current one).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ every dataset as a Delta table with history).
 
 Settings an assay dataset has and a dbt model lacks come from the model's
 `meta: {assay: {...}}` (or `config(meta=...)`, `+meta` in dbt_project.yml): layer,
-time_column, grain, start, lookback, batch_size, partition_by, owner.
+time_column, grain, start, lookback, batch_size, partition_by, owner. A model's own keys are
+laid over its folders' (`folders.with_folder_meta`), which dbt itself would drop.
 """
 
 from __future__ import annotations
