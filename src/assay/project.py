@@ -76,6 +76,9 @@ class DatasetStatus:
     intervals_done: int | None
     intervals_missing: int | None
     quarantined: int | None
+    #: Why its intervals cannot be planned (an incremental dataset with no `start` over
+    #: inputs without a time column), with what to do; None when they can.
+    problem: str | None = None
 
 
 class Project:
@@ -463,10 +466,13 @@ def dataset_statuses(rt: Runtime) -> list[DatasetStatus]:
         sync(rt.catalog, rt.warehouse, name)
         exists = rt.warehouse.exists(name)
         done = missing = None
+        problem = None
         if spec.kind is Kind.INCREMENTAL:
-            work = planner.interval_work(spec, False)
             done = len(rt.catalog.done_intervals(name, spec.fingerprint))
-            missing = len(work.missing)
+            try:
+                missing = len(planner.interval_work(spec, False).missing)
+            except DefinitionError as exc:  # one dataset's problem, shown on its row
+                problem = f"{exc.message} (hint: {exc.hint})" if exc.hint else exc.message
         run = last_runs.get(name)
         quarantine = quarantine_name(name)
         rows.append(
@@ -480,6 +486,7 @@ def dataset_statuses(rt: Runtime) -> list[DatasetStatus]:
                 intervals_done=done,
                 intervals_missing=missing,
                 quarantined=rt.row_count(quarantine) if rt.warehouse.exists(quarantine) else 0,
+                problem=problem,
             )
         )
     return rows

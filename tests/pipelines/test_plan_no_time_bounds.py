@@ -88,3 +88,20 @@ def test_without_start_the_dataset_is_refused_by_name(tmp_path):
     assert not result.ok
     [failed] = result.failed
     assert failed.dataset == "gold.cb_daily" and "time column" in str(failed.error)
+
+
+def test_status_shows_the_refusal_on_the_dataset_row_and_lists_the_others(tmp_path):
+    from typer.testing import CliRunner
+
+    from assay.cli.main import app
+
+    project = make(tmp_path / "p", None)
+    assert project.run(select=["bronze.chargebacks", "silver.chargebacks"]).ok
+    statuses = {s.name: s for s in project.status()}
+    assert statuses["silver.chargebacks"].rows == 60  # the others are still reported
+    refused = statuses["gold.cb_daily"]
+    assert refused.intervals_missing is None and "start" in (refused.problem or "")
+    shown = CliRunner().invoke(app, ["status", "--project", str(tmp_path / "p")])
+    assert shown.exit_code == 0, shown.output
+    assert "cannot plan (below)" in shown.output
+    assert "gold.cb_daily" in shown.output and "declare `start:`" in shown.output

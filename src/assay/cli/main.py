@@ -234,8 +234,10 @@ def status(project: ProjectOpt = Path(".")) -> None:
 
     Example: `assay status --project examples/fraud`
     """
+    from rich.markup import escape
+
     from assay.cli.recorded_checks import blocked_checks_table
-    from assay.cli.render import console, rows_table, streams_table
+    from assay.cli.render import console, err_console, rows_table, streams_table
 
     proj = _project(project)
     rows = []
@@ -244,7 +246,9 @@ def status(project: ProjectOpt = Path(".")) -> None:
         intervals = (
             "-"
             if s.intervals_done is None
-            else (f"{s.intervals_done} done, {s.intervals_missing} missing")
+            else f"{s.intervals_done} done, cannot plan (below)"
+            if s.problem
+            else f"{s.intervals_done} done, {s.intervals_missing} missing"
         )
         rows.append(
             (
@@ -274,6 +278,9 @@ def status(project: ProjectOpt = Path(".")) -> None:
             rows,
         )
     )
+    for s in statuses:
+        if s.problem:
+            err_console.print(f"[yellow]{s.name}[/]: {escape(s.problem)}")
     blocked = blocked_checks_table(proj.runtime.catalog, statuses)
     if blocked is not None:
         console.print(blocked)
