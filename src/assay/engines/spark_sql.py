@@ -524,7 +524,8 @@ def _contains(node: exp.ArrayContains, refuse: Refuse) -> exp.Expression:
     )
 
 
-_REWRITES: dict[type, Callable[[Any, Refuse], exp.Expression | None]] = {
+# Each function takes its own node type: the values are typed by their shared result.
+_REWRITES: dict[type, Callable[..., exp.Expression | None]] = {
     exp.ArrayContains: _contains,
     exp.ArrayDistinct: _list_distinct,
     exp.ArrayOverlaps: _has_any,

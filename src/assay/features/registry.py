@@ -74,9 +74,10 @@ def _latest(catalog: Catalog) -> dict[str, tuple[int, str]]:
     query = sa.select(feature_views.c.name, feature_views.c.version, feature_views.c.fingerprint)
     out: dict[str, tuple[int, str]] = {}
     with catalog.engine.connect() as con:
-        for name, version, fingerprint in con.execute(query):
+        for row in con.execute(query):
+            name, version = str(row.name), int(row.version)
             if name not in out or version > out[name][0]:
-                out[name] = (version, fingerprint)
+                out[name] = (version, str(row.fingerprint))
     return out
 
 

@@ -53,6 +53,8 @@ def previous_tick(schedule: Schedule, moment: datetime) -> datetime:
     """
     from croniter import croniter
 
+    if schedule.cron is None:
+        raise ValueError(f"{schedule.text} is not a time schedule")
     return croniter(schedule.cron, moment).get_prev(datetime)
 
 
