@@ -140,7 +140,15 @@ def model_phase(project: assay.Project, runs: dict[str, str]) -> None:
         "decision, train_rows, eval_rows FROM models.fraud_model ORDER BY version"
     ).to_pylist()
     table = Table(title="models.fraud_model: one row per training (roc_auc on its holdout)")
-    columns = ("run", "version", "train rows", "holdout rows", "roc_auc", "champion's", "champion")
+    columns = (
+        "run",
+        "version",
+        "train rows",
+        "holdout rows",
+        "roc_auc",
+        "champion's",
+        "became champion",
+    )
     for col in columns:
         table.add_column(col, justify="left" if col == "run" else "right")
     table.add_column("decision")
