@@ -31,7 +31,6 @@ Usage: python benchmarks/training_set_vs_asof.py [--sizes 1m,10m] [--repeat 3] [
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -42,6 +41,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+# The same labelled entity rows as the Feast benchmark, and its JSON hand-offs to children.
+from features_vs_feast import entity_frame, load, save
 from machine import machine_cpu, other_share, self_cpu, wait_for_idle
 from results_file import replace_block
 
@@ -87,24 +88,6 @@ def feature_table(rows: int, keys: int, end: datetime, seed: int) -> Any:
             "f0": pa.array(np.round(rng.normal(100, 30, rows), 4), mask=null[0]),
             "f1": pa.array(np.round(rng.normal(5, 2, rows), 4), mask=null[1]),
             "f2": pa.array(rng.integers(0, 1000, rows), mask=null[2]),
-        }
-    )
-
-
-def entity_frame(rows: int, keys: int, end: datetime, seed: int) -> Any:
-    """Labelled entity rows: 5% of the keys have no features, times over 90 days."""
-    import numpy as np
-    import pyarrow as pa
-
-    rng = np.random.default_rng(seed)
-    start = np.datetime64(end - timedelta(days=SPAN_DAYS), "us")
-    ts = start + rng.integers(0, SPAN_DAYS * 86_400, rows).astype("timedelta64[s]")
-    return pa.table(
-        {
-            "row_id": pa.array(np.arange(rows)),
-            KEY: pa.array(rng.integers(0, int(keys * 1.05), rows)),
-            "event_timestamp": pa.array(ts).cast(pa.timestamp("us", tz="UTC")),
-            "label": pa.array(rng.integers(0, 2, rows)),
         }
     )
 
@@ -289,14 +272,6 @@ CHILDREN = {"_prepare": child_prepare, "_time": child_time, "_check": child_chec
 
 
 # -- the parent --------------------------------------------------------------------------------
-
-
-def load(path: str | Path) -> Any:
-    return json.loads(Path(path).read_text())
-
-
-def save(path: str | Path, value: Any) -> None:
-    Path(path).write_text(json.dumps(value))
 
 
 def child(
