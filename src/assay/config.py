@@ -259,6 +259,51 @@ class DbtSettings(BaseModel):
     vars: dict[str, Any] = Field(default_factory=dict)
 
 
+class CostSettings(BaseModel):
+    """`cost:` in assay.yaml: prices that turn measured work into money, and budgets.
+
+    The defaults are list prices of a typical cloud (an on-demand vCPU-hour, object storage
+    per GB-month, a query engine's price per GB scanned); set your own.
+
+    Example:
+        >>> CostSettings(budgets={"risk-team": 50}).budgets["risk-team"]
+        50.0
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: Price of one CPU-hour of compute.
+    cpu_hour: float = Field(default=0.048, ge=0)
+    #: Price of one GB (10**9 bytes) stored for a month, counting every version kept.
+    gb_month: float = Field(default=0.023, ge=0)
+    #: Price of one GB read by a run.
+    gb_scanned: float = Field(default=0.005, ge=0)
+    #: Currency shown next to amounts.
+    currency: str = "USD"
+    #: Monthly budget per owner (a dataset's `owner`); spending over it raises an alert
+    #: through `alerts:` channels.
+    budgets: dict[str, float] = Field(default_factory=dict)
+
+
+class StorageSettings(BaseModel):
+    """`storage:` in assay.yaml: when tables count as unhealthy, and what `assay optimize` does.
+
+    Example:
+        >>> StorageSettings().vacuum_retain_hours
+        168.0
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: Files smaller than this count as small (flagged, and compacted by `assay optimize`).
+    small_file_bytes: int = Field(default=16 * 1024 * 1024, ge=1)
+    #: The file size compaction aims at.
+    target_file_bytes: int = Field(default=128 * 1024 * 1024, ge=1)
+    #: A table with at least this many small files is flagged.
+    small_files_flag: int = Field(default=10, ge=1)
+    #: Vacuum keeps files removed less than this long ago (time travel and readers in flight
+    #: need them); Delta's own default is 7 days. Below 1 hour is refused.
+    vacuum_retain_hours: float = Field(default=168.0, ge=1)
+
+
 class ProjectConfig(BaseModel):
     """The contents of assay.yaml.
 
@@ -298,6 +343,10 @@ class ProjectConfig(BaseModel):
     mlflow: MlflowSettings = MlflowSettings()
     #: A dbt project run as part of `assay run` (the `dbt` extra); None: no dbt.
     dbt: DbtSettings | None = None
+    #: Prices and budgets for `assay cost` and the UI's cost page.
+    cost: CostSettings = CostSettings()
+    #: Storage health thresholds and `assay optimize` settings.
+    storage: StorageSettings = StorageSettings()
     #: Free-form settings passed to user code as `ctx.vars`.
     vars: dict[str, Any] = Field(default_factory=dict)
 
