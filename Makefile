@@ -45,8 +45,10 @@ demo: $(BIN)/.installed-mlflow
 demo-spark: $(BIN)/.installed-spark
 	ASSAY_SPARK_JARS=$$(scripts/jars/resolve spark) $(BIN)/python examples/fraud/demo.py --engine spark
 
-## Services the tests use (PostgreSQL, Redis, Kafka), installed and started idempotently.
+## Services the tests use (PostgreSQL, Redis, Kafka; Chromium for the UI's browser tests),
+## installed and started idempotently.
 services:
+	scripts/services/chromium install
 	scripts/services/postgres start
 	scripts/services/redis start
 	scripts/services/kafka start
@@ -56,6 +58,7 @@ test: $(BIN)/.installed $(BIN)/.installed-spark $(BIN)/.installed-airflow $(BIN)
 		$(BIN)/.installed-mlflow $(BIN)/.installed-dbt services lint
 	ASSAY_PG_URL=$$(scripts/services/postgres url) ASSAY_REDIS_URL=$$(scripts/services/redis url) \
 		ASSAY_KAFKA_BOOTSTRAP=$$(scripts/services/kafka bootstrap) \
+		ASSAY_CHROMIUM=$$(scripts/services/chromium path) \
 		ASSAY_SPARK_JARS=$$(scripts/jars/resolve spark) $(BIN)/pytest -q
 
 lint: $(BIN)/.installed
