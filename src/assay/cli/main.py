@@ -15,6 +15,7 @@ from assay.cli.catalog import catalog_app
 from assay.cli.catalog import describe as describe_command
 from assay.cli.common import EngineOpt, ProjectOpt, handles_errors
 from assay.cli.common import open_project as _project
+from assay.cli.cost import cost as cost_command
 from assay.cli.dbt import dbt_app
 from assay.cli.features import features_app
 from assay.cli.forget import forget as forget_command
@@ -487,6 +488,7 @@ def quarantine_replay(
 app.add_typer(features_app, name="features")
 app.command("alerts")(alerts_command)
 app.command("audit")(audit_command)
+app.command("cost")(cost_command)
 app.command("schedule")(schedule_command)
 app.command()(runbook)
 app.command(name="lineage")(lineage_command)

@@ -20,12 +20,14 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 
 from assay import _faults
 from assay.catalog.sync import sync
+from assay.cost.record import BuildMeter
 from assay.engines import TableRef
 from assay.errors import AssayError, ContractViolationError
 from assay.intervals import Interval, describe, utcnow
 from assay.pipelines.commit import BatchBlocked, Committer, QuarantineLimitExceeded
 from assay.pipelines.plan import Planner, Work
 from assay.pipelines.producers import Output, RunContext
+from assay.pipelines.quarantine import quarantine_name
 from assay.pipelines.spec import DatasetSpec, Kind
 from assay.runtime import Runtime
 from assay.tables.commitmeta import DatasetState
@@ -176,6 +178,8 @@ class Runner:
         self, spec: DatasetSpec, window: tuple[datetime, datetime] | None, workers: int
     ) -> DatasetResult:
         began, started_at = time.monotonic(), utcnow()
+        # CPU, memory and bytes of the whole build, retries, contracts and commits included.
+        meter = BuildMeter.begin(self.rt.warehouse, [spec.name, quarantine_name(spec.name)])
         result = DatasetResult(spec.name, "success")
         retry = self.rt.config.retries
         try:
@@ -187,7 +191,7 @@ class Runner:
             ):
                 with attempt:
                     result = DatasetResult(spec.name, "success")
-                    self._build(spec, result, window, workers)
+                    self._build(spec, result, window, workers, meter)
         except Exception as exc:  # one dataset's failure must not stop the others
             result.status, result.cause = "failed", failure_cause(exc)
             result.error = (
@@ -210,6 +214,8 @@ class Runner:
             fingerprint=spec.fingerprint,
             error=result.error,
         )
+        rows = (result.rows_in, result.rows_written, result.rows_quarantined)
+        meter.finish(self.rt.catalog, self.run_id, spec.name, result.status, rows)
         return result
 
     def _build(
@@ -218,6 +224,7 @@ class Runner:
         result: DatasetResult,
         window: tuple[datetime, datetime] | None,
         workers: int,
+        meter: BuildMeter,
     ) -> None:
         state = self.state(spec)
         missing = [n for n in spec.inputs if not self.rt.warehouse.exists(n)]
@@ -230,6 +237,7 @@ class Runner:
             result.status = "up_to_date"
             return
         ctx = self._context(spec, state, work)
+        meter.read({name: ref.version for name, ref in ctx.inputs.items()})
         if spec.kind is Kind.INCREMENTAL:
             self.reporter.dataset_started(spec.name, len(work.intervals), work.reasons)
             self._build_intervals(ctx, work.intervals, result, workers)

@@ -1,0 +1,89 @@
+"""The runner's one hook: measure a dataset's build and store what it used.
+
+`BuildMeter.begin` before the build (it notes the versions of the tables the build may
+write), `read(...)` when the inputs are pinned, `finish(...)` after the build; what the
+commits wrote comes from their add actions in the Delta log. A measurement that fails is
+logged and never fails the run.
+
+Example:
+    >>> import tempfile
+    >>> from assay.catalog import Catalog
+    >>> from assay.catalog.run_costs import usage_between
+    >>> from assay.tables.delta import Warehouse
+    >>> cat, wh = Catalog("sqlite://"), Warehouse(tempfile.mkdtemp())
+    >>> meter = BuildMeter.begin(wh, ["silver.x"])
+    >>> meter.finish(cat, "r1", "silver.x", "up_to_date", rows=(0, 0, 0))
+    >>> [(u.dataset, u.bytes_written) for u in usage_between(cat)]
+    [('silver.x', 0)]
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from assay.catalog.run_costs import RunUsage, record_usage
+from assay.catalog.store import Catalog
+from assay.cost.measure import Meter, bytes_at, commits_written
+from assay.intervals import utcnow
+from assay.tables.delta import Warehouse
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BuildMeter:
+    """Measures one dataset's build (see the module docstring)."""
+
+    warehouse: Warehouse
+    meter: Meter
+    #: Tables the build may commit to -> their version before it (None: did not exist).
+    before: dict[str, int | None]
+    #: Input tables -> the versions the build read (empty until `read` is called).
+    inputs: dict[str, int | None] = field(default_factory=dict)
+
+    @classmethod
+    def begin(cls, warehouse: Warehouse, written: Sequence[str]) -> BuildMeter:
+        """Start measuring a build that may commit to the tables `written`."""
+        before = {name: warehouse.version(name) for name in written}
+        return cls(warehouse, Meter.start(), before)
+
+    def read(self, versions: Mapping[str, int | None]) -> None:
+        """The build reads these input tables at these versions."""
+        self.inputs = dict(versions)
+
+    def finish(
+        self,
+        catalog: Catalog,
+        run_id: str,
+        dataset: str,
+        status: str,
+        rows: tuple[int, int, int],
+    ) -> None:
+        """Store what the build used; `rows` is (in, written, quarantined)."""
+        took = self.meter.stop()
+        try:
+            written = [commits_written(self.warehouse, t, v) for t, v in self.before.items()]
+            read = bytes_at(self.warehouse, self.inputs.items())
+            usage = RunUsage(
+                run_id=run_id,
+                dataset=dataset,
+                finished_at=utcnow(),
+                status=status,
+                cpu_seconds=took.cpu_seconds,
+                engine_cpu_seconds=took.engine_cpu_seconds,
+                wall_seconds=took.wall_seconds,
+                peak_memory_bytes=took.peak_memory_bytes,
+                memory_method=took.memory_method,
+                # A source reads files, not tables: what its commits say they ingested.
+                bytes_read=read + sum(w.ingested_bytes for w in written),
+                bytes_written=sum(w.bytes for w in written),
+                files_written=sum(w.files for w in written),
+                rows_in=rows[0],
+                rows_written=rows[1],
+                rows_quarantined=rows[2],
+            )
+            record_usage(catalog, usage)
+        except Exception:  # cost accounting must never fail a run whose data is committed
+            log.exception("resource use of %s in run %s not recorded", dataset, run_id)
