@@ -1,0 +1,280 @@
+"""The features page's data (`/features` in the web UI): every feature view, the freshness
+of its online store and offline source, training/serving skew of logged requests, drift
+over time per feature, and the project's models.
+
+Drift over time: assay computes drift on demand (`assay features skew --training-set`
+compares served values with a training set); nothing stores it. For a chart, `drift_series`
+computes it per time window over the view's source table: the source's rows are split by
+the view's timestamp into calendar windows (a day, a week or a month: the finest that
+gives at most `MAX_WINDOWS` windows over the data), the first window with at least
+`MIN_ROWS` values is the baseline, and each later window's values are compared with it
+by PSI (`assay.features.drift.psi`, over the baseline's deciles) and the two-sample KS
+statistic (`assay.features.drift.ks`). Only numeric features of views that read their
+features as columns are charted (an aggregated view's values exist per entity and moment
+asked, not as rows of its source). Values are read through `runtime.reader`, as the
+current principal: a masked column is drifted as it is shown, a masked number not at all.
+
+Example:
+    >>> import assay, tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> _ = assay.init_project(root)
+    >>> view = features_view(assay.Project(root).runtime)
+    >>> view.views, view.models, view.skew
+    ([], [], None)
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import sqlalchemy as sa
+
+from assay.errors import AccessDeniedError, AssayError
+from assay.features import drift
+from assay.features.spec import FeatureView
+
+if TYPE_CHECKING:
+    from assay.features.skew import FeatureSkew
+    from assay.ml.report import ModelSummary
+    from assay.runtime import Runtime
+
+#: At most this many windows per drift chart (the finest grain that fits).
+MAX_WINDOWS = 60
+#: A window with fewer values is too small to compare (and is not the baseline).
+MIN_ROWS = 30
+#: Skew replays the logged requests of this span before the newest one.
+SKEW_SPAN = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class ViewRow:
+    """A feature view as declared, with the freshness of its two stores."""
+
+    name: str
+    entities: tuple[str, ...]
+    join_keys: tuple[str, ...]
+    source: str
+    timestamp: str
+    ttl: str | None
+    features: tuple[str, ...]
+    owner: str | None
+    #: Offline: the source's last commit and its newest event time (by file statistics).
+    source_committed_at: datetime | None
+    source_newest_event: datetime | None
+    source_version: int | None
+    #: Online: the last materialization (None: never materialized).
+    materialized_at: datetime | None
+    materialized_version: int | None
+    materialized_rows: int | None
+
+
+@dataclass(frozen=True)
+class DriftPoint:
+    """One feature's drift in one window against the baseline window."""
+
+    view: str
+    feature: str
+    window_start: datetime
+    rows: int
+    psi: float
+    ks: float
+
+
+@dataclass
+class FeaturesView:
+    """Everything the features page shows; `skew` is None when requests are not logged."""
+
+    views: list[ViewRow]
+    drift: list[DriftPoint]
+    models: list[ModelSummary]
+    skew: list[FeatureSkew] | None = None
+    skew_requests: int = 0
+    #: Tables the principal may not read (their numbers are not shown).
+    denied: list[str] = field(default_factory=list)
+
+
+def features_view(rt: Runtime) -> FeaturesView:
+    """Views with freshness, drift per window, skew of logged requests and models."""
+    views = _views(rt)
+    result = FeaturesView([_row(rt, v) for v in views], [], _models(rt))
+    for view in views:
+        if view.aggregations:
+            continue
+        try:
+            result.drift += drift_series(rt, view)
+        except AccessDeniedError:
+            result.denied.append(view.source)
+    _skew(rt, result)
+    return result
+
+
+def _views(rt: Runtime) -> list[FeatureView]:
+    return sorted(
+        (d for d in rt.feature_definitions if isinstance(d, FeatureView)), key=lambda v: v.name
+    )
+
+
+def _row(rt: Runtime, view: FeatureView) -> ViewRow:
+    wh = rt.warehouse
+    last = wh.last_commit(view.source)
+    materialized = last_materialized(rt, view)
+    return ViewRow(
+        name=view.name,
+        entities=tuple(e.name for e in view.entities),
+        join_keys=view.join_keys,
+        source=view.source,
+        timestamp=view.timestamp,
+        ttl=str(view.ttl_delta) if view.ttl_delta else None,
+        features=tuple(view.features),
+        owner=view.owner,
+        source_committed_at=last.timestamp if last else None,
+        source_newest_event=_newest_event(rt, view) if last else None,
+        source_version=last.version if last else None,
+        materialized_at=materialized.get("materialized_at"),
+        materialized_version=materialized.get("source_version"),
+        materialized_rows=materialized.get("rows"),
+    )
+
+
+def _newest_event(rt: Runtime, view: FeatureView) -> datetime | None:
+    from assay.streaming.windowing import newest_value
+
+    value = newest_value(rt.warehouse, view.source, view.timestamp)
+    return value if isinstance(value, datetime) else None
+
+
+def last_materialized(rt: Runtime, view: FeatureView) -> dict[str, Any]:
+    """The view's newest materialization of its current definition ({}: none). The
+    registry's table exists once something materialized: a read does not create it."""
+    from assay.features.registry import materializations
+
+    engine = rt.catalog.engine
+    if not sa.inspect(engine).has_table(materializations.name):
+        return {}
+    m = materializations.c
+    query = (
+        sa.select(m.materialized_at, m.source_version, m.rows)
+        .where(m.view == view.name, m.fingerprint == view.fingerprint)
+        .order_by(m.id.desc())
+        .limit(1)
+    )
+    with engine.connect() as con:
+        row = con.execute(query).mappings().first()
+    return dict(row) if row else {}
+
+
+def drift_series(rt: Runtime, view: FeatureView, grain: str | None = None) -> list[DriftPoint]:
+    """PSI and KS of each numeric feature of `view`, per window of its source, against
+    the first window with `MIN_ROWS` values (see the module's docstring). `grain` is
+    day, week or month (None: the finest with at most `MAX_WINDOWS` windows)."""
+    if not rt.warehouse.exists(view.source):
+        return []
+    data = rt.reader.table(view.source, columns=[view.timestamp, *view.features])
+    numeric = [f for f in view.features if _is_number(data.schema.field(f).type)]
+    stamps = data[view.timestamp].drop_null()
+    if not numeric or len(stamps) == 0:
+        return []
+    unit = grain or choose_grain(pc.min(stamps).as_py(), pc.max(stamps).as_py())
+    starts = window_starts(data[view.timestamp], unit)
+    points = []
+    for feature in numeric:
+        points += _feature_drift(view.name, feature, starts, data[feature])
+    return points
+
+
+def choose_grain(first: datetime, last: datetime) -> str:
+    """The finest of day, week and month giving at most `MAX_WINDOWS` windows.
+
+    Example:
+        >>> choose_grain(datetime(2026, 1, 1), datetime(2026, 2, 1))
+        'day'
+        >>> choose_grain(datetime(2013, 1, 1), datetime(2013, 12, 31))
+        'week'
+    """
+    days = (last - first).days + 1
+    if days <= MAX_WINDOWS:
+        return "day"
+    return "week" if days / 7 <= MAX_WINDOWS else "month"
+
+
+def window_starts(stamps: pa.ChunkedArray, grain: str) -> pa.Array:
+    """Each timestamp's window start: its day, its ISO week's Monday, or its month's 1st.
+
+    Example:
+        >>> stamps = pa.chunked_array([[datetime(2026, 3, 4, 5), datetime(2026, 3, 31)]])
+        >>> [d.isoformat() for d in window_starts(stamps, "week").to_pylist()]
+        ['2026-03-02T00:00:00', '2026-03-30T00:00:00']
+    """
+    if grain not in ("day", "week", "month"):
+        raise ValueError(f"unknown grain {grain!r}: use day, week or month")
+    options = {"week_starts_monday": True} if grain == "week" else {}
+    floored = pc.floor_temporal(stamps, unit=grain, **options)
+    return floored.combine_chunks() if isinstance(floored, pa.ChunkedArray) else floored
+
+
+def _feature_drift(
+    view: str, feature: str, starts: pa.Array, values: pa.ChunkedArray
+) -> list[DriftPoint]:
+    frame = pa.table({"start": starts, "value": values.combine_chunks().cast(pa.float64())})
+    frame = frame.filter(pc.and_(pc.is_valid(frame["start"]), pc.is_valid(frame["value"])))
+    frame = frame.filter(pc.is_finite(frame["value"]))
+    order = pc.sort_indices(frame, [("start", "ascending")])
+    frame = frame.take(order)
+    by_window: dict[datetime, np.ndarray] = {}
+    keys = frame["start"].to_pylist()
+    numbers = frame["value"].to_numpy()
+    edges = [0] + [i for i in range(1, len(keys)) if keys[i] != keys[i - 1]] + [len(keys)]
+    for lo, hi in itertools.pairwise(edges):
+        if hi > lo:
+            by_window[keys[lo]] = numbers[lo:hi]
+    windows = [(start, vals) for start, vals in by_window.items() if vals.size >= MIN_ROWS]
+    if len(windows) < 2:
+        return []
+    baseline = windows[0][1]
+    points = []
+    for start, vals in windows[1:]:
+        psi = drift.psi(baseline, vals)
+        ks, _ = drift.ks(baseline, vals)
+        if not (math.isnan(psi) or math.isnan(ks)):
+            points.append(DriftPoint(view, feature, start, int(vals.size), psi, ks))
+    return points
+
+
+def _is_number(dtype: pa.DataType) -> bool:
+    return pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype)
+
+
+def _models(rt: Runtime) -> list[ModelSummary]:
+    from assay.ml.report import models
+
+    try:
+        return models(rt)
+    except AccessDeniedError:
+        return []
+
+
+def _skew(rt: Runtime, result: FeaturesView) -> None:
+    """Mismatches of logged requests of the newest `SKEW_SPAN` (None without a log)."""
+    from assay.features.request_log import TABLE
+    from assay.features.skew import compare
+    from assay.features.store import Features
+
+    if not rt.warehouse.exists(TABLE):
+        return
+    last = rt.warehouse.last_commit(TABLE)
+    since = last.timestamp - SKEW_SPAN if last else None
+    try:
+        report = compare(Features(rt), since=since)
+    except AccessDeniedError:
+        result.denied.append(TABLE)
+        return
+    except AssayError:  # a view changed since the requests were logged: nothing to replay
+        return
+    result.skew, result.skew_requests = report.features, report.requests
