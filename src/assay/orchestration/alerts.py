@@ -56,10 +56,12 @@ class Alert:
     """A condition that holds now: what broke, on which dataset, and the fixing command.
 
     Attributes:
-        event: failure, sla, contract, quarantine, duration, anomaly or stream_lag.
+        event: failure, sla, contract, quarantine, duration, anomaly, stream_lag or budget.
         subject: what within the dataset (an interval, a rule, a metric); alerts with the
             same event, dataset and subject are one alert.
         details: the numbers and text behind the summary (error, share, limit, ...).
+        owner: who is told; None: the dataset's owner (an alert about an owner, such as a
+            budget, says it here).
     """
 
     event: str
@@ -68,6 +70,7 @@ class Alert:
     fix: str
     subject: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    owner: str | None = None
 
     @property
     def key(self) -> AlertKey:
@@ -105,7 +108,7 @@ class Alerter:
         now = now or utcnow()
         holding = {a.key for a in firing}
         for alert in firing:
-            owner = self._owner(alert.dataset)
+            owner = alert.owner or self._owner(alert.dataset)
             self.store.open(alert.key, alert.summary, alert.details, alert.fix, owner, run_id, now)
         for gone in cleared:
             for row in self.store.open_alerts(gone.dataset):

@@ -1,6 +1,7 @@
 """When alerts are evaluated: after every `assay run` and `assay backfill` (`alert_run`,
-called by `Project._execute`), and on every scheduler tick (`check_periodic`: SLA
-deadlines, stream lag, and channels that failed last time).
+called by `Project._execute`: the run's failures and rules, and owners over their monthly
+budget, since only runs and their commits add cost), and on every scheduler tick
+(`check_periodic`: SLA deadlines, stream lag, and channels that failed last time).
 
 Example:
     >>> import assay, tempfile
@@ -50,6 +51,9 @@ def alert_run(
         # whose clock is the scheduler's.
         ran = [r.dataset for r in result.results if r.status != "skipped"]
         _add_deadlines(rt, alerter, ran, now, [], cleared)
+        if rt.config.cost.budgets:
+            over, within = budget_alerts(rt, now)
+            firing, cleared = [*firing, *over], [*cleared, *within]
         alerter.evaluate(firing, cleared, run_id=result.run_id, now=now)
     except AssayError as exc:  # a known cause (a full disk...): one line, as assay says it
         log.warning("alerts of run %s could not be evaluated: %s", result.run_id, exc)
@@ -76,6 +80,36 @@ def check_periodic(rt: Runtime, now: datetime, lag_limits: Mapping[str, int] | N
         log.warning("periodic alert check at %s failed: %s", now.isoformat(), exc)
     except Exception:
         log.exception("periodic alert check at %s failed", now.isoformat())
+
+
+def budget_alerts(rt: Runtime, now: datetime) -> tuple[list[Alert], list[Cleared]]:
+    """A `budget` alert per owner whose month-to-date cost is over its monthly budget
+    (dataset `owner:NAME`, subject the month); owners within theirs, and last month's
+    alerts, resolve."""
+    from assay.catalog_views.cost_view import budgets_of
+    from assay.cost.model import money
+
+    firing: list[Alert] = []
+    cleared: list[Cleared] = []
+    for status in budgets_of(rt, now):
+        about, month = f"owner:{status.owner}", f"{status.month_start:%Y-%m}"
+        cleared.append(Cleared("budget", about))  # any other month's alert, or this one
+        if not status.over:
+            continue
+        amounts = f"{money(status.spent)} {status.currency} of {money(status.budget)}"
+        firing.append(
+            Alert(
+                "budget",
+                about,
+                f"{status.owner} spent {amounts} budgeted for {month} "
+                f"(projected {money(status.projected)})",
+                f"assay cost --by dataset --since {status.month_start:%Y-%m-%d}",
+                subject=month,
+                details=status.to_json(),
+                owner=status.owner,
+            )
+        )
+    return firing, cleared
 
 
 def _add_deadlines(
