@@ -72,7 +72,7 @@ class SchedulerSettings(BaseModel):
 
 #: What an alert is about; a channel's `on:` picks some (default: all).
 AlertEvent = Literal[
-    "failure", "sla", "contract", "quarantine", "duration", "anomaly", "stream_lag"
+    "failure", "sla", "contract", "quarantine", "duration", "anomaly", "stream_lag", "budget"
 ]
 
 
