@@ -59,7 +59,7 @@ def caller_origin(depth: int = 2) -> str:
 
 def _common(**options: Any) -> dict[str, Any]:
     out = {k: v for k, v in options.items() if v is not None}
-    for key in ("keys", "partition_by", "inputs"):
+    for key in ("keys", "partition_by", "zorder_by", "inputs"):
         if key in out:
             value = out[key]
             out[key] = (value,) if isinstance(value, str) else tuple(value)
@@ -117,6 +117,7 @@ def files(
     tags: Mapping[str, str] | Sequence[str] | None = None,
     description: str | None = None,
     partition_by: Sequence[str] | None = None,
+    zorder_by: Sequence[str] | None = None,
     schedule: str | None = None,
     catchup: int | None = None,
     sla: str | None = None,
@@ -157,6 +158,10 @@ def files(
             "tokenize" (an HMAC token under the project's key), and columns never written.
         retention: how long rows are kept by the time column ("400d"); `assay retention
             apply` deletes older ones. Every declaration takes it.
+        zorder_by: columns `assay optimize` clusters the table's files on (z-order), so
+            filters on them read fewer files: the columns queries filter by, e.g.
+            `zorder_by=["card_id"]`. Every declaration takes it (SQL header:
+            `-- zorder_by: card_id`).
 
     Example:
         >>> import assay
@@ -181,6 +186,7 @@ def files(
         time_column=time_column,
         schema_policy=schema_policy,
         partition_by=partition_by,
+        zorder_by=zorder_by,
     )
     try:
         producer = FileSource(
@@ -289,6 +295,7 @@ def source(
     tags: Mapping[str, str] | Sequence[str] | None = None,
     description: str | None = None,
     partition_by: Sequence[str] | None = None,
+    zorder_by: Sequence[str] | None = None,
     schedule: str | None = None,
     catchup: int | None = None,
     sla: str | None = None,
@@ -331,6 +338,7 @@ def source(
             schema_policy=schema_policy,
             description=description or inspect.getdoc(func),
             partition_by=partition_by,
+            zorder_by=zorder_by,
         )
         kind = Kind.MERGE if keys else Kind.FULL
         spec = DatasetSpec(
@@ -365,6 +373,7 @@ def transform(
     tags: Mapping[str, str] | Sequence[str] | None = None,
     description: str | None = None,
     partition_by: Sequence[str] | None = None,
+    zorder_by: Sequence[str] | None = None,
     lineage: Mapping[str, Sequence[str]] | None = None,
     schedule: str | None = None,
     catchup: int | None = None,
@@ -411,6 +420,7 @@ def transform(
             owner=owner,
             tags=tags,
             partition_by=partition_by,
+            zorder_by=zorder_by,
             description=description or inspect.getdoc(func),
         )
         spec = DatasetSpec(
@@ -445,6 +455,7 @@ def sql_table(
     schema_policy: str = "evolve",
     columns: Sequence[str] | None = None,
     db_schema: str | None = None,
+    zorder_by: Sequence[str] | None = None,
     owner: str | None = None,
     tags: Mapping[str, str] | Sequence[str] | None = None,
     description: str | None = None,
@@ -479,7 +490,12 @@ def sql_table(
         max_quarantined=max_quarantined,
     )
     opts = _common(
-        keys=keys, owner=owner, tags=tags, description=description, schema_policy=schema_policy
+        keys=keys,
+        owner=owner,
+        tags=tags,
+        description=description,
+        schema_policy=schema_policy,
+        zorder_by=zorder_by,
     )
     producer = SqlTableSource(
         url=url, table=table, cursor=cursor, columns=tuple(columns or ()), db_schema=db_schema

@@ -60,6 +60,9 @@ class DatasetSpec:
     batch_size: int | None = None
     keys: tuple[str, ...] = ()
     partition_by: tuple[str, ...] = ()
+    #: Columns `assay optimize` clusters the table's files on (z-order), so filters on
+    #: them skip files; storage layout only, not part of the fingerprint.
+    zorder_by: tuple[str, ...] = ()
     owner: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     description: str | None = None

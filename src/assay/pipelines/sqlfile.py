@@ -7,7 +7,8 @@
     SELECT ... FROM {{ ref('bronze.transactions') }}
 
 Header keys: name, layer, kind (full | incremental | merge), time_column, grain, start,
-lookback, batch_size, keys, partition_by, owner, tags, description, and for running
+lookback, batch_size, keys, partition_by, zorder_by (columns `assay optimize` clusters
+files on), owner, tags, description, and for running
 unattended schedule, catchup, sla, max_duration, max_quarantined. Other comments in the
 header are ordinary comments (`-- Fix: map KOR to PRK`), unless their first word is close
 to a header key (`-- grian: day`): that is refused as a typo, with "did you mean".
@@ -46,7 +47,7 @@ _KIND_ALIASES = {
     "table": "full",
     "view": "full",
 }
-_LIST_KEYS = {"keys", "partition_by"}
+_LIST_KEYS = {"keys", "partition_by", "zorder_by"}
 _KNOWN = {
     "name",
     "layer",
@@ -58,6 +59,7 @@ _KNOWN = {
     "lookback",
     "keys",
     "partition_by",
+    "zorder_by",
     "owner",
     "tags",
     "description",
