@@ -24,6 +24,8 @@ from assay.cli.hold import hold_app
 from assay.cli.keys import keys_app
 from assay.cli.lineage import lineage as lineage_command
 from assay.cli.models import models_app
+from assay.cli.optimize import optimize as optimize_command
+from assay.cli.optimize import storage as storage_command
 from assay.cli.pii import pii_app
 from assay.cli.retention import retention_app
 from assay.cli.runbook import runbook
@@ -489,6 +491,8 @@ app.add_typer(features_app, name="features")
 app.command("alerts")(alerts_command)
 app.command("audit")(audit_command)
 app.command("cost")(cost_command)
+app.command("optimize")(optimize_command)
+app.command("storage")(storage_command)
 app.command("schedule")(schedule_command)
 app.command()(runbook)
 app.command(name="lineage")(lineage_command)

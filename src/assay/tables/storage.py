@@ -225,8 +225,8 @@ def _small_files_flag(small: list[int], settings: StorageSettings) -> list[Stora
         StorageFlag(
             kind=SMALL_FILES,
             message=(
-                f"{len(small)} files under {_size(settings.small_file_bytes)} "
-                f"(average {_size(sum(small) // len(small))}); compaction would make "
+                f"{len(small)} files under {human_bytes(settings.small_file_bytes)} "
+                f"(average {human_bytes(sum(small) // len(small))}); compaction would make "
                 f"{after} file{'s' if after != 1 else ''} of them"
             ),
             saving_bytes=0,
@@ -246,7 +246,7 @@ def _unvacuumed_flag(
         StorageFlag(
             kind=UNVACUUMED,
             message=(
-                f"{_size(freed)} in {len(vacuumable)} files no version of the last "
+                f"{human_bytes(freed)} in {len(vacuumable)} files no version of the last "
                 f"{retain_hours:g} h references; a vacuum would remove them"
                 + (f" ({kept} newer files stay for time travel)" if kept else "")
             ),
@@ -256,11 +256,11 @@ def _unvacuumed_flag(
     ]
 
 
-def _size(num_bytes: float) -> str:
+def human_bytes(num_bytes: float) -> str:
     """`num_bytes` for people: 512 B, 1.5 KiB, 16 MiB.
 
     Example:
-        >>> _size(512), _size(1536), _size(16 * 1024 * 1024), _size(1023.9 * 1024)
+        >>> human_bytes(512), human_bytes(1536), human_bytes(16 * 1024 * 1024), human_bytes(1023.9 * 1024)
         ('512 B', '1.5 KiB', '16 MiB', '1024 KiB')
     """
     unit = "B"
