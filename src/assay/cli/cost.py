@@ -110,11 +110,10 @@ def cost_table(report: CostReport) -> Table:
             f"{line.share:.1%}",
             _trend(line.trend),
         )
-    overall = (report.total - report.previous) / report.previous if report.previous else None
     totals = [money(sum(getattr(line, c) for line in report.lines)) for c in ("compute", "scan")]
     storage = money(sum(line.storage for line in report.lines))
     table.add_section()
-    table.add_row("total", *totals, storage, money(report.total), "100.0%", _trend(overall))
+    table.add_row("total", *totals, storage, money(report.total), "100.0%", _trend(report.trend))
     return table
 
 

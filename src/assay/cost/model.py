@@ -112,8 +112,9 @@ class CostLine:
     bytes_read: int = 0
     stored_bytes: int = 0
     builds: int = 0
-    #: Total of the previous window of the same length.
+    #: Total of the previous window of the same length, and the builds it counts.
     previous: float = 0.0
+    previous_builds: int = 0
     #: This group's part of the report's total (0..1).
     share: float = 0.0
 
@@ -123,8 +124,9 @@ class CostLine:
 
     @property
     def trend(self) -> float | None:
-        """Change against the previous window (0.5 = +50%); None when it cost nothing."""
-        return (self.total - self.previous) / self.previous if self.previous else None
+        """Change against the previous window (0.5 = +50%); None when that window cost
+        nothing or ran nothing while this one did (new work, not growth)."""
+        return _trend(self.total, self.previous, self.builds, self.previous_builds)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -135,6 +137,7 @@ class CostLine:
             "total": self.total,
             "share": self.share,
             "previous": self.previous,
+            "previous_builds": self.previous_builds,
             "trend": self.trend,
             "cpu_seconds": self.cpu_seconds,
             "bytes_read": self.bytes_read,
@@ -161,6 +164,13 @@ class CostReport:
     def previous(self) -> float:
         return sum(line.previous for line in self.lines)
 
+    @property
+    def trend(self) -> float | None:
+        """The total's change against the previous window (see `CostLine.trend`)."""
+        builds = sum(line.builds for line in self.lines)
+        before = sum(line.previous_builds for line in self.lines)
+        return _trend(self.total, self.previous, builds, before)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "by": self.by,
@@ -169,6 +179,7 @@ class CostReport:
             "currency": self.currency,
             "total": self.total,
             "previous": self.previous,
+            "trend": self.trend,
             "lines": [line.to_json() for line in self.lines],
         }
 
@@ -215,7 +226,9 @@ def cost_report(
     for use in previous_usage:
         line = lines[group(use.dataset)]
         money = compute_cost(use, prices) + scan_cost(use, prices)
-        lines[group(use.dataset)] = replace(line, previous=line.previous + money)
+        lines[group(use.dataset)] = replace(
+            line, previous=line.previous + money, previous_builds=line.previous_builds + 1
+        )
     total = sum(line.total for line in lines.values())
     ordered = [
         replace(line, key=key, share=line.total / total if total else 0.0)
@@ -223,6 +236,12 @@ def cost_report(
     ]
     ordered.sort(key=lambda line: (-line.total, line.key))
     return CostReport(by, since, until, prices.currency, ordered)
+
+
+def _trend(total: float, previous: float, builds: int, previous_builds: int) -> float | None:
+    if not previous or (builds and not previous_builds):
+        return None
+    return (total - previous) / previous
 
 
 def _attribution(attribution: Mapping[str, Attribution], dataset: str) -> Attribution:

@@ -1,0 +1,132 @@
+"""The cost model against hand computations: prices times usage, storage prorated per day
+of a 365.25/12-day month, groups that always sum to the same total, the previous window's
+trend read from the catalog, and budgets that fire on month-to-date spending only."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+import assay
+from assay.catalog.run_costs import RunUsage, record_usage
+from assay.catalog_views.cost_view import budgets_of, cost_of
+from assay.config import CostSettings
+from assay.cost.budgets import budget_status, month_window
+from assay.cost.model import NO_OWNER, NO_TEAM, Attribution, cost_report
+from assay.errors import UsageError
+from tests.conftest import MakeProject
+
+PRICES = CostSettings(cpu_hour=0.5, gb_scanned=2.0, gb_month=3.0, currency="EUR")
+T0 = datetime(2026, 3, 11)
+WEEK = timedelta(days=7)
+OWNERS = {
+    "bronze.a": Attribution("ana", "risk", "bronze"),
+    "silver.b": Attribution("ana", None, "silver"),
+    "gold.c": Attribution(None, "risk", "gold"),
+}
+
+
+def use(dataset: str, at: datetime, cpu: float, read: int, jvm: float | None = None) -> RunUsage:
+    return RunUsage(
+        "r" + at.isoformat(), dataset, at, "success", cpu, jvm, bytes_read=read, wall_seconds=cpu
+    )
+
+
+USAGE = [
+    use("bronze.a", T0 - timedelta(days=1), cpu=720.0, read=3 * 10**9),
+    use("silver.b", T0 - timedelta(days=2), cpu=36.0, read=10**8, jvm=324.0),
+    use("gold.c", T0 - timedelta(days=3), cpu=7.2, read=0),
+]
+STORED = {"bronze.a": 5 * 10**9, "gold.c": 10**9, "bronze.gone": 2 * 10**9}
+
+
+def by(group: str, previous: list[RunUsage] | None = None) -> dict[str, dict[str, float]]:
+    report = cost_report(USAGE, previous or [], STORED, OWNERS, PRICES, group, T0 - WEEK, T0)
+    return {line.key: line.to_json() for line in report.lines}
+
+
+def test_money_by_dataset_is_worked_out_by_hand() -> None:
+    lines = by("dataset")
+    week_of_month = 7 / (365.25 / 12)
+    # bronze.a: 720 s = 0.2 h at 0.5; 3 GB read at 2.0; 5 GB stored a week at 3.0/month.
+    assert lines["bronze.a"]["compute"] == pytest.approx(0.1)
+    assert lines["bronze.a"]["scan"] == pytest.approx(6.0)
+    assert lines["bronze.a"]["storage"] == pytest.approx(15.0 * week_of_month)
+    # silver.b: its JVM's CPU counts too: (36 + 324) s = 0.1 h.
+    assert lines["silver.b"]["compute"] == pytest.approx(0.05)
+    assert lines["silver.b"]["scan"] == pytest.approx(0.2)
+    assert lines["silver.b"]["storage"] == 0
+    # A table no dataset declares any more still costs its storage, under its own name.
+    assert lines["bronze.gone"]["storage"] == pytest.approx(6.0 * week_of_month)
+    assert lines["bronze.gone"]["builds"] == 0
+    total = sum(line["total"] for line in lines.values())
+    assert sum(line["share"] for line in lines.values()) == pytest.approx(1.0)
+    assert lines["bronze.a"]["share"] == pytest.approx(lines["bronze.a"]["total"] / total)
+    assert next(iter(lines)) == "bronze.a"  # most expensive first
+
+
+def test_every_grouping_sums_to_the_same_total() -> None:
+    per_dataset = by("dataset")
+    total = sum(line["total"] for line in per_dataset.values())
+    owners, teams, layers = by("owner"), by("tag"), by("layer")
+    assert set(owners) == {"ana", NO_OWNER}
+    assert set(teams) == {"risk", NO_TEAM}
+    assert set(layers) == {"bronze", "silver", "gold"}
+    for grouped in (owners, teams, layers):
+        assert sum(line["total"] for line in grouped.values()) == pytest.approx(total)
+    ana = per_dataset["bronze.a"]["total"] + per_dataset["silver.b"]["total"]
+    assert owners["ana"]["total"] == pytest.approx(ana)
+    risk = per_dataset["bronze.a"]["total"] + per_dataset["gold.c"]["total"]
+    assert teams["risk"]["total"] == pytest.approx(risk)
+
+
+def test_the_trend_compares_with_the_previous_window() -> None:
+    before = [use("bronze.a", T0 - WEEK - timedelta(days=1), cpu=360.0, read=10**9)]
+    lines = by("dataset", before)
+    week_of_month = 7 / (365.25 / 12)
+    storage = 15.0 * week_of_month
+    previous = 360 / 3600 * 0.5 + 2.0 + storage
+    assert lines["bronze.a"]["previous"] == pytest.approx(previous)
+    assert lines["bronze.a"]["trend"] == pytest.approx(
+        (lines["bronze.a"]["total"] - previous) / previous
+    )
+    # silver.b ran only in this window: new work, no percentage.
+    assert lines["silver.b"]["trend"] is None
+    # Storage only, in both windows: flat.
+    assert lines["bronze.gone"]["trend"] == 0
+
+
+def test_an_unknown_grouping_is_refused() -> None:
+    with pytest.raises(UsageError, match="cannot group cost by 'team'"):
+        cost_report(USAGE, [], {}, OWNERS, PRICES, "team", T0 - WEEK, T0)
+
+
+def test_budgets_fire_on_spending_not_on_the_projection() -> None:
+    start, _ = month_window(T0)
+    report = cost_report(USAGE, [], {}, OWNERS, PRICES, "owner", start, T0)
+    spent = report.lines[0].total  # ana: 0.1 + 6.0 + 0.05 + 0.2
+    assert report.lines[0].key == "ana" and spent == pytest.approx(6.35)
+    # 10 of March's 31 days gone: the projection is 3.1 times the spending.
+    statuses = {b.owner: b for b in budget_status(report, {"ana": 10.0, NO_OWNER: 0.0005})}
+    under, over = statuses["ana"], statuses[NO_OWNER]
+    assert under.projected == pytest.approx(6.35 * 3.1) and under.projected > under.budget
+    assert not under.over  # projected over, not over: no alert
+    assert over.over and over.owner == NO_OWNER
+
+
+def test_cost_of_reads_the_windows_from_the_catalog(make_project: MakeProject) -> None:
+    prices = {"cpu_hour": 3600.0, "gb_month": 0.0, "budgets": {NO_OWNER: 5.5}}
+    project = assay.Project(make_project({}, {"cost": prices}))
+    catalog = project.runtime.catalog
+    now = datetime(2026, 3, 20, 12)
+    for days_ago, cpu in ((1, 2.0), (6, 3.0), (8, 1.0), (20, 7.0)):
+        record_usage(catalog, use("bronze.x", now - timedelta(days=days_ago), cpu, 0))
+    report = cost_of(project.runtime, "dataset", now - WEEK, now, tables=[])
+    (line,) = report.lines
+    assert (line.compute, line.builds) == (5.0, 2)  # $1 per CPU-second, days 1 and 6
+    assert (line.previous, line.previous_builds) == (1.0, 1)  # day 8; day 20 is older
+    assert line.trend == 4.0
+    # Month to date (March 1 to the 20th): days 1, 6 and 8 ago, not 20.
+    (status,) = budgets_of(project.runtime, now, tables=[])
+    assert (status.owner, status.spent, status.over) == (NO_OWNER, 6.0, True)
