@@ -69,10 +69,13 @@ class ViewRow:
     source_committed_at: datetime | None
     source_newest_event: datetime | None
     source_version: int | None
-    #: Online: the last materialization (None: never materialized).
+    #: Online: the last materialization (None: never materialized); a stream's window
+    #: view is written online by the stream with each window commit: its last commit.
     materialized_at: datetime | None
     materialized_version: int | None
     materialized_rows: int | None
+    #: Who writes the online store: "materialize", "stream", or "" (nobody yet).
+    online_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,8 @@ class FeaturesView:
     models: list[ModelSummary]
     skew: list[FeatureSkew] | None = None
     skew_requests: int = 0
+    #: Why skew could not be measured, when it could not (e.g. a view changed since).
+    skew_note: str = ""
     #: Tables the principal may not read (their numbers are not shown).
     denied: list[str] = field(default_factory=list)
 
@@ -125,6 +130,13 @@ def _row(rt: Runtime, view: FeatureView) -> ViewRow:
     wh = rt.warehouse
     last = wh.last_commit(view.source)
     materialized = last_materialized(rt, view)
+    online_by = "materialize" if materialized else ""
+    spec = rt.dag.specs.get(view.source)
+    if spec is not None and spec.producer.is_stream:  # a window's table, served by its stream
+        online_by = "stream" if last else ""
+        materialized = (
+            {"materialized_at": last.timestamp, "source_version": last.version} if last else {}
+        )
     return ViewRow(
         name=view.name,
         entities=tuple(e.name for e in view.entities),
@@ -140,6 +152,7 @@ def _row(rt: Runtime, view: FeatureView) -> ViewRow:
         materialized_at=materialized.get("materialized_at"),
         materialized_version=materialized.get("source_version"),
         materialized_rows=materialized.get("rows"),
+        online_by=online_by,
     )
 
 
@@ -275,6 +288,7 @@ def _skew(rt: Runtime, result: FeaturesView) -> None:
     except AccessDeniedError:
         result.denied.append(TABLE)
         return
-    except AssayError:  # a view changed since the requests were logged: nothing to replay
+    except AssayError as exc:  # e.g. a view changed since the requests were logged
+        result.skew_note = exc.message
         return
     result.skew, result.skew_requests = report.features, report.requests
