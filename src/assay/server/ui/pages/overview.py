@@ -1,0 +1,45 @@
+"""`/`: every dataset with status, freshness, last run, SLA state and quarantined share."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from assay.catalog_views.overview import by_layer, overview
+from assay.intervals import utcnow
+from assay.server.ui import charts
+from assay.server.ui.web import as_principal, chart, project_of, render
+
+router = APIRouter()
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview_page(request: Request) -> HTMLResponse:
+    project = project_of(request)
+    now = utcnow()
+    with as_principal(request):
+        found = overview(project.runtime, project.status(), project.plan(), now)
+    runs_chart = (
+        chart(
+            charts.bars(
+                found.runs_per_day,
+                "day",
+                "runs",
+                color="status",
+                title="Dataset runs per day",
+                colors=charts.STATE_COLORS,
+                height=160,
+            )
+        )
+        if found.runs_per_day
+        else None
+    )
+    return render(
+        request,
+        "overview.html",
+        "Overview",
+        overview=found,
+        layers=by_layer(found.datasets),
+        runs_chart=runs_chart,
+        now=now,
+    )
