@@ -3,8 +3,9 @@ commits read and wrote (from the Delta log, which is the truth).
 
 CPU is this process's (`time.process_time`: every thread, user + system). Spark runs its
 work in a JVM whose CPU is not this process's: when the JVM is a local child process, its
-CPU is read from /proc/<pid>/stat and kept apart (`engine_cpu_seconds`); otherwise (a remote
-cluster) it is not known and is left None, never guessed.
+CPU is read from /proc/<pid>/stat and kept apart (`engine_cpu_seconds`; a JVM launched
+during a dataset's build charges that build with its start-up); otherwise (a remote cluster,
+or a session this process did not launch) it is not known and is left None, never guessed.
 
 Peak memory, on Linux: the kernel's resident high-water mark (VmHWM) is reset by writing
 "5" to /proc/self/clear_refs when a dataset starts, and read when it ends, so it is the
@@ -78,6 +79,10 @@ class Meter:
         if self.engine_pid is not None and self.engine_cpu is not None:
             now = process_cpu_seconds(self.engine_pid)
             engine_cpu = None if now is None else max(now - self.engine_cpu, 0.0)
+        elif self.engine_pid is None and (launched := spark_jvm_pid()) is not None:
+            # Spark starts its JVM on first use: launched during this stretch, all the CPU
+            # it has used (its start-up included) was used for it.
+            engine_cpu = process_cpu_seconds(launched)
         peak, method = _peak_memory(self.memory_method)
         return Measured(cpu, engine_cpu, wall, peak, method)
 
