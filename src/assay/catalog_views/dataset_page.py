@@ -132,7 +132,7 @@ def metric_series(rt: Runtime, name: str) -> tuple[list[dict[str, Any]], list[di
         .distinct()
     )
     with rt.catalog.engine.connect() as con:
-        found = [str(m) for m in con.execute(query).scalars()]
+        found: list[str] = [str(row[0]) for row in con.execute(query).all()]
     names = sorted(m for m in found if watched(m.removeprefix("batch.")))
     series: list[dict[str, Any]] = []
     for metric in names:
