@@ -88,6 +88,7 @@ def test_a_dataset_filter_and_an_unknown_name(
         assert ui.chart_marks()[0] == len(runs)
         assert ui.page.locator("#run-summary tbody tr").count() == 1
         ui.allow(r"HTTP 404: .*/runs\?dataset=silver\.nope")
+        ui.allow(r"console error: Failed to load resource: .* 404")
         response = ui.goto("/runs?dataset=silver.nope")
         assert response.status == 404
         assert "No dataset named" in ui.page.locator("#unknown-dataset").inner_text()

@@ -107,6 +107,7 @@ def _timeline(view: RunsView) -> Markup | None:
         colors=STATUS_COLORS,
         tooltip=("finished", "duration", "rows in", "rows written", "run", "command"),
     )
+    spec["encoding"]["x"]["axis"] = {"format": time_format(last - first)}
     # The drawn end may be stretched for visibility: the tooltip says when it finished.
     tips = spec["encoding"]["tooltip"]
     spec["encoding"]["tooltip"] = [t for t in tips if t["field"] != "drawn_end"]
@@ -136,7 +137,24 @@ def _durations(view: RunsView) -> Markup | None:
         height=220,
         tooltip=("run", "status"),
     )
+    span = view.bars[-1].started_at - view.bars[0].started_at
+    spec["encoding"]["x"]["axis"] = {"format": time_format(span)}
     return chart(spec)
+
+
+def time_format(span: timedelta) -> str:
+    """The axis labels' format for a time axis spanning `span` (d3's time format): runs of
+    one build seconds apart need seconds, a month of runs needs days.
+
+    Example:
+        >>> time_format(timedelta(seconds=30)), time_format(timedelta(days=30))
+        ('%H:%M:%S', '%b %d')
+    """
+    if span < timedelta(hours=1):
+        return "%H:%M:%S"
+    if span < timedelta(days=2):
+        return "%H:%M"
+    return "%b %d" if span > timedelta(days=7) else "%b %d %H:%M"
 
 
 #: Run states as the timeline colours them (the shared colours where they exist).
