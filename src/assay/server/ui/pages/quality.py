@@ -7,6 +7,7 @@ masks apply; raw records are withheld from a principal who reads the dataset mas
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
@@ -14,7 +15,7 @@ from markupsafe import Markup
 
 from assay.catalog_views.quality_view import QualityView, quality_view
 from assay.server.ui import charts
-from assay.server.ui.web import as_principal, chart, project_of, render, when
+from assay.server.ui.web import as_principal, chart, project_of, render
 
 router = APIRouter()
 
@@ -55,14 +56,15 @@ def quality_page(
 
 
 def _rules_chart(view: QualityView) -> Markup | None:
-    """A dot per rule and run, coloured by the rule's status (newest rules first)."""
+    """A cell per rule and run, coloured by the rule's status (a column per run)."""
     if not view.outcomes:
         return None
     labels = list(dict.fromkeys(f"{o.dataset} · {o.rule}" for o in reversed(view.outcomes)))
     shown = set(labels[:RULES_CHARTED])
+    runs = _run_labels(view)
     rows = [
         {
-            "run at": o.measured_at,
+            "run at": runs[o.run_id],
             "rule": f"{o.dataset} · {o.rule}",
             "status": o.status,
             "severity": o.severity,
@@ -81,16 +83,22 @@ def _rules_chart(view: QualityView) -> Markup | None:
         height=max(120, 16 * len(shown)),
         tooltip=("severity", "run"),
     )
-    # One column per run time (not per day): runs of a day stay apart.
-    spec["encoding"]["x"] = {
-        "field": "run at",
-        "type": "ordinal",
-        "timeUnit": "yearmonthdatehoursminutesseconds",
-        "title": "run (UTC)",
-        "axis": {"labelAngle": -40, "format": "%m-%d %H:%M"},
-    }
-    spec["encoding"]["y"]["sort"] = sorted(shown)
+    spec["encoding"]["x"].update(
+        sort=list(dict.fromkeys(runs.values())), title="run (UTC)", axis={"labelAngle": -40}
+    )
+    spec["encoding"]["y"].update(sort=sorted(shown), title=None, axis={"labelLimit": 360})
     return chart(spec)
+
+
+def _run_labels(view: QualityView) -> dict[str, str]:
+    """Each run's label: when it first measured, month-day and time (not ISO, so a chart
+    keeps one band per run rather than a time scale)."""
+    first: dict[str, datetime] = {}
+    for o in view.outcomes:
+        first[o.run_id] = min(first.get(o.run_id, o.measured_at), o.measured_at)
+    return {
+        run: at.strftime("%m-%d %H:%M:%S") for run, at in sorted(first.items(), key=lambda i: i[1])
+    }
 
 
 def _counts_chart(view: QualityView) -> Markup | None:
@@ -98,9 +106,9 @@ def _counts_chart(view: QualityView) -> Markup | None:
     if not view.outcomes:
         return None
     counted = Counter((o.run_id, o.status) for o in view.outcomes)
-    at = {o.run_id: o.measured_at for o in view.outcomes}
+    runs = _run_labels(view)
     rows = [
-        {"run at": when(at[run]), "status": status, "rules": n, "run": run}
+        {"run at": runs[run], "status": status, "rules": n, "run": run}
         for (run, status), n in counted.items()
     ]
     spec = charts.bars(
@@ -138,4 +146,5 @@ def _quarantine_chart(view: QualityView) -> Markup | None:
         tooltip=("dataset",),
     )
     spec["encoding"]["color"]["type"] = "nominal"
+    spec["encoding"]["x"]["axis"] = {"format": "%b %d"}
     return chart(spec)
