@@ -34,6 +34,7 @@ from typing import Any
 
 from assay.tables.commitmeta import decode_metadata
 from assay.tables.delta import Warehouse
+from assay.tables.logcheck import newest_commit
 
 _HWM = re.compile(rb"VmHWM:\s+(\d+)\s+kB")
 
@@ -156,7 +157,7 @@ def commits_written(warehouse: Warehouse, name: str, after: int | None) -> Writt
     """The data files that commits of `name` newer than version `after` (None: every
     commit) added, summed from each commit's add actions, and the bytes of the source
     files they record as ingested."""
-    newest = warehouse.version(name)
+    newest = latest_version(warehouse, name)
     if newest is None:
         return Written()
     first = 0 if after is None else after + 1
@@ -169,6 +170,28 @@ def commits_written(warehouse: Warehouse, name: str, after: int | None) -> Writt
             total.ingested_bytes + ingested,
         )
     return total
+
+
+def latest_version(warehouse: Warehouse, name: str) -> int | None:
+    """The newest version of table `name` (None: no table). A local table's is the name of
+    its newest commit file, a directory listing instead of loading the log (the runner
+    asks before and after every dataset, so this is most of what recording costs).
+
+    Example:
+        >>> import tempfile, pyarrow as pa
+        >>> from assay.tables.delta import WriteMode
+        >>> wh = Warehouse(tempfile.mkdtemp())
+        >>> latest_version(wh, "bronze.t") is None
+        True
+        >>> _ = wh.write("bronze.t", pa.table({"a": [1]}), mode=WriteMode.APPEND, metadata={})
+        >>> latest_version(wh, "bronze.t") == wh.version("bronze.t") == 0
+        True
+    """
+    uri = warehouse.uri(name)
+    if "://" in uri:
+        return warehouse.version(name)
+    newest = newest_commit(uri)
+    return None if newest is None else int(os.path.basename(newest)[:20])
 
 
 def _commit_adds(warehouse: Warehouse, name: str, version: int) -> tuple[list[int], int]:

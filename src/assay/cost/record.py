@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from assay.catalog.run_costs import RunUsage, record_usage
 from assay.catalog.store import Catalog
-from assay.cost.measure import Meter, bytes_at, commits_written
+from assay.cost.measure import Meter, bytes_at, commits_written, latest_version
 from assay.intervals import utcnow
 from assay.tables.delta import Warehouse
 
@@ -46,7 +46,7 @@ class BuildMeter:
     @classmethod
     def begin(cls, warehouse: Warehouse, written: Sequence[str]) -> BuildMeter:
         """Start measuring a build that may commit to the tables `written`."""
-        before = {name: warehouse.version(name) for name in written}
+        before = {name: latest_version(warehouse, name) for name in written}
         return cls(warehouse, Meter.start(), before)
 
     def read(self, versions: Mapping[str, int | None]) -> None:
