@@ -7,10 +7,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from typer.testing import CliRunner
 
 import assay
 from assay.catalog.run_costs import RunUsage, record_usage
 from assay.catalog_views.cost_view import budgets_of, cost_of
+from assay.cli.main import app
 from assay.config import CostSettings
 from assay.cost.budgets import budget_status, month_window
 from assay.cost.model import NO_OWNER, NO_TEAM, Attribution, cost_report
@@ -115,9 +117,16 @@ def test_budgets_fire_on_spending_not_on_the_projection() -> None:
     assert over.over and over.owner == NO_OWNER
 
 
-def test_cost_of_reads_the_windows_from_the_catalog(make_project: MakeProject) -> None:
-    prices = {"cpu_hour": 3600.0, "gb_month": 0.0, "budgets": {NO_OWNER: 5.5}}
-    project = assay.Project(make_project({}, {"cost": prices}))
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_cost_of_reads_the_windows_from_the_catalog(
+    make_project: MakeProject, request: pytest.FixtureRequest, database: str
+) -> None:
+    settings: dict[str, object] = {
+        "cost": {"cpu_hour": 3600.0, "gb_month": 0.0, "budgets": {NO_OWNER: 5.5}}
+    }
+    if database == "postgresql":
+        settings["catalog"] = request.getfixturevalue("pg_url")
+    project = assay.Project(make_project({}, settings))
     catalog = project.runtime.catalog
     now = datetime(2026, 3, 20, 12)
     for days_ago, cpu in ((1, 2.0), (6, 3.0), (8, 1.0), (20, 7.0)):
@@ -130,3 +139,11 @@ def test_cost_of_reads_the_windows_from_the_catalog(make_project: MakeProject) -
     # Month to date (March 1 to the 20th): days 1, 6 and 8 ago, not 20.
     (status,) = budgets_of(project.runtime, now, tables=[])
     assert (status.owner, status.spent, status.over) == (NO_OWNER, 6.0, True)
+
+
+def test_since_must_be_in_the_past(make_project: MakeProject) -> None:
+    root = make_project({})
+    for since, said in (("2999-01-01", "is not in the past"), ("yesterday", "invalid time")):
+        result = CliRunner().invoke(app, ["cost", "-p", str(root), "--since", since])
+        assert result.exit_code != 0
+        assert said in result.output
