@@ -46,7 +46,11 @@ class BuildMeter:
     @classmethod
     def begin(cls, warehouse: Warehouse, written: Sequence[str]) -> BuildMeter:
         """Start measuring a build that may commit to the tables `written`."""
-        before = {name: latest_version(warehouse, name) for name in written}
+        try:
+            before = {name: latest_version(warehouse, name) for name in written}
+        except Exception:  # an unreadable log is the build's to report, not the meter's
+            log.exception("versions of %s before the build not read", ", ".join(written))
+            before = {}
         return cls(warehouse, Meter.start(), before)
 
     def read(self, versions: Mapping[str, int | None]) -> None:

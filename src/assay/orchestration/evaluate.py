@@ -91,7 +91,12 @@ def budget_alerts(rt: Runtime, now: datetime) -> tuple[list[Alert], list[Cleared
 
     firing: list[Alert] = []
     cleared: list[Cleared] = []
-    for status in budgets_of(rt, now):
+    try:
+        statuses = budgets_of(rt, now)
+    except Exception:  # no verdict on budgets must not cost the run's other alerts
+        log.exception("budgets could not be evaluated at %s", now.isoformat())
+        return firing, cleared
+    for status in statuses:
         about, month = f"owner:{status.owner}", f"{status.month_start:%Y-%m}"
         cleared.append(Cleared("budget", about))  # any other month's alert, or this one
         if not status.over:
