@@ -3,16 +3,17 @@ of its online store and offline source, training/serving skew of logged requests
 over time per feature, and the project's models.
 
 Drift over time: assay computes drift on demand (`assay features skew --training-set`
-compares served values with a training set); nothing stores it. For a chart, `drift_series`
-computes it per time window over the view's source table: the source's rows are split by
-the view's timestamp into calendar windows (a day, a week or a month: the finest that
-gives at most `MAX_WINDOWS` windows over the data), the first window with at least
-`MIN_ROWS` values is the baseline, and each later window's values are compared with it
-by PSI (`assay.features.drift.psi`, over the baseline's deciles) and the two-sample KS
-statistic (`assay.features.drift.ks`). Only numeric features of views that read their
-features as columns are charted (an aggregated view's values exist per entity and moment
-asked, not as rows of its source). Values are read through `runtime.reader`, as the
-current principal: a masked column is drifted as it is shown, a masked number not at all.
+compares served values with a training set); nothing stores it. For a chart,
+`drift_series` computes it per time window over the view's source table: the source's rows
+are split by the view's timestamp into calendar windows (a day, a week or a month: the
+finest that gives at most `MAX_WINDOWS` windows whose median holds `MIN_ROWS` values), the
+first window with at least `MIN_ROWS` values is the baseline, and each later window's
+values are compared with it by PSI (`assay.features.drift.psi`, over the baseline's
+deciles) and the two-sample KS statistic (`assay.features.drift.ks`). Only numeric
+features of views that read their features as columns are charted (an aggregated view's
+values exist per entity and moment asked, not as rows of its source). Values are read
+through `runtime.reader`, as the current principal: a masked column is drifted as it is
+shown, a masked number not at all.
 
 Example:
     >>> import assay, tempfile
@@ -143,7 +144,7 @@ def _row(rt: Runtime, view: FeatureView) -> ViewRow:
         join_keys=view.join_keys,
         source=view.source,
         timestamp=view.timestamp,
-        ttl=str(view.ttl_delta) if view.ttl_delta else None,
+        ttl=ttl_text(view.ttl_delta),
         features=tuple(view.features),
         owner=view.owner,
         source_committed_at=last.timestamp if last else None,
@@ -186,7 +187,7 @@ def last_materialized(rt: Runtime, view: FeatureView) -> dict[str, Any]:
 def drift_series(rt: Runtime, view: FeatureView, grain: str | None = None) -> list[DriftPoint]:
     """PSI and KS of each numeric feature of `view`, per window of its source, against
     the first window with `MIN_ROWS` values (see the module's docstring). `grain` is
-    day, week or month (None: the finest with at most `MAX_WINDOWS` windows)."""
+    day, week or month (None: `choose_grain`'s)."""
     if not rt.warehouse.exists(view.source):
         return []
     data = rt.reader.table(view.source, columns=[view.timestamp, *view.features])
@@ -194,7 +195,7 @@ def drift_series(rt: Runtime, view: FeatureView, grain: str | None = None) -> li
     stamps = data[view.timestamp].drop_null()
     if not numeric or len(stamps) == 0:
         return []
-    unit = grain or choose_grain(pc.min(stamps).as_py(), pc.max(stamps).as_py())
+    unit = grain or choose_grain(stamps)
     starts = window_starts(data[view.timestamp], unit)
     points = []
     for feature in numeric:
@@ -202,19 +203,41 @@ def drift_series(rt: Runtime, view: FeatureView, grain: str | None = None) -> li
     return points
 
 
-def choose_grain(first: datetime, last: datetime) -> str:
-    """The finest of day, week and month giving at most `MAX_WINDOWS` windows.
+def choose_grain(stamps: pa.ChunkedArray | pa.Array) -> str:
+    """The finest of day, week and month giving at most `MAX_WINDOWS` windows whose
+    median holds `MIN_ROWS` values or more (month when none does).
 
     Example:
-        >>> choose_grain(datetime(2026, 1, 1), datetime(2026, 2, 1))
-        'day'
-        >>> choose_grain(datetime(2013, 1, 1), datetime(2013, 12, 31))
-        'week'
+        >>> hours = [datetime(2026, 1, d, h) for d in range(1, 29) for h in range(24)]
+        >>> choose_grain(pa.array(hours * 2)), choose_grain(pa.array(hours[::3]))
+        ('day', 'week')
     """
-    days = (last - first).days + 1
-    if days <= MAX_WINDOWS:
-        return "day"
-    return "week" if days / 7 <= MAX_WINDOWS else "month"
+    for grain in ("day", "week"):
+        counts = (
+            pa.table({"start": window_starts(stamps, grain)})
+            .group_by("start")
+            .aggregate([("start", "count")])
+        )
+        per_window = counts["start_count"].to_numpy()
+        if len(per_window) <= MAX_WINDOWS and np.median(per_window) >= MIN_ROWS:
+            return grain
+    return "month"
+
+
+def ttl_text(ttl: timedelta | None) -> str | None:
+    """A TTL as declared: `30d`, `12h`, `90m` (None: no TTL).
+
+    Example:
+        >>> ttl_text(timedelta(days=30)), ttl_text(timedelta(minutes=90)), ttl_text(None)
+        ('30d', '90m', None)
+    """
+    if ttl is None:
+        return None
+    seconds = int(ttl.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def window_starts(stamps: pa.ChunkedArray, grain: str) -> pa.Array:
