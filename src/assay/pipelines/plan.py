@@ -349,23 +349,42 @@ class Planner:
         column = self._time_column_of(name, fallback)
         if column is None:
             return None
-        try:
-            before = self._file_stats(name, column, since)
-        except Exception:  # an old version that cannot be loaded any more
-            return None
-        now = self._file_stats(name, column, None)
-        if before is None or now is None:
-            return None
-        changed_files = set(before) ^ set(now)
-        ranges = []
-        for path in changed_files:
-            lo, hi = before.get(path) or now[path]
-            if lo is None and hi is None:
-                continue  # a file with no rows in the column: nothing changed there
-            if lo is None or hi is None:
+        ranges: list[tuple[datetime, datetime]] = []
+        # Maintenance commits (retention, erasure, optimize's compaction) rewrite files
+        # without new data: only the files the runs of data commits between them added or
+        # removed tell which time ranges changed.
+        for first, last in self._data_commit_runs(name, since):
+            try:
+                before = self._file_stats(name, column, first - 1)
+            except Exception:  # an old version that cannot be loaded any more
                 return None
-            ranges.append((lo, hi))
+            now = self._file_stats(name, column, last)
+            if before is None or now is None:
+                return None
+            for path in set(before) ^ set(now):
+                lo, hi = before.get(path) or now[path]
+                if lo is None and hi is None:
+                    continue  # a file with no rows in the column: nothing changed there
+                if lo is None or hi is None:
+                    return None
+                ranges.append((lo, hi))
         return ranges
+
+    def _data_commit_runs(self, name: str, since: int) -> list[tuple[int, int]]:
+        """The commits of `name` after version `since` that are not maintenance, as runs
+        of consecutive versions (first, last)."""
+        latest = self.warehouse.version(name)
+        if latest is None or latest <= since:
+            return []
+        commits = self.warehouse.history(name, limit=latest - since)
+        data = sorted(c.version for c in commits if c.version > since and not c.meta.maintenance)
+        runs: list[tuple[int, int]] = []
+        for version in data:
+            if runs and runs[-1][1] == version - 1:
+                runs[-1] = (runs[-1][0], version)
+            else:
+                runs.append((version, version))
+        return runs
 
     def _file_stats(
         self, name: str, column: str, version: int | None
