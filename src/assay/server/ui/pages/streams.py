@@ -5,12 +5,15 @@ commit. The data: `assay.catalog_views.streams_view`."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
 from assay.catalog_views.streams_view import StreamView, streams_view
 from assay.server.ui import charts
+from assay.server.ui.pages.runs import time_format
 from assay.server.ui.web import as_principal, chart, project_of, render
 
 router = APIRouter()
@@ -34,7 +37,14 @@ def streams_page(request: Request) -> HTMLResponse:
 def stream_charts(stream: StreamView) -> list[Markup]:
     """Throughput per micro-batch, late rows per commit and the watermark, where the
     stream has that history."""
-    drawn = []
+    drawn: list[Markup] = []
+    times = [b.at for b in stream.batches] + [m.at for m in (*stream.late, *stream.watermarks)]
+    axis = {"format": time_format(max(times) - min(times))} if times else {}
+
+    def add(spec: dict[str, Any]) -> None:
+        spec["encoding"]["x"]["axis"] = axis
+        drawn.append(chart(spec))
+
     if stream.batches:
         rows = [
             {"committed": b.at, "rows": getattr(b, part), "kind": label, "version": b.version}
@@ -53,13 +63,13 @@ def stream_charts(stream: StreamView) -> list[Markup]:
             title="Rows per micro-batch",
             tooltip=("version",),
         )
-        drawn.append(chart(spec))
+        add(spec)
     if stream.late:
         rows = [{"committed": m.at, "late rows": m.value, "table": m.table} for m in stream.late]
         spec = charts.line(
             rows, "committed", "late rows", color="table", title="Late rows per commit"
         )
-        drawn.append(chart(spec))
+        add(spec)
     if stream.watermarks:
         rows = [
             {"committed": m.at, "watermark": m.value, "window table": m.table}
@@ -72,5 +82,5 @@ def stream_charts(stream: StreamView) -> list[Markup]:
             color="window table",
             title="Watermark after each window commit (UTC)",
         )
-        drawn.append(chart(spec))
+        add(spec)
     return drawn
