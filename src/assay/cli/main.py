@@ -30,6 +30,7 @@ from assay.cli.pii import pii_app
 from assay.cli.retention import retention_app
 from assay.cli.runbook import runbook
 from assay.cli.schedule import schedule as schedule_command
+from assay.cli.ui import ui as ui_command
 
 app = typer.Typer(
     help="assay: refine raw data into bronze, silver and gold Delta tables, idempotently.\n\n"
@@ -506,6 +507,7 @@ app.add_typer(pii_app, name="pii")
 app.add_typer(governance_app, name="governance")
 app.add_typer(dbt_app, name="dbt")
 app.add_typer(models_app, name="models")
+app.command("ui")(ui_command)
 
 
 @app.command()
