@@ -65,8 +65,9 @@ class RunUsage:
         peak_memory_bytes: this process's resident-memory high-water mark during the build
             (`memory_method` says how it was measured: `vmhwm` reset per dataset on Linux,
             `ru_maxrss` the process's peak so far elsewhere).
-        bytes_read: sizes of the input tables' data files at the versions read, or of the
-            source files ingested.
+        bytes_read: sizes of the input tables' data files at the versions read (what a
+            query engine bills as scanned; an upper bound when the engine prunes files by
+            partition or statistics), or of the source files ingested.
         bytes_written, files_written: data files the build's commits added (the dataset's
             table and its quarantine table).
     """
