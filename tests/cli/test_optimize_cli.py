@@ -138,18 +138,31 @@ def test_optimize_keeps_rows_and_intervals_and_a_run_after_commits_nothing(month
     assert "0 of 3 table(s) changed" in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the planner to skip maintenance commits between data commits "
-    "(/tmp/prompts19/plan_maintenance_runs.diff, requested of plan.py's owner)",
-)
 def test_intervals_that_recorded_older_inputs_stay_done_after_optimize(
     template: Path, tmp_path: Path
 ) -> None:
     root = copy_project(template, tmp_path / "p")
-    load_month_by_month(root)  # January's intervals recorded bronze's first version
-    assert cli(root, "optimize")[0] == 0
-    assert assay.Project(root).run().commits == 0
+    december = root / "data" / "flights" / "2013-12.csv"
+    held_back = tmp_path / december.name
+    shutil.move(december, held_back)
+    load_month_by_month(root)  # January's intervals recorded bronze's first version...
+    intervals = assay.Project(root).intervals("silver.flights")
+    assert cli(root, "optimize")[0] == 0  # ...which compaction then replaced
+
+    after = assay.Project(root).run()
+    assert after.ok and after.commits == 0
+    assert assay.Project(root).intervals("silver.flights") == intervals
+
+    shutil.move(held_back, december)  # new data after the optimize: only its days run
+    later = assay.Project(root).run()
+    assert later.ok
+    silver = next(r for r in later.results if r.dataset == "silver.flights")
+    frame = flights_frame()
+    days = pd.to_datetime(frame["time_hour"], utc=True).dt.strftime("%Y-%m-%d")
+    new_days = set(days[frame["month"].astype(int) == 12]) - set(
+        days[frame["month"].astype(int) < 12]
+    )
+    assert 0 < silver.intervals <= len(new_days) + 1, (silver.intervals, len(new_days))
 
 
 def test_dry_run_and_storage_show_the_flags_and_saving_and_change_nothing(monthly: Path) -> None:
