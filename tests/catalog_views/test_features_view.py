@@ -172,3 +172,34 @@ def test_an_empty_project_has_no_features(tmp_path: Path) -> None:
     root = assay.init_project(str(tmp_path))
     page = features_view(assay.Project(root).runtime)
     assert (page.views, page.drift, page.models, page.skew) == ([], [], [], None)
+
+
+def test_a_row_filtered_reader_sees_the_freshness_and_drift_it_may_read(
+    fraud: assay.Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    cutoff = "2026-07-01"
+    path = Path(fraud.root) / "assay.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["roles"] = {
+        "analyst": {
+            "principals": ["ann"],
+            "grants": ["gold.*"],
+            "row_filters": {"gold.card_daily": f"event_time < TIMESTAMP '{cutoff}'"},
+        }
+    }
+    path.write_text(yaml.safe_dump(config))
+    try:
+        monkeypatch.setenv("ASSAY_USER", "ann")
+        page = features_view(assay.Project(fraud.root).runtime)
+    finally:
+        del config["roles"]
+        path.write_text(yaml.safe_dump(config))
+    rows = {r.name: r for r in page.views}
+    stored = _stored(fraud, "gold.card_daily")
+    kept = stored[pd.to_datetime(stored["event_time"]) < pd.Timestamp(cutoff)]
+    assert rows["card_daily"].source_newest_event == kept["event_time"].max().to_pydatetime()
+    assert rows["card_activity"].source_newest_event is None  # no grant on silver
+    windows = {p.window_start for p in page.drift if p.view == "card_daily"}
+    assert windows and max(windows) < pd.Timestamp(cutoff).to_pydatetime()

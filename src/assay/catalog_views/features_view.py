@@ -158,9 +158,21 @@ def _row(rt: Runtime, view: FeatureView) -> ViewRow:
 
 
 def _newest_event(rt: Runtime, view: FeatureView) -> datetime | None:
-    from assay.streaming.windowing import newest_value
+    """The largest timestamp of the view's source, read as the current principal (a row
+    filter hides what it hides; None when the principal may not read the source)."""
+    from sqlglot import exp
 
-    value = newest_value(rt.warehouse, view.source, view.timestamp)
+    from assay import sqlbuild
+    from assay.naming import split_name
+
+    layer, name = split_name(view.source)
+    newest = exp.Max(this=sqlbuild.column(view.timestamp))
+    query = exp.select(newest.as_("newest")).from_(sqlbuild.table(name, schema=layer))
+    try:
+        found = rt.reader.sql(sqlbuild.render(query, "duckdb"), rt.local)
+    except AccessDeniedError:
+        return None
+    value = found["newest"][0].as_py() if found.num_rows else None
     return value if isinstance(value, datetime) else None
 
 

@@ -112,10 +112,12 @@ def _sample(rt: Runtime, table: str, view: QualityView) -> pa.Table:
     """The table's rows with their raw records, or without them when the principal reads
     the dataset masked (raw records would show what the masks hide: the reader refuses)."""
     try:
-        return rt.reader.table(table, columns=_present(rt, table, SAMPLE_COLUMNS))
+        rows = rt.reader.table(table, columns=_present(rt, table, SAMPLE_COLUMNS))
     except AccessDeniedError:
         view.withheld.append(table)
-        return rt.reader.table(table, columns=_present(rt, table, METADATA_COLUMNS))
+        rows = rt.reader.table(table, columns=_present(rt, table, METADATA_COLUMNS))
+    # Only the newest few can be shown: keep them before making Python rows.
+    return rows.sort_by([("quarantined_at", "descending")]).slice(0, SAMPLE_ROWS)
 
 
 def rule_outcomes(rt: Runtime, dataset: str | None = None) -> list[RuleOutcome]:
