@@ -42,7 +42,15 @@ def features_page(request: Request) -> HTMLResponse:
 
 
 def drift_charts(view: str, points: list[DriftPoint]) -> tuple[Markup, Markup]:
-    """PSI and KS per window of one view's features, a line per feature."""
+    """PSI and KS per window of one view's features, a line per feature.
+
+    Example:
+        >>> from datetime import datetime
+        >>> point = DriftPoint("v", "amount", datetime(2026, 1, 5), 40, 0.12, 0.2)
+        >>> psi, ks = drift_charts("v", [point])
+        >>> str(psi).startswith('<div class="chart"'), "KS statistic" in str(ks)
+        (True, True)
+    """
     rows = [
         {
             "window": p.window_start,

@@ -36,7 +36,16 @@ def streams_page(request: Request) -> HTMLResponse:
 
 def stream_charts(stream: StreamView) -> list[Markup]:
     """Throughput per micro-batch, late rows per commit and the watermark, where the
-    stream has that history."""
+    stream has that history.
+
+    Example:
+        >>> from datetime import datetime
+        >>> from assay.catalog_views.streams_view import BatchPoint
+        >>> from assay.streaming.status import StreamStatus
+        >>> batch = BatchPoint(datetime(2026, 1, 1), 3, 10, 9, 1)
+        >>> len(stream_charts(StreamView("bronze.e", StreamStatus("bronze.e", "folder"), [batch])))
+        1
+    """
     drawn: list[Markup] = []
     times = [b.at for b in stream.batches] + [m.at for m in (*stream.late, *stream.watermarks)]
     axis = {"format": time_format(max(times) - min(times))} if times else {}
