@@ -14,6 +14,7 @@ from assay.catalog_views.dataset_page import DatasetPage, dataset_page
 from assay.errors import UsageError
 from assay.runtime import Runtime
 from assay.server.ui import charts
+from assay.server.ui.snapshot import snapshot
 from assay.server.ui.web import NotFound, as_principal, chart, project_of, render
 
 router = APIRouter()
@@ -21,7 +22,7 @@ router = APIRouter()
 
 @router.get("/datasets/{name}", response_class=HTMLResponse)
 def dataset(request: Request, name: str) -> HTMLResponse:
-    rt = project_of(request).runtime
+    rt = snapshot(project_of(request).runtime)
     with as_principal(request):
         try:
             page = dataset_page(rt, name)

@@ -12,6 +12,7 @@ from markupsafe import Markup
 from assay.catalog_views.lineage_view import column_graph, table_graph
 from assay.catalog_views.overview import status_of
 from assay.lineage.build import build_lineage
+from assay.server.ui.snapshot import snapshot, status_and_plan
 from assay.server.ui.web import NotFound, as_principal, project_of, render
 
 router = APIRouter()
@@ -24,14 +25,16 @@ def lineage_page(request: Request, dataset: str = "") -> HTMLResponse:
         from assay.server.ui.pages.dataset import close_names
 
         raise NotFound(f"No dataset is named {dataset}.", close_names(project.runtime, dataset))
+    rt = snapshot(project.runtime)
     with as_principal(request):
-        graph = build_lineage(project.runtime)
-        work = {w.dataset: w.needed for w in project.plan()}
+        graph = build_lineage(rt)
+        statuses_now, plan = status_and_plan(rt)
+        work = {w.dataset: w.needed for w in plan}
         statuses = {
             s.name: status_of(
                 s.version, s.last_status, work.get(s.name, False), s.intervals_missing or 0
             )
-            for s in project.status()
+            for s in statuses_now
         }
     view = column_graph(graph, dataset, statuses) if dataset else table_graph(graph, statuses)
     data = json.dumps(view.elements()).replace("</", "<\\/")  # safe inside <script>

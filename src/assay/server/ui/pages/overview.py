@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse
 from assay.catalog_views.overview import by_layer, overview
 from assay.intervals import utcnow
 from assay.server.ui import charts
+from assay.server.ui.snapshot import snapshot, status_and_plan
 from assay.server.ui.web import as_principal, chart, project_of, render
 
 router = APIRouter()
@@ -17,8 +18,10 @@ router = APIRouter()
 def overview_page(request: Request) -> HTMLResponse:
     project = project_of(request)
     now = utcnow()
+    rt = snapshot(project.runtime)
     with as_principal(request):
-        found = overview(project.runtime, project.status(), project.plan(), now)
+        statuses, plan = status_and_plan(rt)
+        found = overview(rt, statuses, plan, now)
     runs_chart = (
         chart(
             charts.bars(
