@@ -27,7 +27,7 @@ from assay.streaming.readers import records_table
 from assay.streaming.runner import StreamRunner
 from tests.conftest import MakeProject
 from tests.governance.flights_project import flights_frame, flights_project
-from tests.helpers import copy_project, warehouse_checksums, write_files
+from tests.helpers import copy_project, warehouse_checksums, with_engine, write_files
 from tests.streaming.test_folder_stream import DOWNSTREAM, PIPELINE, event
 from tests.streaming.test_folder_stream import write as write_events
 from tests.tables.small_files import age_removals
@@ -265,3 +265,29 @@ def test_a_stream_replay_is_still_skipped_after_compaction(make_project: MakePro
     expected = pd.Series([i % 3 for i in range(40)]).value_counts().sort_index().tolist()
     totals = project.sql("SELECT card_id, events FROM gold.card_totals ORDER BY card_id")
     assert totals["events"].to_pylist() == expected
+
+
+def test_tables_built_on_each_engine_are_optimized_by_delta_rs(
+    template: Path, tmp_path: Path, engine_name: str
+) -> None:
+    root = copy_project(template, tmp_path / "p")
+    with_engine(root, engine_name)
+    for late in sorted((root / "data" / "flights").glob("*.csv"))[2:]:
+        late.unlink()  # two months keep the Spark side short
+    load_month_by_month(root)
+    project = assay.Project(root)
+    sums, before = warehouse_checksums(project), versions(project)
+    assert len(project.warehouse.file_actions("bronze.flights")) == 2
+
+    code, out = cli(root, "optimize")
+
+    assert code == 0, out
+    project = assay.Project(root)
+    assert warehouse_checksums(project) == sums
+    assert len(project.warehouse.file_actions("bronze.flights")) == 1
+    for name, version in before.items():
+        assert version is not None and project.warehouse.maintenance_only(name, version), name
+    frame = flights_frame()
+    assert project.table("silver.flights").num_rows == int((frame["month"].astype(int) <= 2).sum())
+    again = project.run()
+    assert again.ok and again.commits == 0
