@@ -42,7 +42,7 @@ def budgeted(make_project: MakeProject, webhook: Webhook, smtp: Mailbox, analyti
     config = {
         "cost": {**PRICES, "budgets": {"analytics": analytics, "ingest": 1e6}},
         "alerts": [
-            {"type": "webhook", "url": webhook.url},
+            {"type": "webhook", "url": webhook.url, "on": ["budget"]},
             {
                 "type": "email",
                 "to": ["finops@example.com"],
