@@ -149,3 +149,27 @@ def test_a_missing_zorder_column_and_a_short_retention_are_refused(wh: Warehouse
     with pytest.raises(UsageError, match="at least 1 hour"):
         optimize_table(wh, NAME, SETTINGS, retain_hours=0.5)
     assert wh.version(NAME) == version  # refused before anything changed
+
+
+def test_an_object_store_warehouse_is_optimized_and_vacuumed_once(
+    wh: Warehouse, frame: pd.DataFrame
+) -> None:
+    remote = Warehouse(f"file://{wh.root}")  # delta-rs's object store, not the local path
+    assert not remote._is_local
+    table_dir = Path(wh.uri(NAME))
+    appended = live_files(wh)
+    compacted = optimize_table(remote, NAME, SETTINGS, vacuum=False)
+    assert compacted.files_rewritten == CHUNKS and compacted.vacuumed_files == 0
+    assert compacted.after.unvacuumed_files == CHUNKS  # --no-vacuum removed nothing
+    age_removals(table_dir, hours=200)
+
+    done = optimize_table(remote, NAME, SETTINGS)
+
+    assert done.vacuumed_files == CHUNKS and done.bytes_freed == done.before.unvacuumed_bytes
+    on_disk = {p.name for p in table_dir.glob("*.parquet")}
+    assert not (appended & on_disk) and live_files(wh) <= on_disk
+    pd.testing.assert_frame_equal(
+        as_pandas(remote.read(NAME)), sorted_frame(frame), check_dtype=False
+    )
+    # delta-rs lists the removed files again: a second optimize must not vacuum (commit) again.
+    assert optimize_table(remote, NAME, SETTINGS).version is None

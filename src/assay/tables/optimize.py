@@ -239,12 +239,13 @@ def optimize_table(
             where=name,
             hint=f"read the previous version (`assay history {name}`) and report this bug",
         )
-    removed: list[str] = []
-    data_on_disk = 0
-    if vacuum:
-        data_on_disk = _data_bytes(table_storage(warehouse, name, settings))
-        removed = warehouse.vacuum(name, math.ceil(settings.vacuum_retain_hours))
+    # Vacuum only when the listing finds files it would remove: on an object store
+    # delta-rs lists files it already removed again, and would commit a vacuum for them.
+    pre_vacuum = table_storage(warehouse, name, settings) if vacuum else None
+    if pre_vacuum is not None and any(f.kind == UNVACUUMED for f in pre_vacuum.flags):
+        warehouse.vacuum(name, math.ceil(settings.vacuum_retain_hours))
     after = table_storage(warehouse, name, settings)
+    pre_vacuum = pre_vacuum or after  # no vacuum: nothing removed
     version_after = warehouse.version(name)
     return OptimizeResult(
         before=before,
@@ -253,8 +254,8 @@ def optimize_table(
         files_rewritten=rewritten,
         files_written=written,
         zorder_by=zorder if rewritten else (),
-        vacuumed_files=len(removed),
-        bytes_freed=max(data_on_disk - _data_bytes(after), 0) if removed else 0,
+        vacuumed_files=max(pre_vacuum.unvacuumed_files - after.unvacuumed_files, 0),
+        bytes_freed=max(_data_bytes(pre_vacuum) - _data_bytes(after), 0),
         version=version_after if version_after != version_before else None,
         seconds=time.perf_counter() - started,
     )

@@ -260,8 +260,8 @@ def human_bytes(num_bytes: float) -> str:
     """`num_bytes` for people: 512 B, 1.5 KiB, 16 MiB.
 
     Example:
-        >>> human_bytes(512), human_bytes(1536), human_bytes(16 * 1024 * 1024), human_bytes(1023.9 * 1024)
-        ('512 B', '1.5 KiB', '16 MiB', '1024 KiB')
+        >>> [human_bytes(n) for n in (512, 1536, 16 * 1024 * 1024, 1023.9 * 1024)]
+        ['512 B', '1.5 KiB', '16 MiB', '1024 KiB']
     """
     unit = "B"
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
