@@ -199,6 +199,8 @@ def test_a_held_dataset_is_refused_by_name_and_not_vacuumed_with_the_rest(monthl
     assert code == 1
     assert "vacuum refused: under legal hold 'silver.*'" in out and "case 2026-7" in out
     assert versions(assay.Project(monthly)) == before  # refused before anything changed
+    code, out = cli(monthly, "optimize", "silver.flights", "--dry-run")
+    assert code == 0 and "skipped: held by silver.*: case 2026-7" in out
 
     # Compaction keeps every row and file: allowed under the hold without the vacuum.
     code, out = cli(monthly, "optimize", "silver.flights", "--no-vacuum")

@@ -67,7 +67,7 @@ def optimize(
 
     proj = _project(project)
     vacuum = not no_vacuum
-    targets = optimize_targets(proj.runtime, names or [], vacuum=vacuum and not dry_run)
+    targets = optimize_targets(proj.runtime, names or [], vacuum=vacuum, refuse_held=not dry_run)
     if not targets:
         console.print("No table to optimize yet: `assay run` builds them.")
         return

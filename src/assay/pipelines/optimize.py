@@ -57,15 +57,16 @@ class OptimizeOutcome:
 
 
 def optimize_targets(
-    runtime: Runtime, names: Sequence[str] = (), vacuum: bool = True
+    runtime: Runtime, names: Sequence[str] = (), vacuum: bool = True, refuse_held: bool = True
 ) -> list[OptimizeTarget]:
     """The tables `assay optimize` works on, checked before any is changed: `names`, or
     every dataset's table (in dependency order) then the warehouse's other tables
-    (quarantine, dead letters, features).
+    (quarantine, dead letters, features). With `refuse_held` off (a dry run), a named
+    held table is kept, its vacuum marked as skipped.
 
     Raises:
         TableNotFoundError: a named table does not exist.
-        HeldError: a named table is under a legal hold and `vacuum` is on.
+        HeldError: a named table is under a legal hold, `vacuum` and `refuse_held` on.
         DefinitionError: a declared zorder_by column is not in its table.
     """
     holds = Holds(runtime.catalog)
@@ -74,7 +75,7 @@ def optimize_targets(
         chosen = list(dict.fromkeys(names))
         for name in chosen:
             wh.table(name)  # TableNotFoundError, with its hint, for a table not built yet
-            if vacuum:
+            if vacuum and refuse_held:
                 holds.check(name, "vacuum")
     else:
         declared = [n for n in runtime.dag.order() if wh.exists(n)]
