@@ -293,3 +293,20 @@ def test_tables_built_on_each_engine_are_optimized_by_delta_rs(
     assert project.table("silver.flights").num_rows == int((frame["month"].astype(int) <= 2).sum())
     again = project.run()
     assert again.ok and again.commits == 0
+
+
+def test_a_held_streams_dead_letters_are_held_with_it(make_project: MakeProject) -> None:
+    root = make_project({"pipelines/events.py": PIPELINE.replace("MAX_ROWS", "5")})
+    write_events(root, "a.jsonl", [event(i, i) for i in range(12)] + ["{not json"])
+    project = assay.Project(root)
+    project.stream("bronze.events", until_idle=True)
+    assert project.warehouse.exists("deadletter.bronze_events")
+    Holds(project.catalog).add("bronze.events", "case 8", "dpo")
+
+    code, out = cli(root, "optimize", "deadletter.bronze_events")
+    assert code == 1 and "legal hold 'bronze.events'" in out and "case 8" in out
+
+    code, out = cli(root, "optimize")
+    assert code == 0, out
+    rows = [line for line in out.splitlines() if "deadletter.bronze_events" in line]
+    assert rows and "held by bronze.events: case 8" in rows[0]

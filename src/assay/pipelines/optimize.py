@@ -6,7 +6,8 @@ Compaction and z-order keep every row and leave the files they replace on disk (
 travel to every version still works), so a hold does not block them. A dataset named on
 the command line while held is refused before anything is done (HeldError, naming the
 hold; `--no-vacuum` compacts it without a vacuum); when every table is optimized, a held
-one is compacted and its vacuum skipped and reported.
+one is compacted and its vacuum skipped and reported. A dataset's quarantine and dead
+letters are held with it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from assay.errors import DefinitionError
 from assay.governance.holds import Holds
+from assay.pipelines.rejected import DEAD_LETTERS, QUARANTINE
 from assay.tables.optimize import (
     OptimizePlan,
     OptimizeResult,
@@ -71,19 +73,23 @@ def optimize_targets(
     """
     holds = Holds(runtime.catalog)
     wh = runtime.warehouse
+    owners = _rejected_owners(runtime)
     if names:
         chosen = list(dict.fromkeys(names))
         for name in chosen:
             wh.table(name)  # TableNotFoundError, with its hint, for a table not built yet
             if vacuum and refuse_held:
                 holds.check(name, "vacuum")
+                if name in owners:  # a dataset's rejected rows are held with it
+                    holds.check(owners[name], f"vacuum of {name}")
     else:
         declared = [n for n in runtime.dag.order() if wh.exists(n)]
         chosen = declared + [n for n in wh.list_tables() if n not in set(declared)]
     targets = []
     for name in chosen:
         spec = runtime.dag.items().get(name)
-        hold = holds.active(name) if vacuum else None
+        owner = owners.get(name)
+        hold = (holds.active(name) or (owner and holds.active(owner)) or None) if vacuum else None
         target = OptimizeTarget(
             name=name,
             zorder_by=tuple(getattr(spec, "zorder_by", ())),
@@ -93,6 +99,16 @@ def optimize_targets(
         _check_zorder(runtime, target)
         targets.append(target)
     return targets
+
+
+def _rejected_owners(runtime: Runtime) -> dict[str, str]:
+    """The quarantine and dead-letter tables of each dataset -> the dataset: a hold on
+    the dataset holds its rejected rows too (as retention and erasure treat them)."""
+    return {
+        family.name(dataset): dataset
+        for dataset in runtime.dag.items()
+        for family in (QUARANTINE, DEAD_LETTERS)
+    }
 
 
 def optimize_project(
