@@ -242,3 +242,11 @@ def test_search_finds_columns_and_links_them(ui: UiPage, screenshot: Any) -> Non
     screenshot(ui.page, "search")
     ui.page.click("table.results a[href='/datasets/gold.merchant_daily']")
     ui.page.wait_for_url("**/datasets/gold.merchant_daily")
+
+
+def test_column_lineage_of_an_unknown_dataset_is_a_404(ui: UiPage) -> None:
+    ui.allow(r"lineage\?dataset=silver\.transaction\b|status of 404")
+    response = ui.goto("/lineage?dataset=silver.transaction")
+    assert response.status == 404
+    assert "No dataset is named silver.transaction." in ui.page.inner_text("main")
+    assert ui.page.locator("main a[href='/datasets/silver.transactions']").count() == 1

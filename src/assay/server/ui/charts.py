@@ -122,11 +122,13 @@ def bars(
     horizontal: bool = False,
     tooltip: Sequence[str] = (),
     colors: Mapping[str, str] | None = None,
+    span: tuple[Any, Any] | None = None,
 ) -> dict[str, Any]:
     """Bars of `y` per `x` (stacked by `color`); `horizontal` puts the categories on y.
 
     Args:
         colors: fixed colours per `color` value (e.g. {"passed": "#2e9d5b", "failed": ...}).
+        span: the (first, last) day a time axis shows, so days without bars show as gaps.
 
     Example:
         >>> spec = bars([{"day": "2026-01-01", "runs": 4}], "day", "runs")
@@ -138,6 +140,8 @@ def bars(
     category = _channel(rows, x)
     if category["type"] == "temporal":  # one bar per day, not a hairline per instant
         category["timeUnit"] = "yearmonthdate"
+        if span is not None:
+            category["scale"] = {"domain": [str(span[0]), str(span[1])]}
     elif not horizontal:  # names read level
         if category["type"] == "quantitative":  # version numbers: one bar each
             category["type"] = "ordinal"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from assay.catalog_views.overview import by_layer, overview
+from assay.catalog_views.overview import CHART_DAYS, by_layer, overview
 from assay.intervals import utcnow
 from assay.server.ui import charts
 from assay.server.ui.snapshot import snapshot, status_and_plan
@@ -31,6 +33,7 @@ def overview_page(request: Request) -> HTMLResponse:
                 color="status",
                 title="Dataset runs per day",
                 colors=charts.STATE_COLORS,
+                span=((now - timedelta(days=CHART_DAYS)).date(), (now + timedelta(days=1)).date()),
                 height=160,
             )
         )
