@@ -22,12 +22,14 @@
   }
 
   var loaded = {};
-  /* Load a script once (in order when chained); resolves when it has run. */
+  /* Load a script once; resolves when it has run. Scripts added together download in
+     parallel and run in the order added (async = false). */
   function loadScript(src) {
     if (!loaded[src]) {
       loaded[src] = new Promise(function (resolve, reject) {
         var tag = document.createElement("script");
         tag.src = src;
+        tag.async = false;
         tag.onload = resolve;
         tag.onerror = function () { reject(new Error("could not load " + src)); };
         document.head.appendChild(tag);
@@ -36,10 +38,8 @@
     return loaded[src];
   }
 
-  function loadSequentially(sources) {
-    return sources.reduce(function (done, src) {
-      return done.then(function () { return loadScript(src); });
-    }, Promise.resolve());
+  function loadAll(sources) {
+    return Promise.all(sources.map(loadScript));
   }
 
   /* Colours from the page's CSS variables, so charts follow the theme. */
@@ -68,7 +68,7 @@
       window.assayChartsRendered = true;
       return Promise.resolve([]);
     }
-    return loadSequentially(VEGA).then(function () {
+    return loadAll(VEGA).then(function () {
       window.assayCharts.forEach(function (result) { result.finalize(); });
       var options = {
         actions: false,
@@ -128,10 +128,14 @@
 
   window.assay = { loadScript: loadScript, theme: theme, cssVar: cssVar, drawCharts: drawCharts };
 
-  document.addEventListener("DOMContentLoaded", function () {
+  function start() {
     var button = document.getElementById("theme-toggle");
     if (button) button.addEventListener("click", toggleTheme);
     document.querySelectorAll("table.sortable").forEach(sortable);
     window.assayChartsReady = drawCharts();
-  });
+  }
+
+  /* assay.js comes after the page's content in <body> (base.html): what it works on is
+     parsed already, so start now rather than at DOMContentLoaded. */
+  start();
 })();
