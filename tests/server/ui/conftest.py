@@ -8,7 +8,8 @@
 - `ui`: a signed-in (as admin) Playwright page on Debian's chromium; `ui.goto(path)` waits
   for the load event and the charts; the test fails on any console error, uncaught page
   error, failed request or HTTP error response (`ui.allow(...)` expects some).
-- `ui_as(key_name)`: the same, signed in with another key.
+- `ui_as(key_name)`: the same, signed in with another key (`viewer` may read gold tables
+  and silver.customers, whose pii columns it is not granted).
 - `screenshot(page, name)`: PNGs of the page in the light and the dark theme, saved to
   `$ASSAY_SCREENSHOTS` (default `tests/.screenshots/`, git-ignored) for review.
 
@@ -46,7 +47,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 #: The keys of the test project, by name (principal `key:NAME`).
-KEYS = {"admin": "ui-admin-key-for-tests", "analyst": "ui-analyst-key-for-tests"}
+KEYS = {
+    "admin": "ui-admin-key-for-tests",
+    "analyst": "ui-analyst-key-for-tests",
+    "viewer": "ui-viewer-key-for-tests",
+}
 #: What the analyst sees masked (role `analyst` in the test project's assay.yaml).
 MASKED_COLUMN = ("silver.customers", "email", "partial")
 #: The OS user the project is built as (roles are on, so it needs one too).
@@ -57,6 +62,7 @@ server:
   api_keys:
     admin: "{{admin}}"
     analyst: "{{analyst}}"
+    viewer: "{{viewer}}"
 roles:
   admin:
     principals: ["key:admin", "{BUILDER}"]
@@ -68,6 +74,9 @@ roles:
     classifications: ["pii"]
     masks:
       "{MASKED_COLUMN[0]}.{MASKED_COLUMN[1]}": "{MASKED_COLUMN[2]}"
+  viewer:
+    principals: ["key:viewer"]
+    grants: ["gold.*", "silver.customers"]
 """
 
 

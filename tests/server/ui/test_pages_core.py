@@ -250,3 +250,18 @@ def test_column_lineage_of_an_unknown_dataset_is_a_404(ui: UiPage) -> None:
     assert response.status == 404
     assert "No dataset is named silver.transaction." in ui.page.inner_text("main")
     assert ui.page.locator("main a[href='/datasets/silver.transactions']").count() == 1
+
+
+def test_a_key_refused_a_table_sees_why_and_no_rows(ui_as: Any, ui_server: UiServer) -> None:
+    viewer = ui_as("viewer")
+    viewer.goto("/datasets/silver.customers")  # granted, but its pii columns are not
+    refusal = viewer.page.inner_text("main")
+    assert "may not read column" in refusal and "classified 'pii'" in refusal
+    assert viewer.page.locator("#sample").count() == 0
+    raw = table_rows(ui_server, "silver.customers")
+    assert not any(email in viewer.page.content() for email in raw["email"])
+    viewer.goto("/datasets/silver.transactions")  # not granted at all
+    assert "silver.transactions" in viewer.page.inner_text(".error")
+    assert viewer.page.locator("#sample").count() == 0
+    viewer.goto("/datasets/gold.card_daily")  # granted: rows shown
+    assert viewer.page.locator("#sample tbody tr").count() == 20
