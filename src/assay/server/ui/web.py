@@ -68,6 +68,7 @@ def environment() -> jinja2.Environment:
     env.filters["duration"] = duration
     env.filters["number"] = number
     env.filters["cell"] = cell
+    env.filters["ago"] = ago
     return env
 
 
@@ -236,3 +237,26 @@ def cell(value: Any) -> str:
     if isinstance(value, datetime):
         return when(value)
     return str(value)
+
+
+def ago(value: datetime | None, now: datetime) -> str:
+    """How long before `now` (both naive UTC) `value` was, roughly.
+
+    Example:
+        >>> now = datetime(2026, 3, 1, 12)
+        >>> ago(datetime(2026, 3, 1, 11, 59, 30), now), ago(datetime(2026, 3, 1, 9), now)
+        ('30 s ago', '3 h ago')
+        >>> ago(datetime(2026, 2, 27, 12), now), ago(datetime(2025, 11, 1), now)
+        ('2 days ago', '4 months ago')
+    """
+    if value is None:
+        return ""
+    seconds = (now - value).total_seconds()
+    if seconds < 0:
+        return "in the future"
+    for size, unit in ((86400 * 30, "month"), (86400, "day"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            count = int(seconds // size)
+            plural = "s" if count > 1 and unit in ("month", "day") else ""
+            return f"{count} {unit}{plural} ago"
+    return f"{int(seconds)} s ago"
