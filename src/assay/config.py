@@ -166,7 +166,16 @@ class OpenLineageSettings(BaseModel):
 ReadMask = Literal["null", "hash", "partial", "tokenize"]
 #: Governance actions a role may be allowed (`roles.NAME.allow`); `*` allows them all.
 GovernanceAction = Literal[
-    "audit", "hold", "retention", "forget", "keys", "pii_scan", "check", "report", "*"
+    "audit",
+    "hold",
+    "retention",
+    "forget",
+    "keys",
+    "pii_scan",
+    "check",
+    "report",
+    "optimize",
+    "*",
 ]
 
 
@@ -197,7 +206,7 @@ class RoleSettings(BaseModel):
     #: `layer.name` globs -> a SQL predicate (DuckDB dialect) the rows must meet.
     row_filters: dict[str, str] = Field(default_factory=dict)
     #: Governance actions this role may take when `roles:` is set (audit: read the audit
-    #: log; hold; retention; forget; keys: new/rotate; pii_scan; check; report; `*`: all).
+    #: log; hold; retention; forget; keys: new/rotate; pii_scan; check; report; optimize; `*`: all).
     allow: list[GovernanceAction] = Field(default_factory=list)
 
 

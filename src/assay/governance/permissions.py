@@ -53,6 +53,7 @@ _MEANING = {
     "pii_scan": "scan data for PII",
     "check": "run contract checks",
     "report": "write the governance report",
+    "optimize": "compact and vacuum tables (assay optimize)",
 }
 
 
