@@ -23,7 +23,8 @@ ROLES: dict[str, dict[str, object]] = {
 }
 
 
-def test_the_actions_are_the_issues_eight() -> None:
+def test_the_actions_are_the_governance_issues_eight_and_optimize() -> None:
+    # Issue 17's eight, and optimize (issue 19: its vacuum deletes files).
     assert set(ACTIONS) == {
         "audit",
         "hold",
@@ -33,6 +34,7 @@ def test_the_actions_are_the_issues_eight() -> None:
         "pii_scan",
         "check",
         "report",
+        "optimize",
     }
 
 
