@@ -125,3 +125,26 @@ def test_signed_in_page_has_nav_search_and_theme_toggle(ui: UiPage) -> None:
     assert {before, after} == {"light", "dark"}
     ui.page.reload(wait_until="load")  # the choice is remembered
     assert ui.page.evaluate("document.documentElement.dataset.theme") == after
+
+
+def test_an_assay_error_is_a_page_that_says_what_to_do(ui_project: assay.Project) -> None:
+    from fastapi import APIRouter
+
+    from assay.errors import AccessDeniedError
+
+    app = create_ui_app(ui_project)
+    router = APIRouter()
+
+    @router.get("/denied")
+    def denied() -> None:
+        raise AccessDeniedError("role 'x' may not read gold.y", hint="ask for a grant")
+
+    app.include_router(router)
+    with TestClient(app) as test_client:
+        headers = {"X-API-Key": KEYS["admin"]}
+        page = test_client.get("/denied", headers={**headers, **PAGE})
+        assert page.status_code == 403
+        assert "may not read gold.y (ask for a grant)" in page.text and "<nav" in page.text
+        script = test_client.post("/denied", headers=headers)
+        assert script.status_code == 405  # only GET exists: not a page, JSON
+        assert script.json()["detail"] == "Method Not Allowed"

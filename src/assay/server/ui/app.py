@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from assay.errors import AssayError, ProjectError
+from assay.errors import AccessDeniedError, AssayError, ProjectError
 from assay.server.auth import KeyRing
 from assay.server.ui import pages
 from assay.server.ui.session import Sessions, UiGuard
@@ -97,7 +97,7 @@ async def _assay_error(request: Request, exc: Exception) -> Response:
     """An AssayError (a dataset not readable by this key, a table missing) says what and
     what to do, on a page."""
     assert isinstance(exc, AssayError)
-    status = 403 if type(exc).__name__ == "AccessDeniedError" else 400
+    status = 403 if isinstance(exc, AccessDeniedError) else 400
     detail = exc.message + (f" ({exc.hint})" if exc.hint else "")
     if not _is_page(request):
         return JSONResponse({"detail": detail}, status)
