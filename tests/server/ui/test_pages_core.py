@@ -88,10 +88,10 @@ def test_dataset_page_shows_schema_intervals_versions_and_sample(
     assert marks == [done, len(delta.history())]
     versions = cells(ui, "#versions")
     assert int(versions[0][0]) == delta.version()
-    upstream = ui.page.eval_on_selector_all(
+    neighbours = ui.page.eval_on_selector_all(
         "#neighbours a.tag", "links => links.map(a => a.getAttribute('href'))"
     )
-    assert upstream == ["/datasets/silver.transactions"]
+    assert neighbours == ["/datasets/silver.transactions", "/features"]  # its feature view
     sample = cells(ui, "#sample")
     assert len(sample) == 20
     screenshot(ui.page, "dataset")
