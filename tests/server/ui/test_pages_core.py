@@ -299,3 +299,9 @@ def test_a_registered_public_table_has_a_page(
             assert not ui.problems(), ui.problems()
     finally:
         context.close()
+
+
+def test_search_without_words_says_so(ui: UiPage) -> None:
+    ui.goto("/search?q=%3F%3F")
+    assert "nothing to search for" in ui.page.inner_text("main")
+    assert ui.page.locator("table.results").count() == 0

@@ -6,8 +6,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup, escape
 
-from assay.catalog.search import CLOSE, OPEN, SearchHit, _words
+from assay.catalog.search import CLOSE, OPEN, SearchHit
 from assay.catalog_views.entries import search_catalog
+from assay.errors import UsageError
 from assay.server.ui.web import as_principal, project_of, render
 
 router = APIRouter()
@@ -16,9 +17,13 @@ router = APIRouter()
 @router.get("/search", response_class=HTMLResponse)
 def search_page(request: Request, q: str = "") -> HTMLResponse:
     hits: list[SearchHit] = []
-    if _words(q):
+    problem = ""
+    if q.strip():
         with as_principal(request):
-            hits = search_catalog(project_of(request).runtime, q, limit=50)
+            try:
+                hits = search_catalog(project_of(request).runtime, q, limit=50)
+            except UsageError as exc:  # no words in it (only punctuation, say)
+                problem = exc.message
     return render(
         request,
         "search.html",
@@ -26,7 +31,8 @@ def search_page(request: Request, q: str = "") -> HTMLResponse:
         hits=hits,
         text=q,
         marked=marked,
-        searched=bool(_words(q)),
+        searched=bool(q.strip()),
+        problem=problem,
     )
 
 
