@@ -3,6 +3,7 @@ features, streams, cost), served by uvicorn, behind the project's API keys."""
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Annotated
 
@@ -35,9 +36,12 @@ def ui(
 
     You sign in with one of the feature server's API keys (`server.api_keys` in
     assay.yaml) and see data as that key's role does (masks and row filters apply). With
-    no key configured the UI does not start: make one first.
+    no key configured, `assay ui` makes a one-time key for this process and prints it
+    (as Jupyter prints a token): it reads as principal `key:local`, so roles in assay.yaml
+    apply to it too.
 
-    Example: make a key and store its hash,
+    Example: `assay ui --project examples/fraud` and paste the printed key at
+    http://127.0.0.1:8080. For a key that lasts, make one and store its hash:
     `python -c 'import secrets; print(secrets.token_urlsafe(32))' | tee ui.key |
     assay serve --hash-key` (put the printed line under `server.api_keys: {me: "..."}`
     in assay.yaml);
@@ -48,15 +52,26 @@ def ui(
     import uvicorn
 
     from assay.cli.render import console, err_console
-    from assay.server.ui.app import create_ui_app
+    from assay.server.ui.app import LOCAL_KEY, create_ui_app
 
     proj = _project(project)
-    app = create_ui_app(proj)  # refuses to start without server.api_keys
+    configured = len(proj.config.server.api_keys)
+    # Nobody to sign in as: a key for this process alone, shown only to whoever started it.
+    session_key = None if configured else secrets.token_urlsafe(24)
+    app = create_ui_app(proj, session_key=session_key)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    console.print(
-        f"assay UI of [bold]{proj.config.name}[/] at [link]http://{shown}:{port}[/]: sign in "
-        f"with an API key from server.api_keys ({len(proj.config.server.api_keys)} configured)"
-    )
+    url = f"http://{shown}:{port}"
+    if session_key is None:
+        console.print(
+            f"assay UI of [bold]{proj.config.name}[/] at [link]{url}[/]: sign in "
+            f"with an API key from server.api_keys ({configured} configured)"
+        )
+    else:
+        console.print(
+            f"assay UI of [bold]{proj.config.name}[/] at [link]{url}[/]: sign in with this "
+            f"one-time key (server.api_keys is empty; it reads as key:{LOCAL_KEY} and ends "
+            f"with this process):\n  [bold]{session_key}[/]"
+        )
     if host not in ("127.0.0.1", "localhost", "::1"):
         err_console.print(
             f"[yellow]warning:[/] listening on {host}: keys and data cross the network in "

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from assay.errors import AccessDeniedError, AssayError, ProjectError
-from assay.server.auth import KeyRing
+from assay.server.auth import KeyRing, hash_key
 from assay.server.ui import pages
 from assay.server.ui.session import Sessions, UiGuard
 from assay.server.ui.web import STATIC, render
@@ -29,7 +29,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("assay.server.ui")
 
-__all__ = ["create_ui_app", "page_modules"]
+__all__ = ["LOCAL_KEY", "create_ui_app", "page_modules"]
+
+#: The name of the one-time key `assay ui` makes when no key is configured.
+LOCAL_KEY = "local"
 
 
 def page_modules() -> list[str]:
@@ -42,22 +45,37 @@ def page_modules() -> list[str]:
     return sorted(info.name for info in pkgutil.iter_modules(pages.__path__))
 
 
-def create_ui_app(project: Project) -> FastAPI:
+def create_ui_app(project: Project, session_key: str | None = None) -> FastAPI:
     """The web UI of `project`, behind its API keys.
 
+    Args:
+        project: the project to show.
+        session_key: a key made for this process alone (`assay ui` makes one when
+            `server.api_keys` is empty, as Jupyter prints a token); it signs in as
+            principal `key:local`, whose roles decide what it sees like any key's.
+
     Raises:
-        ProjectError: no API keys are configured (the UI shows data as a key's role sees
-            it, so it has nobody to show it to).
+        ProjectError: no API keys are configured and no session key was given (the UI
+            shows data as a key's role sees it, so it has nobody to show it to).
+
+    Example:
+        >>> import assay, tempfile
+        >>> project = assay.Project(assay.init_project(tempfile.mkdtemp()))
+        >>> create_ui_app(project, session_key="k").state.keys.identify("k")
+        'key:local'
     """
     settings = project.config.server
-    if not settings.api_keys:
+    if settings.api_keys:
+        keys = KeyRing(settings.api_keys)
+    elif session_key is not None:
+        keys = KeyRing({LOCAL_KEY: hash_key(session_key)})
+    else:
         raise ProjectError(
             "the web UI needs an API key to sign in with, and server.api_keys is empty",
             where="assay.yaml",
             hint="add a key under server.api_keys: `assay serve --hash-key` reads a key on "
             "standard input and prints the hash to store (see `assay ui --help`)",
         )
-    keys = KeyRing(settings.api_keys)
     app = FastAPI(
         title=f"assay: {project.config.name}",
         docs_url=None,
