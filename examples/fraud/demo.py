@@ -30,7 +30,11 @@ import generate  # noqa: E402
 import live  # noqa: E402
 
 import assay  # noqa: E402
+from assay.catalog.run_costs import RunUsage, usage_between  # noqa: E402
+from assay.catalog_views.cost_view import cost_of  # noqa: E402
 from assay.cli.render import RichReporter, progress_bar, run_summary  # noqa: E402
+from assay.cost.model import money  # noqa: E402
+from assay.intervals import utcnow  # noqa: E402
 from assay.pipelines.quarantine import quarantine_name  # noqa: E402
 
 console = Console(width=140)
@@ -48,7 +52,7 @@ def run_phase(project: assay.Project, title: str) -> assay.pipelines.runner.RunR
     return result
 
 
-def summary(project: assay.Project, seconds: float) -> None:
+def summary(project: assay.Project, seconds: float, began_at: datetime) -> None:
     console.rule("[bold]Summary")
     tables = Table(title="tables")
     for col in ("table", "kind", "version", "rows", "intervals done", "quarantined"):
@@ -78,6 +82,7 @@ def summary(project: assay.Project, seconds: float) -> None:
             reasons.add_row(name, row["rule"], f"{row['n']:,}", row["example"][:80])
     console.print(reasons)
     console.print(contract_findings(project))
+    console.print(cost_summary(project, began_at))
     fraud = project.sql("""
         SELECT count(*) AS cards_days, round(avg(amount_mean_7d), 2) AS avg_amount_7d,
                max(txn_count_7d) AS max_txn_7d
@@ -89,8 +94,36 @@ def summary(project: assay.Project, seconds: float) -> None:
     console.print(
         f"[bold green]Done in {seconds:.1f}s.[/] Explore: "
         f'assay status --project {HERE}, assay sql "SELECT * FROM gold.card_daily '
-        f'LIMIT 5" --project {HERE}'
+        f'LIMIT 5" --project {HERE}, or see it all in the browser: assay ui --project {HERE}'
     )
+
+
+def cost_summary(project: assay.Project, since: datetime) -> Table:
+    """What the demo's runs cost, per dataset: measured CPU, peak memory and bytes, priced
+    by `cost:` in assay.yaml (defaults: typical cloud list prices), as `assay cost` shows."""
+    rt = project.runtime
+    report = cost_of(rt, "dataset", since)
+    used: dict[str, list[RunUsage]] = {}
+    for usage in usage_between(rt.catalog, since):
+        used.setdefault(usage.dataset, []).append(usage)
+    table = Table(title=f"what the runs cost ({report.currency}; `assay cost`, `assay ui`)")
+    for col in ("dataset", "builds", "CPU s", "peak memory", "read", "written", "files", "cost"):
+        table.add_column(col, justify="left" if col == "dataset" else "right")
+    for line in report.lines[:8]:
+        runs = used.get(line.key, [])
+        peak = max((u.peak_memory_bytes or 0 for u in runs), default=0)
+        table.add_row(
+            line.key,
+            str(line.builds),
+            f"{line.cpu_seconds:.1f}",
+            f"{peak / 2**20:,.0f} MiB",
+            f"{line.bytes_read / 2**20:,.1f} MiB",
+            f"{sum(u.bytes_written for u in runs) / 2**20:,.1f} MiB",
+            f"{sum(u.files_written for u in runs):,}",
+            money(line.total),
+        )
+    table.add_row("all datasets", "", "", "", "", "", "", money(report.total), style="bold")
+    return table
 
 
 def contract_findings(project: assay.Project) -> Table:
@@ -205,7 +238,7 @@ def main() -> None:
         help="run the pipelines on this engine (default: assay.yaml's, the embedded DuckDB)",
     )
     args = parser.parse_args()
-    began = time.monotonic()
+    began, began_at = time.monotonic(), utcnow()
     if not args.keep:
         for folder in ("data", "warehouse", ".assay", "incoming"):
             shutil.rmtree(HERE / folder, ignore_errors=True)
@@ -229,7 +262,7 @@ def main() -> None:
     console.print(f"models.fraud_model in phase 3: {trained} (nothing new to learn from)")
     model_phase(project, {first.run_id: "phase 1", second.run_id: "phase 2"})
     live.live_phase(project, console)
-    summary(project, time.monotonic() - began)
+    summary(project, time.monotonic() - began, began_at)
 
 
 if __name__ == "__main__":
