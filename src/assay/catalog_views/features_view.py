@@ -26,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -109,14 +108,21 @@ class FeaturesView:
 def features_view(rt: Runtime) -> FeaturesView:
     """Views with freshness, drift per window, skew of logged requests and models."""
     views = _views(rt)
-    result = FeaturesView([_row(rt, v) for v in views], [], _models(rt))
+    # Each view's source is read once, for its drift and its newest event time both.
+    sources: dict[str, pa.Table | None] = {}
+    result = FeaturesView([], [], _models(rt))
     for view in views:
         if view.aggregations:
             continue
         try:
-            result.drift += drift_series(rt, view)
+            sources[view.name] = data = _drift_source(rt, view)
         except AccessDeniedError:
+            sources[view.name] = None
             result.denied.append(view.source)
+            continue
+        if data is not None:
+            result.drift += _drift_of(view, data, None)
+    result.views = [_row(rt, v, sources) for v in views]
     _skew(rt, result)
     return result
 
@@ -127,7 +133,7 @@ def _views(rt: Runtime) -> list[FeatureView]:
     )
 
 
-def _row(rt: Runtime, view: FeatureView) -> ViewRow:
+def _row(rt: Runtime, view: FeatureView, sources: dict[str, pa.Table | None]) -> ViewRow:
     wh = rt.warehouse
     last = wh.last_commit(view.source)
     materialized = last_materialized(rt, view)
@@ -148,7 +154,7 @@ def _row(rt: Runtime, view: FeatureView) -> ViewRow:
         features=tuple(view.features),
         owner=view.owner,
         source_committed_at=last.timestamp if last else None,
-        source_newest_event=_newest_event(rt, view) if last else None,
+        source_newest_event=_newest_event(rt, view, sources) if last else None,
         source_version=last.version if last else None,
         materialized_at=materialized.get("materialized_at"),
         materialized_version=materialized.get("source_version"),
@@ -157,9 +163,16 @@ def _row(rt: Runtime, view: FeatureView) -> ViewRow:
     )
 
 
-def _newest_event(rt: Runtime, view: FeatureView) -> datetime | None:
+def _newest_event(
+    rt: Runtime, view: FeatureView, sources: dict[str, pa.Table | None]
+) -> datetime | None:
     """The largest timestamp of the view's source, read as the current principal (a row
-    filter hides what it hides; None when the principal may not read the source)."""
+    filter hides what it hides; None when the principal may not read the source): from
+    the columns read for drift when they were, else by a query."""
+    if view.name in sources:
+        data = sources[view.name]
+        newest = pc.max(data[view.timestamp]).as_py() if data is not None else None
+        return newest if isinstance(newest, datetime) else None
     from sqlglot import exp
 
     from assay import sqlbuild
@@ -200,18 +213,26 @@ def drift_series(rt: Runtime, view: FeatureView, grain: str | None = None) -> li
     """PSI and KS of each numeric feature of `view`, per window of its source, against
     the first window with `MIN_ROWS` values (see the module's docstring). `grain` is
     day, week or month (None: `choose_grain`'s)."""
+    data = _drift_source(rt, view)
+    return [] if data is None else _drift_of(view, data, grain)
+
+
+def _drift_source(rt: Runtime, view: FeatureView) -> pa.Table | None:
+    """The view's timestamp and features as the principal reads them (None: no table)."""
     if not rt.warehouse.exists(view.source):
-        return []
-    data = rt.reader.table(view.source, columns=[view.timestamp, *view.features])
+        return None
+    return rt.reader.table(view.source, columns=[view.timestamp, *view.features])
+
+
+def _drift_of(view: FeatureView, data: pa.Table, grain: str | None) -> list[DriftPoint]:
     numeric = [f for f in view.features if _is_number(data.schema.field(f).type)]
     stamps = data[view.timestamp].drop_null()
     if not numeric or len(stamps) == 0:
         return []
-    unit = grain or choose_grain(stamps)
-    starts = window_starts(data[view.timestamp], unit)
+    windows = _Windows(window_starts(data[view.timestamp], grain or choose_grain(stamps)))
     points = []
     for feature in numeric:
-        points += _feature_drift(view.name, feature, starts, data[feature])
+        points += _feature_drift(view.name, feature, windows, data[feature])
     return points
 
 
@@ -267,27 +288,41 @@ def window_starts(stamps: pa.ChunkedArray, grain: str) -> pa.Array:
     return floored.combine_chunks() if isinstance(floored, pa.ChunkedArray) else floored
 
 
+class _Windows:
+    """The rows of one source grouped by window start, computed once for all its features:
+    the rows in window order (null starts left out) and where each window begins."""
+
+    def __init__(self, starts: pa.Array):
+        valid = pc.is_valid(starts).to_numpy(zero_copy_only=False)
+        ticks = pc.fill_null(starts.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+        self.order = np.flatnonzero(valid)[np.argsort(ticks[valid], kind="stable")]
+        sorted_ticks = ticks[self.order]
+        firsts = np.flatnonzero(np.r_[True, sorted_ticks[1:] != sorted_ticks[:-1]])
+        self.firsts = firsts if sorted_ticks.size else firsts[:0]
+        #: Each window's start as a datetime (in the source's time zone, if any).
+        self.starts: list[datetime] = starts.take(self.order[self.firsts]).to_pylist()
+
+
 def _feature_drift(
-    view: str, feature: str, starts: pa.Array, values: pa.ChunkedArray
+    view: str, feature: str, windows: _Windows, values: pa.ChunkedArray
 ) -> list[DriftPoint]:
-    frame = pa.table({"start": starts, "value": values.combine_chunks().cast(pa.float64())})
-    frame = frame.filter(pc.and_(pc.is_valid(frame["start"]), pc.is_valid(frame["value"])))
-    frame = frame.filter(pc.is_finite(frame["value"]))
-    order = pc.sort_indices(frame, [("start", "ascending")])
-    frame = frame.take(order)
-    by_window: dict[datetime, np.ndarray] = {}
-    keys = frame["start"].to_pylist()
-    numbers = frame["value"].to_numpy()
-    edges = [0] + [i for i in range(1, len(keys)) if keys[i] != keys[i - 1]] + [len(keys)]
-    for lo, hi in itertools.pairwise(edges):
-        if hi > lo:
-            by_window[keys[lo]] = numbers[lo:hi]
-    windows = [(start, vals) for start, vals in by_window.items() if vals.size >= MIN_ROWS]
-    if len(windows) < 2:
+    # Nulls become NaN in float64 and are dropped with the infinities, as non-finite.
+    numbers = values.combine_chunks().cast(pa.float64()).to_numpy(zero_copy_only=False)
+    ordered = numbers[windows.order]
+    finite = np.isfinite(ordered)
+    # Per window, its finite values; a window too small to compare is left out.
+    kept = np.add.reduceat(finite, windows.firsts) if windows.firsts.size else finite[:0]
+    groups = np.split(ordered[finite], np.cumsum(kept)[:-1])
+    sized = [
+        (start, vals)
+        for start, vals in zip(windows.starts, groups, strict=True)
+        if vals.size >= MIN_ROWS
+    ]
+    if len(sized) < 2:
         return []
-    baseline = windows[0][1]
+    baseline = sized[0][1]
     points = []
-    for start, vals in windows[1:]:
+    for start, vals in sized[1:]:
         psi = drift.psi(baseline, vals)
         ks, _ = drift.ks(baseline, vals)
         if not (math.isnan(psi) or math.isnan(ks)):

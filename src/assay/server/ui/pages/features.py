@@ -15,6 +15,7 @@ from markupsafe import Markup
 from assay.catalog_views.features_view import MIN_ROWS, DriftPoint, features_view
 from assay.features.drift import PSI_MODERATE, PSI_SHIFT
 from assay.server.ui import charts
+from assay.server.ui.snapshot import snapshot
 from assay.server.ui.web import as_principal, chart, project_of, render
 
 router = APIRouter()
@@ -22,7 +23,7 @@ router = APIRouter()
 
 @router.get("/features", response_class=HTMLResponse)
 def features_page(request: Request) -> HTMLResponse:
-    runtime = project_of(request).runtime
+    runtime = snapshot(project_of(request).runtime)  # each Delta log opened once
     with as_principal(request):
         view = features_view(runtime)
     by_view: dict[str, list[DriftPoint]] = defaultdict(list)
