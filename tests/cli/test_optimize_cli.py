@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 import assay
@@ -310,3 +311,27 @@ def test_a_held_streams_dead_letters_are_held_with_it(make_project: MakeProject)
     assert code == 0, out
     rows = [line for line in out.splitlines() if "deadletter.bronze_events" in line]
     assert rows and "held by bronze.events: case 8" in rows[0]
+
+
+def test_with_roles_only_a_role_allowing_optimize_may_run_it(
+    monthly: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = yaml.safe_load((monthly / "assay.yaml").read_text())
+    config["roles"] = {
+        "analyst": {"principals": ["ann"], "grants": ["*"]},
+        "ops": {"principals": ["otto"], "grants": ["*"], "allow": ["optimize"]},
+    }
+    (monthly / "assay.yaml").write_text(yaml.safe_dump(config))
+    before = versions(assay.Project(monthly))
+
+    monkeypatch.setenv("ASSAY_USER", "ann")
+    code, out = cli(monthly, "optimize")
+    assert code == 3 and "may not optimize" in " ".join(out.split())
+    assert versions(assay.Project(monthly)) == before
+    assert cli(monthly, "optimize", "--dry-run")[0] == 0  # looking changes nothing
+
+    monkeypatch.setenv("ASSAY_USER", "otto")
+    code, out = cli(monthly, "optimize")
+    assert code == 0, out
+    events = AuditLog(assay.Project(monthly).catalog).events(action="optimize")
+    assert events and {(e.principal, e.role) for e in events} == {("otto", "ops")}

@@ -57,15 +57,19 @@ def optimize(
     marked as maintenance, so `assay run` afterwards has nothing to do and downstream
     intervals stay done. A dataset under a legal hold is refused when named (its vacuum
     would delete files; `--no-vacuum` compacts it anyway) and, when every table is
-    optimized, compacted without a vacuum. Each change goes to the audit log.
+    optimized, compacted without a vacuum. Each change goes to the audit log. With roles
+    in assay.yaml, optimizing (not --dry-run) needs a role that allows `optimize`.
 
     Example: `assay optimize --dry-run`, then `assay optimize silver.flights --retain-hours 24`
     """
     from assay.cli.render import console, progress_bar
+    from assay.governance.permissions import require_action
     from assay.lock import project_lock
     from assay.pipelines.optimize import optimize_project, optimize_targets
 
     proj = _project(project)
+    if not dry_run:
+        require_action(proj.runtime, "optimize")
     vacuum = not no_vacuum
     targets = optimize_targets(proj.runtime, names or [], vacuum=vacuum, refuse_held=not dry_run)
     if not targets:
