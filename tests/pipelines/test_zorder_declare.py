@@ -44,3 +44,14 @@ def test_the_sql_header_takes_a_list_and_refuses_a_typo() -> None:
 def test_zorder_by_is_not_part_of_the_fingerprint() -> None:
     spec = assay.files("bronze.f", path="d/*.csv", format="csv")
     assert replace(spec, zorder_by=("dest",)).fingerprint == spec.fingerprint
+
+
+def test_streams_take_zorder_by_too() -> None:
+    # Streams write a file per micro-batch: their tables are the ones optimize compacts most.
+    folder = assay.folder_stream(
+        "bronze.live", path="incoming/*.jsonl", timestamp="ts", zorder_by="card_id"
+    )
+    kafka = assay.kafka("bronze.events", topic="events", timestamp="ts", zorder_by=["a", "b"])
+    assert folder.zorder_by == ("card_id",)
+    assert kafka.zorder_by == ("a", "b")
+    assert assay.folder_stream("bronze.x", path="in/*.jsonl", timestamp="ts").zorder_by == ()

@@ -170,6 +170,11 @@ def _check_protected_windows(spec: DatasetSpec, producer: StreamSource) -> None:
             )
 
 
+def _columns(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """One column name or several, as a tuple."""
+    return (value,) if isinstance(value, str) else tuple(value or ())
+
+
 def _declare(name: str, producer: StreamSource, options: Mapping[str, Any]) -> DatasetSpec:
     if producer.format not in ("json", "jsonl", "avro"):
         raise DefinitionError(
@@ -190,6 +195,7 @@ def _declare(name: str, producer: StreamSource, options: Mapping[str, Any]) -> D
         owner=options.get("owner"),
         tags=dict(tags),
         description=options.get("description"),
+        zorder_by=_columns(options.get("zorder_by")),
         origin=caller_origin(3),
         automation=Automation.declare(name, max_lag=options.get("max_lag")),
         protection=Protection.declare(
@@ -280,6 +286,7 @@ def kafka(
     mask: Mapping[str, str] | None = None,
     drop: Sequence[str] | None = None,
     retention: str | int | None = None,
+    zorder_by: Sequence[str] | None = None,
 ) -> DatasetSpec:
     """Declare a bronze table fed by a Kafka topic, exactly once (run with `assay stream`).
 
@@ -308,6 +315,8 @@ def kafka(
             event time at most this far from its own (e.g. "10m") is dropped and counted
             as a duplicate, across batches and restarts (the table is the state); one
             further away is kept.
+        zorder_by: columns `assay optimize` clusters the table's files on (streams write
+            a file per micro-batch, so their tables gain the most from compaction).
 
     Example:
         >>> import assay
@@ -340,7 +349,7 @@ def kafka(
     )
     options: dict[str, Any] = {"owner": owner, "tags": tags, "description": description}
     options |= {"max_lag": max_lag, "mask": mask, "drop": drop, "retention": retention}
-    return _declare(name, producer, options)
+    return _declare(name, producer, options | {"zorder_by": zorder_by})
 
 
 def folder_stream(
@@ -364,6 +373,7 @@ def folder_stream(
     mask: Mapping[str, str] | None = None,
     drop: Sequence[str] | None = None,
     retention: str | int | None = None,
+    zorder_by: Sequence[str] | None = None,
 ) -> DatasetSpec:
     """Declare a bronze table fed by JSON-lines files arriving in a folder (no broker).
 
@@ -397,7 +407,7 @@ def folder_stream(
     )
     options: dict[str, Any] = {"owner": owner, "tags": tags, "description": description}
     options |= {"max_lag": max_lag, "mask": mask, "drop": drop, "retention": retention}
-    return _declare(name, producer, options)
+    return _declare(name, producer, options | {"zorder_by": zorder_by})
 
 
 def _stream_options(

@@ -161,6 +161,7 @@ def test_catalog_and_lineage_carry_the_manifest(fraud: Path) -> None:
     project = assay.Project(fraud)
     spec = project.datasets[MART]
     assert spec.owner == "risk-analytics"
+    assert spec.zorder_by == ("card_id",)  # meta.assay's storage layout, for assay optimize
     assert spec.description == "Per card and day, transactions and amount."
     assert dict(spec.tags) == {"finance": "true"}
     # Column descriptions from the manifest reach the catalog's description of the table.

@@ -6,8 +6,9 @@ every dataset as a Delta table with history).
 
 Settings an assay dataset has and a dbt model lacks come from the model's
 `meta: {assay: {...}}` (or `config(meta=...)`, `+meta` in dbt_project.yml): layer,
-time_column, grain, start, lookback, batch_size, partition_by, owner. A model's own keys are
-laid over its folders' (`folders.with_folder_meta`), which dbt itself would drop.
+time_column, grain, start, lookback, batch_size, partition_by, zorder_by, owner. A model's
+own keys are laid over its folders' (`folders.with_folder_meta`), which dbt itself would
+drop.
 """
 
 from __future__ import annotations
@@ -30,7 +31,15 @@ from assay.pipelines.spec import DatasetSpec, Kind
 from assay.pipelines.transforms import SqlTransform
 
 #: Keys of `meta: {assay: {...}}` passed on to the dataset as they are.
-_META_KEYS = ("time_column", "grain", "start", "lookback", "batch_size", "partition_by")
+_META_KEYS = (
+    "time_column",
+    "grain",
+    "start",
+    "lookback",
+    "batch_size",
+    "partition_by",
+    "zorder_by",
+)
 _MATERIALIZED = {"table": Kind.FULL, "view": Kind.FULL}
 
 
