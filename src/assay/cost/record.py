@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from assay.catalog.run_costs import RunUsage, record_usage
 from assay.catalog.store import Catalog
@@ -42,6 +42,8 @@ class BuildMeter:
     before: dict[str, int | None]
     #: Input tables -> the versions the build read (empty until `read` is called).
     inputs: dict[str, int | None] = field(default_factory=dict)
+    #: Bytes read from outside the warehouse (a stream's records as Arrow holds them).
+    outside_bytes: int = 0
 
     @classmethod
     def begin(cls, warehouse: Warehouse, written: Sequence[str]) -> BuildMeter:
@@ -57,6 +59,10 @@ class BuildMeter:
         """The build reads these input tables at these versions."""
         self.inputs = dict(versions)
 
+    def read_bytes(self, size: int) -> None:
+        """The build read `size` bytes from outside the warehouse (a stream's micro-batch)."""
+        self.outside_bytes += size
+
     def finish(
         self,
         catalog: Catalog,
@@ -66,11 +72,23 @@ class BuildMeter:
         rows: tuple[int, int, int],
     ) -> None:
         """Store what the build used; `rows` is (in, written, quarantined)."""
+        usage = self.measure(run_id, dataset, status, rows)
+        if usage is None:
+            return
+        try:
+            record_usage(catalog, usage)
+        except Exception:  # cost accounting must never fail a run whose data is committed
+            log.exception("resource use of %s in run %s not recorded", dataset, run_id)
+
+    def measure(
+        self, run_id: str, dataset: str, status: str, rows: tuple[int, int, int]
+    ) -> RunUsage | None:
+        """What the build used since `begin` (None, logged, when the log cannot tell)."""
         took = self.meter.stop()
         try:
             written = [commits_written(self.warehouse, t, v) for t, v in self.before.items()]
             read = bytes_at(self.warehouse, self.inputs.items())
-            usage = RunUsage(
+            return RunUsage(
                 run_id=run_id,
                 dataset=dataset,
                 finished_at=utcnow(),
@@ -81,13 +99,46 @@ class BuildMeter:
                 peak_memory_bytes=took.peak_memory_bytes,
                 memory_method=took.memory_method,
                 # A source reads files, not tables: what its commits say they ingested.
-                bytes_read=read + sum(w.ingested_bytes for w in written),
+                bytes_read=read + self.outside_bytes + sum(w.ingested_bytes for w in written),
                 bytes_written=sum(w.bytes for w in written),
                 files_written=sum(w.files for w in written),
                 rows_in=rows[0],
                 rows_written=rows[1],
                 rows_quarantined=rows[2],
             )
-            record_usage(catalog, usage)
         except Exception:  # cost accounting must never fail a run whose data is committed
-            log.exception("resource use of %s in run %s not recorded", dataset, run_id)
+            log.exception("resource use of %s in run %s not measured", dataset, run_id)
+            return None
+
+
+def add_usage(total: RunUsage | None, more: RunUsage) -> RunUsage:
+    """Two stretches of one dataset's work as one (a stream's micro-batches): sums, the
+    higher peak, and the later finish.
+
+    Example:
+        >>> from datetime import datetime
+        >>> a = RunUsage("s", "bronze.e", datetime(2026, 1, 1, 9), "success", cpu_seconds=1.0,
+        ...              peak_memory_bytes=5, rows_written=10)
+        >>> b = RunUsage("s", "bronze.e", datetime(2026, 1, 1, 9, 5), "success",
+        ...              cpu_seconds=0.5, peak_memory_bytes=7, rows_written=3)
+        >>> both = add_usage(add_usage(None, a), b)
+        >>> both.cpu_seconds, both.peak_memory_bytes, both.rows_written, both.finished_at.minute
+        (1.5, 7, 13, 5)
+    """
+    if total is None:
+        return more
+    peaks = [p for p in (total.peak_memory_bytes, more.peak_memory_bytes) if p is not None]
+    engine = [e for e in (total.engine_cpu_seconds, more.engine_cpu_seconds) if e is not None]
+    return replace(
+        more,
+        cpu_seconds=total.cpu_seconds + more.cpu_seconds,
+        engine_cpu_seconds=sum(engine) if engine else None,
+        wall_seconds=total.wall_seconds + more.wall_seconds,
+        peak_memory_bytes=max(peaks) if peaks else None,
+        bytes_read=total.bytes_read + more.bytes_read,
+        bytes_written=total.bytes_written + more.bytes_written,
+        files_written=total.files_written + more.files_written,
+        rows_in=total.rows_in + more.rows_in,
+        rows_written=total.rows_written + more.rows_written,
+        rows_quarantined=total.rows_quarantined + more.rows_quarantined,
+    )

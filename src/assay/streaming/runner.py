@@ -45,6 +45,7 @@ Rows in = rows written + rows dead-lettered + duplicates dropped, per batch and 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -60,8 +61,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assay import _faults
+from assay.catalog.run_costs import RunUsage, record_usage
+from assay.cost.record import BuildMeter, add_usage
 from assay.errors import TransientError
 from assay.governance.audit_hooks import audit_write
+from assay.intervals import utcnow
 from assay.streaming.dedupe import Deduplicator, counter_id, per_partition
 from assay.streaming.readers import KEY, OFFSET, PARTITION, positions
 from assay.streaming.sink import (
@@ -77,6 +81,8 @@ from assay.streaming.sources import KafkaSource, StreamSource
 from assay.streaming.validate import RecordValidator, dead_letter_name
 from assay.streaming.windowing import Windows, late_name, newest_value
 from assay.tables.delta import ConcurrentCommitError
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from assay.pipelines.spec import DatasetSpec
@@ -186,6 +192,8 @@ class StreamRunner:
             else None
         )
         self._dead_letter_producer: Any = None
+        #: What this run's micro-batches used in the current hour (see `_record_usage`).
+        self._usage: RunUsage | None = None
         #: Set (by SIGINT or SIGTERM, or by the caller) to stop after the current batch.
         self.stop = threading.Event()
 
@@ -241,7 +249,11 @@ class StreamRunner:
                     if until_idle and reader.caught_up():
                         break
                     continue
+                meter = BuildMeter.begin(self.wh, self._written_tables())
                 stats = self.process(records, base)
+                if stats.version is not None:  # a replayed batch committed nothing: no cost
+                    meter.read_bytes(records.nbytes)
+                    self._record_usage(meter, stats)
                 for partition, recorded in stats.fenced.items():
                     reader.rewind(partition, recorded)
                 reader.acknowledge(stats.committed)
@@ -294,6 +306,35 @@ class StreamRunner:
         return stats
 
     # -- steps ---------------------------------------------------------------------------
+
+    def _record_usage(self, meter: BuildMeter, stats: BatchStats) -> None:
+        """Add a committed micro-batch to what this stream run used in the current UTC
+        hour, and store the sum: one cost row per stream run and hour (run id
+        `<run>@<YYYYmmddTHH>`), so a stream that runs for days is charged to each day it
+        ran, without a catalog row per micro-batch."""
+        rows = (stats.rows_in, stats.written, stats.dead_lettered)
+        usage_id = f"{self.run_id}@{utcnow():%Y%m%dT%H}"
+        batch = meter.measure(usage_id, self.spec.name, "success", rows)
+        if batch is None:
+            return
+        if self._usage is not None and self._usage.run_id != usage_id:
+            self._usage = None  # a new hour
+        self._usage = add_usage(self._usage, batch)
+        try:
+            record_usage(self.runtime.catalog, self._usage)
+        except Exception:  # cost accounting never stops a stream whose batch is committed
+            log.exception("resource use of stream %s not recorded", self.spec.name)
+
+    def _written_tables(self) -> list[str]:
+        """Every table a micro-batch may commit to: the stream's, its dead letters, and its
+        windows' tables with their late rows (what `assay cost` charges the stream with)."""
+        windows = [w.name for w in self.source.windows]
+        return [
+            self.spec.name,
+            dead_letter_name(self.spec.name),
+            *windows,
+            *(late_name(w) for w in windows),
+        ]
 
     def _audit(self, stats: BatchStats) -> None:
         """The batch's commit, in the audit log (one event per committed micro-batch)."""
