@@ -1,4 +1,5 @@
-"""One request's view of the warehouse: each table's Delta log is opened once per request.
+"""One request's view of the warehouse: each table's Delta log is opened once per request,
+and what is read from it (schema, file list, history, the list of tables) is read once.
 
 A page asks the same tables the same questions many times (does it exist, its version,
 schema, files, history: `assay status`, `assay plan`, freshness and SLAs each ask), and
@@ -17,14 +18,18 @@ Example:
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import pyarrow as pa
 from deltalake import DeltaTable
 
-from assay.tables.delta import Warehouse
+from assay.tables.delta import CommitInfo, Warehouse
 
 if TYPE_CHECKING:
     from assay.runtime import Runtime
+
+_T = TypeVar("_T")
 
 
 class SnapshotWarehouse(Warehouse):
@@ -47,6 +52,35 @@ class SnapshotWarehouse(Warehouse):
             self.opened[key] = super().table(name, version)
         table: DeltaTable = self.opened[key]
         return table
+
+    # The answers below are derived from an opened table and asked again and again by
+    # status, plan and lineage (a schema 13 times, file lists 4 times, the newest commit
+    # 4 times on the overview): each is computed once. Arrow tables and schemas are
+    # immutable; lists are copied, so a caller's change stays its own.
+
+    def schema(self, name: str) -> pa.Schema:
+        return self._once(("schema", name), lambda: super(SnapshotWarehouse, self).schema(name))
+
+    def file_actions(self, name: str, version: int | None = None) -> pa.Table:
+        return self._once(
+            ("files", name, version),
+            lambda: super(SnapshotWarehouse, self).file_actions(name, version),
+        )
+
+    def history(self, name: str, limit: int | None = None) -> list[CommitInfo]:
+        commits = self._once(
+            ("history", name, limit), lambda: super(SnapshotWarehouse, self).history(name, limit)
+        )
+        return list(commits)
+
+    def list_tables(self) -> list[str]:
+        return list(self._once(("tables",), super().list_tables))
+
+    def _once(self, key: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
+        if key not in self.opened:
+            self.opened[key] = compute()
+        found: _T = self.opened[key]
+        return found
 
 
 def snapshot(rt: Runtime) -> Runtime:
