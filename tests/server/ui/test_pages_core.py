@@ -167,9 +167,21 @@ def graph_nodes(ui: UiPage) -> list[dict[str, Any]]:
         ui.page.evaluate(
             "window.assayGraph.nodes().map(n => ({id: n.id(), kind: n.data('kind'), "
             "parent: n.data('parent') || null, pos: n.renderedPosition(), "
-            "status: n.data('status') || null}))"
+            "status: n.data('status') || null, visible: n.visible(), "
+            "width: n.renderedWidth()}))"
         )
     )
+
+
+def assert_all_drawn(ui: UiPage, drawn: list[dict[str, Any]]) -> None:
+    """Every node and edge is on screen, not only in the graph (Cytoscape 3.35 once kept
+    unmeasured `width: label` nodes and their edges invisible until restyled)."""
+    hidden = [n["id"] for n in drawn if not n["visible"] or n["width"] <= 0]
+    assert hidden == []
+    edges = ui.page.evaluate(
+        "[window.assayGraph.edges().length, window.assayGraph.edges(':visible').length]"
+    )
+    assert edges[0] > 0 and edges[1] == edges[0]
 
 
 def test_lineage_graph_draws_every_table_and_opens_a_dataset(
@@ -180,6 +192,7 @@ def test_lineage_graph_draws_every_table_and_opens_a_dataset(
     expected = {f"{n.kind}:{n.name}" for n in graph.nodes if n.kind != "contract"}
     drawn = graph_nodes(ui)
     assert {n["id"] for n in drawn} == expected
+    assert_all_drawn(ui, drawn)
     assert {n["id"] for n in drawn if n["kind"] == "dataset"} == {
         f"dataset:{name}" for name in ui_server.project.dag.specs
     }
@@ -222,6 +235,7 @@ def test_column_lineage_of_a_dataset(ui: UiPage, ui_server: UiServer, screenshot
     own = {n["id"].rsplit(":", 1)[1] for n in drawn if n["parent"] == f"dataset:{name}"}
     columns = {f.name for f in DeltaTable(ui_server.project.warehouse.uri(name)).schema().fields}
     assert own == columns
+    assert_all_drawn(ui, drawn)
     graph = build_lineage(ui_server.project.runtime)
     feeding = {
         f"{e.source.kind}:{e.source.name}:{e.source.column}"

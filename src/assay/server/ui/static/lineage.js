@@ -5,6 +5,14 @@
   var elements = JSON.parse(document.getElementById("graph-data").textContent);
   var css = window.assay.cssVar;
 
+  /* Node widths from their labels, measured once here: Cytoscape's own `width: label` is
+     deprecated and, in 3.35, left nodes unmeasured (invisible) until the style was set again. */
+  var measure = document.createElement("canvas").getContext("2d");
+  measure.font = "12px " + css("--font");
+  elements.nodes.forEach(function (node) {
+    node.data.w = Math.ceil(measure.measureText(node.data.label || "").width) + 18;
+  });
+
   function style() {
     var status = {
       "fresh": css("--ok"), "stale": css("--warn"), "failed": css("--bad"), "never built": css("--idle"),
@@ -13,13 +21,12 @@
       { selector: "node", style: {
           "label": "data(label)", "color": css("--fg"), "font-size": 12, "font-family": css("--font"),
           "text-valign": "center", "text-halign": "center", "shape": "round-rectangle",
-          "width": "label", "height": 26, "padding": "8px", "background-color": css("--panel"),
+          "width": "data(w)", "height": 26, "padding": "8px", "background-color": css("--panel"),
           "border-width": 2, "border-color": css("--muted"),
       } },
       { selector: "node[kind = 'dataset']", style: { "border-color": css("--accent") } },
       { selector: "node[rank = 0]", style: { "border-style": "dashed", "border-color": css("--muted") } },
       { selector: "node[rank >= 5]", style: { "shape": "ellipse", "border-color": css("--info") } },
-      { selector: "node[url]", style: { "cursor": "pointer" } },
       { selector: "node[?compound]", style: {
           "text-valign": "top", "text-halign": "center", "font-weight": 600, "padding": "12px",
           "background-opacity": 0.35, "shape": "round-rectangle",
@@ -44,10 +51,12 @@
     elements: elements,
     layout: { name: "preset", fit: true, padding: 30 },
     style: style(),
-    wheelSensitivity: 0.3,
     minZoom: 0.1,
     maxZoom: 3,
   });
+  /* A hand over datasets that open a page (Cytoscape styles have no cursor). */
+  cy.on("mouseover", "node[url]", function () { box.style.cursor = "pointer"; });
+  cy.on("mouseout", "node", function () { box.style.cursor = ""; });
   cy.on("tap", "node", function (event) {
     var url = event.target.data("url");
     if (url) window.location.href = url;
