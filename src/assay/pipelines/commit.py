@@ -18,6 +18,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from assay import _faults, sqlbuild
+from assay.catalog.verified import record_verified
 from assay.engines import Engine, Frame
 from assay.engines.types import arrow_to_sql
 from assay.errors import ContractViolationError
@@ -136,6 +137,15 @@ class Committer:
         self.contracts: Mapping[str, Sequence[Contract]] = contracts or {}
         self.catalog = catalog
 
+    def _record_verified(self, ctx: RunContext, digest: str, inputs: Mapping[str, int]) -> None:
+        """The rebuild read newer inputs and gave the same content: the catalog notes the
+        versions checked, so the planner does not ask for the same rebuild again."""
+        version = self.warehouse.version(ctx.dataset.name)
+        if self.catalog is None or version is None:
+            return
+        spec = ctx.dataset
+        record_verified(self.catalog, spec.name, spec.fingerprint, digest, version, inputs)
+
     def commit(
         self, ctx: RunContext, output: Output, intervals: list[Interval] | None = None
     ) -> tuple[int | None, Output]:
@@ -185,6 +195,7 @@ class Committer:
             digest = content_hash(self.engine, data)
             meta = replace(meta, content_hash=digest)
             if digest == ctx.state.content_hash and exists:
+                self._record_verified(ctx, digest, meta.inputs or {})
                 return None, output  # the same content again: commit nothing
         if empty_batch and intervals:
             output = self._clearing(ctx, output, intervals)  # not judged: it has no rows
