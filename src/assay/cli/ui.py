@@ -38,7 +38,10 @@ def ui(
     assay.yaml) and see data as that key's role does (masks and row filters apply). With
     no key configured, `assay ui` makes a one-time key for this process and prints it
     (as Jupyter prints a token): it reads as principal `key:local`, so roles in assay.yaml
-    apply to it too.
+    apply to it too. Roles govern the data shown (sample rows, quarantined records, dead
+    letters); names, schemas, counts, check results, runs and costs are shown to every key,
+    as `assay describe` shows them. assay.yaml is read at start: restart after changing
+    keys, roles or budgets.
 
     Example: `assay ui --project examples/fraud` and paste the printed key at
     http://127.0.0.1:8080. For a key that lasts, make one and store its hash:
