@@ -80,3 +80,36 @@ def test_an_empty_project_has_no_runs(tmp_path: object) -> None:
     root = assay.init_project(str(tmp_path))
     view = runs_view(assay.Project(root).runtime)
     assert (view.bars, view.failures, view.datasets) == ([], [], [])
+
+
+def test_each_datasets_last_build_is_the_one_status_shows(fraud: assay.Project) -> None:
+    from assay.catalog_views.runs_view import last_builds
+
+    builds = runs_view(fraud.runtime).builds
+    worked = _frame(
+        fraud,
+        "SELECT dataset, run_id, status, started_at FROM assay_dataset_runs "
+        "WHERE status IN ('success', 'failed') ORDER BY id",
+    ).drop_duplicates("dataset", keep="last")
+    for row in worked.itertuples():
+        assert (builds[row.dataset].run_id, builds[row.dataset].status) == (row.run_id, row.status)
+    # `assay status` shows the same last run (its finish time) for every dataset built.
+    for status in fraud.status():
+        if status.name in set(worked["dataset"]):
+            assert builds[status.name].finished_at == status.last_run
+            assert builds[status.name].status == status.last_status
+    # The stream wrote no run records: its last build is its newest micro-batch commit.
+    stream = "bronze.live_transactions"
+    newest = next(c for c in fraud.history(stream) if "stream" in c.metadata)
+    assert stream not in set(worked["dataset"])
+    assert builds[stream].status == "streamed"
+    assert (builds[stream].started_at, builds[stream].version) == (newest.timestamp, newest.version)
+    assert builds[stream].rows_written == newest.rows_added > 0
+    assert set(last_builds(fraud.runtime, stream)) == {stream}
+
+
+def test_a_one_line_error_is_not_repeated_as_details(fraud: assay.Project) -> None:
+    (failure,) = runs_view(fraud.runtime).failures
+    rest = failure.error.strip().partition("\n")[2]
+    assert failure.details == rest.strip()
+    assert failure.message not in failure.details

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from assay.catalog.store import dataset_runs
+from assay.catalog.store import DatasetRun, dataset_runs
 from assay.intervals import utcnow
 from assay.orchestration.slas import deadline_alerts
 
@@ -156,7 +156,7 @@ def overview(
         planned = work.get(status.name)
         needed = bool(planned and planned.needed)
         state = status_of(status.version, status.last_status, needed, status.intervals_missing or 0)
-        run = last_runs.get(status.name)
+        run = last_runs.get(status.name) or last_stream_commit(rt, spec)
         row = DatasetRow(
             name=status.name,
             layer=layer_of(status.name),
@@ -196,6 +196,43 @@ def _reason(
 
 def _seconds(start: datetime, end: datetime | None) -> float | None:
     return (end - start).total_seconds() if end is not None else None
+
+
+#: The newest commits of a stream's table searched for its last micro-batch.
+STREAM_COMMITS = 50
+
+
+def last_stream_commit(rt: Runtime, spec: DatasetSpec) -> DatasetRun | None:
+    """A stream's (or a stream window's) last run: its newest commit of a micro-batch (a
+    commit with stream metadata, not maintenance), as a `streamed` run record. `assay
+    stream` writes no run records, so without this a stream that committed batches would
+    read "never" run. None for other datasets and streams with no batch yet.
+
+    Example:
+        >>> import assay, tempfile
+        >>> project = assay.Project(assay.init_project(tempfile.mkdtemp()))
+        >>> spec = next(iter(project.runtime.dag.specs.values()))
+        >>> last_stream_commit(project.runtime, spec) is None
+        True
+    """
+    if not spec.producer.is_stream or not rt.warehouse.exists(spec.name):
+        return None
+    for commit in rt.warehouse.history(spec.name, STREAM_COMMITS):
+        if "stream" in commit.metadata:
+            return DatasetRun(
+                run_id=str(commit.metadata.get("run_id") or ""),
+                dataset=spec.name,
+                status="streamed",
+                reason=None,
+                started_at=commit.timestamp,
+                finished_at=None,
+                rows_in=None,
+                rows_written=commit.rows_added,
+                rows_quarantined=None,
+                version=commit.version,
+                error=None,
+            )
+    return None
 
 
 def freshness(rt: Runtime, spec: DatasetSpec) -> tuple[datetime | None, str | None]:

@@ -21,13 +21,13 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from assay.catalog.store import dataset_runs, runs
+from assay.catalog.store import DatasetRun, dataset_runs, runs
 
 if TYPE_CHECKING:
     from assay.runtime import Runtime
@@ -67,6 +67,24 @@ class Failure:
     #: A later run of the dataset succeeded.
     recovered: bool
 
+    @property
+    def details(self) -> str:
+        """What the error says beyond `message` (its other lines; the whole error when
+        the message had to be shortened): empty when the message is all of it, so the
+        page shows the message once.
+
+        Example:
+            >>> from datetime import datetime
+            >>> Failure("r", "d", datetime(2026, 1, 1), "boom", "boom", "fix", False).details
+            ''
+            >>> Failure("r", "d", datetime(2026, 1, 1), "boom", "boom\\n  at x", "f", False).details
+            'at x'
+        """
+        first, _, rest = self.error.strip().partition("\n")
+        if first.endswith(self.message):
+            return rest.strip()
+        return self.error.strip()
+
 
 @dataclass(frozen=True)
 class RunsView:
@@ -75,6 +93,9 @@ class RunsView:
     dataset: str | None
     bars: list[RunBar]
     failures: list[Failure]
+    #: Per dataset, its last build that did work (success or failed; a stream's last
+    #: micro-batch, `streamed`): what the overview and `assay status` show as its last run.
+    builds: dict[str, DatasetRun] = field(default_factory=dict)
 
     @property
     def datasets(self) -> list[str]:
@@ -86,7 +107,21 @@ def runs_view(rt: Runtime, dataset: str | None = None, limit: int = RUNS_SHOWN) 
     """The newest `limit` dataset runs (of `dataset` only, when given), oldest first, and
     the newest failures among them with their fix commands."""
     bars = _bars(rt, dataset, limit)
-    return RunsView(dataset, bars, _failures(rt, bars))
+    return RunsView(dataset, bars, _failures(rt, bars), last_builds(rt, dataset))
+
+
+def last_builds(rt: Runtime, dataset: str | None = None) -> dict[str, DatasetRun]:
+    """Each dataset's (or `dataset`'s) last build that did work, as the overview reads it:
+    the catalog's last successful or failed run, else a stream's last micro-batch."""
+    from assay.catalog_views.overview import last_stream_commit
+
+    builds = rt.catalog.last_dataset_runs()
+    for name, spec in rt.dag.specs.items():
+        if name not in builds and (dataset is None or name == dataset):
+            streamed = last_stream_commit(rt, spec)
+            if streamed is not None:
+                builds[name] = streamed
+    return {n: b for n, b in builds.items() if dataset is None or n == dataset}
 
 
 def _bars(rt: Runtime, dataset: str | None, limit: int) -> list[RunBar]:

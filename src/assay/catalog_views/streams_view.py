@@ -1,10 +1,12 @@
 """The streams page's data (`/streams` in the web UI): per stream, what `assay status`
 says now (lag, watermark, rows/s, dead letters, late rows; `assay.streaming.status`),
 and the history its Delta logs keep: rows in, written and dead-lettered per micro-batch
-(the stream table's commit metadata), late rows per commit of its windows' late tables,
-and the watermark after each window commit (the saved frontier minus the allowed
-lateness, as `assay stream` reports it). Lag has no history: it is measured now, against
-the source (Kafka's high watermarks, or the folder's files).
+(the stream table's commit metadata), late events per micro-batch that ingested them
+(each event once, however many windows it missed: what `assay status` counts; the late
+tables hold a row per event and window), and the watermark after each window commit
+(the saved frontier minus the allowed lateness, as `assay stream` reports it). Lag has
+no history: it is measured now, against the source (Kafka's high watermarks, or the
+folder's files).
 
 Example:
     >>> import assay, tempfile
@@ -20,6 +22,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
+from assay.pipelines.producers import INGESTED_AT
+from assay.streaming.readers import OFFSET, PARTITION
 from assay.streaming.sources import StreamSource
 from assay.streaming.windowing import MARKS, late_name
 from assay.streaming.windows import to_datetime
@@ -45,7 +51,8 @@ class BatchPoint:
 
 @dataclass(frozen=True)
 class Mark:
-    """A value of a stream over time: late rows in a commit, or the watermark after one."""
+    """A value of a stream over time: late events a micro-batch ingested (`table` is
+    every late table), or the watermark after a window commit."""
 
     at: datetime
     table: str
@@ -61,6 +68,8 @@ class StreamView:
     batches: list[BatchPoint] = field(default_factory=list)
     late: list[Mark] = field(default_factory=list)
     watermarks: list[Mark] = field(default_factory=list)
+    #: Rows per late table (a row per event and window it missed).
+    late_rows: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows_in(self) -> int:
@@ -78,10 +87,10 @@ def streams_view(rt: Runtime) -> list[StreamView]:
             continue
         source = spec.producer
         view = StreamView(name, stream_status(rt, spec), batch_history(rt, name))
+        late_tables = [late_name(window.name) for window in source.windows]
+        view.late, view.late_rows = late_history(rt, late_tables)
         for window in source.windows:
-            view.late += _late_history(rt, late_name(window.name))
             view.watermarks += _watermark_history(rt, window.name, window.allowed_lateness)
-        view.late.sort(key=lambda m: m.at)
         view.watermarks.sort(key=lambda m: m.at)
         found.append(view)
     return found
@@ -109,14 +118,33 @@ def batch_history(rt: Runtime, name: str) -> list[BatchPoint]:
     return points[::-1]
 
 
-def _late_history(rt: Runtime, table: str) -> list[Mark]:
-    if not rt.warehouse.exists(table):
-        return []
-    return [
-        Mark(c.timestamp, table, c.rows_added)
-        for c in rt.warehouse.history(table, HISTORY_COMMITS)
-        if c.rows_added
+def late_history(rt: Runtime, tables: list[str]) -> tuple[list[Mark], dict[str, int]]:
+    """Late events per micro-batch that ingested them, oldest first, and the rows of each
+    late table. An event late for several windows (a sliding window's ten overlapping
+    windows, say) is one row per window but one event: counted once, by its source
+    position, as `assay status` counts them, so the chart sums to the status' number."""
+    present = [t for t in tables if rt.warehouse.exists(t)]
+    if not present:
+        return [], {}
+    read = [
+        rt.warehouse.dataset(t).to_table(columns=[PARTITION, OFFSET, INGESTED_AT]) for t in present
     ]
+    rows = {table: part.num_rows for table, part in zip(present, read, strict=True)}
+    events = pa.concat_tables(read, promote_options="permissive")
+    # Each event once, at the first micro-batch that ingested it (a re-sent event keeps
+    # its first position).
+    first = events.group_by([PARTITION, OFFSET]).aggregate([(INGESTED_AT, "min")])
+    per_batch = first.group_by(f"{INGESTED_AT}_min").aggregate([([], "count_all")])
+    label = ", ".join(present)
+    marks = [
+        Mark(at, label, int(count))
+        for at, count in zip(
+            per_batch[f"{INGESTED_AT}_min"].to_pylist(),
+            per_batch["count_all"].to_pylist(),
+            strict=True,
+        )
+    ]
+    return sorted(marks, key=lambda m: m.at), rows
 
 
 def _watermark_history(rt: Runtime, table: str, lateness: Any) -> list[Mark]:

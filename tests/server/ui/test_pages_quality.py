@@ -87,3 +87,39 @@ def test_a_masked_reader_sees_counts_without_raw_records(
         )
         assert int(shown or 0) == total > 0  # every quarantined row is counted
         assert all(n > 0 for n in analyst.chart_marks())
+
+
+#: The smallest readable label (the trial saw the heatmap's rule names ~5 px tall).
+READABLE_PX = 11
+#: The width the heatmap cuts rule names at (quality.RULE_LABEL_LIMIT_PX).
+LABEL_LIMIT_PX = 300
+
+
+def test_the_rule_heatmap_labels_are_readable_and_cells_name_the_rule(
+    ui: UiPage, ui_project: Any
+) -> None:
+    with as_builder():
+        results = pd.read_sql(
+            "SELECT DISTINCT dataset, rule FROM assay_check_results", ui_project.catalog.engine
+        )
+    names = {f"{r.dataset} · {r.rule}" for r in results.itertuples()}
+    ui.goto("/quality")
+    labels = ui.page.evaluate(
+        """() => [...window.assayCharts[0].view.container()
+                .querySelectorAll('.role-axis-label text')]
+            .map(t => ({text: t.textContent, size: parseFloat(t.getAttribute('font-size')),
+                        height: t.getBoundingClientRect().height,
+                        width: t.getBoundingClientRect().width}))"""
+    )
+    rows = [
+        label for label in labels if any(n.startswith(label["text"].rstrip("…")) for n in names)
+    ]
+    assert len(rows) == len(names)  # a row label per rule
+    for label in rows:
+        assert label["size"] >= READABLE_PX and label["height"] >= READABLE_PX, label
+        assert label["width"] <= LABEL_LIMIT_PX + 1, label  # long names are cut...
+    spec = ui.page.evaluate(
+        "JSON.parse(document.querySelector('#rules-chart .chart').dataset.vega)"
+    )
+    assert "rule" in [tip["field"] for tip in spec["encoding"]["tooltip"]]
+    assert {row["rule"] for row in spec["data"]["values"]} == names  # ...the tooltip is whole

@@ -53,6 +53,18 @@ def test_the_timeline_and_durations_draw_every_run(
             "rows => rows.map(r => r.dataset.dataset)"
         )
         assert sorted(shown) == sorted(set(runs["dataset"]))
+        # Every dataset is in the durations legend, inside the chart (not cut off).
+        legend = ui.page.evaluate(
+            """() => { const box = window.assayCharts[1].view.container()
+                           .querySelector('svg').getBoundingClientRect();
+                       return [...window.assayCharts[1].view.container()
+                           .querySelectorAll('.role-legend-label text')].map(t => {
+                           const r = t.getBoundingClientRect();
+                           return {text: t.textContent,
+                                   inside: r.top >= box.top && r.bottom <= box.bottom + 1}; }); }"""
+        )
+        assert sorted(label["text"] for label in legend) == sorted(set(runs["dataset"]))
+        assert len(legend) > 10 and all(label["inside"] for label in legend), legend
         screenshot(ui.page, "runs")
 
 
@@ -68,7 +80,18 @@ def test_a_failure_shows_its_message_and_fix_and_links_its_dataset(
         row = ui.page.locator(f'#failures tr[data-dataset="{BROKEN}"]')
         assert row.count() == 1
         assert row.get_attribute("data-run") == alert["run_id"][0]
-        assert "no_such_column" in row.locator("td.message summary").inner_text()
+        message = row.locator("td.message")
+        assert "no_such_column" in message.inner_text()
+        if message.locator("summary").count():  # open the details: still said once
+            message.locator("summary").click()
+        error = _catalog(
+            failed_root,
+            f"SELECT error FROM assay_dataset_runs WHERE dataset = '{BROKEN}' "
+            "AND status = 'failed'",
+        )["error"][0]
+        first_line = error.strip().splitlines()[0]
+        said = message.inner_text()
+        assert said.count(first_line.split(": ", 1)[-1][:60]) == 1, said
         fix = row.locator("td.fix code").inner_text()
         assert fix == alert["fix"][0]
         assert fix.startswith(f"assay backfill {BROKEN} --start ")
@@ -92,3 +115,37 @@ def test_a_dataset_filter_and_an_unknown_name(
         response = ui.goto("/runs?dataset=silver.nope")
         assert response.status == 404
         assert "No dataset named" in ui.page.locator("#unknown-dataset").inner_text()
+
+
+def test_each_dataset_shows_its_last_run_and_its_last_build(
+    browser: Any, runs_url: str, failed_root: Path
+) -> None:
+    """The summary's last build is `assay status`' last run: the catalog's newest run that
+    did work or failed, with its time, duration and rows written (the run just before
+    was an up-to-date check for most datasets, which the last run column shows)."""
+    from assay.server.ui.web import duration, when
+
+    builds = _catalog(
+        failed_root,
+        "SELECT dataset, status, started_at, finished_at, rows_written FROM assay_dataset_runs "
+        "WHERE status IN ('success', 'failed') ORDER BY id",
+    ).drop_duplicates("dataset", keep="last")
+    with as_builder():
+        statuses = {s.name: s for s in assay.Project(failed_root).status()}
+    with signed_in(browser, runs_url) as ui:
+        ui.goto("/runs")
+        for build in builds.itertuples():
+            row = ui.page.locator(f'#run-summary tr[data-dataset="{build.dataset}"]')
+            started = pd.Timestamp(build.started_at).to_pydatetime()
+            finished = pd.Timestamp(build.finished_at).to_pydatetime()
+            assert row.locator("td.build").inner_text().split() == [
+                *when(started).split(),
+                build.status,
+            ]
+            assert row.locator("td.build-duration").inner_text() == duration(
+                (finished - started).total_seconds()
+            )
+            rows = "" if pd.isna(build.rows_written) else f"{int(build.rows_written):,}"
+            assert row.locator("td.build-rows").inner_text() == rows
+            assert statuses[build.dataset].last_status == build.status
+            assert statuses[build.dataset].last_run == finished

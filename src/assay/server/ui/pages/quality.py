@@ -28,6 +28,11 @@ STATUS_COLORS = {
 }
 #: The most rules the per-rule chart draws (the table lists them all).
 RULES_CHARTED = 60
+#: The heatmap's rows: each this tall, labelled in this font size, labels cut at this width
+#: (the cell's tooltip names the rule in full).
+RULE_ROW_PX = 20
+RULE_LABEL_PX = 12
+RULE_LABEL_LIMIT_PX = 300
 
 
 @router.get("/quality", response_class=HTMLResponse)
@@ -80,13 +85,20 @@ def _rules_chart(view: QualityView) -> Markup | None:
         "status",
         title="Each rule in each run",
         colors=STATUS_COLORS,
-        height=max(120, 16 * len(shown)),
         tooltip=("severity", "run"),
     )
     spec["encoding"]["x"].update(
         sort=list(dict.fromkeys(runs.values())), title="run (UTC)", axis={"labelAngle": -40}
     )
-    spec["encoding"]["y"].update(sort=sorted(shown), title=None, axis={"labelLimit": 360})
+    spec["encoding"]["y"].update(
+        sort=sorted(shown),
+        title=None,
+        axis={"labelLimit": RULE_LABEL_LIMIT_PX, "labelFontSize": RULE_LABEL_PX},
+    )
+    # A row per rule, each RULE_ROW_PX tall, whatever the rules' number: with a fixed
+    # height ("fit") 25 rules left labels a few pixels high. Only the width fits the page.
+    spec["height"] = {"step": RULE_ROW_PX}
+    spec["autosize"] = {"type": "fit-x", "contains": "padding"}
     return chart(spec)
 
 

@@ -1,7 +1,9 @@
 """`/runs`: each dataset's runs on a timeline (one lane per dataset, a bar from start to
-finish, coloured by status), durations over time, each dataset's run summary, and the
-failures with their message and the command that fixes them (`assay alerts`' words).
-`?dataset=NAME` keeps one dataset. The data: `assay.catalog_views.runs_view`."""
+finish, coloured by status), durations over time, each dataset's run summary (its last
+run, which may be an up-to-date check, and its last build that did work, as the overview
+and `assay status` show it), and the failures with their message and the command that
+fixes them (`assay alerts`' words). Times are UTC, 24-hour. `?dataset=NAME` keeps one
+dataset. The data: `assay.catalog_views.runs_view`."""
 
 from __future__ import annotations
 
@@ -13,8 +15,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
+from assay.catalog.store import DatasetRun
 from assay.catalog_views.runs_view import RunBar, RunsView, runs_view
 from assay.server.ui import charts
+from assay.server.ui.chart_time import in_utc, time_title
 from assay.server.ui.web import as_principal, chart, duration, project_of, render
 
 router = APIRouter()
@@ -41,15 +45,18 @@ def runs_page(
         view=view,
         declared=declared,
         unknown=unknown,
-        summary=summarize(view.bars),
+        summary=summarize(view.bars, view.builds),
         timeline_chart=_timeline(view),
         duration_chart=_durations(view),
         status_code=404 if unknown else 200,
     )
 
 
-def summarize(bars: list[RunBar]) -> list[dict[str, Any]]:
-    """Per dataset: runs, failures, the last run's status and time, mean and last duration.
+def summarize(
+    bars: list[RunBar], builds: dict[str, DatasetRun] | None = None
+) -> list[dict[str, Any]]:
+    """Per dataset: runs, failures, the last run's status and time, mean and last duration,
+    and its last build that did work (`build`, a DatasetRun, or None) with its duration.
 
     Example:
         >>> from datetime import datetime
@@ -58,6 +65,7 @@ def summarize(bars: list[RunBar]) -> list[dict[str, Any]]:
         >>> summarize([bar])[0]["failures"], summarize([bar])[0]["mean_seconds"]
         (1, 2.0)
     """
+    builds = builds or {}
     by_dataset: dict[str, list[RunBar]] = defaultdict(list)
     for bar in bars:
         by_dataset[bar.dataset].append(bar)
@@ -71,9 +79,17 @@ def summarize(bars: list[RunBar]) -> list[dict[str, Any]]:
                 "failures": sum(r.status == "failed" for r in runs),
                 "last": runs[-1],
                 "mean_seconds": sum(timed) / len(timed) if timed else None,
+                "build": builds.get(name),
+                "build_seconds": _build_seconds(builds.get(name)),
             }
         )
     return rows
+
+
+def _build_seconds(build: DatasetRun | None) -> float | None:
+    if build is None or build.finished_at is None:
+        return None
+    return (build.finished_at - build.started_at).total_seconds()
 
 
 def _timeline(view: RunsView) -> Markup | None:
@@ -107,11 +123,11 @@ def _timeline(view: RunsView) -> Markup | None:
         colors=STATUS_COLORS,
         tooltip=("finished", "duration", "rows in", "rows written", "run", "command"),
     )
-    spec["encoding"]["x"]["axis"] = {"format": time_format(last - first)}
+    spec["encoding"]["x"]["title"] = time_title("time", [first, last])
     # The drawn end may be stretched for visibility: the tooltip says when it finished.
     tips = spec["encoding"]["tooltip"]
     spec["encoding"]["tooltip"] = [t for t in tips if t["field"] != "drawn_end"]
-    return chart(spec)
+    return chart(in_utc(spec))
 
 
 def _durations(view: RunsView) -> Markup | None:
@@ -137,24 +153,30 @@ def _durations(view: RunsView) -> Markup | None:
         height=220,
         tooltip=("run", "status"),
     )
-    span = view.bars[-1].started_at - view.bars[0].started_at
-    spec["encoding"]["x"]["axis"] = {"format": time_format(span)}
-    return chart(spec)
+    started = [b.started_at for b in view.bars if b.seconds is not None]
+    spec["encoding"]["x"]["title"] = time_title("started", started)
+    spec["encoding"]["color"]["legend"] = legend_of(len({r["dataset"] for r in rows}))
+    # The legend is below the plot and adds to its height (autosize "fit" would squeeze the
+    # plot, or cut the legend, to keep the total height).
+    spec["autosize"] = {"type": "fit-x", "contains": "padding"}
+    return chart(in_utc(spec))
 
 
-def time_format(span: timedelta) -> str:
-    """The axis labels' format for a time axis spanning `span` (d3's time format): runs of
-    one build seconds apart need seconds, a month of runs needs days.
+def legend_of(entries: int) -> dict[str, Any]:
+    """A legend that lists every one of `entries` names (Vega's default stops at the
+    plot's height): below the plot, in columns, names up to 260 px.
 
     Example:
-        >>> time_format(timedelta(seconds=30)), time_format(timedelta(days=30))
-        ('%H:%M:%S', '%b %d')
+        >>> legend_of(13)["columns"], legend_of(2)["columns"]
+        (4, 2)
     """
-    if span < timedelta(hours=1):
-        return "%H:%M:%S"
-    if span < timedelta(days=2):
-        return "%H:%M"
-    return "%b %d" if span > timedelta(days=7) else "%b %d %H:%M"
+    return {
+        "orient": "bottom",
+        "columns": min(4, max(entries, 1)),
+        "symbolLimit": 0,
+        "labelLimit": 260,
+        "title": None,
+    }
 
 
 #: Run states as the timeline colours them (the shared colours where they exist).

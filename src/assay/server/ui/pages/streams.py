@@ -1,10 +1,12 @@
 """`/streams`: per stream, what `assay status` says now (lag, watermark, rows/s, dead
-letters, late rows) and what its Delta logs keep over time: rows in, written and
-dead-lettered per micro-batch, late rows per commit, and the watermark after each window
-commit. The data: `assay.catalog_views.streams_view`."""
+letters, late events), in its words and number formats, and what its Delta logs keep over
+time: rows in, written and dead-lettered per micro-batch, late events per micro-batch (the
+same count as the card: each event once), and the watermark after each window commit.
+Times are UTC, 24-hour. The data: `assay.catalog_views.streams_view`."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,7 +15,7 @@ from markupsafe import Markup
 
 from assay.catalog_views.streams_view import StreamView, streams_view
 from assay.server.ui import charts
-from assay.server.ui.pages.runs import time_format
+from assay.server.ui.chart_time import in_utc, time_title
 from assay.server.ui.web import as_principal, chart, project_of, render
 
 router = APIRouter()
@@ -31,12 +33,24 @@ def streams_page(request: Request) -> HTMLResponse:
         streams=streams,
         declared=set(runtime.dag.specs),
         stream_charts={s.name: stream_charts(s) for s in streams},
+        rate=rate,
     )
 
 
+def rate(rows_per_second: float | None) -> str:
+    """Rows per second as `assay status` prints them (a whole number, thousands
+    separated); "-" when unknown.
+
+    Example:
+        >>> rate(2039.36), rate(0.4), rate(None)
+        ('2,039', '0', '-')
+    """
+    return "-" if rows_per_second is None else f"{rows_per_second:,.0f}"
+
+
 def stream_charts(stream: StreamView) -> list[Markup]:
-    """Throughput per micro-batch, late rows per commit and the watermark, where the
-    stream has that history.
+    """Throughput per micro-batch, late events per micro-batch and the watermark, where
+    the stream has that history; times in UTC (`chart_time.in_utc`).
 
     Example:
         >>> from datetime import datetime
@@ -47,12 +61,10 @@ def stream_charts(stream: StreamView) -> list[Markup]:
         1
     """
     drawn: list[Markup] = []
-    times = [b.at for b in stream.batches] + [m.at for m in (*stream.late, *stream.watermarks)]
-    axis = {"format": time_format(max(times) - min(times))} if times else {}
 
-    def add(spec: dict[str, Any]) -> None:
-        spec["encoding"]["x"]["axis"] = axis
-        drawn.append(chart(spec))
+    def add(spec: dict[str, Any], times: list[datetime]) -> None:
+        spec["encoding"]["x"]["title"] = time_title("committed", times)
+        drawn.append(chart(in_utc(spec)))
 
     if stream.batches:
         rows = [
@@ -72,13 +84,15 @@ def stream_charts(stream: StreamView) -> list[Markup]:
             title="Rows per micro-batch",
             tooltip=("version",),
         )
-        add(spec)
+        add(spec, [b.at for b in stream.batches])
     if stream.late:
-        rows = [{"committed": m.at, "late rows": m.value, "table": m.table} for m in stream.late]
-        spec = charts.line(
-            rows, "committed", "late rows", color="table", title="Late rows per commit"
-        )
-        add(spec)
+        rows = [{"ingested": m.at, "late events": m.value} for m in stream.late]
+        spec = charts.bars(rows, "ingested", "late events", title="Late events per micro-batch")
+        spec["encoding"]["x"].pop("timeUnit")  # a bar per micro-batch, not per day
+        spec["mark"]["width"] = 6
+        spec["encoding"]["x"]["title"] = time_title("ingested", [m.at for m in stream.late])
+        spec["encoding"]["y"]["axis"] = {"tickMinStep": 1, "format": "d"}
+        drawn.append(chart(in_utc(spec)))
     if stream.watermarks:
         rows = [
             {"committed": m.at, "watermark": m.value, "window table": m.table}
@@ -91,5 +105,8 @@ def stream_charts(stream: StreamView) -> list[Markup]:
             color="window table",
             title="Watermark after each window commit (UTC)",
         )
-        add(spec)
+        spec["encoding"]["y"]["title"] = time_title(
+            "watermark", [m.value for m in stream.watermarks]
+        )
+        add(spec, [m.at for m in stream.watermarks])
     return drawn
