@@ -15,7 +15,7 @@ from assay.catalog_views.cost_view import budgets_of, cost_of
 from assay.cli.main import app
 from assay.config import CostSettings
 from assay.cost.budgets import budget_status, month_window
-from assay.cost.model import NO_OWNER, NO_TEAM, Attribution, cost_report
+from assay.cost.model import NO_OWNER, NO_TEAM, Attribution, StoredTable, cost_report, money
 from assay.errors import UsageError
 from tests.conftest import MakeProject
 
@@ -40,7 +40,14 @@ USAGE = [
     use("silver.b", T0 - timedelta(days=2), cpu=36.0, read=10**8, jvm=324.0),
     use("gold.c", T0 - timedelta(days=3), cpu=7.2, read=0),
 ]
-STORED = {"bronze.a": 5 * 10**9, "gold.c": 10**9, "bronze.gone": 2 * 10**9}
+#: Tables created long before both windows (one of them the quarantine of gold.c).
+LONG_AGO = T0 - timedelta(days=400)
+STORED = [
+    StoredTable("bronze.a", 5 * 10**9, LONG_AGO),
+    StoredTable("gold.c", 6 * 10**8, LONG_AGO),
+    StoredTable("gold.c", 4 * 10**8, None),  # version 0 cleaned from its log: old too
+    StoredTable("bronze.gone", 2 * 10**9, LONG_AGO),
+]
 
 
 def by(group: str, previous: list[RunUsage] | None = None) -> dict[str, dict[str, float]]:
@@ -99,14 +106,60 @@ def test_the_trend_compares_with_the_previous_window() -> None:
     assert lines["bronze.gone"]["trend"] == 0
 
 
+def test_storage_is_charged_from_the_tables_creation() -> None:
+    week_of_month = 7 / (365.25 / 12)
+    stored = [
+        StoredTable("bronze.a", 5 * 10**9, LONG_AGO),
+        # Created 2 days before the window ends: 2 of its 7 days, none of the week before.
+        StoredTable("silver.new", 10**9, T0 - timedelta(days=2)),
+        # Its quarantine table appeared later still: half a day.
+        StoredTable("silver.new", 10**9, T0 - timedelta(hours=12)),
+        # Created 10 days ago: the whole window, and 3 days of the one before.
+        StoredTable("gold.c", 10**9, T0 - timedelta(days=10)),
+        # Created after the window (a report of a past week): nothing.
+        StoredTable("gold.later", 10**9, T0 + timedelta(days=1)),
+    ]
+    report = cost_report([], [], stored, OWNERS, PRICES, "dataset", T0 - WEEK, T0)
+    lines = {line.key: line for line in report.lines}
+    gb_day = 3.0 / (365.25 / 12)  # one GB for one day at 3.0 per GB-month
+    assert lines["bronze.a"].storage == pytest.approx(15.0 * week_of_month)
+    assert lines["bronze.a"].previous == pytest.approx(15.0 * week_of_month)
+    assert lines["bronze.a"].trend == 0
+    assert lines["silver.new"].storage == pytest.approx(2.5 * gb_day)
+    assert lines["silver.new"].stored_bytes == 2 * 10**9
+    assert (lines["silver.new"].previous, lines["silver.new"].trend) == (0.0, None)  # "new"
+    assert lines["gold.c"].storage == pytest.approx(7 * gb_day)
+    assert lines["gold.c"].previous == pytest.approx(3 * gb_day)
+    assert lines["gold.later"].total == 0 and lines["gold.later"].previous == 0
+    # A longer window does not charge a 2-day-old table more.
+    month = cost_report([], [], stored, OWNERS, PRICES, "dataset", T0 - 4 * WEEK, T0)
+    assert {line.key: line for line in month.lines}["silver.new"].storage == pytest.approx(
+        lines["silver.new"].storage
+    )
+    assert report.previous == pytest.approx(15.0 * week_of_month + 3 * gb_day)
+
+
+def test_money_has_one_rule_for_every_table() -> None:
+    assert [money(x) for x in (0.0, -0.0, 4e-7, 6e-7, 0.000042, 0.5, 1.0, 1234.567)] == [
+        "0.00",
+        "0.00",
+        "0.00",
+        "0.000001",
+        "0.000042",
+        "0.500000",
+        "1.00",
+        "1,234.57",
+    ]
+
+
 def test_an_unknown_grouping_is_refused() -> None:
     with pytest.raises(UsageError, match="cannot group cost by 'team'"):
-        cost_report(USAGE, [], {}, OWNERS, PRICES, "team", T0 - WEEK, T0)
+        cost_report(USAGE, [], [], OWNERS, PRICES, "team", T0 - WEEK, T0)
 
 
 def test_budgets_fire_on_spending_not_on_the_projection() -> None:
     start, _ = month_window(T0)
-    report = cost_report(USAGE, [], {}, OWNERS, PRICES, "owner", start, T0)
+    report = cost_report(USAGE, [], [], OWNERS, PRICES, "owner", start, T0)
     spent = report.lines[0].total  # ana: 0.1 + 6.0 + 0.05 + 0.2
     assert report.lines[0].key == "ana" and spent == pytest.approx(6.35)
     # 10 of March's 31 days gone: the projection is 3.1 times the spending.
@@ -143,7 +196,15 @@ def test_cost_of_reads_the_windows_from_the_catalog(
 
 def test_since_must_be_in_the_past(make_project: MakeProject) -> None:
     root = make_project({})
-    for since, said in (("2999-01-01", "is not in the past"), ("yesterday", "invalid time")):
+    for since, said in (
+        ("2999-01-01", "is not in the past"),
+        ("0d", "is not in the past"),
+        ("yesterday", "invalid time"),
+        ("banana", "invalid time"),
+        ("-5d", "invalid time"),
+    ):
         result = CliRunner().invoke(app, ["cost", "-p", str(root), "--since", since])
         assert result.exit_code != 0
         assert said in result.output
+        # The hint names both forms --since takes: an age and a date.
+        assert "7d" in result.output and "2026-01-31" in result.output, result.output

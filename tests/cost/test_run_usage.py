@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.dataset as pads
@@ -14,6 +15,7 @@ from deltalake import DeltaTable
 from typer.testing import CliRunner
 
 import assay
+from assay import intervals
 from assay.catalog.run_costs import RunUsage, usage_between
 from assay.cli.main import app
 from tests.conftest import MakeProject
@@ -146,33 +148,47 @@ def cost_json(project: assay.Project, *args: str) -> dict[str, object]:
     return body
 
 
+def _days_since_created(table_dir: Path, until: datetime) -> float:
+    """Days from version 0's commit, as delta-rs's history gives it, to `until`."""
+    (first,) = [h for h in DeltaTable(str(table_dir)).history() if h["version"] == 0]
+    created = datetime.fromtimestamp(first["timestamp"] / 1000, UTC).replace(tzinfo=None)
+    return (until - created) / timedelta(days=1)
+
+
 def test_money_is_the_prices_times_the_stored_numbers(make_project: MakeProject) -> None:
     prices = {"cpu_hour": 36.0, "gb_scanned": 5000.0, "gb_month": 300.0, "currency": "EUR"}
     project = assay.Project(make_project(PIPELINES, config={"cost": prices}, name="priced"))
     assert project.run().ok
     body = cost_json(project, "--by", "dataset", "--since", "1d")
     assert body["currency"] == "EUR"
+    until = datetime.fromisoformat(str(body["until"]))
     lines = {line["key"]: line for line in body["lines"]}  # type: ignore[attr-defined]
     wh = project.runtime.warehouse
     for use in usage_between(project.runtime.catalog):
         line = lines[use.dataset]
         assert line["compute"] == pytest.approx(use.cpu_seconds / 3600 * 36.0, rel=1e-12)
         assert line["scan"] == pytest.approx(use.bytes_read / 1e9 * 5000.0, rel=1e-12)
-        # Storage: every byte under the table's folders (its quarantine table too), for
-        # one day of a 365.25/12-day month.
+        # Storage: every byte under the table's folders (its quarantine table too), for the
+        # days of a 365.25/12-day month since delta-rs says each table was created.
         folders = [Path(wh.uri(use.dataset))]
         if use.dataset == "bronze.events":
             folders.append(Path(wh.root) / "quarantine" / "bronze_events")
-        on_disk = sum(f.stat().st_size for d in folders for f in d.rglob("*") if f.is_file())
-        assert line["stored_bytes"] == on_disk
-        assert line["storage"] == pytest.approx(on_disk / 1e9 * 300.0 / (365.25 / 12), rel=1e-6)
+        sizes = {d: sum(f.stat().st_size for f in d.rglob("*") if f.is_file()) for d in folders}
+        assert line["stored_bytes"] == sum(sizes.values())
+        gb_days = sum(size / 1e9 * _days_since_created(d, until) for d, size in sizes.items())
+        assert line["storage"] == pytest.approx(gb_days * 300.0 / (365.25 / 12), rel=1e-9)
     total = sum(line["total"] for line in lines.values())
     assert body["total"] == pytest.approx(total)
     assert sum(line["share"] for line in lines.values()) == pytest.approx(1.0)
 
 
-def test_groups_sum_to_the_same_total(built: tuple[assay.Project, str]) -> None:
+def test_groups_sum_to_the_same_total(
+    built: tuple[assay.Project, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     project, _ = built
+    # One "now" for the four commands: storage accrues by the second since the tables' creation.
+    now = intervals.utcnow()
+    monkeypatch.setattr(intervals, "utcnow", lambda: now)
     by_dataset = cost_json(project, "--by", "dataset")
     totals = {"dataset": by_dataset["total"]}
     for by in ("owner", "tag", "layer"):

@@ -23,22 +23,59 @@ from typing import TYPE_CHECKING, Any
 
 from assay.catalog.run_costs import usage_between
 from assay.cost.budgets import BudgetStatus, budget_status, month_window
-from assay.cost.model import Attribution, CostReport, cost_report, daily_costs
+from assay.cost.created import table_created
+from assay.cost.model import Attribution, CostReport, StoredTable, cost_report, daily_costs
 from assay.intervals import utcnow
 from assay.naming import split_name
 from assay.pipelines.quarantine import quarantine_name
+from assay.pipelines.rejected import DEAD_LETTERS
 from assay.tables.storage import TableStorage, warehouse_storage
 
 if TYPE_CHECKING:
+    from assay.pipelines.spec import DatasetSpec
     from assay.runtime import Runtime
 
 
 def attribution_of(rt: Runtime) -> dict[str, Attribution]:
-    """Owner, team (`team=` tag) and layer of every declared dataset."""
-    return {
-        name: Attribution(spec.owner, team_of(spec.tags), split_name(name)[0])
-        for name, spec in rt.dag.specs.items()
-    }
+    """Owner, team (`team=` tag) and layer of every declared dataset; a stream's window
+    tables are its stream's (they are declared without the stream's tags)."""
+    specs = rt.dag.specs
+    attribution: dict[str, Attribution] = {}
+    for name, spec in specs.items():
+        stream = specs.get(_window_stream(spec) or "", spec)
+        attribution[name] = Attribution(stream.owner, team_of(stream.tags), split_name(name)[0])
+    return attribution
+
+
+def _window_stream(spec: DatasetSpec) -> str | None:
+    """The stream whose window writes `spec`'s table (None: not a window's table)."""
+    if not spec.producer.is_stream:
+        return None
+    # Imported only for projects with streams (the module pulls pandas in).
+    from assay.streaming.sources import WindowOutput
+
+    return spec.producer.stream if isinstance(spec.producer, WindowOutput) else None
+
+
+def home_of(rt: Runtime) -> dict[str, str]:
+    """The dataset each companion table's storage is charged to: a dataset's quarantine
+    table, a stream's dead letters, and a window's late rows (table -> dataset).
+
+    Example:
+        >>> import assay, tempfile
+        >>> project = assay.Project(assay.init_project(tempfile.mkdtemp()))
+        >>> home_of(project.runtime)["quarantine.bronze_orders"]
+        'bronze.orders'
+    """
+    homes = {quarantine_name(name): name for name in rt.dag.specs}
+    for name, spec in rt.dag.specs.items():
+        if _window_stream(spec) is not None:
+            from assay.streaming.windowing import late_name
+
+            homes[late_name(name)] = name
+        elif spec.producer.is_stream:
+            homes[DEAD_LETTERS.name(name)] = name
+    return homes
 
 
 def team_of(tags: Mapping[str, str]) -> str | None:
@@ -61,15 +98,18 @@ def storage_of(rt: Runtime) -> list[TableStorage]:
     return warehouse_storage(rt.warehouse, rt.warehouse.list_tables(), rt.config.storage)
 
 
-def stored_by_dataset(rt: Runtime, tables: list[TableStorage]) -> dict[str, int]:
-    """Bytes on disk per dataset: its table plus its quarantine table; a table no dataset
-    declares counts under its own name."""
-    owner_of = {quarantine_name(name): name for name in rt.dag.specs}
-    stored: dict[str, int] = {}
-    for table in tables:
-        dataset = owner_of.get(table.name, table.name)
-        stored[dataset] = stored.get(dataset, 0) + table.total_bytes
-    return stored
+def stored_tables(rt: Runtime, tables: list[TableStorage]) -> list[StoredTable]:
+    """Each table's bytes on disk, charged to its dataset (see `home_of`; a table no
+    dataset declares counts under its own name), with the time the table was created."""
+    homes = home_of(rt)
+    return [
+        StoredTable(
+            homes.get(table.name, table.name),
+            table.total_bytes,
+            table_created(rt.warehouse, table.name),
+        )
+        for table in tables
+    ]
 
 
 def cost_of(
@@ -87,7 +127,7 @@ def cost_of(
     return cost_report(
         usage_between(rt.catalog, since, until),
         usage_between(rt.catalog, since - length, since),
-        stored_by_dataset(rt, tables),
+        stored_tables(rt, tables),
         attribution_of(rt),
         rt.config.cost,
         by,

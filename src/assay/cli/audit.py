@@ -30,15 +30,22 @@ _AGO = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
+#: What `--since` takes, for every command's error hint.
+SINCE_HINT = (
+    "give an age like 7d, 24h, 4w (s, m, h, d or w ago) or an ISO date like 2026-01-31 "
+    "or '2026-01-31 08:00' (UTC)"
+)
+
+
 def parse_since(text: str | None, now: datetime | None = None) -> datetime | None:
     """`--since` as a naive UTC time: an ISO time (UTC unless it carries an offset) or an
-    age such as `30m`, `12h`, `7d`.
+    age such as `30m`, `12h`, `7d`; anything else is a UsageError whose hint names both.
 
     Example:
         >>> parse_since("2d", now=datetime(2026, 1, 3))
         datetime.datetime(2026, 1, 1, 0, 0)
     """
-    from assay.cli.common import parse_time
+    from assay.errors import UsageError
     from assay.intervals import to_naive_utc, utcnow
 
     if not text:
@@ -46,8 +53,12 @@ def parse_since(text: str | None, now: datetime | None = None) -> datetime | Non
     age = _AGO.match(text.strip())
     if age:
         return (now or utcnow()) - timedelta(**{_UNITS[age.group(2)]: int(age.group(1))})
-    moment = parse_time(text)
-    return None if moment is None else to_naive_utc(moment)
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        message = f"invalid time {text!r} for --since: neither an age nor a date"
+        raise UsageError(message, hint=SINCE_HINT) from None
+    return to_naive_utc(moment)
 
 
 @handles_errors

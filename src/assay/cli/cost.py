@@ -59,7 +59,7 @@ def cost(
     Example: `assay cost --project examples/fraud --by owner --since 7d`
     """
     from assay.catalog_views.cost_view import budgets_of, cost_of, storage_of
-    from assay.cli.audit import parse_since
+    from assay.cli.audit import SINCE_HINT, parse_since
     from assay.cli.render import console
     from assay.errors import UsageError
     from assay.intervals import utcnow
@@ -68,7 +68,7 @@ def cost(
     now = utcnow()
     start = parse_since(since, now)
     if start is None or start >= now:
-        raise UsageError(f"--since {since!r} is not in the past", hint="e.g. --since 7d")
+        raise UsageError(f"--since {since!r} is not in the past", hint=SINCE_HINT)
     with console.status("Measuring table storage...", spinner="dots"):
         tables = storage_of(rt)
     report = cost_of(rt, by.value, start, now, tables)

@@ -2,9 +2,14 @@
 
 Money per dataset build = CPU seconds / 3600 * `cpu_hour` + bytes read / 1e9 *
 `gb_scanned` (CPU counts the engine's JVM too when it was measured). Storage = bytes on disk
-/ 1e9 * `gb_month`, prorated over the window (a month is 365.25 / 12 days). Storage is
-measured now (its history is not kept), so the previous window is charged today's bytes
-too: a storage trend shows only when the window's length changes, not when tables grow.
+/ 1e9 * `gb_month`, prorated over the part of the window the table existed (a month is
+365.25 / 12 days): a table created inside the window (its Delta version 0, per the log) is
+charged from its creation, and a window that ended before it was created is charged
+nothing for it, so a new table's trend is "new". Storage history is not kept beyond that:
+the bytes charged are today's bytes, over every day the table existed in either window, so
+a table that grew or shrank since is charged its current size throughout (a storage trend
+shows creation and the windows' lengths, not growth). A table whose version 0 is no longer
+in its log (older than the log's retention) is charged as existing before both windows.
 
 Groups: `dataset`, `owner` (the dataset's `owner=`), `tag` (the team of a `team=` tag,
 `tags={"team": "risk"}`) and `layer` (bronze, silver, gold, quarantine...). Every dataset
@@ -18,7 +23,7 @@ Example:
     >>> use = RunUsage("r1", "silver.x", datetime(2026, 1, 5), "success", cpu_seconds=10.0,
     ...                bytes_read=2 * 10**9)
     >>> owners = {"silver.x": Attribution("ana", "risk", "silver")}
-    >>> report = cost_report([use], [], {}, owners, prices, "owner",
+    >>> report = cost_report([use], [], [], owners, prices, "owner",
     ...                      datetime(2026, 1, 1), datetime(2026, 1, 8))
     >>> [(line.key, line.compute, line.scan, line.total) for line in report.lines]
     [('ana', 0.01, 2.0, 2.01)]
@@ -63,14 +68,23 @@ class Attribution:
         return self.layer
 
 
+#: Decimals of an amount under 1 (cost of a small project's build is fractions of a cent).
+SMALL_DECIMALS = 6
+
+
 def money(amount: float) -> str:
-    """An amount with as many decimals as small amounts need.
+    """An amount as every table (CLI and UI) shows it: 2 decimals at or above 1, else 6;
+    an amount that is 0 at 6 decimals (zero, or under half a millionth) is "0.00".
 
     Example:
-        >>> money(1234.5), money(0.00042)
-        ('1,234.50', '0.000420')
+        >>> money(1234.5), money(0.00042), money(0.0), money(4e-8), money(-0.0)
+        ('1,234.50', '0.000420', '0.00', '0.00', '0.00')
     """
-    return f"{amount:,.2f}" if abs(amount) >= 1 or amount == 0 else f"{amount:.6f}"
+    if abs(amount) >= 1:
+        return f"{amount:,.2f}"
+    if round(amount, SMALL_DECIMALS) == 0:
+        return "0.00"
+    return f"{amount:.{SMALL_DECIMALS}f}"
 
 
 def compute_cost(usage: RunUsage, prices: CostSettings) -> float:
@@ -90,6 +104,19 @@ def scan_cost(usage: RunUsage, prices: CostSettings) -> float:
     return usage.bytes_read / 1e9 * prices.gb_scanned
 
 
+def stored_days(created: datetime | None, since: datetime, until: datetime) -> float:
+    """Days of [since, until) a table created at `created` existed (None: all of them).
+
+    Example:
+        >>> stored_days(datetime(2026, 1, 6), datetime(2026, 1, 1), datetime(2026, 1, 8))
+        2.0
+        >>> stored_days(datetime(2026, 1, 9), datetime(2026, 1, 1), datetime(2026, 1, 8))
+        0.0
+    """
+    start = since if created is None else max(since, created)
+    return max(0.0, (until - start) / timedelta(days=1))
+
+
 def storage_cost(stored_bytes: int, days: float, prices: CostSettings) -> float:
     """Money of keeping `stored_bytes` for `days`.
 
@@ -98,6 +125,16 @@ def storage_cost(stored_bytes: int, days: float, prices: CostSettings) -> float:
         0.02
     """
     return stored_bytes / 1e9 * prices.gb_month * days / MONTH_DAYS
+
+
+@dataclass(frozen=True)
+class StoredTable:
+    """The bytes one table holds now, the dataset they are charged to, and when the table
+    was created (its Delta version 0; None: before any window, its version 0 is gone)."""
+
+    dataset: str
+    num_bytes: int
+    created: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -187,7 +224,7 @@ class CostReport:
 def cost_report(
     usage: Iterable[RunUsage],
     previous_usage: Iterable[RunUsage],
-    stored: Mapping[str, int],
+    stored: Iterable[StoredTable],
     attribution: Mapping[str, Attribution],
     prices: CostSettings,
     by: str,
@@ -195,11 +232,12 @@ def cost_report(
     until: datetime,
 ) -> CostReport:
     """Group the builds of the window (`usage`) and of the window before it
-    (`previous_usage`) and the bytes each dataset stores (`stored`: dataset -> bytes, its
-    quarantine table's included) by `by`."""
+    (`previous_usage`) and the bytes each table stores (`stored`: a dataset's table, its
+    quarantine, dead-letter and late tables, each charged to its dataset) by `by`; each
+    table's storage is prorated over the days it existed in each window."""
     if by not in GROUPINGS:
         raise UsageError(f"cannot group cost by {by!r}", hint=f"use one of {', '.join(GROUPINGS)}")
-    days = (until - since) / timedelta(days=1)
+    length = until - since
     lines: dict[str, CostLine] = defaultdict(lambda: CostLine(""))
 
     def group(dataset: str) -> str:
@@ -215,19 +253,22 @@ def cost_report(
             bytes_read=line.bytes_read + use.bytes_read,
             builds=line.builds + 1,
         )
-    for dataset, num_bytes in stored.items():
-        line, money = lines[group(dataset)], storage_cost(num_bytes, days, prices)
-        lines[group(dataset)] = replace(
+    for table in stored:
+        line = lines[group(table.dataset)]
+        now = stored_days(table.created, since, until)
+        before = stored_days(table.created, since - length, since)
+        lines[group(table.dataset)] = replace(
             line,
-            storage=line.storage + money,
-            stored_bytes=line.stored_bytes + num_bytes,
-            previous=line.previous + money,  # today's bytes: storage history is not kept
+            storage=line.storage + storage_cost(table.num_bytes, now, prices),
+            stored_bytes=line.stored_bytes + table.num_bytes,
+            # Today's bytes, for the days the table existed then: history is not kept.
+            previous=line.previous + storage_cost(table.num_bytes, before, prices),
         )
     for use in previous_usage:
         line = lines[group(use.dataset)]
-        money = compute_cost(use, prices) + scan_cost(use, prices)
+        amount = compute_cost(use, prices) + scan_cost(use, prices)
         lines[group(use.dataset)] = replace(
-            line, previous=line.previous + money, previous_builds=line.previous_builds + 1
+            line, previous=line.previous + amount, previous_builds=line.previous_builds + 1
         )
     total = sum(line.total for line in lines.values())
     ordered = [

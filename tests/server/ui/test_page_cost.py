@@ -6,6 +6,7 @@ budgets added (one owner over, one within)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,10 @@ from deltalake import DeltaTable
 from typer.testing import CliRunner
 
 import assay
+from assay import intervals
+from assay.catalog_views import cost_view
 from assay.cli.main import app
+from assay.intervals import utcnow
 from assay.server.ui.app import create_ui_app
 from tests.server.ui.conftest import BUILDER, KEYS, UiPage, _watch, serve, sign_in
 
@@ -72,9 +76,18 @@ def rows_of(ui: UiPage, table_id: str, key: str) -> dict[str, dict[str, float]]:
     return found
 
 
+def freeze_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One "now" for the page and the command: storage accrues by the second from each
+    table's creation, and the tables are minutes old."""
+    now = utcnow()
+    monkeypatch.setattr(intervals, "utcnow", lambda: now)
+    monkeypatch.setattr(cost_view, "utcnow", lambda: now)
+
+
 def test_the_cost_page_shows_what_assay_cost_says(
     page: UiPage, budgeted: Path, screenshot: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    freeze_now(monkeypatch)
     page.goto("/cost")
     # Both charts drew marks: the daily bars (stacked by owner) and the dataset bars.
     marks = page.chart_marks()
@@ -98,8 +111,7 @@ def test_the_cost_page_shows_what_assay_cost_says(
     assert set(budgets) == set(BUDGETS)
     status = {b["owner"]: b for b in owners["budgets"]}
     for owner in BUDGETS:
-        # Month-to-date storage accrues by the second between the page and the command.
-        assert budgets[owner]["2"] == pytest.approx(status[owner]["spent"], rel=1e-3)
+        assert budgets[owner]["2"] == pytest.approx(status[owner]["spent"], rel=1e-9)
     over = page.page.locator('#budgets tr[data-owner="risk-team"]')
     assert over.locator(".badge").inner_text() == "over budget"
     assert over.locator("meter").get_attribute("value") == "1"
@@ -116,3 +128,41 @@ def test_the_cost_page_shows_what_assay_cost_says(
     link = page.page.locator('#cost-by-dataset a[href="/datasets/silver.transactions"]')
     assert link.count() == 1
     screenshot(page.page, "cost")
+
+
+#: Money as the tables show it: 2 decimals at or above 1, else 6, or 0.00.
+MONEY = r"(\d{1,3}(,\d{3})*\.\d{2}|0\.\d{6})"
+
+
+def test_amounts_and_chart_tooltips_are_rounded_with_their_currency(page: UiPage) -> None:
+    page.goto("/cost")
+    cells = page.page.eval_on_selector_all(
+        "table.cost td.num[data-value], #budgets td.num", "tds => tds.map(td => td.innerText)"
+    )
+    money_cells = [c for c in cells if c[:1].isdigit() and "." in c and c[-1].isdigit()]
+    assert money_cells and all(re.fullmatch(MONEY, c) for c in money_cells), money_cells
+    assert "0.000000" not in cells
+    # Hover the widest bar of each chart: its tooltip is the tables' money, in EUR.
+    tips = []
+    for index in range(2):
+        x, y = page.page.evaluate(
+            """i => { const marks = [...window.assayCharts[i].view.container()
+                        .querySelectorAll('.role-mark path')];
+                      const box = marks.map(m => m.getBoundingClientRect())
+                        .sort((a, b) => b.width * b.height - a.width * a.height)[0];
+                      return [box.x + box.width / 2, box.y + box.height / 2]; }""",
+            index,
+        )
+        page.page.mouse.move(x, y)
+        tip = page.page.locator("#vg-tooltip-element.visible")
+        tip.wait_for(state="visible", timeout=5000)
+        tips.append(tip.inner_text())
+        page.page.mouse.move(0, 0)
+    daily, datasets = tips
+    assert re.search(rf"cost\s+{MONEY} EUR", daily), daily
+    assert re.search(r"day \(UTC\)\s+\d{4}-\d{2}-\d{2}\s", daily + "\n"), daily
+    assert "00:00:00" not in daily
+    assert re.search(rf"cost\s+{MONEY} EUR", datasets), datasets
+    # What the part is the price of, in people's units.
+    assert re.search(r"for\s+(\d+(\.\d)? (B|KiB|MiB|GiB) (read|stored)|.+ CPU)", datasets), datasets
+    assert not re.search(r"\d\.\d{7,}", daily + datasets), tips
