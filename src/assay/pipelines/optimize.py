@@ -77,7 +77,8 @@ def optimize_targets(
     if names:
         chosen = list(dict.fromkeys(names))
         for name in chosen:
-            wh.table(name)  # TableNotFoundError, with its hint, for a table not built yet
+            if not wh.exists(name):  # "not built yet", or "no such table" with the tables
+                raise runtime.reader.unknown(name)
             if vacuum and refuse_held:
                 holds.check(name, "vacuum")
                 if name in owners:  # a dataset's rejected rows are held with it
@@ -149,7 +150,8 @@ def optimize_project(
                 retain_hours=retain_hours,
             )
             outcome = OptimizeOutcome(target, result=result)
-            _audit(runtime, result, retain_hours or settings.vacuum_retain_hours)
+            kept = retain_hours or settings.vacuum_retain_hours
+            _audit(runtime, result, kept, target.held if vacuum else None)
         outcomes.append(outcome)
         if on_done is not None:
             on_done(outcome)
@@ -170,7 +172,11 @@ def _held_plan(plan: OptimizePlan, target: OptimizeTarget) -> OptimizePlan:
     return replace(plan, vacuum_files=0, vacuum_bytes=0) if target.held else plan
 
 
-def _audit(runtime: Runtime, result: OptimizeResult, retain_hours: float) -> None:
+def _audit(
+    runtime: Runtime, result: OptimizeResult, retain_hours: float, held: str | None = None
+) -> None:
+    """The compaction and the vacuum, as audit events; a vacuum a hold stopped is said in
+    the compaction's event (`vacuum_skipped`)."""
     from assay.governance.audit_hooks import audit_write
 
     events: list[tuple[str, dict[str, Any]]] = []
@@ -185,6 +191,8 @@ def _audit(runtime: Runtime, result: OptimizeResult, retain_hours: float) -> Non
             "zorder_by": list(result.zorder_by),
             "seconds": round(result.seconds, 3),
         }
+        if held:
+            detail["vacuum_skipped"] = f"legal hold {held}"
         events.append(("optimize", detail))
     if result.vacuumed_files:
         detail = {
