@@ -52,9 +52,11 @@ def cost(
     ] = CostFormat.table,
 ) -> None:
     """Show what the project cost since `--since`: compute (CPU-hours), scan (GB read) and
-    storage (GB-months, prorated) at the prices of `cost:` in assay.yaml, each group's share
-    of the total, the trend against the previous window of the same length, and each
-    owner's month-to-date spending against its `budgets:`.
+    storage (GB-months of today's bytes, for the part of the window each table existed:
+    from its first commit) at the prices of `cost:` in assay.yaml, each group's share of
+    the total, the trend against the previous window of the same length ("new" when that
+    window had nothing), and each owner's month-to-date spending against its `budgets:`.
+    Quarantine, dead-letter and late-row tables count under their dataset.
 
     Example: `assay cost --project examples/fraud --by owner --since 7d`
     """
