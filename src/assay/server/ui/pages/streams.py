@@ -103,10 +103,22 @@ def stream_charts(stream: StreamView) -> list[Markup]:
             "committed",
             "watermark",
             color="window table",
-            title="Watermark after each window commit (UTC)",
+            title="Watermark after each window commit",
         )
-        spec["encoding"]["y"]["title"] = time_title(
-            "watermark", [m.value for m in stream.watermarks]
-        )
+        spec["encoding"]["y"]["title"] = watermark_title([m.value for m in stream.watermarks])
         add(spec, [m.at for m in stream.watermarks])
     return drawn
+
+
+def watermark_title(watermarks: list[datetime]) -> str:
+    """The watermark axis' title: their day when they fall on one (short: the vertical
+    title has a small chart's height; over several days the ticks name the days).
+
+    Example:
+        >>> watermark_title([datetime(2026, 8, 30, 0, 9), datetime(2026, 8, 30, 0, 59)])
+        '2026-08-30 UTC'
+        >>> watermark_title([datetime(2026, 8, 30), datetime(2026, 8, 31)])
+        'watermark (UTC)'
+    """
+    days = {value.date() for value in watermarks}
+    return f"{days.pop()} UTC" if len(days) == 1 else "watermark (UTC)"
