@@ -49,7 +49,7 @@
       background: null,
       font: cssVar("--font"),
       view: { stroke: null },
-      title: { color: fg, anchor: "start", fontSize: 13, fontWeight: 600 },
+      title: { color: fg, subtitleColor: muted, anchor: "start", fontSize: 13, fontWeight: 600 },
       axis: {
         labelColor: muted, titleColor: fg, gridColor: grid, domainColor: grid,
         tickColor: grid, labelFontSize: 11, titleFontSize: 11,
