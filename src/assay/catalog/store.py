@@ -80,6 +80,20 @@ sync_state = sa.Table(
     sa.Column("state", sa.Text, nullable=False),
 )
 
+#: Input versions a full rebuild read without changing its table (`catalog/verified.py`).
+verified_inputs = sa.Table(
+    "assay_verified_inputs",
+    metadata,
+    sa.Column("dataset", sa.String(200), primary_key=True),
+    sa.Column("fingerprint", sa.String(40), nullable=False),
+    sa.Column("content_hash", sa.Text, nullable=False),
+    #: The table's version when the rebuild found its content unchanged.
+    sa.Column("version", sa.Integer, nullable=False),
+    #: JSON: input name -> the Delta version the rebuild read.
+    sa.Column("inputs", sa.Text, nullable=False),
+    sa.Column("checked_at", sa.DateTime, nullable=False),
+)
+
 
 @dataclass(frozen=True)
 class IntervalRecord:
@@ -341,7 +355,7 @@ class Catalog:
         done at that version or later are kept: an empty batch of the same run marks its
         intervals done in the ledger only, after the replacing commit.
         """
-        for table in (intervals, ingested_files, sync_state):
+        for table in (intervals, ingested_files, sync_state, verified_inputs):
             where = table.c.dataset == dataset
             if before is not None and table is intervals:
                 where = sa.and_(where, table.c.version < before)

@@ -25,22 +25,8 @@ from collections.abc import Mapping
 import sqlalchemy as sa
 
 from assay.catalog.store import Catalog, create_tables
+from assay.catalog.store import verified_inputs as verified
 from assay.intervals import utcnow
-
-_metadata = sa.MetaData()
-
-verified = sa.Table(
-    "assay_verified_inputs",
-    _metadata,
-    sa.Column("dataset", sa.String(200), primary_key=True),
-    sa.Column("fingerprint", sa.String(40), nullable=False),
-    sa.Column("content_hash", sa.Text, nullable=False),
-    #: The table's version when the rebuild found its content unchanged.
-    sa.Column("version", sa.Integer, nullable=False),
-    #: JSON: input name -> the Delta version the rebuild read.
-    sa.Column("inputs", sa.Text, nullable=False),
-    sa.Column("checked_at", sa.DateTime, nullable=False),
-)
 
 _created: set[sa.Engine] = set()
 

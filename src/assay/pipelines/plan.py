@@ -362,10 +362,13 @@ class Planner:
         if column is None:
             return None
         ranges: list[tuple[datetime, datetime]] = []
+        runs = self._data_commit_runs(name, since)
+        if runs is None:
+            return None
         # Maintenance commits (retention, erasure, optimize's compaction) rewrite files
         # without new data: only the files the runs of data commits between them added or
         # removed tell which time ranges changed.
-        for first, last in self._data_commit_runs(name, since):
+        for first, last in runs:
             try:
                 before = self._file_stats(name, column, first - 1)
             except Exception:  # an old version that cannot be loaded any more
@@ -382,13 +385,19 @@ class Planner:
                 ranges.append((lo, hi))
         return ranges
 
-    def _data_commit_runs(self, name: str, since: int) -> list[tuple[int, int]]:
+    def _data_commit_runs(self, name: str, since: int) -> list[tuple[int, int]] | None:
         """The commits of `name` after version `since` that are not maintenance, as runs
-        of consecutive versions (first, last)."""
+        of consecutive versions (first, last); None when the log cannot tell: the table
+        is gone or was recreated (its newest version is below `since`), or commits after
+        `since` were cleaned from the log (a data commit among them would be missed)."""
         latest = self.warehouse.version(name)
-        if latest is None or latest <= since:
+        if latest is None or latest < since:
+            return None
+        if latest == since:
             return []
         commits = self.warehouse.history(name, limit=latest - since)
+        if {c.version for c in commits} != set(range(since + 1, latest + 1)):
+            return None
         data = sorted(c.version for c in commits if c.version > since and not c.meta.maintenance)
         runs: list[tuple[int, int]] = []
         for version in data:
