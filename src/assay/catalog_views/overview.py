@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from assay.catalog.store import DatasetRun, dataset_runs
-from assay.intervals import utcnow
+from assay.intervals import to_naive_utc, utcnow
 from assay.orchestration.slas import deadline_alerts
 
 if TYPE_CHECKING:
@@ -243,8 +243,8 @@ def freshness(rt: Runtime, spec: DatasetSpec) -> tuple[datetime | None, str | No
         stat = f"max.{spec.time_column}"
         if stat in actions.column_names and actions.num_rows:
             newest = pc.max(actions[stat]).as_py()
-            if isinstance(newest, datetime):
-                return newest, "data"
+            if isinstance(newest, datetime):  # a TIMESTAMPTZ column's is aware: UTC, naive
+                return to_naive_utc(newest), "data"
     last = rt.warehouse.last_commit(spec.name)
     return (last.timestamp, "commit") if last else (None, None)
 
