@@ -155,6 +155,21 @@ def _days_since_created(table_dir: Path, until: datetime) -> float:
     return (until - created) / timedelta(days=1)
 
 
+def test_assay_cost_shows_what_was_measured_unpriced_too(built: tuple[assay.Project, str]) -> None:
+    project, run_id = built
+    usage = stored(project, run_id)
+    lines = {line["key"]: line for line in cost_json(project, "--by", "dataset")["lines"]}  # type: ignore[attr-defined]
+    for name, use in usage.items():
+        line = lines[name]
+        assert line["wall_seconds"] == pytest.approx(use.wall_seconds)
+        assert (line["bytes_written"], line["files_written"]) == (
+            use.bytes_written,
+            use.files_written,
+        )
+        assert line["peak_memory_bytes"] == use.peak_memory_bytes
+    assert lines["silver.events"]["peak_memory_bytes"] >= ALLOCATED
+
+
 def test_money_is_the_prices_times_the_stored_numbers(make_project: MakeProject) -> None:
     prices = {"cpu_hour": 36.0, "gb_scanned": 5000.0, "gb_month": 300.0, "currency": "EUR"}
     project = assay.Project(make_project(PIPELINES, config={"cost": prices}, name="priced"))

@@ -123,7 +123,9 @@ def test_cost_tables_show_one_money_format(make_project: MakeProject) -> None:
     assert result.exit_code == 0, result.output
     # Seconds-old storage at 0.023 per GB-month is far below a millionth: 0.00, like zero.
     assert "0.000000" not in result.output, result.output
-    amounts = [cell for cell in result.output.split() if cell[:1].isdigit() and "." in cell]
+    # The money columns: compute, scan, storage, total (then share, trend and measurements).
+    rows = [line.split("│")[2:6] for line in result.output.splitlines() if line.count("│") > 6]
+    amounts = [cell.strip() for row in rows for cell in row if cell.strip()[:1].isdigit()]
     assert amounts and all(
         cell == "0.00" or len(cell.split(".")[1]) in (2, 6) for cell in amounts
     ), amounts

@@ -100,7 +100,8 @@ def cost_table(report: CostReport) -> Table:
 
     window = f"{report.since:%Y-%m-%d %H:%M} to {report.until:%Y-%m-%d %H:%M} UTC"
     table = Table(title=f"Cost by {report.by}, {window} ({report.currency})")
-    for column in (report.by, "compute", "scan", "storage", "total", "share", "trend"):
+    measured = ("CPU s", "read", "written", "peak memory")
+    for column in (report.by, "compute", "scan", "storage", "total", "share", "trend", *measured):
         table.add_column(column, justify="left" if column == report.by else "right")
     for line in report.lines:
         table.add_row(
@@ -111,12 +112,31 @@ def cost_table(report: CostReport) -> Table:
             money(line.total),
             f"{line.share:.1%}",
             _trend(line.trend),
+            f"{line.cpu_seconds:,.1f}",
+            _size(line.bytes_read),
+            _size(line.bytes_written),
+            _size(line.peak_memory_bytes),
         )
     totals = [money(sum(getattr(line, c) for line in report.lines)) for c in ("compute", "scan")]
     storage = money(sum(line.storage for line in report.lines))
     table.add_section()
     table.add_row("total", *totals, storage, money(report.total), "100.0%", _trend(report.trend))
     return table
+
+
+def _size(size: int | None) -> str:
+    """Bytes for people, e.g. `1.5 MiB` (empty when unknown).
+
+    Example:
+        >>> _size(512), _size(3 * 2**20 // 2), _size(None)
+        ('512 B', '1.5 MiB', '')
+    """
+    if size is None:
+        return ""
+    units, value, unit = ("B", "KiB", "MiB", "GiB"), float(size), 0
+    while value >= 1024 and unit < len(units) - 1:
+        value, unit = value / 1024, unit + 1
+    return f"{size:,} B" if unit == 0 else f"{value:,.1f} {units[unit]}"
 
 
 def budget_table(budgets: list[BudgetStatus]) -> Table:

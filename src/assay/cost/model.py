@@ -149,6 +149,12 @@ class CostLine:
     bytes_read: int = 0
     stored_bytes: int = 0
     builds: int = 0
+    #: What the builds also used (recorded, not priced): elapsed time, bytes and files
+    #: written, and the highest process peak memory during one of them (None: unknown).
+    wall_seconds: float = 0.0
+    bytes_written: int = 0
+    files_written: int = 0
+    peak_memory_bytes: int | None = None
     #: Total of the previous window of the same length, and the builds it counts.
     previous: float = 0.0
     previous_builds: int = 0
@@ -180,6 +186,10 @@ class CostLine:
             "bytes_read": self.bytes_read,
             "stored_bytes": self.stored_bytes,
             "builds": self.builds,
+            "wall_seconds": self.wall_seconds,
+            "bytes_written": self.bytes_written,
+            "files_written": self.files_written,
+            "peak_memory_bytes": self.peak_memory_bytes,
         }
 
 
@@ -252,6 +262,10 @@ def cost_report(
             cpu_seconds=line.cpu_seconds + use.total_cpu_seconds,
             bytes_read=line.bytes_read + use.bytes_read,
             builds=line.builds + 1,
+            wall_seconds=line.wall_seconds + use.wall_seconds,
+            bytes_written=line.bytes_written + use.bytes_written,
+            files_written=line.files_written + use.files_written,
+            peak_memory_bytes=_higher(line.peak_memory_bytes, use.peak_memory_bytes),
         )
     for table in stored:
         line = lines[group(table.dataset)]
@@ -277,6 +291,10 @@ def cost_report(
     ]
     ordered.sort(key=lambda line: (-line.total, line.key))
     return CostReport(by, since, until, prices.currency, ordered)
+
+
+def _higher(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else max(a, b)
 
 
 def _trend(total: float, previous: float, builds: int, previous_builds: int) -> float | None:
