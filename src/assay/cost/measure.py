@@ -59,17 +59,21 @@ class Meter:
     engine_pid: int | None
     engine_cpu: float | None
     memory_method: str | None
+    on_spark: bool = False
 
     @classmethod
-    def start(cls) -> Meter:
-        """Start measuring now (and reset the memory high-water mark where possible)."""
-        pid = spark_jvm_pid()
+    def start(cls, on_spark: bool = False) -> Meter:
+        """Start measuring now (and reset the memory high-water mark where possible);
+        `on_spark`: the work runs in Spark's JVM, whose CPU is measured too (a JVM another
+        project in this process left running is not this build's)."""
+        pid = spark_jvm_pid() if on_spark else None
         return cls(
             wall=time.monotonic(),
             cpu=time.process_time(),
             engine_pid=pid,
             engine_cpu=None if pid is None else process_cpu_seconds(pid),
             memory_method=_reset_peak_memory(),
+            on_spark=on_spark,
         )
 
     def stop(self) -> Measured:
@@ -80,7 +84,7 @@ class Meter:
         if self.engine_pid is not None and self.engine_cpu is not None:
             now = process_cpu_seconds(self.engine_pid)
             engine_cpu = None if now is None else max(now - self.engine_cpu, 0.0)
-        elif self.engine_pid is None and (launched := spark_jvm_pid()) is not None:
+        elif self.on_spark and self.engine_pid is None and (launched := spark_jvm_pid()):
             # Spark starts its JVM on first use: launched during this stretch, all the CPU
             # it has used (its start-up included) was used for it.
             engine_cpu = process_cpu_seconds(launched)
@@ -115,9 +119,12 @@ def _peak_memory(method: str | None) -> tuple[int | None, str | None]:
 def spark_jvm_pid() -> int | None:
     """The pid of the local JVM of an active Spark session started by this process (None:
     no Spark, or a session whose JVM this process did not launch)."""
-    if "pyspark" not in sys.modules:
-        return None  # never import Spark just to look
-    from pyspark import SparkContext
+    if sys.modules.get("pyspark") is None:
+        return None  # never import Spark just to look (None: made unimportable)
+    try:
+        from pyspark import SparkContext
+    except ImportError:
+        return None
 
     context = SparkContext._active_spark_context
     proc = getattr(getattr(context, "_gateway", None), "proc", None)

@@ -46,14 +46,17 @@ class BuildMeter:
     outside_bytes: int = 0
 
     @classmethod
-    def begin(cls, warehouse: Warehouse, written: Sequence[str]) -> BuildMeter:
-        """Start measuring a build that may commit to the tables `written`."""
+    def begin(
+        cls, warehouse: Warehouse, written: Sequence[str], on_spark: bool = False
+    ) -> BuildMeter:
+        """Start measuring a build that may commit to the tables `written` (`on_spark`:
+        it runs on the Spark engine, whose JVM's CPU counts too)."""
         try:
             before = {name: latest_version(warehouse, name) for name in written}
         except Exception:  # an unreadable log is the build's to report, not the meter's
             log.exception("versions of %s before the build not read", ", ".join(written))
             before = {}
-        return cls(warehouse, Meter.start(), before)
+        return cls(warehouse, Meter.start(on_spark), before)
 
     def read(self, versions: Mapping[str, int | None]) -> None:
         """The build reads these input tables at these versions."""

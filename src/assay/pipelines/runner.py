@@ -179,7 +179,10 @@ class Runner:
     ) -> DatasetResult:
         began, started_at = time.monotonic(), utcnow()
         # CPU, memory and bytes of the whole build, retries, contracts and commits included.
-        meter = BuildMeter.begin(self.rt.warehouse, [spec.name, quarantine_name(spec.name)])
+        on_spark = not spec.producer.is_source and self.rt.engine.name == "spark"
+        meter = BuildMeter.begin(
+            self.rt.warehouse, [spec.name, quarantine_name(spec.name)], on_spark
+        )
         result = DatasetResult(spec.name, "success")
         retry = self.rt.config.retries
         try:
