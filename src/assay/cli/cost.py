@@ -125,18 +125,10 @@ def cost_table(report: CostReport) -> Table:
 
 
 def _size(size: int | None) -> str:
-    """Bytes for people, e.g. `1.5 MiB` (empty when unknown).
+    """Bytes for people (`tables.storage.human_bytes`), empty when unknown."""
+    from assay.tables.storage import human_bytes
 
-    Example:
-        >>> _size(512), _size(3 * 2**20 // 2), _size(None)
-        ('512 B', '1.5 MiB', '')
-    """
-    if size is None:
-        return ""
-    units, value, unit = ("B", "KiB", "MiB", "GiB"), float(size), 0
-    while value >= 1024 and unit < len(units) - 1:
-        value, unit = value / 1024, unit + 1
-    return f"{size:,} B" if unit == 0 else f"{value:,.1f} {units[unit]}"
+    return "" if size is None else human_bytes(size)
 
 
 def budget_table(budgets: list[BudgetStatus]) -> Table:

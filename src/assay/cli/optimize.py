@@ -123,6 +123,17 @@ def storage(
     _report_storage(listing)
 
 
+def _vacuum_cell(outcome: OptimizeOutcome, vacuum: bool, files: int, size: int) -> str:
+    """What the vacuum did (or would do) to one table, for the report's column."""
+    from assay.tables.storage import human_bytes
+
+    if not vacuum:
+        return "off"
+    if outcome.vacuum_skipped:
+        return f"skipped: {outcome.vacuum_skipped}"
+    return f"{files} files, {human_bytes(size)}"
+
+
 def _report(outcomes: list[OptimizeOutcome], vacuum: bool, retention: float) -> None:
     from assay.cli.render import console, rows_table
     from assay.tables.storage import human_bytes
@@ -131,12 +142,7 @@ def _report(outcomes: list[OptimizeOutcome], vacuum: bool, retention: float) -> 
     for outcome in outcomes:
         done = outcome.result
         assert done is not None
-        if not vacuum:
-            vacuumed = "off"
-        elif outcome.vacuum_skipped:
-            vacuumed = f"skipped: {outcome.vacuum_skipped}"
-        else:
-            vacuumed = f"{done.vacuumed_files} files, {human_bytes(done.bytes_freed)}"
+        vacuumed = _vacuum_cell(outcome, vacuum, done.vacuumed_files, done.bytes_freed)
         rows.append(
             (
                 done.name,
@@ -166,12 +172,7 @@ def _report_plan(outcomes: list[OptimizeOutcome], vacuum: bool, retention: float
     for outcome in outcomes:
         plan = outcome.plan
         assert plan is not None
-        if not vacuum:
-            vacuum_cell = "off"
-        elif outcome.vacuum_skipped:
-            vacuum_cell = f"skipped: {outcome.vacuum_skipped}"
-        else:
-            vacuum_cell = f"{plan.vacuum_files} files, {human_bytes(plan.vacuum_bytes)}"
+        vacuum_cell = _vacuum_cell(outcome, vacuum, plan.vacuum_files, plan.vacuum_bytes)
         compact = f"{plan.storage.files} -> {plan.files_after}" if plan.compact_files else "-"
         rows.append(
             (
